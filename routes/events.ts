@@ -1,0 +1,95 @@
+/**
+ * GET /tasks/{id}/events: server-sent events. An `event: task` with the Task at once and at
+ * every change of status or progress, a keep-alive comment every 15 s, and the end of the
+ * stream after the terminal event. Errors before the stream starts are problem+json.
+ */
+import { PassThrough } from 'node:stream';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { toProblem } from '../src/errors.js';
+import type { TaskService } from '../src/tasks/service.js';
+import { TaskParamsSchema } from '../schemas/params.js';
+import { isTerminal, type Task } from '../schemas/task.js';
+import { problemResponses } from './problem-responses.js';
+
+export interface EventRoutesOptions {
+  service: TaskService;
+  keepAliveMs: number;
+}
+
+function taskEvent(task: Task): string {
+  return `event: task\ndata: ${JSON.stringify(task)}\n\n`;
+}
+
+const SSE_RESPONSE = {
+  description:
+    'A `text/event-stream`. Each `event: task` carries a `Task` as JSON; the stream ends after the terminal one. A permanent error during the stream (task gone, provider rejected our key) arrives as `event: error` carrying a `Problem`, then the stream ends.',
+  content: {
+    'text/event-stream': {
+      schema: { type: 'string' },
+      example: 'event: task\ndata: {"id":"task_abc001","status":"in_progress","progress":40,...}\n\n: keep-alive\n\nevent: task\ndata: {"id":"task_abc001","status":"succeeded","progress":100,...}\n\n',
+    },
+  },
+};
+
+const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app, options) => {
+  const { service, keepAliveMs } = options;
+
+  app.get(
+    '/tasks/:id/events',
+    {
+      schema: {
+        operationId: 'streamTaskEvents',
+        tags: ['tasks'],
+        summary: 'Follow a task with server-sent events',
+        description:
+          'Sends `event: task` with the current Task at once and again at every change of status or progress; closes after the terminal event. A comment line is sent every 15 s to keep proxies from closing the connection. Use `EventSource` in browsers.',
+        params: TaskParamsSchema,
+        response: {
+          200: SSE_RESPONSE as never,
+          ...problemResponses([400, 401, 404, 429, 502, 503, 504]),
+        },
+      },
+    },
+    async (request, reply) => {
+      const stream = await service.streamTask(request.params.id);
+      const body = new PassThrough();
+      reply
+        .header('content-type', 'text/event-stream; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        // Tell nginx-style proxies not to buffer the stream.
+        .header('x-accel-buffering', 'no');
+      body.write(taskEvent(stream.first));
+      if (isTerminal(stream.first.status)) {
+        body.end();
+        return reply.send(body);
+      }
+
+      let last = stream.first;
+      const keepAlive = setInterval(() => body.write(': keep-alive\n\n'), keepAliveMs);
+      const close = () => {
+        clearInterval(keepAlive);
+        unfollow();
+        if (!body.writableEnded) body.end();
+      };
+      const unfollow = stream.follow((event) => {
+        if ('task' in event) {
+          const { task } = event;
+          if (task.status !== last.status || task.progress !== last.progress || event.final) {
+            last = task;
+            body.write(taskEvent(task));
+          }
+          if (isTerminal(task.status) || event.final) close();
+        } else if (event.permanent) {
+          body.write(`event: error\ndata: ${JSON.stringify(toProblem(event.error, request.id))}\n\n`);
+          close();
+        }
+        // Transient upstream errors are retried by the poll loop; the client sees nothing.
+      });
+      // A client that goes away releases its place in the poll loop at once.
+      reply.raw.once('close', close);
+      return reply.send(body);
+    },
+  );
+};
+
+export default eventRoutes;

@@ -1,0 +1,88 @@
+/**
+ * Operational endpoints: liveness, readiness, Prometheus metrics and the OpenAPI document.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Config } from '../src/config.js';
+import { GatewayError } from '../src/errors.js';
+import type { ProviderClient } from '../src/upstream/provider-client.js';
+import { problemResponses } from './problem-responses.js';
+
+export interface OperationRoutesOptions {
+  config: Config;
+  clients: ReadonlyMap<string, ProviderClient>;
+}
+
+const HealthSchema = z.object({ status: z.literal('ok') });
+const ReadinessSchema = z.object({
+  status: z.literal('ready'),
+  providers: z.record(
+    z.string(),
+    z.object({ configured: z.boolean(), circuit: z.enum(['closed', 'open', 'half_open']) }),
+  ),
+});
+
+const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (app, options) => {
+  const { clients } = options;
+
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        operationId: 'getHealth',
+        tags: ['operations'],
+        summary: 'Liveness',
+        description: 'Answers 200 while the process is up.',
+        response: { 200: HealthSchema },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        operationId: 'getReadiness',
+        tags: ['operations'],
+        summary: 'Readiness',
+        description: 'Answers 200 while the gateway takes traffic, 503 once it is shutting down. Lists each provider and its circuit.',
+        response: { 200: ReadinessSchema, ...problemResponses([503]) },
+      },
+    },
+    async () => {
+      if (app.gatewayState.shuttingDown) {
+        throw new GatewayError('service_unavailable', { retryAfter: 5, detail: 'The gateway is shutting down.' });
+      }
+      const providers: Record<string, { configured: boolean; circuit: 'closed' | 'open' | 'half_open' }> = {};
+      for (const [name, client] of clients) providers[name] = { configured: client.configured, circuit: client.circuitState };
+      return { status: 'ready' as const, providers };
+    },
+  );
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        operationId: 'getMetrics',
+        tags: ['operations'],
+        summary: 'Prometheus metrics',
+        description: 'Metrics in the Prometheus text exposition format.',
+        response: {
+          200: {
+            description: 'Prometheus text format',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          } as never,
+        },
+      },
+    },
+    async (_request, reply) => {
+      const text = await app.metrics.registry.metrics();
+      return reply.type(app.metrics.registry.contentType).send(text);
+    },
+  );
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+};
+
+export default operationRoutes;

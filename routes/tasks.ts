@@ -1,0 +1,125 @@
+/**
+ * GET /tasks/{id}: HTTP in, one call into the task service, HTTP out (ETag, Cache-Control,
+ * long-poll through `?wait` or `Prefer: wait`).
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { GatewayError } from '../src/errors.js';
+import type { TaskService } from '../src/tasks/service.js';
+import { MAX_WAIT_SECONDS, PreferHeaderSchema, TaskParamsSchema, WaitQuerySchema } from '../schemas/params.js';
+import { isTerminal, TaskSchema, type Task } from '../schemas/task.js';
+import { problemResponses } from './problem-responses.js';
+
+export interface TaskRoutesOptions {
+  service: TaskService;
+  terminalMaxAgeSeconds: number;
+}
+
+interface WaitPreference {
+  seconds: number;
+  /** The wait came from `Prefer`, so `Preference-Applied` must say it was honoured. */
+  fromPrefer: boolean;
+}
+
+/** RFC 7240: `Prefer: respond-async, wait=10` — find the `wait` preference, if any. */
+export function preferredWait(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  for (const preference of header.split(',')) {
+    const [token] = preference.split(';');
+    const match = /^\s*wait\s*=\s*"?([^"\s]*)"?\s*$/i.exec(token ?? '');
+    if (match === null) continue;
+    const value = match[1] ?? '';
+    const seconds = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
+    if (!(seconds >= 0 && seconds <= MAX_WAIT_SECONDS)) {
+      throw new GatewayError('invalid_request', {
+        detail: `Prefer: wait must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}.`,
+      });
+    }
+    return seconds;
+  }
+  return undefined;
+}
+
+export function resolveWait(query: number | undefined, prefer: string | undefined): WaitPreference {
+  if (query !== undefined) return { seconds: query, fromPrefer: false };
+  const fromHeader = preferredWait(prefer);
+  return fromHeader === undefined ? { seconds: 0, fromPrefer: false } : { seconds: fromHeader, fromPrefer: true };
+}
+
+/** An AbortSignal that fires when the client hangs up before we answer. */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+export function etagOf(payload: string): string {
+  return `"${createHash('sha1').update(payload).digest('base64url')}"`;
+}
+
+function matchesIfNoneMatch(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
+}
+
+/** onSend: ETag on every 200 Task, and 304 when the client already has it. */
+export function conditionalTask(request: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
+  if (reply.statusCode !== 200 || typeof payload !== 'string') return payload;
+  const etag = etagOf(payload);
+  reply.header('etag', etag);
+  const ifNoneMatch = request.headers['if-none-match'];
+  if (ifNoneMatch !== undefined && matchesIfNoneMatch(ifNoneMatch, etag)) {
+    reply.code(304);
+    reply.removeHeader('content-type');
+    reply.removeHeader('content-length');
+    return '';
+  }
+  return payload;
+}
+
+export function setTaskCacheHeaders(reply: FastifyReply, task: Task, terminalMaxAgeSeconds: number): void {
+  // Terminal tasks never change again; others must be revalidated (ETag makes that cheap).
+  reply.header('cache-control', isTerminal(task.status) ? `private, max-age=${terminalMaxAgeSeconds}` : 'no-cache');
+}
+
+const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options) => {
+  const { service, terminalMaxAgeSeconds } = options;
+
+  app.addHook('onSend', async (request, reply, payload) => conditionalTask(request, reply, payload));
+
+  app.get(
+    '/tasks/:id',
+    {
+      schema: {
+        operationId: 'getTask',
+        tags: ['tasks'],
+        summary: 'Get the normalized status of a task',
+        description:
+          'Routes the id to its provider and answers in the normalized `Task` shape. A failed task is a 200 with `status: failed`. With `?wait=N` or `Prefer: wait=N` the request is held until the task is terminal or N seconds pass.',
+        params: TaskParamsSchema,
+        querystring: WaitQuerySchema,
+        headers: PreferHeaderSchema,
+        response: {
+          200: TaskSchema,
+          ...problemResponses([400, 401, 404, 429, 502, 503, 504]),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const wait = resolveWait(request.query.wait, request.headers.prefer);
+      const task =
+        wait.seconds > 0
+          ? await service.waitForTask(id, { waitMs: wait.seconds * 1000, signal: clientGone(reply) })
+          : await service.getTask(id);
+      if (wait.fromPrefer) reply.header('preference-applied', `wait=${wait.seconds}`);
+      setTaskCacheHeaders(reply, task, terminalMaxAgeSeconds);
+      return task;
+    },
+  );
+};
+
+export default taskRoutes;

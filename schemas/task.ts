@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/** The only status words a client ever sees; every provider word is mapped onto these. */
+export const TASK_STATUSES = ['queued', 'in_progress', 'succeeded', 'failed', 'canceled'] as const;
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'canceled']);
+
+export const TaskStatusSchema = z.enum(TASK_STATUSES).meta({
+  id: 'TaskStatus',
+  description: 'Normalized task status. Upstream words outside the mapping become `in_progress`.',
+});
+export type TaskStatus = z.infer<typeof TaskStatusSchema>;
+
+export const OUTPUT_TYPES = ['video', 'image', 'audio', 'file'] as const;
+
+export const TaskOutputSchema = z
+  .object({
+    type: z.enum(OUTPUT_TYPES),
+    url: z.string().describe('Absolute http(s) URL of the result file'),
+  })
+  .meta({ id: 'TaskOutput', description: 'One result file of a task.' });
+export type TaskOutput = z.infer<typeof TaskOutputSchema>;
+
+export const TaskErrorSchema = z
+  .object({
+    code: z.string().describe('Provider error code as a string, or `task_failed`'),
+    message: z.string(),
+  })
+  .meta({ id: 'TaskError', description: 'Why a task failed, as reported by its provider.' });
+export type TaskError = z.infer<typeof TaskErrorSchema>;
+
+export const TaskSchema = z
+  .object({
+    id: z.string().describe('The id as given in the request path'),
+    provider: z.string().describe('Provider that holds the task, e.g. `vtrix` or `gravitex`'),
+    provider_task_id: z.string().describe("The provider's native task id"),
+    status: TaskStatusSchema,
+    provider_status: z.string().describe('The raw status word the provider sent'),
+    progress: z.number().int().min(0).max(100).nullable().describe('Percent complete, 100 when succeeded'),
+    url: z.string().nullable().describe('The first video output, else the first output; set when succeeded'),
+    outputs: z.array(TaskOutputSchema),
+    error: TaskErrorSchema.nullable().describe('Set exactly when status is `failed`'),
+    model: z.string().nullable(),
+    created_at: z.string().nullable().describe('RFC 3339 UTC'),
+    completed_at: z.string().nullable().describe('RFC 3339 UTC'),
+    poll_after_ms: z
+      .number()
+      .int()
+      .nonnegative()
+      .nullable()
+      .describe('For non-terminal tasks: how long to wait before asking again; null when terminal'),
+  })
+  .meta({
+    id: 'Task',
+    description: 'A generation task in the normalized shape, whichever provider runs it.',
+  });
+export type Task = z.infer<typeof TaskSchema>;
+
+/** What a provider adapter produces: the Task minus what the gateway itself fills in. */
+export type TaskState = Omit<Task, 'id' | 'provider' | 'poll_after_ms'>;
+
+export function isTerminal(status: TaskStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}

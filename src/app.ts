@@ -1,0 +1,198 @@
+/**
+ * buildApp(config, deps): the whole HTTP surface as a Fastify instance, with no side
+ * effects (no listening, no env, no signals); src/server.ts runs it, tests inject into it.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import {
+  hasZodFastifySchemaValidationErrors,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Dispatcher } from 'undici';
+import type { Config } from './config.js';
+import { GatewayError, isGatewayError, toProblem } from './errors.js';
+import { Metrics } from './metrics.js';
+import { swaggerOptions } from './openapi.js';
+import { PROVIDERS } from './providers/index.js';
+import type { ProviderDefinition } from './providers/types.js';
+import { TaskService } from './tasks/service.js';
+import { ProviderClient } from './upstream/provider-client.js';
+import taskRoutes from '../routes/tasks.js';
+import eventRoutes from '../routes/events.js';
+import operationRoutes from '../routes/operations.js';
+
+export const VERSION = '0.1.0';
+
+export interface AppDeps {
+  logger?: FastifyServerOptions['logger'];
+  providers?: readonly ProviderDefinition[];
+  /** One dispatcher for every provider (tests); by default each provider gets its own pool. */
+  dispatcher?: Dispatcher;
+  metrics?: Metrics;
+}
+
+export interface GatewayState {
+  shuttingDown: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    taskService: TaskService;
+    metrics: Metrics;
+    gatewayState: GatewayState;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/** Any thrown value as the one error type the error handler renders. */
+function toGatewayError(error: unknown): GatewayError {
+  if (isGatewayError(error)) return error;
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const fields = error.validation.map((issue) => `${issue.instancePath.replace(/^\//, '') || error.validationContext}: ${issue.message}`);
+    const context = error.validationContext;
+    // The contract gives a bad path id its own code; everything else is invalid_request.
+    return new GatewayError(context === 'params' ? 'invalid_task_id' : 'invalid_request', {
+      detail: `Invalid ${context ?? 'request'}: ${fields.join('; ')}`,
+      cause: error,
+    });
+  }
+  const statusCode = (error as FastifyError | undefined)?.statusCode;
+  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
+    if (statusCode === 429) return new GatewayError('rate_limited', { cause: error });
+    return new GatewayError('invalid_request', {
+      status: statusCode,
+      detail: (error as FastifyError).message,
+      cause: error,
+    });
+  }
+  return new GatewayError('internal_error', { detail: 'The gateway failed unexpectedly.', cause: error });
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
+  if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
+  return reply
+    .code(error.status)
+    .type('application/problem+json; charset=utf-8')
+    .send(JSON.stringify(toProblem(error, request.id)));
+}
+
+export function buildClients(
+  config: Config,
+  providers: readonly ProviderDefinition[],
+  metrics: Metrics,
+  dispatcher?: Dispatcher,
+): Map<string, ProviderClient> {
+  const clients = new Map<string, ProviderClient>();
+  for (const definition of providers) {
+    const settings = config.providers[definition.name];
+    if (settings === undefined) continue;
+    clients.set(definition.name, new ProviderClient(definition, settings, config, metrics, dispatcher));
+  }
+  return clients;
+}
+
+/** Path patterns and their methods, so an unknown method on a known path is a 405. */
+class MethodTable {
+  private readonly paths = new Map<string, { pattern: RegExp; methods: Set<string> }>();
+
+  add(url: string, methods: string | string[]): void {
+    let entry = this.paths.get(url);
+    if (entry === undefined) {
+      const source = url
+        .split('/')
+        .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .join('/');
+      entry = { pattern: new RegExp(`^${source}$`), methods: new Set() };
+      this.paths.set(url, entry);
+    }
+    for (const method of Array.isArray(methods) ? methods : [methods]) entry.methods.add(method);
+  }
+
+  allowed(path: string): string[] {
+    const methods = new Set<string>();
+    for (const { pattern, methods: known } of this.paths.values()) {
+      if (pattern.test(path)) for (const method of known) methods.add(method);
+    }
+    return [...methods];
+  }
+}
+
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? { level: config.logLevel },
+    // One log line per request (onResponse below) instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Ids are up to 200 characters; longer ones must still reach the validator (400, not 404).
+    routerOptions: { maxParamLength: 1024 },
+    bodyLimit: 64 * 1024,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: false,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  const metrics = deps.metrics ?? new Metrics();
+  const clients = buildClients(config, deps.providers ?? PROVIDERS, metrics, deps.dispatcher);
+  const service = new TaskService(config, clients, metrics);
+  app.decorate('taskService', service);
+  app.decorate('metrics', metrics);
+  app.decorate('gatewayState', { shuttingDown: false } satisfies GatewayState);
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const methods = new MethodTable();
+  app.addHook('onRoute', (route) => methods.add(route.url, route.method));
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status: reply.statusCode });
+    request.log.info(
+      { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request completed',
+    );
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const gatewayError = toGatewayError(error);
+    if (gatewayError.status >= 500) {
+      request.log.warn({ code: gatewayError.code, provider: gatewayError.provider, err: error }, 'request failed');
+    }
+    return sendProblem(request, reply, gatewayError);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const allowed = methods.allowed(path);
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return sendProblem(request, reply, new GatewayError('method_not_allowed', {
+        detail: `${request.method} is not allowed here; use ${allowed.join(', ')}.`,
+      }));
+    }
+    return sendProblem(request, reply, new GatewayError('not_found', { detail: 'No route matches this path; see /docs.' }));
+  });
+
+  await app.register(fastifySwagger, swaggerOptions(VERSION));
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  await app.register(taskRoutes, { service, terminalMaxAgeSeconds: config.terminalMaxAgeSeconds });
+  await app.register(eventRoutes, { service, keepAliveMs: config.waiters.keepAliveMs });
+  await app.register(operationRoutes, { config, clients });
+
+  app.addHook('onClose', async () => {
+    service.drain();
+    await Promise.all([...clients.values()].map((client) => client.close()));
+  });
+
+  return app;
+}

@@ -1,0 +1,107 @@
+/**
+ * Prometheus metrics, one registry per app so tests can build many apps side by side.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CircuitState } from './upstream/breaker.js';
+import type { ProviderClientObserver } from './upstream/provider-client.js';
+
+const CIRCUIT_VALUES: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
+/** Upstream status words are provider-controlled text: bound the label set they can create. */
+const MAX_UNKNOWN_STATUS_LABELS = 50;
+
+export class Metrics implements ProviderClientObserver {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'taskgate_http_requests_total',
+    help: 'HTTP requests answered, by route and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'taskgate_http_request_duration_seconds',
+    help: 'Time to answer HTTP requests (long-poll and SSE excluded)',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  });
+  readonly upstreamRequests = new Counter({
+    name: 'taskgate_upstream_requests_total',
+    help: 'Upstream HTTP attempts, by provider and outcome (status code, timeout, connection_error, oversized)',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamDuration = new Histogram({
+    name: 'taskgate_upstream_request_duration_seconds',
+    help: 'Latency of upstream HTTP attempts',
+    labelNames: ['provider'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly upstreamRetries = new Counter({
+    name: 'taskgate_upstream_retries_total',
+    help: 'Upstream attempts retried, by provider and reason',
+    labelNames: ['provider', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly circuitState = new Gauge({
+    name: 'taskgate_circuit_state',
+    help: 'Circuit breaker state per provider: 0 closed, 1 half-open, 2 open',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+  readonly unknownStatuses = new Counter({
+    name: 'taskgate_unknown_upstream_status_total',
+    help: 'Upstream status words outside the mapping (served as in_progress)',
+    labelNames: ['provider', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly cacheLookups = new Counter({
+    name: 'taskgate_cache_lookups_total',
+    help: 'Task cache lookups, by cache (terminal, fresh) and result (hit, miss)',
+    labelNames: ['cache', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly coalesced = new Counter({
+    name: 'taskgate_coalesced_requests_total',
+    help: 'Lookups that joined an upstream call already in flight for the same task',
+    registers: [this.registry],
+  });
+  readonly activeWaiters = new Gauge({
+    name: 'taskgate_active_waiters',
+    help: 'Clients currently waiting on a task (long-poll and SSE)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly activePollLoops = new Gauge({
+    name: 'taskgate_active_poll_loops',
+    help: 'Tasks currently polled upstream on behalf of waiting clients',
+    registers: [this.registry],
+  });
+  private readonly unknownStatusLabels = new Set<string>();
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'taskgate_' });
+  }
+
+  onAttempt(provider: string, outcome: string, seconds: number): void {
+    this.upstreamRequests.inc({ provider, outcome });
+    this.upstreamDuration.observe({ provider }, seconds);
+  }
+
+  onRetry(provider: string, reason: string): void {
+    this.upstreamRetries.inc({ provider, reason });
+  }
+
+  onCircuitState(provider: string, state: CircuitState): void {
+    this.circuitState.set({ provider }, CIRCUIT_VALUES[state]);
+  }
+
+  onUnknownStatus(provider: string, word: string): void {
+    let label = word.toLowerCase().slice(0, 40);
+    if (!this.unknownStatusLabels.has(label)) {
+      if (this.unknownStatusLabels.size >= MAX_UNKNOWN_STATUS_LABELS) label = 'other';
+      else this.unknownStatusLabels.add(label);
+    }
+    this.unknownStatuses.inc({ provider, status: label });
+  }
+}

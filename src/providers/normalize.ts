@@ -1,0 +1,275 @@
+/**
+ * Pure helpers shared by every provider adapter: they turn upstream scalars (status words,
+ * times, progress, errors, result URLs) into the normalized Task vocabulary of DESIGN.md,
+ * and `finalizeTask` enforces the Task invariants on what an adapter's mapper produced.
+ *
+ * The one side effect is the unknown-status hook: `finalizeTask` tells the listeners
+ * registered with `onUnknownStatus` about every status word outside the mapping, so the
+ * gateway can log and count it (DESIGN.md: "logged and counted") without adapters knowing
+ * about logs or metrics.
+ */
+import { GatewayError } from '../errors.js';
+import type { TaskError, TaskOutput, TaskState, TaskStatus } from '../../schemas/task.js';
+
+export type OutputType = TaskOutput['type'];
+
+/** What an adapter's mapper produces: the TaskState before status mapping and invariants. */
+export type TaskDraft = Omit<TaskState, 'status' | 'url'>;
+
+export const FAILURE_WITHOUT_DETAILS: TaskError = {
+  code: 'task_failed',
+  message: 'The provider reported a failure without details',
+};
+
+// A Map, not an object literal: upstream words such as "constructor" must not hit a prototype.
+const STATUS_BY_WORD: ReadonlyMap<string, TaskStatus> = new Map<string, TaskStatus>([
+  ['queued', 'queued'],
+  ['pending', 'queued'],
+  ['in_queue', 'queued'],
+  ['submitted', 'queued'],
+  ['not_start', 'queued'],
+  ['starting', 'queued'],
+  ['in_progress', 'in_progress'],
+  ['processing', 'in_progress'],
+  ['running', 'in_progress'],
+  ['unknown', 'in_progress'],
+  ['succeeded', 'succeeded'],
+  ['completed', 'succeeded'],
+  ['success', 'succeeded'],
+  ['failed', 'failed'],
+  ['failure', 'failed'],
+  ['error', 'failed'],
+  ['canceled', 'canceled'],
+  ['cancelled', 'canceled'],
+]);
+
+/** The normalized status of a word from DESIGN.md's mapping (case-insensitive), if it is in it. */
+export function knownTaskStatus(word: string): TaskStatus | undefined {
+  return STATUS_BY_WORD.get(word.trim().toLowerCase());
+}
+
+/** Maps a provider status word; a word outside the mapping means the task is still running. */
+export function toTaskStatus(word: string): TaskStatus {
+  return knownTaskStatus(word) ?? 'in_progress';
+}
+
+export type UnknownStatusListener = (provider: string, word: string) => void;
+
+const unknownStatusListeners = new Set<UnknownStatusListener>();
+
+/**
+ * Subscribes to status words outside the mapping (called once per interpreted answer that
+ * carries one). Returns the function that unsubscribes.
+ */
+export function onUnknownStatus(listener: UnknownStatusListener): () => void {
+  unknownStatusListeners.add(listener);
+  return () => {
+    unknownStatusListeners.delete(listener);
+  };
+}
+
+function reportUnknownStatus(provider: string, word: string): void {
+  for (const listener of unknownStatusListeners) {
+    // Logging or counting must never turn a valid upstream answer into a failed lookup.
+    try {
+      listener(provider, word);
+    } catch {
+      /* ignored on purpose */
+    }
+  }
+}
+
+/** The first argument that is a non-empty string (trimmed), else null. */
+export function firstNonEmptyString(...values: unknown[]): string | null {
+  for (const value of values) {
+    if (typeof value === 'string' && value.trim() !== '') return value.trim();
+  }
+  return null;
+}
+
+/** Numeric epoch values below this are Unix seconds, above it milliseconds (DESIGN.md). */
+const SECONDS_LIMIT = 1e11;
+const LAST_RFC3339_YEAR = 9999;
+const ISO_8601 =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$/;
+const DECIMAL = /^\d+(?:\.\d+)?$/;
+
+function formatInstant(epochMs: number): string | null {
+  const date = new Date(epochMs);
+  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() > LAST_RFC3339_YEAR) return null;
+  return date.toISOString().replace('.000Z', 'Z');
+}
+
+function fromEpochNumber(value: number): string | null {
+  if (!Number.isFinite(value) || value <= 0) return null;
+  return formatInstant(value < SECONDS_LIMIT ? value * 1000 : value);
+}
+
+function fromIsoString(text: string): string | null {
+  const match = ISO_8601.exec(text);
+  if (match === null) return null;
+  const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '', , sign, offsetHours, offsetMinutes] =
+    match;
+  const parts = [year, month, day, hour, minute, second].map(Number) as [number, number, number, number, number, number];
+  const milliseconds = Number(fraction.slice(0, 3).padEnd(3, '0'));
+  const localMs = Date.UTC(parts[0], parts[1] - 1, parts[2], parts[3], parts[4], parts[5], milliseconds);
+  const check = new Date(localMs);
+  // Date.UTC rolls 2026-02-31 over to March; a calendar-impossible time is unparsable instead.
+  const roundTrips =
+    check.getUTCFullYear() === parts[0] &&
+    check.getUTCMonth() === parts[1] - 1 &&
+    check.getUTCDate() === parts[2] &&
+    check.getUTCHours() === parts[3] &&
+    check.getUTCMinutes() === parts[4] &&
+    check.getUTCSeconds() === parts[5];
+  if (!roundTrips) return null;
+  if (sign === undefined) return formatInstant(localMs); // "Z" or no zone at all: read as UTC
+  const offsetH = Number(offsetHours);
+  const offsetM = Number(offsetMinutes);
+  if (offsetH > 23 || offsetM > 59) return null;
+  const offsetMs = (offsetH * 60 + offsetM) * 60_000 * (sign === '-' ? -1 : 1);
+  return formatInstant(localMs - offsetMs);
+}
+
+/**
+ * An upstream time (Unix seconds, Unix milliseconds, their decimal strings, or ISO 8601) as
+ * RFC 3339 UTC (`2026-04-10T14:32:05Z`; milliseconds only when non-zero); null when absent,
+ * zero or unparsable. ISO times without a zone are read as UTC, never as the host's zone.
+ */
+export function toRfc3339(value: unknown): string | null {
+  if (typeof value === 'number') return fromEpochNumber(value);
+  if (typeof value !== 'string') return null;
+  const text = value.trim();
+  if (DECIMAL.test(text)) return fromEpochNumber(Number(text));
+  return fromIsoString(text);
+}
+
+/**
+ * `percent`: the value is a percentage. `fraction-up-to-one`: a value ≤ 1 is a fraction of
+ * one (vtrix sends 0.42), anything above is a percentage (vtrix legacy sends 10).
+ */
+export type ProgressConvention = 'percent' | 'fraction-up-to-one';
+
+const PROGRESS_TEXT = /^([+-]?\d+(?:\.\d+)?)\s*(%?)$/;
+
+/** Progress as an integer 0-100, or null when absent or not a number. "30%" is always 30. */
+export function toProgress(value: unknown, convention: ProgressConvention): number | null {
+  let amount: number;
+  let explicitPercent = false;
+  if (typeof value === 'number') {
+    amount = value;
+  } else if (typeof value === 'string') {
+    const match = PROGRESS_TEXT.exec(value.trim());
+    if (match === null) return null;
+    amount = Number(match[1]);
+    explicitPercent = match[2] === '%';
+  } else {
+    return null;
+  }
+  if (!Number.isFinite(amount)) return null;
+  const percent = convention === 'fraction-up-to-one' && !explicitPercent && amount <= 1 ? amount * 100 : amount;
+  return Math.min(100, Math.max(0, Math.round(percent)));
+}
+
+function toErrorCode(value: unknown): string | null {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return firstNonEmptyString(value);
+}
+
+/**
+ * An upstream failure description as `{code, message}`: a bare string becomes
+ * `{code: "task_failed", message}`; an object gives `code` (numbers become strings) and
+ * `message` or `error_message`. Null when the value carries no detail at all.
+ */
+export function toTaskError(value: unknown): TaskError | null {
+  if (typeof value === 'string') {
+    const message = firstNonEmptyString(value);
+    return message === null ? null : { code: FAILURE_WITHOUT_DETAILS.code, message };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const fields = value as Record<string, unknown>;
+  const code = toErrorCode(fields.code);
+  const message = firstNonEmptyString(fields.message, fields.error_message);
+  if (code === null && message === null) return null;
+  return { code: code ?? FAILURE_WITHOUT_DETAILS.code, message: message ?? FAILURE_WITHOUT_DETAILS.message };
+}
+
+export function isAbsoluteHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A result URL as an absolute http(s) URL: a relative one is resolved against the
+ * provider's base URL (DESIGN.md); anything else (data:, s3:, garbage) gives null.
+ */
+export function resolveResultUrl(value: unknown, baseUrl: string): string | null {
+  const text = firstNonEmptyString(value);
+  if (text === null) return null;
+  let url: URL;
+  try {
+    url = URL.canParse(text) ? new URL(text) : new URL(text, baseUrl);
+  } catch {
+    return null;
+  }
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+}
+
+const OUTPUT_TYPE_BY_WORD: ReadonlyMap<string, OutputType> = new Map<string, OutputType>([
+  ['video', 'video'],
+  ['video_url', 'video'],
+  ['image', 'image'],
+  ['image_url', 'image'],
+  ['audio', 'audio'],
+  ['audio_url', 'audio'],
+]);
+
+/** An upstream content type as an output type; an unfamiliar or missing one is a `file`. */
+export function toOutputType(value: unknown): OutputType {
+  if (typeof value !== 'string') return 'file';
+  return OUTPUT_TYPE_BY_WORD.get(value.trim().toLowerCase()) ?? 'file';
+}
+
+/** DESIGN.md: `url` is the first video output, else the first output. */
+export function primaryOutputUrl(outputs: readonly TaskOutput[]): string | null {
+  return (outputs.find((output) => output.type === 'video') ?? outputs[0])?.url ?? null;
+}
+
+function toSafeProgress(progress: number | null): number | null {
+  return progress !== null && Number.isInteger(progress) && progress >= 0 && progress <= 100 ? progress : null;
+}
+
+/**
+ * Maps the draft's status word and enforces the Task invariants: succeeded ⇒ an absolute
+ * http(s) `url` and progress 100; failed ⇒ an error (a generic one when the provider gave
+ * none); otherwise no error. A succeeded task without a usable result is a broken upstream
+ * answer: GatewayError `upstream_invalid_response`. Reports unknown status words.
+ */
+export function finalizeTask(provider: string, draft: TaskDraft): TaskState {
+  const status = toTaskStatus(draft.provider_status);
+  if (knownTaskStatus(draft.provider_status) === undefined) reportUnknownStatus(provider, draft.provider_status);
+  const outputs = draft.outputs.filter((output) => isAbsoluteHttpUrl(output.url));
+  const url = primaryOutputUrl(outputs);
+  if (status === 'succeeded' && url === null) {
+    throw new GatewayError('upstream_invalid_response', {
+      provider,
+      detail: `${provider} reported a succeeded task without a usable result URL`,
+    });
+  }
+  return {
+    provider_task_id: draft.provider_task_id,
+    status,
+    provider_status: draft.provider_status,
+    progress: status === 'succeeded' ? 100 : toSafeProgress(draft.progress),
+    url,
+    outputs,
+    error: status === 'failed' ? (draft.error ?? FAILURE_WITHOUT_DETAILS) : null,
+    model: draft.model,
+    created_at: draft.created_at,
+    completed_at: draft.completed_at,
+  };
+}

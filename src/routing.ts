@@ -1,0 +1,73 @@
+/**
+ * Which provider holds a task id: id validation, qualified `provider:native` ids, and the
+ * ordered rule table. Deciding between several candidates (ambiguous ids) needs upstream
+ * calls and lives in src/tasks/lookup.ts.
+ */
+import type { RoutingRule } from './config.js';
+import { GatewayError } from './errors.js';
+
+export const TASK_ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
+export const TASK_ID_PATTERN_SOURCE = '^[A-Za-z0-9._:-]{1,200}$';
+
+export interface Route {
+  /** Candidate providers in order of preference; one for a direct route. */
+  providers: string[];
+  nativeId: string;
+  /** True when the id named its provider (`vtrix:…`). */
+  qualified: boolean;
+}
+
+export function validateTaskId(id: string): void {
+  if (!TASK_ID_PATTERN.test(id)) {
+    throw new GatewayError('invalid_task_id', {
+      detail: 'A task id is 1-200 characters of letters, digits, ".", "_", ":" and "-".',
+    });
+  }
+}
+
+interface CompiledRule {
+  matches(id: string): boolean;
+  providers: string[];
+}
+
+export class Router {
+  private readonly rules: CompiledRule[];
+
+  constructor(
+    rules: readonly RoutingRule[],
+    private readonly knownProviders: ReadonlySet<string>,
+  ) {
+    this.rules = rules.map((rule) => {
+      const { prefix, pattern } = rule;
+      if (prefix !== undefined) return { matches: (id) => id.startsWith(prefix), providers: rule.providers };
+      const regex = new RegExp(pattern ?? '(?!)');
+      return { matches: (id) => regex.test(id), providers: rule.providers };
+    });
+  }
+
+  /** Validates the id and returns where to look for it; throws the contract's 400/404. */
+  resolve(id: string): Route {
+    validateTaskId(id);
+    const colon = id.indexOf(':');
+    if (colon !== -1) {
+      // An id containing ":" is always qualified (DESIGN.md, details settled).
+      const provider = id.slice(0, colon);
+      const nativeId = id.slice(colon + 1);
+      if (!this.knownProviders.has(provider)) {
+        throw new GatewayError('no_provider_for_task_id', {
+          detail: `No provider is named "${provider}".`,
+        });
+      }
+      if (nativeId.length === 0) {
+        throw new GatewayError('invalid_task_id', { detail: 'The task id after "provider:" is empty.' });
+      }
+      return { providers: [provider], nativeId, qualified: true };
+    }
+    for (const rule of this.rules) {
+      if (rule.matches(id)) return { providers: rule.providers, nativeId: id, qualified: false };
+    }
+    throw new GatewayError('no_provider_for_task_id', {
+      detail: 'No routing rule matches this id; qualify it as "<provider>:<id>".',
+    });
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * gravitex as its clients see it: `GET /v1/video/generations/{task_id}`, rendered in the
+ * body shapes of providers.md ("gravitex", response bodies 1-3), with its OpenAI-style
+ * error envelope and its HTTP 400 for unknown tasks.
+ */
+import { STATUS_CODES } from 'node:http';
+import {
+  CURRENT_GRAVITEX_TASK_ID,
+  filePath,
+  unixSeconds,
+  type ErrorAnswer,
+  type ProviderProfile,
+  type RenderInput,
+} from './profile.js';
+import { GRAVITEX_VARIANTS, type GravitexVariant, type Phase, type PhaseStatus, type Variant } from './script.js';
+import { draw } from './timeline.js';
+
+// No gravitex shape documents a cancel word; both spellings the mapping accepts are used.
+const STATUS_WORDS: Record<GravitexVariant, Record<PhaseStatus, string>> = {
+  documented: { queued: 'queued', in_progress: 'in_progress', succeeded: 'succeeded', failed: 'failed', canceled: 'canceled' },
+  wrapped: { queued: 'queued', in_progress: 'in_progress', succeeded: 'completed', failed: 'failed', canceled: 'cancelled' },
+  // "some channels send data with status succeeded | failed | queued | processing"
+  wrapped_alt: { queued: 'queued', in_progress: 'processing', succeeded: 'succeeded', failed: 'failed', canceled: 'cancelled' },
+  legacy: { queued: 'QUEUED', in_progress: 'IN_PROGRESS', succeeded: 'SUCCESS', failed: 'FAILURE', canceled: 'CANCELLED' },
+};
+
+const json = JSON.stringify;
+const NOT_FOUND: ErrorAnswer = {
+  status: 400,
+  body: json({ code: 'task_not_exist', message: 'task_not_exist', data: null }),
+};
+/** The 404 shape gravitex's docs claim for an unknown task (providers.md: "accept both"). */
+const DOCUMENTED_NOT_FOUND: ErrorAnswer = {
+  status: 404,
+  body: json({ error: { message: 'task not found', type: 'invalid_request_error', param: 'task_id', code: 'task_not_found' } }),
+};
+// "upstream capacity saturated, retry later": the Chinese text gravitex rewrites 429s to.
+const SATURATED_MESSAGE = '当前分组上游负载已饱和，请稍后再试';
+
+let requestCounter = 0;
+
+/** gravitex stamps every error message with a request id, e.g. `(request id: 2026…)`. */
+function requestId(): string {
+  requestCounter = (requestCounter + 1) % 100_000_000;
+  const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 17);
+  return `${stamp}${String(requestCounter).padStart(8, '0')}`;
+}
+
+function apiError(status: number, message: string, type: string, code: string): ErrorAnswer {
+  return { status, body: json({ error: { message: `${message} (request id: ${requestId()})`, type, code } }) };
+}
+
+function asGravitexVariant(variant: Variant): GravitexVariant {
+  if ((GRAVITEX_VARIANTS as readonly string[]).includes(variant)) return variant as GravitexVariant;
+  throw new Error(`gravitex has no "${variant}" variant`);
+}
+
+/**
+ * The wrapped variant's result URL: usually the file itself, but by hash a relative URL or
+ * the self-referencing `/v1/videos/{task_id}/content` (providers.md, "Result url").
+ */
+function wrappedResultUrl(input: RenderInput, variant: GravitexVariant): string {
+  if (input.seeded || variant !== 'wrapped') return input.resultUrl;
+  const style = draw(input.id, 'gravitex-url-style', 8);
+  if (style === 0) return filePath(input.id, 'mp4');
+  if (style === 1) return `${input.baseUrl}/v1/videos/${encodeURIComponent(input.id)}/content`;
+  return input.resultUrl;
+}
+
+function videoMetadata(id: string): Record<string, number> {
+  return { duration: draw(id, 'gravitex-duration', 2) === 0 ? 4 : 8, fps: 24, width: 1280, height: 720, seed: draw(id, 'seed', 100_000) };
+}
+
+function render(variantName: Variant, input: RenderInput): unknown {
+  const variant = asGravitexVariant(variantName);
+  const { phase, id } = input;
+  const status = phase.providerStatus ?? STATUS_WORDS[variant][phase.status];
+  const percent = Math.round(phase.status === 'succeeded' ? 100 : (phase.progress ?? 0));
+
+  if (variant === 'documented') {
+    // Documented flat: no progress, no times; `error.code` is a number here.
+    const body: Record<string, unknown> = { task_id: id, status, format: 'mp4' };
+    if (phase.status === 'succeeded') {
+      body['url'] = input.resultUrl;
+      if (!input.seeded) body['metadata'] = videoMetadata(id);
+    }
+    if (phase.status === 'failed') {
+      body['error'] = draw(id, 'gravitex-error', 2) === 0
+        ? { code: 400, message: 'Prompt contains inappropriate content' }
+        : { code: 500, message: 'Video generation failed upstream' };
+    }
+    return body;
+  }
+
+  if (variant === 'legacy') {
+    // Legacy task DTO: upper-case words, progress as "30%", `fail_reason`, `result_url`.
+    const data: Record<string, unknown> = {
+      task_id: id,
+      action: 'generate',
+      status,
+      fail_reason: phase.status === 'failed' ? 'upstream task failed: content policy violation' : '',
+      submit_time: unixSeconds(input.createdAtMs),
+      start_time: input.startedAtMs === undefined ? 0 : unixSeconds(input.startedAtMs),
+      finish_time: input.completedAtMs === undefined ? 0 : unixSeconds(input.completedAtMs),
+      progress: `${phase.status === 'failed' ? 100 : percent}%`,
+    };
+    if (phase.status === 'succeeded') data['result_url'] = input.resultUrl;
+    return { code: 'success', message: '', data };
+  }
+
+  // What the server actually sends: an OpenAI-video-like object in a {code, data} wrapper.
+  const data: Record<string, unknown> = {
+    id,
+    task_id: id,
+    object: 'video',
+    model: input.model,
+    status,
+    progress: percent,
+    created_at: unixSeconds(input.createdAtMs),
+    // Unset times come as 0, like the Go structs behind this endpoint.
+    completed_at: input.completedAtMs === undefined ? 0 : unixSeconds(input.completedAtMs),
+    seconds: String(videoMetadata(id)['duration']),
+  };
+  if (phase.status === 'succeeded') {
+    const url = wrappedResultUrl(input, variant);
+    data['url'] = url;
+    data['video_url'] = url;
+    data['metadata'] = videoMetadata(id);
+  }
+  if (phase.status === 'failed') data['error'] = { message: 'task failed', code: 'failed' };
+  return { code: 'success', message: '', data };
+}
+
+/**
+ * Default-timeline quirks: a `wrapped` task may say `unknown` for one running phase (1 in
+ * 4 by hash); a `legacy` task starts as NOT_START or SUBMITTED before it is QUEUED.
+ */
+function decorateTimeline(variant: Variant, timeline: Phase[], id: string): Phase[] {
+  if (variant === 'wrapped' && draw(id, 'gravitex-unknown', 4) === 0) {
+    const running = timeline.filter((phase) => phase.status === 'in_progress');
+    const odd = running[Math.floor(running.length / 2)];
+    if (running.length >= 2 && odd !== undefined) {
+      return timeline.map((phase) => (phase === odd ? { ...phase, providerStatus: 'unknown' } : phase));
+    }
+  }
+  const [first, second, ...rest] = timeline;
+  if (variant === 'legacy' && first?.status === 'queued' && second !== undefined) {
+    const earlyWord = draw(id, 'gravitex-early-word', 2) === 0 ? 'NOT_START' : 'SUBMITTED';
+    const queuedAt = Math.round(second.atMs / 2);
+    return [{ ...first, providerStatus: earlyWord }, { atMs: queuedAt, status: 'queued' }, second, ...rest];
+  }
+  return timeline;
+}
+
+const CONTENT_PREFIX = '/v1/videos/';
+const CONTENT_SUFFIX = '/content';
+
+export const gravitexProfile: ProviderProfile = {
+  kind: 'gravitex',
+  variants: GRAVITEX_VARIANTS,
+  taskPathPrefix: '/v1/video/generations/',
+  models: ['sora-2', 'veo-3.1-fast', 'kling-v2.1'],
+  owns: (id) => id.startsWith('video_') || CURRENT_GRAVITEX_TASK_ID.test(id),
+  decorateTimeline,
+  render,
+  notFound: () => NOT_FOUND,
+  unauthorized: () => apiError(401, 'invalid token', 'api_error', ''),
+  rateLimited: () => apiError(429, SATURATED_MESSAGE, 'upstream_error', ''),
+  errorStatus(status) {
+    if (status === 401) return this.unauthorized();
+    if (status === 429) return this.rateLimited();
+    if (status === 404) return DOCUMENTED_NOT_FOUND;
+    if (status === 403) return apiError(403, 'user is banned', 'api_error', '');
+    const type = status >= 500 ? 'api_error' : 'invalid_request_error';
+    return apiError(status, (STATUS_CODES[status] ?? 'error').toLowerCase(), type, 'bad_response_status_code');
+  },
+  unknownPath: (method, path) => ({
+    status: 404,
+    body: json({ error: { message: `Invalid URL (${method} ${path})`, type: 'invalid_request_error', param: '', code: '' } }),
+  }),
+  contentRouteId(path) {
+    if (!path.startsWith(CONTENT_PREFIX) || !path.endsWith(CONTENT_SUFFIX)) return undefined;
+    const encoded = path.slice(CONTENT_PREFIX.length, -CONTENT_SUFFIX.length);
+    return encoded === '' || encoded.includes('/') ? undefined : encoded;
+  },
+};

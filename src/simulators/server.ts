@@ -1,0 +1,366 @@
+/**
+ * One provider simulator on plain `node:http`. The benchmarks use it as the "direct"
+ * reference, so the hot path (a poll of a known task) is string slicing, a few Map
+ * lookups and writing a Buffer prepared the first time that task phase was asked for.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CONTROL_PREFIX, handleControl, type ControlTarget } from './control.js';
+import {
+  applyFault,
+  JSON_CONTENT_TYPE,
+  prepareAnswer,
+  prepareError,
+  sendAnswer,
+  type PreparedAnswer,
+} from './faults.js';
+import { filePath, type ProviderProfile } from './profile.js';
+import {
+  faultSchema,
+  isTerminal,
+  taskScriptSchema,
+  type Fault,
+  type Phase,
+  type ProviderKind,
+  type RawAnswer,
+  type TaskScript,
+  type Variant,
+} from './script.js';
+import { defaultTimeline, draw, phaseIndexAt, SEED_TASKS } from './timeline.js';
+
+export interface SimulatorOptions {
+  provider: ProviderKind;
+  apiKey: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: any free port. */
+  port?: number;
+  /** Multiplies every timeline duration: 0.01 runs tasks 100× faster. Default 1. */
+  timeScale?: number;
+  /** Wall clock in epoch milliseconds (default Date.now); tests inject their own. */
+  now?: () => number;
+  /** Which ids this provider has; default: the id-shape rule of the provider. */
+  owns?: (id: string) => boolean;
+}
+
+export interface Simulator {
+  /** Origin without a trailing slash, e.g. `http://127.0.0.1:43121`. */
+  readonly url: string;
+  readonly provider: ProviderKind;
+  /** Task-status requests received for that id, or in all; faulted and rejected ones count. */
+  hits(id?: string): number;
+  /** Pins a task's story; its clock restarts at its next poll. */
+  setTask(id: string, script: TaskScript): void;
+  /** Queues a fault for an id (`*` = every id). Faults of one id apply in injection order. */
+  injectFault(id: string, fault: Fault): void;
+  clearFaults(id?: string): void;
+  /** Forgets clocks, hits, pinned tasks and faults. */
+  reset(): void;
+  /** Stops listening and destroys open sockets (hanging and dripping ones included). */
+  close(): Promise<void>;
+}
+
+/** What the simulator has decided about one id; built at its first request. */
+interface TaskState {
+  readonly exists: boolean;
+  readonly raw: PreparedAnswer | undefined;
+  readonly variant: Variant;
+  readonly model: string;
+  readonly timeline: readonly Phase[];
+  readonly resultUrl: string;
+  readonly seeded: boolean;
+  /** Wall-clock ms of the first poll: the task's clock starts here. */
+  firstPollAt: number | undefined;
+  /** Prepared answer per phase index, filled on first use. */
+  readonly answers: (PreparedAnswer | undefined)[];
+}
+
+interface QueuedFault {
+  fault: Fault;
+  remaining: number;
+}
+
+const MISSING_TASK: TaskState = {
+  exists: false,
+  raw: undefined,
+  variant: 'model',
+  model: '',
+  timeline: [],
+  resultUrl: '',
+  seeded: false,
+  firstPollAt: undefined,
+  answers: [],
+};
+
+const FILES_PREFIX = '/files/';
+/** An MP4 `ftyp` box: enough for a result URL to serve something video-shaped. */
+const TINY_MP4 = Buffer.from('000000186674797069736f6d0000020069736f6d69736f32', 'hex');
+const FILE_ANSWERS: Readonly<Record<string, PreparedAnswer>> = {
+  mp4: prepareAnswer(200, TINY_MP4, 'video/mp4'),
+  jpg: prepareAnswer(200, Buffer.from('ffd8ffd9', 'hex'), 'image/jpeg'),
+  other: prepareAnswer(200, TINY_MP4, 'application/octet-stream'),
+};
+
+function decodeId(encoded: string): string | undefined {
+  if (encoded === '' || encoded.includes('/')) return undefined;
+  if (!encoded.includes('%')) return encoded;
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
+}
+
+function prepareRaw(raw: RawAnswer): PreparedAnswer {
+  const body = typeof raw.body === 'string' ? raw.body : JSON.stringify(raw.body);
+  const answer = prepareAnswer(raw.status, body, JSON_CONTENT_TYPE);
+  for (const [name, value] of Object.entries(raw.headers ?? {})) answer.headers[name.toLowerCase()] = value;
+  return answer;
+}
+
+function originOf(host: string, port: number): string {
+  const reachableHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${reachableHost.includes(':') ? `[${reachableHost}]` : reachableHost}:${port}`;
+}
+
+export class ProviderSimulator implements Simulator, ControlTarget {
+  readonly provider: ProviderKind;
+  private origin = '';
+  private readonly server: Server;
+  private readonly expectedAuthorization: string;
+  private readonly timeScale: number;
+  private readonly now: () => number;
+  private readonly owns: (id: string) => boolean;
+  private readonly scripts = new Map<string, TaskScript>();
+  private readonly tasks = new Map<string, TaskState>();
+  private readonly faults = new Map<string, QueuedFault[]>();
+  private readonly hitsById = new Map<string, number>();
+  private totalHits = 0;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closing: Promise<void> | undefined;
+  private readonly notFoundAnswer: PreparedAnswer;
+  private readonly unauthorizedAnswer: PreparedAnswer | undefined;
+
+  constructor(
+    private readonly profile: ProviderProfile,
+    private readonly options: SimulatorOptions,
+  ) {
+    const timeScale = options.timeScale ?? 1;
+    if (!(timeScale > 0) || !Number.isFinite(timeScale)) throw new Error(`timeScale must be a positive number, got ${timeScale}`);
+    this.provider = profile.kind;
+    this.timeScale = timeScale;
+    this.now = options.now ?? Date.now;
+    this.owns = options.owns ?? profile.owns;
+    this.expectedAuthorization = `Bearer ${options.apiKey}`;
+    this.notFoundAnswer = prepareError(profile.notFound());
+    this.server = createServer(this.handleRequest);
+    // Keep-alive well past any client's idle pool timeout, so benchmarks reuse sockets.
+    this.server.keepAliveTimeout = 65_000;
+    this.server.headersTimeout = 66_000;
+  }
+
+  get url(): string {
+    return this.origin;
+  }
+
+  async listen(): Promise<void> {
+    const host = this.options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port ?? 0, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.origin = originOf(host, (this.server.address() as AddressInfo).port);
+  }
+
+  hits(id?: string): number {
+    return id === undefined ? this.totalHits : (this.hitsById.get(id) ?? 0);
+  }
+
+  hitCounts(): { total: number; byId: Record<string, number> } {
+    return { total: this.totalHits, byId: Object.fromEntries(this.hitsById) };
+  }
+
+  setTask(id: string, script: TaskScript): void {
+    const parsed = taskScriptSchema.parse(script);
+    if (parsed.variant !== undefined && !this.profile.variants.includes(parsed.variant)) {
+      throw new Error(`${this.provider} has no "${parsed.variant}" variant (it has: ${this.profile.variants.join(', ')})`);
+    }
+    // A copy sorted by time, so the phase lookup can stop at the first future phase.
+    if (parsed.timeline !== undefined) parsed.timeline = [...parsed.timeline].sort((left, right) => left.atMs - right.atMs);
+    this.scripts.set(id, parsed);
+    this.tasks.delete(id);
+  }
+
+  injectFault(id: string, fault: Fault): void {
+    const parsed = faultSchema.parse(fault);
+    const queue = this.faults.get(id) ?? [];
+    queue.push({ fault: parsed, remaining: parsed.times ?? Number.POSITIVE_INFINITY });
+    this.faults.set(id, queue);
+  }
+
+  clearFaults(id?: string): void {
+    if (id === undefined) this.faults.clear();
+    else this.faults.delete(id);
+  }
+
+  reset(): void {
+    this.scripts.clear();
+    this.tasks.clear();
+    this.faults.clear();
+    this.hitsById.clear();
+    this.totalHits = 0;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      for (const timer of this.timers) clearTimeout(timer);
+      this.timers.clear();
+      this.server.close(() => resolve());
+      // Hanging and dripping responses would otherwise hold close() until their client quits.
+      this.server.closeAllConnections();
+    });
+    return this.closing;
+  }
+
+  /** Bound once: the request listener must not allocate a closure per request. */
+  private readonly handleRequest = (request: IncomingMessage, response: ServerResponse): void => {
+    const rawUrl = request.url ?? '/';
+    const queryAt = rawUrl.indexOf('?');
+    const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
+    const method = request.method ?? 'GET';
+    const { taskPathPrefix } = this.profile;
+
+    if (path.startsWith(taskPathPrefix) && method === 'GET') {
+      const id = decodeId(path.slice(taskPathPrefix.length));
+      if (id !== undefined) return this.answerTaskStatus(id, request, response);
+    } else if (path.startsWith(FILES_PREFIX) && method === 'GET') {
+      return this.answerFile(path, response);
+    } else if (path.startsWith(CONTROL_PREFIX)) {
+      handleControl(this, request, response, path).catch(() => response.destroy());
+      return;
+    } else if (method === 'GET') {
+      const contentId = this.profile.contentRouteId(path);
+      if (contentId !== undefined) return this.answerContent(contentId, request, response);
+    }
+    sendAnswer(response, prepareError(this.profile.unknownPath(method, path)));
+  };
+
+  /** Result files are public (no key), like a CDN URL; any name gets a tiny body. */
+  private answerFile(path: string, response: ServerResponse): void {
+    const extension = path.slice(path.lastIndexOf('.') + 1);
+    sendAnswer(response, FILE_ANSWERS[extension] ?? FILE_ANSWERS['other']!);
+  }
+
+  private answerTaskStatus(id: string, request: IncomingMessage, response: ServerResponse): void {
+    this.totalHits++;
+    this.hitsById.set(id, (this.hitsById.get(id) ?? 0) + 1);
+    if (request.headers.authorization !== this.expectedAuthorization) {
+      return sendAnswer(response, prepareError(this.profile.unauthorized()));
+    }
+    const fault = this.faults.size === 0 ? undefined : (this.takeFault(id) ?? this.takeFault('*'));
+    if (fault === undefined) return sendAnswer(response, this.currentAnswer(id));
+    applyFault(fault, {
+      request,
+      response,
+      profile: this.profile,
+      normalAnswer: () => this.currentAnswer(id),
+      schedule: (callback, delayMs) => this.schedule(callback, delayMs),
+    });
+  }
+
+  /** gravitex's self-referencing download URL: needs the key, like the real one. */
+  private answerContent(id: string, request: IncomingMessage, response: ServerResponse): void {
+    if (request.headers.authorization !== this.expectedAuthorization) {
+      return sendAnswer(response, prepareError(this.profile.unauthorized()));
+    }
+    const decoded = decodeId(id);
+    const exists = decoded !== undefined && this.taskState(decoded).exists;
+    sendAnswer(response, exists ? FILE_ANSWERS['mp4']! : this.notFoundAnswer);
+  }
+
+  private takeFault(id: string): Fault | undefined {
+    const queue = this.faults.get(id);
+    const head = queue?.[0];
+    if (queue === undefined || head === undefined) return undefined;
+    head.remaining--;
+    if (head.remaining <= 0) {
+      queue.shift();
+      if (queue.length === 0) this.faults.delete(id);
+    }
+    return head.fault;
+  }
+
+  private schedule(callback: () => void, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      callback();
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  /** The answer this id deserves right now; starts its clock on the first call. */
+  private currentAnswer(id: string): PreparedAnswer {
+    const state = this.taskState(id);
+    if (!state.exists) return this.notFoundAnswer;
+    if (state.raw !== undefined) return state.raw;
+    const now = this.now();
+    state.firstPollAt ??= now;
+    const index = phaseIndexAt(state.timeline, (now - state.firstPollAt) / this.timeScale);
+    return (state.answers[index] ??= this.renderPhase(id, state, state.firstPollAt, index));
+  }
+
+  private taskState(id: string): TaskState {
+    let state = this.tasks.get(id);
+    if (state === undefined) {
+      state = this.resolveTask(id);
+      this.tasks.set(id, state);
+    }
+    return state;
+  }
+
+  /**
+   * Pinned script first, then the seed documents' story, then the hash-derived default.
+   * An explicitly pinned task exists even if its id says `missing` or is not ours.
+   */
+  private resolveTask(id: string): TaskState {
+    const pinned = this.scripts.get(id);
+    if (pinned?.missing === true) return MISSING_TASK;
+    if (pinned === undefined && (id.includes('missing') || !this.owns(id))) return MISSING_TASK;
+    const seed = SEED_TASKS[this.provider].get(id);
+    const { variants, models } = this.profile;
+    const variant = pinned?.variant ?? seed?.variant ?? variants[draw(id, 'variant', variants.length)] ?? variants[0]!;
+    const timeline = pinned?.timeline ?? seed?.timeline ?? this.profile.decorateTimeline(variant, defaultTimeline(id), id);
+    return {
+      exists: true,
+      raw: pinned?.raw === undefined ? undefined : prepareRaw(pinned.raw),
+      variant,
+      model: pinned?.model ?? seed?.model ?? models[draw(id, 'model', models.length)] ?? 'video-model',
+      timeline,
+      resultUrl: seed?.resultUrl ?? `${this.origin}${filePath(id, 'mp4')}`,
+      seeded: seed !== undefined,
+      firstPollAt: undefined,
+      answers: [],
+    };
+  }
+
+  private renderPhase(id: string, state: TaskState, firstPollAt: number, index: number): PreparedAnswer {
+    const phase = state.timeline[index]!;
+    const wallClockOf = (atMs: number): number => firstPollAt + atMs * this.timeScale;
+    const started = state.timeline.slice(0, index + 1).find((candidate) => candidate.status !== 'queued');
+    const body = this.profile.render(state.variant, {
+      id,
+      model: state.model,
+      phase,
+      createdAtMs: firstPollAt,
+      startedAtMs: started === undefined ? undefined : wallClockOf(started.atMs),
+      completedAtMs: isTerminal(phase.status) ? wallClockOf(phase.atMs) : undefined,
+      resultUrl: state.resultUrl,
+      baseUrl: this.origin,
+      seeded: state.seeded,
+    });
+    return prepareAnswer(200, JSON.stringify(body), JSON_CONTENT_TYPE);
+  }
+}

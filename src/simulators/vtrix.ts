@@ -1,0 +1,142 @@
+/**
+ * vtrix as its clients see it: `GET /model/v1/generation/task/{id}`, rendered in the
+ * three body shapes of providers.md ("vtrix", response bodies 1-3).
+ */
+import { STATUS_CODES } from 'node:http';
+import {
+  CURRENT_GRAVITEX_TASK_ID,
+  filePath,
+  isoSeconds,
+  unixSeconds,
+  type ErrorAnswer,
+  type ProviderProfile,
+  type RenderInput,
+} from './profile.js';
+import { VTRIX_VARIANTS, type PhaseStatus, type Variant, type VtrixVariant } from './script.js';
+import { draw, fnv1a } from './timeline.js';
+
+/** Real vtrix ids are xid-like: 20 characters of `[0-9a-v]` (providers.md, "Task ids"). */
+const XID = /^[0-9a-v]{20}$/;
+
+/*
+ * Each variant's own status words. vtrix documents no cancel word at all; the simulator
+ * uses both spellings the gateway's mapping accepts so either gets exercised.
+ */
+const STATUS_WORDS: Record<VtrixVariant, Record<PhaseStatus, string>> = {
+  // Model API: no queued word, a waiting task is already `in_progress` at progress 0.
+  model: { queued: 'in_progress', in_progress: 'in_progress', succeeded: 'completed', failed: 'failed', canceled: 'canceled' },
+  cli: { queued: 'pending', in_progress: 'processing', succeeded: 'completed', failed: 'failed', canceled: 'canceled' },
+  legacy: { queued: 'in_queue', in_progress: 'processing', succeeded: 'success', failed: 'failed', canceled: 'cancelled' },
+};
+
+const json = JSON.stringify;
+const NOT_FOUND: ErrorAnswer = { status: 404, body: json({ message: 'task not found' }) };
+const UNAUTHORIZED: ErrorAnswer = { status: 401, body: json({ message: 'Unauthorized' }) };
+const RATE_LIMITED: ErrorAnswer = { status: 429, body: json({ error: { code: 1002, message: 'rate limited' } }) };
+const UNKNOWN_PATH: ErrorAnswer = { status: 404, body: json({ message: 'Not Found' }) };
+
+/** The three error body shapes providers.md lists for vtrix HTTP errors, spread over statuses. */
+const ERROR_BODIES: Readonly<Record<number, string>> = {
+  403: json({ message: 'Insufficient balance' }),
+  500: json({ message: 'Internal server error' }),
+  502: json({ error: 'Bad gateway' }),
+  503: json({ error: { code: 1003, message: 'Service temporarily unavailable' } }),
+};
+
+function asVtrixVariant(variant: Variant): VtrixVariant {
+  if ((VTRIX_VARIANTS as readonly string[]).includes(variant)) return variant as VtrixVariant;
+  throw new Error(`vtrix has no "${variant}" variant`);
+}
+
+/** Model API failure: a bare string or an object with a numeric or string code (by hash). */
+function failureError(id: string): unknown {
+  switch (draw(id, 'vtrix-error-shape', 3)) {
+    case 0:
+      return 'Video generation failed';
+    case 1:
+      return { code: 2014001, message: 'The prompt was rejected by content moderation' };
+    default:
+      return { code: 'GENERATION_TIMEOUT', error_message: 'Generation timed out, please retry' };
+  }
+}
+
+/** `output[].content[]`; the CLI doc's items carry only `type: video_url` and `url`. */
+function renderOutput(input: RenderInput, variant: VtrixVariant): unknown[] {
+  if (variant === 'cli') return [{ content: [{ type: 'video_url', url: input.resultUrl }] }];
+  const video = {
+    type: 'video',
+    url: input.resultUrl,
+    duration: draw(input.id, 'vtrix-duration', 2) === 0 ? '5' : '10',
+    jobId: `job_${fnv1a(input.id).toString(16)}`,
+  };
+  // Some tasks list a cover image before the video, so "first video, not first item" matters.
+  const withCover = !input.seeded && draw(input.id, 'vtrix-cover', 4) === 0;
+  const content = withCover ? [{ type: 'image', url: `${input.baseUrl}${filePath(input.id, 'jpg')}` }, video] : [video];
+  return [{ content }];
+}
+
+function render(variantName: Variant, input: RenderInput): unknown {
+  const variant = asVtrixVariant(variantName);
+  const { phase } = input;
+  const status = phase.providerStatus ?? STATUS_WORDS[variant][phase.status];
+  const running = phase.status === 'queued' || phase.status === 'in_progress';
+  const percent = phase.status === 'succeeded' ? 100 : (phase.progress ?? 0);
+
+  if (variant === 'legacy') {
+    // Legacy wrapped: the top-level `status` is the envelope's, the task's is in `data`.
+    const data: Record<string, unknown> = {
+      id: input.id,
+      status,
+      progress: Math.round(percent),
+      created_at: input.createdAtMs,
+    };
+    if (phase.status === 'succeeded') data['output'] = renderOutput(input, variant);
+    if (phase.status === 'failed') data['error'] = failureError(input.id);
+    return { data, status: { code: 200, message: 'success' } };
+  }
+
+  if (variant === 'cli') {
+    const body: Record<string, unknown> = {
+      task_id: input.id,
+      status,
+      model: input.model,
+      created_at: isoSeconds(input.createdAtMs),
+    };
+    if (input.completedAtMs !== undefined) body['completed_at'] = isoSeconds(input.completedAtMs);
+    if (phase.status === 'succeeded') body['output'] = renderOutput(input, variant);
+    if (phase.status === 'failed') body['error'] = failureError(input.id);
+    return body;
+  }
+
+  // Model API: progress is a fraction, and only present while the task runs.
+  const body: Record<string, unknown> = { id: input.id, model: input.model, status };
+  if (running) body['progress'] = percent / 100;
+  body['created_at'] = unixSeconds(input.createdAtMs);
+  if (phase.status === 'succeeded') {
+    body['output'] = renderOutput(input, variant);
+    body['usage'] = { credits: 10 + draw(input.id, 'vtrix-credits', 40) };
+  }
+  if (phase.status === 'failed') body['error'] = failureError(input.id);
+  return body;
+}
+
+export const vtrixProfile: ProviderProfile = {
+  kind: 'vtrix',
+  variants: VTRIX_VARIANTS,
+  taskPathPrefix: '/model/v1/generation/task/',
+  models: ['spark_dance_v2_0', 'spark_motion_v1_5', 'lumen_i2v_v3'],
+  owns: (id) => XID.test(id) || (id.startsWith('task_') && !CURRENT_GRAVITEX_TASK_ID.test(id)),
+  decorateTimeline: (_variant, timeline) => timeline,
+  render,
+  notFound: () => NOT_FOUND,
+  unauthorized: () => UNAUTHORIZED,
+  rateLimited: () => RATE_LIMITED,
+  errorStatus(status) {
+    if (status === 401) return UNAUTHORIZED;
+    if (status === 404) return NOT_FOUND;
+    if (status === 429) return RATE_LIMITED;
+    return { status, body: ERROR_BODIES[status] ?? json({ message: STATUS_CODES[status] ?? 'Error' }) };
+  },
+  unknownPath: () => UNKNOWN_PATH,
+  contentRouteId: () => undefined,
+};

@@ -1,0 +1,195 @@
+/**
+ * Task lookups with the protections that keep a polling storm away from the providers:
+ * one upstream call per task at a time (single flight), terminal tasks served from a
+ * bounded LRU, non-terminal answers reused for a moment, and ambiguous ids probed at all
+ * candidates concurrently with the winner remembered.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Config } from '../config.js';
+import { GatewayError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { Route } from '../routing.js';
+import type { ProviderClient } from '../upstream/provider-client.js';
+import { isTerminal, type Task, type TaskState } from '../../schemas/task.js';
+
+export interface Located {
+  client: ProviderClient;
+  /** The id as the provider knows it (what goes into its URL). */
+  nativeId: string;
+  state: TaskState;
+}
+
+interface FreshEntry {
+  state: TaskState;
+  expiresAt: number;
+}
+
+type Probe = { found: Located } | { error: unknown };
+
+export function toTask(id: string, client: ProviderClient, state: TaskState): Task {
+  return {
+    id,
+    provider: client.name,
+    provider_task_id: state.provider_task_id,
+    status: state.status,
+    provider_status: state.provider_status,
+    progress: state.progress,
+    url: state.url,
+    outputs: state.outputs,
+    error: state.error,
+    model: state.model,
+    created_at: state.created_at,
+    completed_at: state.completed_at,
+    poll_after_ms: isTerminal(state.status) ? null : client.pollIntervalMs,
+  };
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof GatewayError && error.code === 'task_not_found';
+}
+
+export class TaskLookup {
+  private readonly terminal: LRUCache<string, TaskState>;
+  private readonly fresh = new Map<string, FreshEntry>();
+  private readonly inFlight = new Map<string, Promise<TaskState>>();
+  /** id -> provider name, for ids that matched a rule with several candidates. */
+  private readonly routeMemo: LRUCache<string, string>;
+
+  constructor(
+    private readonly config: Config,
+    private readonly clients: ReadonlyMap<string, ProviderClient>,
+    private readonly metrics: Metrics,
+  ) {
+    this.terminal = new LRUCache({ max: config.cache.terminalMaxEntries, ttl: config.cache.terminalTtlMs });
+    this.routeMemo = new LRUCache({ max: config.cache.routeMemoMaxEntries });
+  }
+
+  /** Finds the task for a resolved route: at its provider, or at whichever candidate has it. */
+  async locate(id: string, route: Route): Promise<Located> {
+    if (route.providers.length === 1) {
+      const client = this.client(route.providers[0]!);
+      return { client, nativeId: route.nativeId, state: await this.fetch(client, route.nativeId) };
+    }
+    const remembered = this.routeMemo.get(id);
+    if (remembered !== undefined) {
+      const client = this.client(remembered);
+      return { client, nativeId: route.nativeId, state: await this.fetch(client, route.nativeId) };
+    }
+    return this.probe(id, route);
+  }
+
+  /**
+   * The task's state at one provider, through the caches and the single-flight map.
+   * `maxAgeMs` caps how old a reused non-terminal answer may be (poll loops pass their own).
+   */
+  fetch(client: ProviderClient, nativeId: string): Promise<TaskState> {
+    const key = `${client.name}:${nativeId}`;
+    const done = this.terminal.get(key);
+    if (done !== undefined) {
+      this.metrics.cacheLookups.inc({ cache: 'terminal', result: 'hit' });
+      return Promise.resolve(done);
+    }
+    const recent = this.fresh.get(key);
+    if (recent !== undefined) {
+      if (recent.expiresAt > Date.now()) {
+        this.metrics.cacheLookups.inc({ cache: 'fresh', result: 'hit' });
+        return Promise.resolve(recent.state);
+      }
+      this.fresh.delete(key);
+    }
+    const pending = this.inFlight.get(key);
+    if (pending !== undefined) {
+      this.metrics.coalesced.inc();
+      return pending;
+    }
+    this.metrics.cacheLookups.inc({ cache: 'terminal', result: 'miss' });
+    const call = client.fetchTask(nativeId).then(
+      (state) => {
+        this.inFlight.delete(key);
+        this.remember(key, client, state);
+        return state;
+      },
+      (error: unknown) => {
+        this.inFlight.delete(key);
+        throw error;
+      },
+    );
+    this.inFlight.set(key, call);
+    return call;
+  }
+
+  /** Latest known state without going upstream, if any. */
+  peek(client: ProviderClient, nativeId: string): TaskState | undefined {
+    const key = `${client.name}:${nativeId}`;
+    return this.terminal.get(key) ?? this.fresh.get(key)?.state;
+  }
+
+  get sizes(): { terminal: number; fresh: number; inFlight: number; routeMemo: number } {
+    return { terminal: this.terminal.size, fresh: this.fresh.size, inFlight: this.inFlight.size, routeMemo: this.routeMemo.size };
+  }
+
+  private remember(key: string, client: ProviderClient, state: TaskState): void {
+    if (isTerminal(state.status)) {
+      this.fresh.delete(key);
+      this.terminal.set(key, state);
+      return;
+    }
+    const reuseMs = Math.min(this.config.cache.freshMs, client.pollIntervalMs);
+    if (reuseMs <= 0) return;
+    this.fresh.set(key, { state, expiresAt: Date.now() + reuseMs });
+    this.sweepFresh();
+  }
+
+  /** Keeps the short-lived map from growing with ids nobody asks for again. */
+  private sweepFresh(): void {
+    if (this.fresh.size < this.config.cache.terminalMaxEntries) return;
+    const now = Date.now();
+    for (const [key, entry] of this.fresh) if (entry.expiresAt <= now) this.fresh.delete(key);
+    // Still full of live entries: drop the oldest half (Map keeps insertion order).
+    if (this.fresh.size >= this.config.cache.terminalMaxEntries) {
+      let toDrop = this.fresh.size >> 1;
+      for (const key of this.fresh.keys()) {
+        if (toDrop-- <= 0) break;
+        this.fresh.delete(key);
+      }
+    }
+  }
+
+  private client(name: string): ProviderClient {
+    const client = this.clients.get(name);
+    if (client === undefined) throw new GatewayError('no_provider_for_task_id', { detail: `No provider is named "${name}".` });
+    return client;
+  }
+
+  /**
+   * DESIGN.md routing rule 3: ask every configured candidate at once; the first in rule
+   * order that has the task wins; all "not found" is a 404; a failure beats "not found"
+   * because we cannot know the task is absent there.
+   */
+  private async probe(id: string, route: Route): Promise<Located> {
+    const candidates = route.providers.map((name) => this.client(name)).filter((client) => client.configured);
+    if (candidates.length === 0) {
+      const first = this.client(route.providers[0]!);
+      return { client: first, nativeId: route.nativeId, state: await this.fetch(first, route.nativeId) };
+    }
+    const probes: Promise<Probe>[] = candidates.map((client) =>
+      this.fetch(client, route.nativeId).then(
+        (state) => ({ found: { client, nativeId: route.nativeId, state } }),
+        (error: unknown) => ({ error }),
+      ),
+    );
+    let failure: unknown;
+    for (const pending of probes) {
+      const outcome = await pending;
+      if ('found' in outcome) {
+        this.routeMemo.set(id, outcome.found.client.name);
+        return outcome.found;
+      }
+      if (!isNotFound(outcome.error) && failure === undefined) failure = outcome.error;
+    }
+    if (failure !== undefined) throw failure;
+    throw new GatewayError('task_not_found', {
+      detail: `No provider among ${candidates.map((client) => client.name).join(', ')} has this task.`,
+    });
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * A per-provider circuit breaker. After `failureThreshold` consecutive failed lookups the
+ * circuit opens and lookups are refused without touching the provider; after `openMs` one
+ * probe is let through (half-open): its success closes the circuit, its failure reopens it.
+ */
+import { GatewayError } from '../errors.js';
+
+export type CircuitState = 'closed' | 'open' | 'half_open';
+
+export interface BreakerOptions {
+  provider: string;
+  failureThreshold: number;
+  openMs: number;
+  now?: () => number;
+  onStateChange?: (provider: string, state: CircuitState) => void;
+}
+
+export class CircuitBreaker {
+  private failures = 0;
+  private openedAt = 0;
+  private probing = false;
+  private current: CircuitState = 'closed';
+  private readonly now: () => number;
+
+  constructor(private readonly options: BreakerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  get state(): CircuitState {
+    return this.current;
+  }
+
+  /** Throws provider_unavailable when the call may not go through; returns a release token. */
+  acquire(): void {
+    if (this.current === 'closed') return;
+    const elapsed = this.now() - this.openedAt;
+    if (this.current === 'open' && elapsed >= this.options.openMs) this.transition('half_open');
+    if (this.current === 'half_open' && !this.probing) {
+      this.probing = true;
+      return;
+    }
+    const retryAfter = Math.max(1, Math.ceil((this.options.openMs - elapsed) / 1000));
+    throw new GatewayError('provider_unavailable', {
+      provider: this.options.provider,
+      retryAfter,
+      detail: `${this.options.provider} is failing; the gateway stops asking it for a while.`,
+    });
+  }
+
+  recordSuccess(): void {
+    this.failures = 0;
+    this.probing = false;
+    if (this.current !== 'closed') this.transition('closed');
+  }
+
+  recordFailure(): void {
+    this.probing = false;
+    this.failures++;
+    if (this.current === 'half_open' || (this.current === 'closed' && this.failures >= this.options.failureThreshold)) {
+      this.openedAt = this.now();
+      this.transition('open');
+    }
+  }
+
+  private transition(state: CircuitState): void {
+    this.current = state;
+    this.options.onStateChange?.(this.options.provider, state);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * A configured provider: its adapter, its connection pool and its circuit breaker, behind
+ * one call, `fetchTask(nativeId)`, that either returns a TaskState or throws a GatewayError.
+ */
+import type { Config, ProviderConfig } from '../config.js';
+import { GatewayError, type ProblemCode } from '../errors.js';
+import type { ProviderDefinition } from '../providers/types.js';
+import type { TaskState } from '../../schemas/task.js';
+import { CircuitBreaker, type CircuitState } from './breaker.js';
+import { UpstreamClient, type UpstreamObserver } from './client.js';
+import type { Dispatcher } from 'undici';
+
+/** Outcomes that say the provider itself is unwell, as opposed to an answer about the task. */
+const CIRCUIT_FAILURES: ReadonlySet<ProblemCode> = new Set(['upstream_error', 'upstream_timeout']);
+
+export interface ProviderClientObserver extends UpstreamObserver {
+  onCircuitState(provider: string, state: CircuitState): void;
+}
+
+export class ProviderClient {
+  readonly name: string;
+  readonly pollIntervalMs: number;
+  private readonly upstream: UpstreamClient | undefined;
+  private readonly breaker: CircuitBreaker;
+  private readonly headers: Record<string, string>;
+
+  constructor(
+    private readonly definition: ProviderDefinition,
+    private readonly settings: ProviderConfig,
+    config: Config,
+    observer?: ProviderClientObserver,
+    dispatcher?: Dispatcher,
+  ) {
+    this.name = definition.name;
+    this.pollIntervalMs = settings.pollIntervalMs;
+    // Only the provider's own auth goes upstream: client headers are never forwarded.
+    this.headers = settings.apiKey === undefined ? {} : { accept: 'application/json', ...definition.authHeaders(settings.apiKey) };
+    this.upstream =
+      settings.apiKey === undefined
+        ? undefined
+        : new UpstreamClient({
+            provider: definition.name,
+            baseUrl: settings.baseUrl,
+            timeoutMs: config.upstreamTimeoutMs,
+            maxBodyBytes: config.maxUpstreamBodyBytes,
+            retries: config.upstreamRetries,
+            connections: settings.connections,
+            observer,
+            dispatcher,
+          });
+    this.breaker = new CircuitBreaker({
+      provider: definition.name,
+      failureThreshold: config.circuit.failureThreshold,
+      openMs: config.circuit.openMs,
+      onStateChange: observer ? (provider, state) => observer.onCircuitState(provider, state) : undefined,
+    });
+  }
+
+  get configured(): boolean {
+    return this.upstream !== undefined;
+  }
+
+  get circuitState(): CircuitState {
+    return this.breaker.state;
+  }
+
+  async fetchTask(nativeId: string): Promise<TaskState> {
+    if (this.upstream === undefined) {
+      throw new GatewayError('provider_not_configured', {
+        provider: this.name,
+        detail: `${this.name} has no API key configured on this gateway.`,
+      });
+    }
+    this.breaker.acquire();
+    try {
+      const response = await this.upstream.get(this.definition.taskPath(nativeId), this.headers);
+      const state = this.definition.interpret(response, { nativeId, baseUrl: this.settings.baseUrl });
+      this.breaker.recordSuccess();
+      return state;
+    } catch (error) {
+      if (error instanceof GatewayError && CIRCUIT_FAILURES.has(error.code)) this.breaker.recordFailure();
+      else this.breaker.recordSuccess();
+      throw error;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.upstream?.close() ?? Promise.resolve();
+  }
+}
