@@ -4,6 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import fastifyCors from '@fastify/cors';
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import {
@@ -13,6 +15,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Dispatcher } from 'undici';
+import { ClientKeys } from './auth.js';
 import type { Config } from './config.js';
 import { GatewayError, isGatewayError, toProblem } from './errors.js';
 import { Metrics } from './metrics.js';
@@ -75,6 +78,7 @@ function toGatewayError(error: unknown): GatewayError {
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
+  if (error.code === 'unauthorized') reply.header('www-authenticate', 'Bearer realm="taskgate"');
   return reply
     .code(error.status)
     .type('application/problem+json; charset=utf-8')
@@ -185,8 +189,45 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(fastifySwagger, swaggerOptions(VERSION));
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  await app.register(taskRoutes, { service, terminalMaxAgeSeconds: config.terminalMaxAgeSeconds });
-  await app.register(eventRoutes, { service, keepAliveMs: config.waiters.keepAliveMs });
+  if (config.corsOrigins !== null) {
+    await app.register(fastifyCors, {
+      origin: config.corsOrigins === '*' ? '*' : config.corsOrigins,
+      methods: ['GET', 'HEAD', 'POST'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'Prefer', 'If-None-Match', 'X-Request-Id', 'Last-Event-ID'],
+      exposedHeaders: [
+        'ETag',
+        'Retry-After',
+        'Preference-Applied',
+        'X-Request-Id',
+        'X-RateLimit-Limit',
+        'X-RateLimit-Remaining',
+        'X-RateLimit-Reset',
+      ],
+      maxAge: 600,
+    });
+  }
+
+  // The task API: client auth and rate limiting apply here, not to health, metrics or docs.
+  const clientKeys = new ClientKeys(config.apiKeys);
+  await app.register(async (api) => {
+    api.addHook('onRequest', async (request) => clientKeys.authenticate(request));
+    if (config.rateLimitPerMinute > 0) {
+      await api.register(fastifyRateLimit, {
+        max: config.rateLimitPerMinute,
+        timeWindow: 60_000,
+        // After authentication, so the bucket is the client's key (or its IP when open).
+        hook: 'preHandler',
+        keyGenerator: (request) => request.clientKeyId ?? request.ip,
+        errorResponseBuilder: (_request, context) =>
+          new GatewayError('rate_limited', {
+            retryAfter: Math.max(1, Math.ceil(context.ttl / 1000)),
+            detail: `More than ${context.max} requests per minute; retry in ${context.after}.`,
+          }),
+      });
+    }
+    await api.register(taskRoutes, { service, terminalMaxAgeSeconds: config.terminalMaxAgeSeconds });
+    await api.register(eventRoutes, { service, keepAliveMs: config.waiters.keepAliveMs });
+  });
   await app.register(operationRoutes, { config, clients });
 
   app.addHook('onClose', async () => {

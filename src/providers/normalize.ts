@@ -210,9 +210,12 @@ export function isAbsoluteHttpUrl(value: string): boolean {
 export function resolveResultUrl(value: unknown, baseUrl: string): string | null {
   const text = firstNonEmptyString(value);
   if (text === null) return null;
+  const isAbsolute = URL.canParse(text);
+  // Prose ("see the dashboard") would otherwise "resolve" to a path on the provider's host.
+  if (!isAbsolute && /\s/.test(text)) return null;
   let url: URL;
   try {
-    url = URL.canParse(text) ? new URL(text) : new URL(text, baseUrl);
+    url = isAbsolute ? new URL(text) : new URL(text, baseUrl);
   } catch {
     return null;
   }

@@ -26,7 +26,7 @@ import {
   type TaskScript,
   type Variant,
 } from './script.js';
-import { defaultTimeline, draw, phaseIndexAt, SEED_TASKS } from './timeline.js';
+import { phaseIndexAt, planTask } from './timeline.js';
 
 export interface SimulatorOptions {
   provider: ProviderKind;
@@ -95,11 +95,12 @@ const MISSING_TASK: TaskState = {
 const FILES_PREFIX = '/files/';
 /** An MP4 `ftyp` box: enough for a result URL to serve something video-shaped. */
 const TINY_MP4 = Buffer.from('000000186674797069736f6d0000020069736f6d69736f32', 'hex');
-const FILE_ANSWERS: Readonly<Record<string, PreparedAnswer>> = {
-  mp4: prepareAnswer(200, TINY_MP4, 'video/mp4'),
-  jpg: prepareAnswer(200, Buffer.from('ffd8ffd9', 'hex'), 'image/jpeg'),
-  other: prepareAnswer(200, TINY_MP4, 'application/octet-stream'),
-};
+const MP4_FILE_ANSWER = prepareAnswer(200, TINY_MP4, 'video/mp4');
+const OTHER_FILE_ANSWER = prepareAnswer(200, TINY_MP4, 'application/octet-stream');
+const FILE_ANSWERS: ReadonlyMap<string, PreparedAnswer> = new Map([
+  ['mp4', MP4_FILE_ANSWER],
+  ['jpg', prepareAnswer(200, Buffer.from('ffd8ffd9', 'hex'), 'image/jpeg')],
+]);
 
 function decodeId(encoded: string): string | undefined {
   if (encoded === '' || encoded.includes('/')) return undefined;
@@ -251,7 +252,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
   /** Result files are public (no key), like a CDN URL; any name gets a tiny body. */
   private answerFile(path: string, response: ServerResponse): void {
     const extension = path.slice(path.lastIndexOf('.') + 1);
-    sendAnswer(response, FILE_ANSWERS[extension] ?? FILE_ANSWERS['other']!);
+    sendAnswer(response, FILE_ANSWERS.get(extension) ?? OTHER_FILE_ANSWER);
   }
 
   private answerTaskStatus(id: string, request: IncomingMessage, response: ServerResponse): void {
@@ -278,7 +279,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     }
     const decoded = decodeId(id);
     const exists = decoded !== undefined && this.taskState(decoded).exists;
-    sendAnswer(response, exists ? FILE_ANSWERS['mp4']! : this.notFoundAnswer);
+    sendAnswer(response, exists ? MP4_FILE_ANSWER : this.notFoundAnswer);
   }
 
   private takeFault(id: string): Fault | undefined {
@@ -321,33 +322,26 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     return state;
   }
 
-  /**
-   * Pinned script first, then the seed documents' story, then the hash-derived default.
-   * An explicitly pinned task exists even if its id says `missing` or is not ours.
-   */
   private resolveTask(id: string): TaskState {
     const pinned = this.scripts.get(id);
-    if (pinned?.missing === true) return MISSING_TASK;
-    if (pinned === undefined && (id.includes('missing') || !this.owns(id))) return MISSING_TASK;
-    const seed = SEED_TASKS[this.provider].get(id);
-    const { variants, models } = this.profile;
-    const variant = pinned?.variant ?? seed?.variant ?? variants[draw(id, 'variant', variants.length)] ?? variants[0]!;
-    const timeline = pinned?.timeline ?? seed?.timeline ?? this.profile.decorateTimeline(variant, defaultTimeline(id), id);
+    const plan = planTask(this.profile, id, pinned, this.owns);
+    if (plan === undefined) return MISSING_TASK;
     return {
       exists: true,
       raw: pinned?.raw === undefined ? undefined : prepareRaw(pinned.raw),
-      variant,
-      model: pinned?.model ?? seed?.model ?? models[draw(id, 'model', models.length)] ?? 'video-model',
-      timeline,
-      resultUrl: seed?.resultUrl ?? `${this.origin}${filePath(id, 'mp4')}`,
-      seeded: seed !== undefined,
+      variant: plan.variant,
+      model: plan.model,
+      timeline: plan.timeline,
+      resultUrl: plan.seed?.resultUrl ?? `${this.origin}${filePath(id, 'mp4')}`,
+      seeded: plan.seed !== undefined,
       firstPollAt: undefined,
       answers: [],
     };
   }
 
   private renderPhase(id: string, state: TaskState, firstPollAt: number, index: number): PreparedAnswer {
-    const phase = state.timeline[index]!;
+    const phase = state.timeline[index];
+    if (phase === undefined) throw new Error(`no phase ${index} for task ${id}`);
     const wallClockOf = (atMs: number): number => firstPollAt + atMs * this.timeScale;
     const started = state.timeline.slice(0, index + 1).find((candidate) => candidate.status !== 'queued');
     const body = this.profile.render(state.variant, {

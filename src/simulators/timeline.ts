@@ -3,7 +3,8 @@
  * durations, outcome, cosmetic quirks) is drawn from a stable hash of that id, so a demo
  * or a test sees the same story on every run without registering anything.
  */
-import type { Phase, PhaseStatus, ProviderKind, Variant } from './script.js';
+import type { ProviderProfile } from './profile.js';
+import type { Phase, PhaseStatus, ProviderKind, TaskScript, Variant } from './script.js';
 
 /** 32-bit FNV-1a, finished with murmur3's avalanche so that similar ids spread well. */
 export function fnv1a(text: string): number {
@@ -23,6 +24,13 @@ export function fnv1a(text: string): number {
 /** A number in [0, choices) for one purpose; salting keeps the draws of one id independent. */
 export function draw(id: string, purpose: string, choices: number): number {
   return fnv1a(`${purpose}:${id}`) % choices;
+}
+
+/** One of `items`, chosen by the id's hash for one purpose. */
+export function pick<Item>(id: string, purpose: string, items: readonly Item[]): Item {
+  const item = items[draw(id, purpose, items.length)];
+  if (item === undefined) throw new Error(`nothing to pick from for ${purpose}`);
+  return item;
 }
 
 /**
@@ -140,3 +148,35 @@ export const SEED_TASKS: Readonly<Record<ProviderKind, ReadonlyMap<string, SeedT
     ],
   ]),
 };
+
+/** Everything decided about a task that exists, before its clock starts. */
+export interface TaskPlan {
+  variant: Variant;
+  model: string;
+  timeline: readonly Phase[];
+  /** Set for the seed documents' ids: they keep their documented URL and exact shape. */
+  seed: SeedTask | undefined;
+}
+
+/**
+ * A task's story: a pinned script first, then the seed documents', then the hash-derived
+ * default. Undefined when the provider has no such task. An explicitly pinned task exists
+ * even if its id says `missing` or has another provider's shape.
+ */
+export function planTask(
+  profile: ProviderProfile,
+  id: string,
+  pinned: TaskScript | undefined,
+  owns: (id: string) => boolean = profile.owns,
+): TaskPlan | undefined {
+  if (pinned?.missing === true) return undefined;
+  if (pinned === undefined && (id.includes('missing') || !owns(id))) return undefined;
+  const seed = SEED_TASKS[profile.kind].get(id);
+  const variant = pinned?.variant ?? seed?.variant ?? pick(id, 'variant', profile.variants);
+  return {
+    variant,
+    model: pinned?.model ?? seed?.model ?? pick(id, 'model', profile.models),
+    timeline: pinned?.timeline ?? seed?.timeline ?? profile.decorateTimeline(variant, defaultTimeline(id), id),
+    seed,
+  };
+}

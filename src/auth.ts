@@ -1,0 +1,58 @@
+/**
+ * Client authentication: when TASKGATE_API_KEYS is set, `/tasks` routes need
+ * `Authorization: Bearer <one of them>`. Keys are compared in constant time (as SHA-256
+ * digests, so neither their content nor their length leaks through timing).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { GatewayError } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Which client key authenticated this request (`key-<n>`), for rate limiting and logs. */
+    clientKeyId?: string;
+  }
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+export class ClientKeys {
+  private readonly digests: Buffer[];
+
+  constructor(keys: readonly string[]) {
+    this.digests = keys.map(digest);
+  }
+
+  get enabled(): boolean {
+    return this.digests.length > 0;
+  }
+
+  /** The id of the matching key, or undefined. Checks every key so timing says nothing. */
+  match(candidate: string): string | undefined {
+    const candidateDigest = digest(candidate);
+    let found: string | undefined;
+    this.digests.forEach((known, index) => {
+      if (timingSafeEqual(known, candidateDigest) && found === undefined) found = `key-${index + 1}`;
+    });
+    return found;
+  }
+
+  /** onRequest hook body: throws 401 unless the request carries a valid key. */
+  authenticate(request: FastifyRequest): void {
+    if (!this.enabled) return;
+    const header = request.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer[ ]+(\S+)\s*$/i.exec(header) : null;
+    const keyId = match?.[1] === undefined ? undefined : this.match(match[1]);
+    if (keyId === undefined) {
+      throw new GatewayError('unauthorized', {
+        detail:
+          header === undefined
+            ? 'This gateway needs `Authorization: Bearer <key>`.'
+            : 'The key in `Authorization` is not valid for this gateway.',
+      });
+    }
+    request.clientKeyId = keyId;
+  }
+}

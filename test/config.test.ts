@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, DEFAULT_ROUTES, loadConfig } from '../src/config.js';
+
+test('defaults match the contract', () => {
+  const config = loadConfig({});
+  assert.equal(config.port, 8080);
+  assert.equal(config.host, '0.0.0.0');
+  assert.equal(config.logLevel, 'info');
+  assert.equal(config.upstreamTimeoutMs, 10_000);
+  assert.equal(config.rateLimitPerMinute, 600);
+  assert.deepEqual(config.circuit, { failureThreshold: 5, openMs: 30_000 });
+  assert.deepEqual(config.apiKeys, []);
+  assert.equal(config.corsOrigins, null);
+  assert.equal(config.providers.vtrix!.baseUrl, 'https://cloud.vtrix.ai');
+  assert.equal(config.providers.gravitex!.baseUrl, 'https://api.gravitex.ai');
+  assert.equal(config.providers.vtrix!.apiKey, undefined, 'no key: not configured');
+  assert.deepEqual(config.routes, DEFAULT_ROUTES);
+});
+
+test('environment values are parsed', () => {
+  const config = loadConfig({
+    PORT: '9090',
+    VTRIX_API_KEY: 'k1',
+    VTRIX_BASE_URL: 'http://127.0.0.1:1234/',
+    TASKGATE_API_KEYS: 'a, b,,c',
+    TASKGATE_CORS_ORIGINS: 'https://app.example,http://localhost:3000',
+    TASKGATE_RATE_LIMIT: '0',
+  });
+  assert.equal(config.port, 9090);
+  assert.equal(config.providers.vtrix!.apiKey, 'k1');
+  assert.equal(config.providers.vtrix!.baseUrl, 'http://127.0.0.1:1234', 'trailing slash dropped');
+  assert.deepEqual(config.apiKeys, ['a', 'b', 'c']);
+  assert.deepEqual(config.corsOrigins, ['https://app.example', 'http://localhost:3000']);
+  assert.equal(config.rateLimitPerMinute, 0);
+  assert.equal(loadConfig({ TASKGATE_CORS_ORIGINS: '*' }).corsOrigins, '*');
+});
+
+test('a bad value stops the boot with a message naming the variable', () => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: 'eighty' }, /PORT/],
+    [{ PORT: '70000' }, /PORT/],
+    [{ UPSTREAM_TIMEOUT_MS: '-5' }, /UPSTREAM_TIMEOUT_MS/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ VTRIX_BASE_URL: 'ftp://x' }, /VTRIX_BASE_URL/],
+    [{ GRAVITEX_BASE_URL: 'not a url' }, /GRAVITEX_BASE_URL/],
+    [{ CIRCUIT_FAILURE_THRESHOLD: '0' }, /CIRCUIT_FAILURE_THRESHOLD/],
+    [{ TASKGATE_CORS_ORIGINS: 'app.example' }, /TASKGATE_CORS_ORIGINS/],
+    [{ TASKGATE_CONFIG: '/nonexistent/taskgate.json' }, /TASKGATE_CONFIG/],
+  ];
+  for (const [env, pattern] of cases) {
+    assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && pattern.test(error.message), JSON.stringify(env));
+  }
+});
+
+test('TASKGATE_CONFIG sets routing rules and provider settings, and is validated', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'taskgate-config-'));
+  const good = join(dir, 'good.json');
+  writeFileSync(good, JSON.stringify({ routes: [{ prefix: 'gx-', providers: ['gravitex'] }], providers: { vtrix: { pollIntervalMs: 3000 } } }));
+  const config = loadConfig({ TASKGATE_CONFIG: good });
+  assert.deepEqual(config.routes, [{ prefix: 'gx-', providers: ['gravitex'] }]);
+  assert.equal(config.providers.vtrix!.pollIntervalMs, 3000);
+
+  const unknownProvider = join(dir, 'unknown.json');
+  writeFileSync(unknownProvider, JSON.stringify({ routes: [{ prefix: 'x', providers: ['acme'] }] }));
+  assert.throws(() => loadConfig({ TASKGATE_CONFIG: unknownProvider }), /TASKGATE_CONFIG.*acme/);
+
+  const notJson = join(dir, 'bad.json');
+  writeFileSync(notJson, '{ nope');
+  assert.throws(() => loadConfig({ TASKGATE_CONFIG: notJson }), /TASKGATE_CONFIG: the file is not valid JSON/);
+});

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { TaskSchema } from '../../schemas/task.js';
+import { json, startStack } from '../helpers/stack.js';
+
+const DONE = [{ atMs: 0, status: 'succeeded' as const }];
+const RUNNING = [{ atMs: 0, status: 'in_progress' as const, progress: 40 }];
+
+test('a succeeded vtrix task comes back in the normalized shape', async (t) => {
+  const { app, vtrix } = await startStack(t);
+  vtrix.setTask('d758n65e878c73cmdg20', { variant: 'model', timeline: DONE, model: 'spark_dance_v2_0' });
+  const response = await app.inject({ url: '/tasks/d758n65e878c73cmdg20' });
+  assert.equal(response.statusCode, 200);
+  const task = TaskSchema.parse(json(response));
+  assert.equal(task.id, 'd758n65e878c73cmdg20');
+  assert.equal(task.provider, 'vtrix');
+  assert.equal(task.provider_task_id, 'd758n65e878c73cmdg20');
+  assert.equal(task.status, 'succeeded');
+  assert.equal(task.provider_status, 'completed');
+  assert.equal(task.progress, 100);
+  assert.equal(task.model, 'spark_dance_v2_0');
+  assert.equal(task.error, null);
+  assert.equal(task.poll_after_ms, null);
+  assert.match(task.url ?? '', /^https?:\/\//);
+  assert.deepEqual(task.outputs[0], { type: 'video', url: task.url });
+  assert.match(task.created_at ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+});
+
+test('the seeded gravitex video task has succeeded with the seed URL', async (t) => {
+  const { app } = await startStack(t);
+  const response = await app.inject({ url: '/tasks/video_69095b4ce0048190893a01510c0c98b0' });
+  assert.equal(response.statusCode, 200);
+  const task = TaskSchema.parse(json(response));
+  assert.equal(task.provider, 'gravitex');
+  assert.equal(task.status, 'succeeded');
+  assert.match(task.url ?? '', /^https:\/\//);
+});
+
+test('a running task says when to poll again and is not cacheable', async (t) => {
+  const { app, vtrix, config } = await startStack(t);
+  vtrix.setTask('task_run001', { variant: 'model', timeline: RUNNING });
+  const response = await app.inject({ url: '/tasks/task_run001' });
+  assert.equal(response.statusCode, 200);
+  const task = TaskSchema.parse(json(response));
+  assert.equal(task.status, 'in_progress');
+  assert.equal(task.progress, 40);
+  assert.equal(task.url, null);
+  assert.equal(task.poll_after_ms, config.providers.vtrix!.pollIntervalMs);
+  assert.equal(response.headers['cache-control'], 'no-cache');
+});
+
+test('a failed task is a 200 with status failed and an error', async (t) => {
+  const { app, gravitex } = await startStack(t);
+  gravitex.setTask('video_fa11ed00000000000000000000000000', { variant: 'wrapped', timeline: [{ atMs: 0, status: 'failed' }] });
+  const response = await app.inject({ url: '/tasks/video_fa11ed00000000000000000000000000' });
+  assert.equal(response.statusCode, 200);
+  const task = TaskSchema.parse(json(response));
+  assert.equal(task.status, 'failed');
+  assert.ok(task.error, 'a failed task carries an error');
+  assert.equal(typeof task.error.code, 'string');
+  assert.ok(task.error.message.length > 0);
+});
+
+test('a qualified id goes to the named provider with the native id', async (t) => {
+  const { app, gravitex, vtrix } = await startStack(t);
+  gravitex.setTask('task_abc001', { variant: 'documented', timeline: DONE });
+  const response = await app.inject({ url: '/tasks/gravitex:task_abc001' });
+  assert.equal(response.statusCode, 200);
+  const task = TaskSchema.parse(json(response));
+  assert.equal(task.id, 'gravitex:task_abc001');
+  assert.equal(task.provider, 'gravitex');
+  assert.equal(task.provider_task_id, 'task_abc001');
+  assert.equal(gravitex.hits('task_abc001'), 1);
+  assert.equal(vtrix.hits(), 0);
+});
+
+test('terminal tasks get an ETag and private max-age; If-None-Match answers 304', async (t) => {
+  const { app, vtrix } = await startStack(t);
+  vtrix.setTask('task_etag01', { variant: 'model', timeline: DONE });
+  const first = await app.inject({ url: '/tasks/task_etag01' });
+  assert.equal(first.statusCode, 200);
+  const etag = first.headers.etag;
+  assert.match(String(etag), /^"[^"]+"$/);
+  assert.match(String(first.headers['cache-control']), /^private, max-age=\d+$/);
+  const again = await app.inject({ url: '/tasks/task_etag01', headers: { 'if-none-match': String(etag) } });
+  assert.equal(again.statusCode, 304);
+  assert.equal(again.body, '');
+  const other = await app.inject({ url: '/tasks/task_etag01', headers: { 'if-none-match': '"something-else"' } });
+  assert.equal(other.statusCode, 200);
+});
+
+test('the ETag changes when the task changes', async (t) => {
+  const { app, vtrix } = await startStack(t, { configure: (config) => ({ ...config, cache: { ...config.cache, freshMs: 0 } }) });
+  vtrix.setTask('task_change1', { variant: 'model', timeline: RUNNING });
+  const running = await app.inject({ url: '/tasks/task_change1' });
+  vtrix.setTask('task_change1', { variant: 'model', timeline: DONE });
+  const done = await app.inject({ url: '/tasks/task_change1' });
+  assert.notEqual(running.headers.etag, done.headers.etag);
+  const stale = await app.inject({ url: '/tasks/task_change1', headers: { 'if-none-match': String(running.headers.etag) } });
+  assert.equal(stale.statusCode, 200);
+});
+
+test('X-Request-Id is echoed when given and generated otherwise', async (t) => {
+  const { app } = await startStack(t);
+  const echoed = await app.inject({ url: '/tasks/nope', headers: { 'x-request-id': 'abc-123' } });
+  assert.equal(echoed.headers['x-request-id'], 'abc-123');
+  assert.equal(json(echoed).request_id, 'abc-123');
+  const generated = await app.inject({ url: '/healthz' });
+  assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  const unsafe = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'bad id with spaces' } });
+  assert.notEqual(unsafe.headers['x-request-id'], 'bad id with spaces');
+});
+
+test('client headers are never forwarded upstream and our key is', async (t) => {
+  const { app, vtrix } = await startStack(t);
+  vtrix.setTask('task_hdr001', { variant: 'model', timeline: DONE });
+  // The simulator rejects any key but ours: a forwarded client Authorization would be a 502.
+  const response = await app.inject({
+    url: '/tasks/task_hdr001',
+    headers: { authorization: 'Bearer client-key', cookie: 'session=1' },
+  });
+  assert.equal(response.statusCode, 200);
+});
+
+test('healthz and readyz answer', async (t) => {
+  const { app } = await startStack(t);
+  assert.deepEqual(json(await app.inject({ url: '/healthz' })), { status: 'ok' });
+  const ready = await app.inject({ url: '/readyz' });
+  assert.equal(ready.statusCode, 200);
+  assert.deepEqual(json(ready).providers, {
+    vtrix: { configured: true, circuit: 'closed' },
+    gravitex: { configured: true, circuit: 'closed' },
+  });
+  app.gatewayState.shuttingDown = true;
+  const draining = await app.inject({ url: '/readyz' });
+  assert.equal(draining.statusCode, 503);
+});

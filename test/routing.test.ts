@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DEFAULT_ROUTES } from '../src/config.js';
+import { GatewayError } from '../src/errors.js';
+import { Router } from '../src/routing.js';
+
+const router = new Router(DEFAULT_ROUTES, new Set(['vtrix', 'gravitex']));
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof GatewayError ? error.code : 'not a GatewayError';
+  }
+  return undefined;
+}
+
+test('default rules: video_ to gravitex, 20-char xid to vtrix, task_ to vtrix then gravitex', () => {
+  assert.deepEqual(router.resolve('video_69095b4ce0048190893a01510c0c98b0').providers, ['gravitex']);
+  assert.deepEqual(router.resolve('d758n65e878c73cmdg20').providers, ['vtrix']);
+  assert.deepEqual(router.resolve('task_abc001').providers, ['vtrix', 'gravitex']);
+});
+
+test('an xid-looking id with letters past v, or of another length, is not vtrix', () => {
+  assert.equal(codeOf(() => router.resolve('d758n65e878c73cmdgzz')), 'no_provider_for_task_id');
+  assert.equal(codeOf(() => router.resolve('d758n65e878c73cmdg2')), 'no_provider_for_task_id');
+});
+
+test('qualified ids name their provider and keep everything after the first colon', () => {
+  assert.deepEqual(router.resolve('gravitex:task_abc001'), { providers: ['gravitex'], nativeId: 'task_abc001', qualified: true });
+  assert.deepEqual(router.resolve('vtrix:a:b').nativeId, 'a:b');
+  assert.equal(codeOf(() => router.resolve('acme:1')), 'no_provider_for_task_id');
+  assert.equal(codeOf(() => router.resolve('vtrix:')), 'invalid_task_id');
+  assert.equal(codeOf(() => router.resolve(':abc')), 'no_provider_for_task_id');
+});
+
+test('ids are 1-200 characters of [A-Za-z0-9._:-]', () => {
+  assert.equal(codeOf(() => router.resolve('')), 'invalid_task_id');
+  assert.equal(codeOf(() => router.resolve(`task_${'a'.repeat(195)}`)), undefined);
+  assert.equal(codeOf(() => router.resolve(`task_${'a'.repeat(196)}`)), 'invalid_task_id');
+  for (const bad of ['a b', 'a/b', 'ä', 'a\u0000', 'a%2F', 'a\r\nb']) assert.equal(codeOf(() => router.resolve(bad)), 'invalid_task_id', bad);
+});

@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { request } from 'undici';
+import { describeTask, startSimulator, type Phase, type Simulator } from '../../src/simulators/index.js';
+
+const KEY = 'sk-test-gravitex';
+const START = Date.parse('2026-04-10T14:32:05Z');
+const START_SECONDS = START / 1000;
+const CURRENT_ID = 'task_AbCdEfGhIjKlMnOpQrStUvWxYz012345';
+const SEED_ID = 'video_69095b4ce0048190893a01510c0c98b0';
+
+interface DocumentedBody {
+  task_id: string;
+  status: string;
+  format: string;
+  url?: string;
+  metadata?: Record<string, number>;
+  error?: { code: number; message: string };
+}
+interface WrappedData {
+  id: string;
+  task_id: string;
+  object: string;
+  model: string;
+  status: string;
+  progress: number;
+  created_at: number;
+  completed_at: number;
+  seconds: string;
+  url?: string;
+  video_url?: string;
+  metadata?: Record<string, number>;
+  error?: { message: string; code: string };
+}
+interface LegacyData {
+  task_id: string;
+  status: string;
+  progress: string;
+  fail_reason: string;
+  result_url?: string;
+  finish_time: number;
+}
+interface Wrapper<Data> {
+  code: string;
+  message: string;
+  data: Data;
+}
+
+let clock = START;
+let simulator: Simulator;
+
+/** `key: null` sends no Authorization header at all. */
+async function poll<Body>(id: string, key: string | null = KEY): Promise<{ status: number; body: Body }> {
+  const headers = key === null ? {} : { authorization: `Bearer ${key}` };
+  const response = await request(`${simulator.url}/v1/video/generations/${encodeURIComponent(id)}`, { headers });
+  return { status: response.statusCode, body: (await response.body.json()) as Body };
+}
+
+async function pollAt<Body>(id: string, offsets: number[]): Promise<Body[]> {
+  const bodies: Body[] = [];
+  for (const offset of offsets) {
+    clock = START + offset;
+    bodies.push((await poll<Body>(id)).body);
+  }
+  return bodies;
+}
+
+const LIFE: (outcome: Phase['status']) => Phase[] = (outcome) => [
+  { atMs: 0, status: 'queued' },
+  { atMs: 1000, status: 'in_progress', progress: 30 },
+  { atMs: 2000, status: outcome },
+];
+
+describe('gravitex simulator', () => {
+  before(async () => {
+    simulator = await startSimulator({ provider: 'gravitex', apiKey: KEY, now: () => clock });
+  });
+  after(() => simulator.close());
+  beforeEach(() => {
+    simulator.reset();
+    clock = START;
+  });
+
+  it('rejects a missing or wrong key with its 401 error envelope and a request id', async () => {
+    for (const key of [null, 'sk-wrong']) {
+      const { status, body } = await poll<{ error: { message: string; type: string; code: string } }>(SEED_ID, key);
+      assert.equal(status, 401);
+      assert.match(body.error.message, /^invalid token \(request id: \d+\)$/);
+      assert.equal(body.error.type, 'api_error');
+      assert.equal(body.error.code, '');
+    }
+  });
+
+  it('renders the documented flat variant: queued, in_progress, succeeded with url and metadata', async () => {
+    simulator.setTask('video_doc1', { variant: 'documented', timeline: LIFE('succeeded') });
+    const [queued, running, done] = await pollAt<DocumentedBody>('video_doc1', [0, 1000, 2000]);
+    assert.deepEqual(queued, { task_id: 'video_doc1', status: 'queued', format: 'mp4' });
+    assert.deepEqual(running, { task_id: 'video_doc1', status: 'in_progress', format: 'mp4' });
+    assert.equal(done?.status, 'succeeded');
+    assert.equal(done?.url, `${simulator.url}/files/video_doc1.mp4`);
+    assert.deepEqual(Object.keys(done?.metadata ?? {}).sort(), ['duration', 'fps', 'height', 'seed', 'width']);
+  });
+
+  it('renders a documented failure as error {code: number, message}', async () => {
+    simulator.setTask('video_doc2', { variant: 'documented', timeline: [{ atMs: 0, status: 'failed' }] });
+    const { body } = await poll<DocumentedBody>('video_doc2');
+    assert.equal(body.status, 'failed');
+    assert.equal(typeof body.error?.code, 'number');
+    assert.ok(body.error?.message);
+  });
+
+  it('renders the wrapped variant: {code:"success"} around integer progress, seconds and completed', async () => {
+    simulator.setTask(CURRENT_ID, { variant: 'wrapped', model: 'sora-2', timeline: LIFE('succeeded') });
+    const [queued, running, done] = await pollAt<Wrapper<WrappedData>>(CURRENT_ID, [0, 1000, 2000]);
+    assert.equal(queued?.code, 'success');
+    assert.equal(queued?.message, '');
+    assert.equal(queued?.data.status, 'queued');
+    assert.equal(queued?.data.completed_at, 0);
+    assert.equal(queued?.data.object, 'video');
+    assert.equal(queued?.data.model, 'sora-2');
+    assert.equal(queued?.data.created_at, START_SECONDS);
+    assert.deepEqual([running?.data.status, running?.data.progress], ['in_progress', 30]);
+    assert.deepEqual([done?.data.status, done?.data.progress], ['completed', 100]);
+    assert.equal(done?.data.completed_at, START_SECONDS + 2);
+    assert.equal(done?.data.id, CURRENT_ID);
+    assert.equal(done?.data.task_id, CURRENT_ID);
+    assert.ok(done?.data.url);
+    assert.equal(done?.data.video_url, done?.data.url);
+  });
+
+  it('renders a wrapped failure as error {message:"task failed", code:"failed"}', async () => {
+    simulator.setTask(CURRENT_ID, { variant: 'wrapped', timeline: [{ atMs: 0, status: 'failed' }] });
+    const { body } = await poll<Wrapper<WrappedData>>(CURRENT_ID);
+    assert.equal(body.data.status, 'failed');
+    assert.deepEqual(body.data.error, { message: 'task failed', code: 'failed' });
+  });
+
+  it('renders wrapped_alt with succeeded/processing words', async () => {
+    simulator.setTask('video_alt', { variant: 'wrapped_alt', timeline: LIFE('succeeded') });
+    const bodies = await pollAt<Wrapper<WrappedData>>('video_alt', [0, 1000, 2000]);
+    assert.deepEqual(bodies.map((body) => body.data.status), ['queued', 'processing', 'succeeded']);
+  });
+
+  it('renders the legacy DTO: upper-case words, "30%" progress, fail_reason and result_url', async () => {
+    simulator.setTask('video_old', { variant: 'legacy', timeline: LIFE('succeeded') });
+    const bodies = await pollAt<Wrapper<LegacyData>>('video_old', [0, 1000, 2000]);
+    assert.deepEqual(bodies.map((body) => [body.data.status, body.data.progress]), [['QUEUED', '0%'], ['IN_PROGRESS', '30%'], ['SUCCESS', '100%']]);
+    assert.equal(bodies[2]?.data.result_url, `${simulator.url}/files/video_old.mp4`);
+    assert.ok((bodies[2]?.data.finish_time ?? 0) > 0);
+    simulator.setTask('video_old_failed', { variant: 'legacy', timeline: [{ atMs: 0, status: 'failed' }] });
+    const failed = (await poll<Wrapper<LegacyData>>('video_old_failed')).body;
+    assert.equal(failed.data.status, 'FAILURE');
+    assert.ok(failed.data.fail_reason.length > 0);
+  });
+
+  it('the seed video_… id has already succeeded in the documented shape with the doc URL', async () => {
+    const { status, body } = await poll<DocumentedBody>(SEED_ID);
+    assert.equal(status, 200);
+    assert.deepEqual(body, {
+      task_id: SEED_ID,
+      status: 'succeeded',
+      format: 'mp4',
+      url: 'https://gravitex-ads.oss-cn-guangzhou.aliyuncs.com/2025/11/18/abc123/video.mp4',
+    });
+  });
+
+  it('answers HTTP 400 task_not_exist for an unknown task', async () => {
+    simulator.setTask('video_gone', { missing: true });
+    for (const id of ['video_missing_1', 'video_gone', 'task_short', 'abcdefghij0123456789']) {
+      const { status, body } = await poll(id);
+      assert.equal(status, 400, id);
+      assert.deepEqual(body, { code: 'task_not_exist', message: 'task_not_exist', data: null });
+    }
+  });
+
+  it('owns video_ ids and task_ + exactly 32 alphanumerics', async () => {
+    for (const id of ['video_1', SEED_ID, CURRENT_ID]) assert.equal((await poll(id)).status, 200, id);
+    for (const id of [`${CURRENT_ID}6`, 'task_abc001']) assert.equal((await poll(id)).status, 400, id);
+  });
+
+  it('a default wrapped task may say "unknown" for one running phase, never at the start or end', async () => {
+    const id = Array.from({ length: 200 }, (_, index) => `video_odd_${index}`).find((candidate) =>
+      describeTask('gravitex', candidate)?.timeline.some((phase) => phase.providerStatus === 'unknown'),
+    );
+    assert.ok(id, 'some default wrapped task says unknown');
+    const plan = describeTask('gravitex', id);
+    assert.equal(plan?.variant, 'wrapped');
+    const words = await pollAt<Wrapper<WrappedData>>(id, (plan?.timeline ?? []).map((phase) => phase.atMs));
+    const statuses = words.map((body) => body.data.status);
+    assert.equal(statuses.filter((status) => status === 'unknown').length, 1);
+    assert.equal(statuses[0], 'queued');
+    assert.notEqual(statuses.at(-1), 'unknown');
+  });
+
+  it('a wrapped result URL is usually absolute, sometimes relative or the self-referencing content URL', async () => {
+    const styles = new Set<string>();
+    for (let index = 0; index < 60; index++) {
+      const id = `video_url_${index}`;
+      simulator.setTask(id, { variant: 'wrapped', timeline: [{ atMs: 0, status: 'succeeded' }] });
+      const url = (await poll<Wrapper<WrappedData>>(id)).body.data.url ?? '';
+      if (url === `${simulator.url}/files/${id}.mp4`) styles.add('absolute');
+      else if (url === `/files/${id}.mp4`) styles.add('relative');
+      else if (url === `${simulator.url}/v1/videos/${id}/content`) styles.add('content');
+      else assert.fail(`unexpected url ${url}`);
+    }
+    assert.deepEqual([...styles].sort(), ['absolute', 'content', 'relative']);
+  });
+
+  it('serves the self-referencing content URL only with the key', async () => {
+    const path = `${simulator.url}/v1/videos/${CURRENT_ID}/content`;
+    const anonymous = await request(path);
+    assert.equal(anonymous.statusCode, 401);
+    await anonymous.body.dump();
+    const authorized = await request(path, { headers: { authorization: `Bearer ${KEY}` } });
+    assert.equal(authorized.statusCode, 200);
+    assert.equal(authorized.headers['content-type'], 'video/mp4');
+    await authorized.body.dump();
+  });
+
+  it('answers an unknown path with 404 "Invalid URL"', async () => {
+    const response = await request(`${simulator.url}/v1/other`, { headers: { authorization: `Bearer ${KEY}` } });
+    assert.equal(response.statusCode, 404);
+    assert.match(((await response.body.json()) as { error: { message: string } }).error.message, /^Invalid URL \(GET \/v1\/other\)$/);
+  });
+});
