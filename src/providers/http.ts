@@ -80,7 +80,8 @@ function stripByteOrderMark(text: string): string {
 export function errorTexts(body: unknown): string[] {
   if (typeof body !== 'object' || body === null) return [];
   const fields = body as Record<string, unknown>;
-  const nested = typeof fields.error === 'object' && fields.error !== null ? (fields.error as Record<string, unknown>) : {};
+  const nested: Record<string, unknown> =
+    typeof fields.error === 'object' && fields.error !== null ? (fields.error as Record<string, unknown>) : {};
   const candidates = [fields.code, fields.message, fields.error, nested.code, nested.message, nested.error_message];
   return candidates.filter((value): value is string => typeof value === 'string' && value !== '');
 }

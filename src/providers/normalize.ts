@@ -90,13 +90,18 @@ export function firstNonEmptyString(...values: unknown[]): string | null {
 /** Numeric epoch values below this are Unix seconds, above it milliseconds (DESIGN.md). */
 const SECONDS_LIMIT = 1e11;
 const LAST_RFC3339_YEAR = 9999;
-const ISO_8601 =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$/;
+const ISO_8601 = new RegExp(
+  '^(?<year>\\d{4})-(?<month>\\d{2})-(?<day>\\d{2})' +
+    '(?:[Tt ](?<hour>\\d{2}):(?<minute>\\d{2})(?::(?<second>\\d{2})(?:[.,](?<fraction>\\d+))?)?)?' +
+    '\\s*(?:[Zz]|(?<sign>[+-])(?<offsetHours>\\d{2}):?(?<offsetMinutes>\\d{2}))?$',
+);
 const DECIMAL = /^\d+(?:\.\d+)?$/;
 
 function formatInstant(epochMs: number): string | null {
   const date = new Date(epochMs);
-  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() > LAST_RFC3339_YEAR) return null;
+  const year = date.getUTCFullYear();
+  // RFC 3339 has four-digit years only; toISOString would write "+010000" or "-000001".
+  if (Number.isNaN(year) || year < 0 || year > LAST_RFC3339_YEAR) return null;
   return date.toISOString().replace('.000Z', 'Z');
 }
 
@@ -106,29 +111,19 @@ function fromEpochNumber(value: number): string | null {
 }
 
 function fromIsoString(text: string): string | null {
-  const match = ISO_8601.exec(text);
-  if (match === null) return null;
-  const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '', , sign, offsetHours, offsetMinutes] =
-    match;
-  const parts = [year, month, day, hour, minute, second].map(Number) as [number, number, number, number, number, number];
-  const milliseconds = Number(fraction.slice(0, 3).padEnd(3, '0'));
-  const localMs = Date.UTC(parts[0], parts[1] - 1, parts[2], parts[3], parts[4], parts[5], milliseconds);
-  const check = new Date(localMs);
-  // Date.UTC rolls 2026-02-31 over to March; a calendar-impossible time is unparsable instead.
-  const roundTrips =
-    check.getUTCFullYear() === parts[0] &&
-    check.getUTCMonth() === parts[1] - 1 &&
-    check.getUTCDate() === parts[2] &&
-    check.getUTCHours() === parts[3] &&
-    check.getUTCMinutes() === parts[4] &&
-    check.getUTCSeconds() === parts[5];
-  if (!roundTrips) return null;
-  if (sign === undefined) return formatInstant(localMs); // "Z" or no zone at all: read as UTC
-  const offsetH = Number(offsetHours);
-  const offsetM = Number(offsetMinutes);
-  if (offsetH > 23 || offsetM > 59) return null;
-  const offsetMs = (offsetH * 60 + offsetM) * 60_000 * (sign === '-' ? -1 : 1);
-  return formatInstant(localMs - offsetMs);
+  const groups = ISO_8601.exec(text)?.groups;
+  if (groups === undefined) return null;
+  const { year, month, day, hour = '00', minute = '00', second = '00', fraction = '', sign } = groups;
+  const wallClock = `${year}-${month}-${day}T${hour}:${minute}:${second}`;
+  const asUtcMs = Date.parse(`${wallClock}.${fraction.slice(0, 3).padEnd(3, '0')}Z`);
+  // Date.parse rolls 2026-02-31 over to March; a calendar-impossible time is unparsable instead.
+  if (Number.isNaN(asUtcMs) || new Date(asUtcMs).toISOString().slice(0, 19) !== wallClock) return null;
+  if (sign === undefined) return formatInstant(asUtcMs); // "Z" or no zone at all: read as UTC
+  const offsetHours = Number(groups.offsetHours);
+  const offsetMinutes = Number(groups.offsetMinutes);
+  if (offsetHours > 23 || offsetMinutes > 59) return null;
+  const offsetMs = (offsetHours * 60 + offsetMinutes) * 60_000 * (sign === '-' ? -1 : 1);
+  return formatInstant(asUtcMs - offsetMs);
 }
 
 /**

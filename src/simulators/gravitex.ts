@@ -50,6 +50,14 @@ function apiError(status: number, message: string, type: string, code: string): 
   return { status, body: json({ error: { message: `${message} (request id: ${requestId()})`, type, code } }) };
 }
 
+function unauthorized(): ErrorAnswer {
+  return apiError(401, 'invalid token', 'api_error', '');
+}
+
+function rateLimited(): ErrorAnswer {
+  return apiError(429, SATURATED_MESSAGE, 'upstream_error', '');
+}
+
 function asGravitexVariant(variant: Variant): GravitexVariant {
   if ((GRAVITEX_VARIANTS as readonly string[]).includes(variant)) return variant as GravitexVariant;
   throw new Error(`gravitex has no "${variant}" variant`);
@@ -164,11 +172,11 @@ export const gravitexProfile: ProviderProfile = {
   decorateTimeline,
   render,
   notFound: () => NOT_FOUND,
-  unauthorized: () => apiError(401, 'invalid token', 'api_error', ''),
-  rateLimited: () => apiError(429, SATURATED_MESSAGE, 'upstream_error', ''),
+  unauthorized,
+  rateLimited,
   errorStatus(status) {
-    if (status === 401) return this.unauthorized();
-    if (status === 429) return this.rateLimited();
+    if (status === 401) return unauthorized();
+    if (status === 429) return rateLimited();
     if (status === 404) return DOCUMENTED_NOT_FOUND;
     if (status === 403) return apiError(403, 'user is banned', 'api_error', '');
     const type = status >= 500 ? 'api_error' : 'invalid_request_error';

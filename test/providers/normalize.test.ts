@@ -65,7 +65,9 @@ describe('toRfc3339', () => {
   });
 
   it('gives null for absent, zero, negative or unparsable times', () => {
-    for (const value of [undefined, null, 0, '0', -5, Number.NaN, Number.POSITIVE_INFINITY, 1e20, '', 'yesterday', '2026-02-31T00:00:00Z', '2026-04-10T25:00:00Z', true, {}]) {
+    const unusable = [undefined, null, 0, '0', -5, Number.NaN, Number.POSITIVE_INFINITY, 1e20, true, {}];
+    const unparsable = ['', 'yesterday', '2026-02-31T00:00:00Z', '2026-04-10T24:00:00Z', '0000-01-01T00:00:00+01:00'];
+    for (const value of [...unusable, ...unparsable]) {
       assert.equal(toRfc3339(value), null, String(value));
     }
   });

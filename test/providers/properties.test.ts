@@ -238,7 +238,6 @@ describe('interpret properties (every provider)', () => {
     );
     assert.deepEqual([...statusesSeen].sort(), [...TASK_STATUSES].sort());
     assert.ok(states >= NUM_RUNS / 10, `only ${states} of ${NUM_RUNS} task-like bodies gave a state`);
-    console.log(states);
   });
 
   it('taskPath always URL-encodes the whole native id into one path segment', () => {

@@ -30,7 +30,11 @@ export const vtrix: ProviderDefinition = {
   },
 
   interpret(response, context) {
-    const body = readTaskBody(response, { provider: VTRIX_NAME, isNotFound: isVtrixTaskNotFound, schema: VtrixBodySchema });
+    const body = readTaskBody(response, {
+      provider: VTRIX_NAME,
+      isNotFound: isVtrixTaskNotFound,
+      schema: VtrixBodySchema,
+    });
     return finalizeTask(VTRIX_NAME, toTaskDraft(body, context));
   },
 };
