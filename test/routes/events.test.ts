@@ -25,7 +25,7 @@ test('an SSE client sees the first state, every change, the terminal state, then
   });
   assert.deepEqual(
     tasks.map((task) => `${task.status}:${task.progress}`),
-    ['queued:null', 'in_progress:30', 'in_progress:60', 'succeeded:100'],
+    ['queued:0', 'in_progress:30', 'in_progress:60', 'succeeded:100'],
   );
   assert.ok(await eventually(() => app.taskService.watcher.pollLoops === 0));
 });
