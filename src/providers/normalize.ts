@@ -16,10 +16,10 @@ export type OutputType = TaskOutput['type'];
 /** What an adapter's mapper produces: the TaskState before status mapping and invariants. */
 export type TaskDraft = Omit<TaskState, 'status' | 'url'>;
 
-export const FAILURE_WITHOUT_DETAILS: TaskError = {
+export const FAILURE_WITHOUT_DETAILS: Readonly<TaskError> = Object.freeze({
   code: 'task_failed',
   message: 'The provider reported a failure without details',
-};
+});
 
 // A Map, not an object literal: upstream words such as "constructor" must not hit a prototype.
 const STATUS_BY_WORD: ReadonlyMap<string, TaskStatus> = new Map<string, TaskStatus>([
@@ -265,7 +265,7 @@ export function finalizeTask(provider: string, draft: TaskDraft): TaskState {
     progress: status === 'succeeded' ? 100 : toSafeProgress(draft.progress),
     url,
     outputs,
-    error: status === 'failed' ? (draft.error ?? FAILURE_WITHOUT_DETAILS) : null,
+    error: status === 'failed' ? (draft.error ?? { ...FAILURE_WITHOUT_DETAILS }) : null,
     model: draft.model,
     created_at: draft.created_at,
     completed_at: draft.completed_at,

@@ -94,7 +94,8 @@ describe('gravitex variant 1 (documented flat)', () => {
 
   it('lets an image format hint the output type', () => {
     const body = { task_id: DOCS_TASK_ID, status: 'succeeded', format: 'PNG', url: 'https://cdn.example/frame.png' };
-    assert.deepEqual(gravitex.interpret(answer(200, body), context).outputs, [{ type: 'image', url: 'https://cdn.example/frame.png' }]);
+    const state = gravitex.interpret(answer(200, body), context);
+    assert.deepEqual(state.outputs, [{ type: 'image', url: 'https://cdn.example/frame.png' }]);
   });
 });
 
@@ -158,21 +159,26 @@ describe('gravitex variant 2 (wrapped, what the server sends)', () => {
   });
 
   it('falls back from url to video_url to result_url', () => {
-    const data = { task_id: TASK_ID, status: 'completed', url: '', video_url: 'https://cdn.example/v.mp4', result_url: 'https://cdn.example/r.mp4' };
+    const urls = { url: '', video_url: 'https://cdn.example/v.mp4', result_url: 'https://cdn.example/r.mp4' };
+    const data = { task_id: TASK_ID, status: 'completed', ...urls };
     assert.equal(gravitex.interpret(answer(200, { code: 'success', data }), context).url, 'https://cdn.example/v.mp4');
-    const onlyResult = { task_id: TASK_ID, status: 'completed', result_url: 'https://cdn.example/r.mp4' };
-    assert.equal(gravitex.interpret(answer(200, { code: 'success', data: onlyResult }), context).url, 'https://cdn.example/r.mp4');
+    const onlyResult = { task_id: TASK_ID, status: 'completed', result_url: urls.result_url };
+    const state = gravitex.interpret(answer(200, { code: 'success', data: onlyResult }), context);
+    assert.equal(state.url, 'https://cdn.example/r.mp4');
   });
 
   it('resolves a relative result URL against the base URL', () => {
     const data = { task_id: TASK_ID, status: 'completed', url: `/v1/videos/${TASK_ID}/content` };
-    const state = gravitex.interpret(answer(200, { code: 'success', data }), { ...context, baseUrl: 'http://127.0.0.1:4010' });
+    const simulatorContext = { ...context, baseUrl: 'http://127.0.0.1:4010' };
+    const state = gravitex.interpret(answer(200, { code: 'success', data }), simulatorContext);
     assert.equal(state.url, `http://127.0.0.1:4010/v1/videos/${TASK_ID}/content`);
   });
 
   it('rejects a completed task without any result URL as upstream_invalid_response', () => {
-    assertThrowsCode(answer(200, { code: 'success', data: { task_id: TASK_ID, status: 'completed' } }), 'upstream_invalid_response');
-    assertThrowsCode(answer(200, { task_id: TASK_ID, status: 'succeeded', url: 'ftp://files.example/v.mp4' }), 'upstream_invalid_response');
+    const withoutUrl = { code: 'success', data: { task_id: TASK_ID, status: 'completed' } };
+    assertThrowsCode(answer(200, withoutUrl), 'upstream_invalid_response');
+    const ftpUrl = { task_id: TASK_ID, status: 'succeeded', url: 'ftp://files.example/v.mp4' };
+    assertThrowsCode(answer(200, ftpUrl), 'upstream_invalid_response');
   });
 });
 
@@ -226,7 +232,8 @@ describe('gravitex variant 3 (legacy DTO in the wrapper)', () => {
 describe('gravitex status words', () => {
   it('maps canceled and cancelled to canceled without an error', () => {
     for (const word of ['canceled', 'cancelled']) {
-      const state = gravitex.interpret(answer(200, { task_id: TASK_ID, status: word, error: { code: 'x', message: 'y' } }), context);
+      const body = { task_id: TASK_ID, status: word, error: { code: 'canceled_by_user', message: 'canceled' } };
+      const state = gravitex.interpret(answer(200, body), context);
       assert.equal(state.status, 'canceled');
       assert.equal(state.error, null);
     }
@@ -236,7 +243,8 @@ describe('gravitex status words', () => {
     const reported: Array<[string, string]> = [];
     const unsubscribe = onUnknownStatus((provider, word) => reported.push([provider, word]));
     try {
-      const state = gravitex.interpret(answer(200, { code: 'success', data: { task_id: TASK_ID, status: 'WEIRD_STATE' } }), context);
+      const body = { code: 'success', data: { task_id: TASK_ID, status: 'WEIRD_STATE' } };
+      const state = gravitex.interpret(answer(200, body), context);
       assert.equal(state.status, 'in_progress');
       assert.equal(state.provider_status, 'WEIRD_STATE');
     } finally {
@@ -269,7 +277,8 @@ describe('gravitex HTTP errors', () => {
   it('maps the real 400 task_not_exist and the documented 404 to task_not_found', () => {
     assertThrowsCode(answer(400, fixture('error-400-task-not-exist')), 'task_not_found');
     assertThrowsCode(answer(404, fixture('error-404-docs')), 'task_not_found');
-    assertThrowsCode(answer(400, { error: { message: 'task_not_exist', type: 'invalid_request_error', code: 'task_not_exist' } }), 'task_not_found');
+    const openAiForm = { error: { message: 'task_not_exist', type: 'invalid_request_error', code: 'task_not_exist' } };
+    assertThrowsCode(answer(400, openAiForm), 'task_not_found');
   });
 
   it('maps another 400 to upstream_error', () => {
@@ -278,12 +287,14 @@ describe('gravitex HTTP errors', () => {
 
   it('maps the 401 form and a 403 to upstream_auth_failed', () => {
     assertThrowsCode(answer(401, fixture('error-401')), 'upstream_auth_failed');
-    assertThrowsCode(answer(403, { error: { message: 'account banned', type: 'api_error', code: '' } }), 'upstream_auth_failed');
+    const banned = { error: { message: 'account banned', type: 'api_error', code: '' } };
+    assertThrowsCode(answer(403, banned), 'upstream_auth_failed');
   });
 
   it('maps 429 to upstream_rate_limited, with Retry-After in seconds or as an HTTP date', () => {
-    assert.equal(assertThrowsCode(answer(429, fixture('error-429-saturated'), { 'retry-after': '7' }), 'upstream_rate_limited').retryAfter, 7);
-    assert.equal(assertThrowsCode(answer(429, fixture('error-429-saturated')), 'upstream_rate_limited').retryAfter, 5);
+    const saturated = fixture('error-429-saturated');
+    assert.equal(assertThrowsCode(answer(429, saturated, { 'retry-after': '7' }), 'upstream_rate_limited').retryAfter, 7);
+    assert.equal(assertThrowsCode(answer(429, saturated), 'upstream_rate_limited').retryAfter, 5);
     const inAMinute = new Date(Date.now() + 60_000).toUTCString();
     const fromDate = assertThrowsCode(answer(429, '', { 'Retry-After': inAMinute }), 'upstream_rate_limited').retryAfter;
     assert.ok(fromDate !== undefined && fromDate >= 58 && fromDate <= 60, `retryAfter ${String(fromDate)}`);
@@ -291,7 +302,8 @@ describe('gravitex HTTP errors', () => {
 
   it('maps 500, 503 and 418 to upstream_error', () => {
     for (const statusCode of [500, 503, 418]) {
-      assert.equal(assertThrowsCode(answer(statusCode, '<html>oops</html>'), 'upstream_error').detail, `gravitex answered HTTP ${statusCode}`);
+      const error = assertThrowsCode(answer(statusCode, '<html>oops</html>'), 'upstream_error');
+      assert.equal(error.detail, `gravitex answered HTTP ${statusCode}`);
     }
   });
 

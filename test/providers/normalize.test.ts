@@ -106,7 +106,7 @@ describe('toTaskError', () => {
 
   it('reads code (numbers as strings) and message or error_message from an object', () => {
     assert.deepEqual(toTaskError({ code: 2014001, message: 'bad input' }), { code: '2014001', message: 'bad input' });
-    assert.deepEqual(toTaskError({ code: 'failed', error_message: 'task failed' }), { code: 'failed', message: 'task failed' });
+    assert.deepEqual(toTaskError({ code: 'failed', error_message: 'gone' }), { code: 'failed', message: 'gone' });
     assert.deepEqual(toTaskError({ message: 'only a message' }), { code: 'task_failed', message: 'only a message' });
     assert.deepEqual(toTaskError({ code: 7 }), { code: '7', message: 'The provider reported a failure without details' });
   });
@@ -128,7 +128,8 @@ describe('resolveResultUrl', () => {
   });
 
   it('rejects other schemes, prose and non-strings', () => {
-    for (const value of ['ftp://x/a.mp4', 'data:video/mp4;base64,AA', 'javascript:alert(1)', 'see the dashboard', '', null, 42]) {
+    const rejected = ['ftp://x/a.mp4', 'data:video/mp4;base64,AA', 'javascript:alert(1)', 'see the dashboard', '', null, 42];
+    for (const value of rejected) {
       assert.equal(resolveResultUrl(value, base), null, String(value));
     }
   });
@@ -182,7 +183,8 @@ describe('finalizeTask', () => {
   });
 
   it('uses the first output as url when there is no video', () => {
-    const state = finalizeTask('vtrix', { ...draft, provider_status: 'completed', outputs: [{ type: 'audio', url: 'https://cdn.example/a.mp3' }] });
+    const outputs = [{ type: 'audio' as const, url: 'https://cdn.example/a.mp3' }];
+    const state = finalizeTask('vtrix', { ...draft, provider_status: 'completed', outputs });
     assert.equal(state.url, 'https://cdn.example/a.mp3');
   });
 
@@ -273,7 +275,8 @@ describe('shared upstream HTTP helpers (http.ts)', () => {
   });
 
   it('collects the error texts of the shapes both providers send', () => {
-    assert.deepEqual(errorTexts({ code: 'task_not_exist', message: 'task_not_exist', data: null }), ['task_not_exist', 'task_not_exist']);
+    const notExist = { code: 'task_not_exist', message: 'task_not_exist', data: null };
+    assert.deepEqual(errorTexts(notExist), ['task_not_exist', 'task_not_exist']);
     assert.deepEqual(errorTexts({ error: { code: 1002, message: 'rate limited' } }), ['rate limited']);
     assert.deepEqual(errorTexts({ error: 'task does not exist' }), ['task does not exist']);
     assert.deepEqual(errorTexts('text'), []);

@@ -6,7 +6,8 @@ import { onUnknownStatus } from '../../src/providers/normalize.js';
 import type { InterpretContext, UpstreamResponse } from '../../src/providers/types.js';
 import { vtrix } from '../../src/providers/vtrix/index.js';
 
-const context: InterpretContext = { nativeId: 'd758n65e878c73cmdg20', baseUrl: 'https://cloud.vtrix.ai' };
+const TASK_ID = 'd758n65e878c73cmdg20';
+const context: InterpretContext = { nativeId: TASK_ID, baseUrl: 'https://cloud.vtrix.ai' };
 
 function fixture(name: string): string {
   return readFileSync(new URL(`../fixtures/vtrix/${name}.json`, import.meta.url), 'utf8');
@@ -188,7 +189,7 @@ describe('vtrix variant 3 (legacy wrapped)', () => {
 
 describe('vtrix result URLs and outputs', () => {
   it('resolves a relative result URL against the base URL', () => {
-    const body = { id: 'd758n65e878c73cmdg20', status: 'completed', output: [{ content: [{ type: 'video', url: '/files/out.mp4' }] }] };
+    const body = { id: TASK_ID, status: 'completed', output: [{ content: [{ type: 'video', url: '/files/out.mp4' }] }] };
     const state = vtrix.interpret(answer(200, body), { ...context, baseUrl: 'https://vtrix.internal:8443' });
     assert.equal(state.url, 'https://vtrix.internal:8443/files/out.mp4');
     assert.deepEqual(state.outputs, [{ type: 'video', url: 'https://vtrix.internal:8443/files/out.mp4' }]);
@@ -198,7 +199,15 @@ describe('vtrix result URLs and outputs', () => {
     const body = {
       id: 'd758n65e878c73cmdg20',
       status: 'completed',
-      output: [{ content: [{ type: 'text', url: 'https://cdn.vtrix.ai/a.txt' }, { type: 'video', url: 's3://bucket/x.mp4' }, { type: 'video' }] }],
+      output: [
+        {
+          content: [
+            { type: 'text', url: 'https://cdn.vtrix.ai/a.txt' },
+            { type: 'video', url: 's3://bucket/x.mp4' },
+            { type: 'video' },
+          ],
+        },
+      ],
     };
     const state = vtrix.interpret(answer(200, body), context);
     assert.deepEqual(state.outputs, [{ type: 'file', url: 'https://cdn.vtrix.ai/a.txt' }]);
@@ -206,19 +215,17 @@ describe('vtrix result URLs and outputs', () => {
   });
 
   it('rejects a completed task without any result URL as upstream_invalid_response', () => {
-    assertThrowsCode(answer(200, { id: 'd758n65e878c73cmdg20', status: 'completed' }), 'upstream_invalid_response');
-    assertThrowsCode(answer(200, { id: 'd758n65e878c73cmdg20', status: 'completed', output: [] }), 'upstream_invalid_response');
-    assertThrowsCode(
-      answer(200, { id: 'd758n65e878c73cmdg20', status: 'completed', output: [{ content: [{ type: 'video', url: 'data:video/mp4;base64,AAAA' }] }] }),
-      'upstream_invalid_response',
-    );
+    const dataUrlOutput = [{ content: [{ type: 'video', url: 'data:video/mp4;base64,AAAA' }] }];
+    for (const output of [undefined, [], dataUrlOutput]) {
+      assertThrowsCode(answer(200, { id: TASK_ID, status: 'completed', output }), 'upstream_invalid_response');
+    }
   });
 });
 
 describe('vtrix status words', () => {
   it('maps canceled and cancelled to canceled without an error', () => {
     for (const word of ['canceled', 'cancelled', 'CANCELLED']) {
-      const state = vtrix.interpret(answer(200, { id: 'd758n65e878c73cmdg20', status: word, error: 'user canceled' }), context);
+      const state = vtrix.interpret(answer(200, { id: TASK_ID, status: word, error: 'user canceled' }), context);
       assert.equal(state.status, 'canceled');
       assert.equal(state.provider_status, word);
       assert.equal(state.error, null);
@@ -229,11 +236,11 @@ describe('vtrix status words', () => {
     const reported: Array<[string, string]> = [];
     const unsubscribe = onUnknownStatus((provider, word) => reported.push([provider, word]));
     try {
-      const state = vtrix.interpret(answer(200, { id: 'd758n65e878c73cmdg20', status: 'WEIRD_STATE', progress: 0.5 }), context);
+      const state = vtrix.interpret(answer(200, { id: TASK_ID, status: 'WEIRD_STATE', progress: 0.5 }), context);
       assert.equal(state.status, 'in_progress');
       assert.equal(state.provider_status, 'WEIRD_STATE');
       assert.equal(state.progress, 50);
-      const known = vtrix.interpret(answer(200, { id: 'd758n65e878c73cmdg20', status: 'unknown' }), context);
+      const known = vtrix.interpret(answer(200, { id: TASK_ID, status: 'unknown' }), context);
       assert.equal(known.status, 'in_progress');
     } finally {
       unsubscribe();
@@ -252,9 +259,9 @@ describe('vtrix malformed 2xx bodies', () => {
     assertThrowsCode(answer(200, '<html><body>Bad gateway</body></html>'), 'upstream_invalid_response');
     assertThrowsCode(answer(200, ''), 'upstream_invalid_response');
     assertThrowsCode(answer(200, '[]'), 'upstream_invalid_response');
-    assertThrowsCode(answer(200, { id: 'd758n65e878c73cmdg20' }), 'upstream_invalid_response');
-    assertThrowsCode(answer(200, { id: 'd758n65e878c73cmdg20', status: 3 }), 'upstream_invalid_response');
-    assertThrowsCode(answer(200, { id: 'd758n65e878c73cmdg20', status: 'completed', output: 'x' }), 'upstream_invalid_response');
+    assertThrowsCode(answer(200, { id: TASK_ID }), 'upstream_invalid_response');
+    assertThrowsCode(answer(200, { id: TASK_ID, status: 3 }), 'upstream_invalid_response');
+    assertThrowsCode(answer(200, { id: TASK_ID, status: 'completed', output: 'x' }), 'upstream_invalid_response');
   });
 });
 
@@ -265,7 +272,8 @@ describe('vtrix HTTP errors', () => {
   });
 
   it('maps 429 to upstream_rate_limited with Retry-After, 5 s when absent', () => {
-    assert.equal(assertThrowsCode(answer(429, fixture('error-429'), { 'Retry-After': '7' }), 'upstream_rate_limited').retryAfter, 7);
+    const told = assertThrowsCode(answer(429, fixture('error-429'), { 'Retry-After': '7' }), 'upstream_rate_limited');
+    assert.equal(told.retryAfter, 7);
     assert.equal(assertThrowsCode(answer(429, fixture('error-429')), 'upstream_rate_limited').retryAfter, 5);
   });
 
@@ -278,7 +286,8 @@ describe('vtrix HTTP errors', () => {
   it('maps another 400, a 418 and a 500 to upstream_error', () => {
     assertThrowsCode(answer(400, fixture('error-400-bad-request')), 'upstream_error');
     assertThrowsCode(answer(418, "I'm a teapot"), 'upstream_error');
-    assert.equal(assertThrowsCode(answer(500, { message: 'server error' }), 'upstream_error').detail, 'vtrix answered HTTP 500');
+    const serverError = assertThrowsCode(answer(500, { message: 'server error' }), 'upstream_error');
+    assert.equal(serverError.detail, 'vtrix answered HTTP 500');
   });
 
   it('never puts the upstream body into the error detail or message', () => {
