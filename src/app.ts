@@ -21,6 +21,7 @@ import { GatewayError, isGatewayError, toProblem } from './errors.js';
 import { Metrics } from './metrics.js';
 import { swaggerOptions } from './openapi.js';
 import { PROVIDERS } from './providers/index.js';
+import { onUnknownStatus } from './providers/normalize.js';
 import type { ProviderDefinition } from './providers/types.js';
 import { TaskService } from './tasks/service.js';
 import { ProviderClient } from './upstream/provider-client.js';
@@ -144,6 +145,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const metrics = deps.metrics ?? new Metrics();
   const clients = buildClients(config, deps.providers ?? PROVIDERS, metrics, deps.dispatcher);
   const service = new TaskService(config, clients, metrics);
+  // An upstream status word outside the mapping is served as in_progress, and logged and counted here.
+  const stopListening = onUnknownStatus((provider, word) => {
+    metrics.onUnknownStatus(provider, word);
+    app.log.warn({ provider, providerStatus: word.slice(0, 64) }, 'unknown upstream status served as in_progress');
+  });
   app.decorate('taskService', service);
   app.decorate('metrics', metrics);
   app.decorate('gatewayState', { shuttingDown: false } satisfies GatewayState);
@@ -168,8 +174,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   app.setErrorHandler((error, request, reply) => {
     const gatewayError = toGatewayError(error);
-    if (gatewayError.status >= 500) {
-      request.log.warn({ code: gatewayError.code, provider: gatewayError.provider, err: error }, 'request failed');
+    if (gatewayError.code === 'internal_error') {
+      request.log.error({ err: error }, 'request failed unexpectedly');
+    } else if (gatewayError.status >= 500) {
+      // Expected upstream trouble: the code says what happened; no stack needed.
+      const cause = gatewayError.cause as { code?: unknown } | undefined;
+      request.log.warn({ code: gatewayError.code, provider: gatewayError.provider, cause: cause?.code }, gatewayError.detail);
     }
     return sendProblem(request, reply, gatewayError);
   });
@@ -231,6 +241,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(operationRoutes, { config, clients });
 
   app.addHook('onClose', async () => {
+    stopListening();
     service.drain();
     await Promise.all([...clients.values()].map((client) => client.close()));
   });

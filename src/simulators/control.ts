@@ -86,30 +86,31 @@ export async function handleControl(
   path: string,
 ): Promise<void> {
   if (!isLoopback(request.socket.remoteAddress)) return sendJson(response, 403, { error: 'loopback_only' });
-  const [resource = '', rawId, ...extra] = path.slice(CONTROL_PREFIX.length).split('/');
-  const id = rawId === undefined ? undefined : decodeSegment(rawId);
-  const route = `${request.method ?? 'GET'} ${resource}${rawId === undefined ? '' : '/:id'}`;
-  if (extra.length > 0 || (rawId !== undefined && id === undefined)) {
-    return sendJson(response, 404, { error: 'unknown_control_route' });
+  const [resource, rawId, ...extra] = path.slice(CONTROL_PREFIX.length).split('/');
+  const route = `${request.method ?? 'GET'} ${resource ?? ''}`;
+  if (rawId === undefined) {
+    switch (route) {
+      case 'GET hits':
+        return sendJson(response, 200, target.hitCounts());
+      case 'POST reset':
+        target.reset();
+        return sendJson(response, 200, { ok: true });
+      case 'DELETE faults':
+        target.clearFaults();
+        return sendJson(response, 200, { ok: true });
+    }
   }
-
-  switch (route) {
-    case 'GET hits':
-      return sendJson(response, 200, target.hitCounts());
-    case 'POST reset':
-      target.reset();
-      return sendJson(response, 200, { ok: true });
-    case 'DELETE faults':
-      target.clearFaults();
-      return sendJson(response, 200, { ok: true });
-    case 'DELETE faults/:id':
-      target.clearFaults(id);
-      return sendJson(response, 200, { ok: true });
-    case 'POST tasks/:id':
-      return withBody(request, response, taskScriptSchema, (script) => target.setTask(id ?? '', script));
-    case 'POST faults/:id':
-      return withBody(request, response, faultSchema, (fault) => target.injectFault(id ?? '', fault));
-    default:
-      return sendJson(response, 404, { error: 'unknown_control_route' });
+  const id = rawId === undefined || extra.length > 0 ? undefined : decodeSegment(rawId);
+  if (id !== undefined) {
+    switch (route) {
+      case 'POST tasks':
+        return withBody(request, response, taskScriptSchema, (script) => target.setTask(id, script));
+      case 'POST faults':
+        return withBody(request, response, faultSchema, (fault) => target.injectFault(id, fault));
+      case 'DELETE faults':
+        target.clearFaults(id);
+        return sendJson(response, 200, { ok: true });
+    }
   }
+  sendJson(response, 404, { error: 'unknown_control_route' });
 }

@@ -20,13 +20,11 @@ import {
   isTerminal,
   taskScriptSchema,
   type Fault,
-  type Phase,
   type ProviderKind,
   type RawAnswer,
   type TaskScript,
-  type Variant,
 } from './script.js';
-import { phaseIndexAt, planTask } from './timeline.js';
+import { phaseIndexAt, planTask, type TaskPlan } from './timeline.js';
 
 export interface SimulatorOptions {
   provider: ProviderKind;
@@ -60,15 +58,12 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-/** What the simulator has decided about one id; built at its first request. */
+/** What the simulator has decided about an existing task; built at its first request. */
 interface TaskState {
-  readonly exists: boolean;
+  readonly plan: TaskPlan;
+  /** A pinned verbatim answer, sent instead of rendering the timeline. */
   readonly raw: PreparedAnswer | undefined;
-  readonly variant: Variant;
-  readonly model: string;
-  readonly timeline: readonly Phase[];
   readonly resultUrl: string;
-  readonly seeded: boolean;
   /** Wall-clock ms of the first poll: the task's clock starts here. */
   firstPollAt: number | undefined;
   /** Prepared answer per phase index, filled on first use. */
@@ -79,18 +74,6 @@ interface QueuedFault {
   fault: Fault;
   remaining: number;
 }
-
-const MISSING_TASK: TaskState = {
-  exists: false,
-  raw: undefined,
-  variant: 'model',
-  model: '',
-  timeline: [],
-  resultUrl: '',
-  seeded: false,
-  firstPollAt: undefined,
-  answers: [],
-};
 
 const FILES_PREFIX = '/files/';
 /** An MP4 `ftyp` box: enough for a result URL to serve something video-shaped. */
@@ -133,14 +116,14 @@ export class ProviderSimulator implements Simulator, ControlTarget {
   private readonly now: () => number;
   private readonly owns: (id: string) => boolean;
   private readonly scripts = new Map<string, TaskScript>();
-  private readonly tasks = new Map<string, TaskState>();
+  /** null: the provider has no such task. */
+  private readonly tasks = new Map<string, TaskState | null>();
   private readonly faults = new Map<string, QueuedFault[]>();
   private readonly hitsById = new Map<string, number>();
   private totalHits = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
   private closing: Promise<void> | undefined;
   private readonly notFoundAnswer: PreparedAnswer;
-  private readonly unauthorizedAnswer: PreparedAnswer | undefined;
 
   constructor(
     private readonly profile: ProviderProfile,
@@ -278,7 +261,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
       return sendAnswer(response, prepareError(this.profile.unauthorized()));
     }
     const decoded = decodeId(id);
-    const exists = decoded !== undefined && this.taskState(decoded).exists;
+    const exists = decoded !== undefined && this.taskState(decoded) !== null;
     sendAnswer(response, exists ? MP4_FILE_ANSWER : this.notFoundAnswer);
   }
 
@@ -305,15 +288,15 @@ export class ProviderSimulator implements Simulator, ControlTarget {
   /** The answer this id deserves right now; starts its clock on the first call. */
   private currentAnswer(id: string): PreparedAnswer {
     const state = this.taskState(id);
-    if (!state.exists) return this.notFoundAnswer;
+    if (state === null) return this.notFoundAnswer;
     if (state.raw !== undefined) return state.raw;
     const now = this.now();
     state.firstPollAt ??= now;
-    const index = phaseIndexAt(state.timeline, (now - state.firstPollAt) / this.timeScale);
+    const index = phaseIndexAt(state.plan.timeline, (now - state.firstPollAt) / this.timeScale);
     return (state.answers[index] ??= this.renderPhase(id, state, state.firstPollAt, index));
   }
 
-  private taskState(id: string): TaskState {
+  private taskState(id: string): TaskState | null {
     let state = this.tasks.get(id);
     if (state === undefined) {
       state = this.resolveTask(id);
@@ -322,38 +305,35 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     return state;
   }
 
-  private resolveTask(id: string): TaskState {
+  private resolveTask(id: string): TaskState | null {
     const pinned = this.scripts.get(id);
     const plan = planTask(this.profile, id, pinned, this.owns);
-    if (plan === undefined) return MISSING_TASK;
+    if (plan === undefined) return null;
     return {
-      exists: true,
+      plan,
       raw: pinned?.raw === undefined ? undefined : prepareRaw(pinned.raw),
-      variant: plan.variant,
-      model: plan.model,
-      timeline: plan.timeline,
       resultUrl: plan.seed?.resultUrl ?? `${this.origin}${filePath(id, 'mp4')}`,
-      seeded: plan.seed !== undefined,
       firstPollAt: undefined,
       answers: [],
     };
   }
 
   private renderPhase(id: string, state: TaskState, firstPollAt: number, index: number): PreparedAnswer {
-    const phase = state.timeline[index];
+    const { timeline, variant, model, seed } = state.plan;
+    const phase = timeline[index];
     if (phase === undefined) throw new Error(`no phase ${index} for task ${id}`);
     const wallClockOf = (atMs: number): number => firstPollAt + atMs * this.timeScale;
-    const started = state.timeline.slice(0, index + 1).find((candidate) => candidate.status !== 'queued');
-    const body = this.profile.render(state.variant, {
+    const started = timeline.slice(0, index + 1).find((candidate) => candidate.status !== 'queued');
+    const body = this.profile.render(variant, {
       id,
-      model: state.model,
+      model,
       phase,
       createdAtMs: firstPollAt,
       startedAtMs: started === undefined ? undefined : wallClockOf(started.atMs),
       completedAtMs: isTerminal(phase.status) ? wallClockOf(phase.atMs) : undefined,
       resultUrl: state.resultUrl,
       baseUrl: this.origin,
-      seeded: state.seeded,
+      seeded: seed !== undefined,
     });
     return prepareAnswer(200, JSON.stringify(body), JSON_CONTENT_TYPE);
   }

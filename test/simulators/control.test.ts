@@ -69,6 +69,11 @@ describe('hit counters and the /__sim/ control API', () => {
     assert.equal((await poll('video_g')).status, 429);
     assert.deepEqual(await control('DELETE', 'faults'), { status: 200, body: { ok: true } });
     assert.equal((await poll('video_g')).status, 200);
+    await control('POST', 'faults/video_h', JSON.stringify({ kind: 'status', status: 500 }));
+    await control('POST', 'faults/video_i', JSON.stringify({ kind: 'status', status: 500 }));
+    assert.deepEqual(await control('DELETE', 'faults/video_h'), { status: 200, body: { ok: true } });
+    assert.equal((await poll('video_h')).status, 200, 'its fault is gone');
+    assert.equal((await poll('video_i')).status, 500, 'the other id keeps its fault');
   });
 
   it('reset over HTTP forgets hits, pinned tasks and faults', async () => {
