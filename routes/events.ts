@@ -9,6 +9,7 @@ import { toProblem } from '../src/errors.js';
 import type { TaskService } from '../src/tasks/service.js';
 import { TaskParamsSchema } from '../schemas/params.js';
 import { isTerminal, type Task } from '../schemas/task.js';
+import { CLIENT_AUTH } from './documentation.js';
 import { problemResponses } from './problem-responses.js';
 
 export interface EventRoutesOptions {
@@ -43,6 +44,7 @@ const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app, optio
         summary: 'Follow a task with server-sent events',
         description:
           'Sends `event: task` with the current Task at once and again at every change of status or progress; closes after the terminal event. A comment line is sent every 15 s to keep proxies from closing the connection. Use `EventSource` in browsers.',
+        security: CLIENT_AUTH,
         params: TaskParamsSchema,
         response: {
           200: SSE_RESPONSE as never,

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Config } from '../src/config.js';
 import { GatewayError } from '../src/errors.js';
 import type { ProviderClient } from '../src/upstream/provider-client.js';
+import { jsonResponse, NO_AUTH } from './documentation.js';
 import { problemResponses } from './problem-responses.js';
 
 export interface OperationRoutesOptions {
@@ -33,7 +34,8 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
         tags: ['operations'],
         summary: 'Liveness',
         description: 'Answers 200 while the process is up.',
-        response: { 200: HealthSchema },
+        security: NO_AUTH,
+        response: { 200: jsonResponse(HealthSchema, 'The process is up') },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -47,7 +49,21 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
         tags: ['operations'],
         summary: 'Readiness',
         description: 'Answers 200 while the gateway takes traffic, 503 once it is shutting down. Lists each provider and its circuit.',
-        response: { 200: ReadinessSchema, ...problemResponses([503]) },
+        security: NO_AUTH,
+        response: {
+          200: jsonResponse(ReadinessSchema, 'The gateway takes traffic; each provider with its circuit state', {
+            examples: {
+              ready: {
+                summary: 'Both providers configured, all circuits closed',
+                value: {
+                  status: 'ready',
+                  providers: { vtrix: { configured: true, circuit: 'closed' }, gravitex: { configured: true, circuit: 'closed' } },
+                },
+              },
+            },
+          }),
+          ...problemResponses([503]),
+        },
       },
     },
     async () => {
@@ -68,6 +84,7 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
         tags: ['operations'],
         summary: 'Prometheus metrics',
         description: 'Metrics in the Prometheus text exposition format.',
+        security: NO_AUTH,
         response: {
           200: {
             description: 'Prometheus text format',

@@ -7,8 +7,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { GatewayError } from '../src/errors.js';
 import type { TaskService } from '../src/tasks/service.js';
-import { MAX_WAIT_SECONDS, PreferHeaderSchema, TaskParamsSchema, WaitQuerySchema } from '../schemas/params.js';
+import { z } from 'zod';
+import { TASK_EXAMPLES } from '../schemas/examples.js';
+import { MAX_WAIT_SECONDS, TaskParamsSchema, TaskRequestHeadersSchema, WaitQuerySchema } from '../schemas/params.js';
 import { isTerminal, TaskSchema, type Task } from '../schemas/task.js';
+import { CLIENT_AUTH, jsonResponse, REQUEST_ID_HEADER } from './documentation.js';
 import { problemResponses } from './problem-responses.js';
 
 export interface TaskRoutesOptions {
@@ -99,11 +102,28 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
         summary: 'Get the normalized status of a task',
         description:
           'Routes the id to its provider and answers in the normalized `Task` shape. A failed task is a 200 with `status: failed`. With `?wait=N` or `Prefer: wait=N` the request is held until the task is terminal or N seconds pass.',
+        security: CLIENT_AUTH,
         params: TaskParamsSchema,
         querystring: WaitQuerySchema,
-        headers: PreferHeaderSchema,
+        headers: TaskRequestHeadersSchema,
         response: {
-          200: TaskSchema,
+          200: jsonResponse(
+            TaskSchema,
+            'The task in the normalized shape: its current state, or with `wait` its state when it became terminal or the wait ended.',
+            {
+              examples: TASK_EXAMPLES,
+              headers: {
+                etag: { type: 'string', description: 'Validator of this answer, for `If-None-Match`' },
+                'cache-control': {
+                  type: 'string',
+                  description: '`private, max-age=…` for terminal tasks (they never change again), `no-cache` otherwise',
+                },
+                'preference-applied': { type: 'string', description: '`wait=N` when a `Prefer: wait=N` was honoured' },
+                'x-request-id': REQUEST_ID_HEADER,
+              },
+            },
+          ),
+          304: z.null().describe('Not Modified: the `If-None-Match` ETag still matches the task'),
           ...problemResponses([400, 401, 404, 429, 502, 503, 504]),
         },
       },

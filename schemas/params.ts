@@ -28,3 +28,10 @@ export const PreferHeaderSchema = z.object({
     .optional()
     .describe('RFC 7240 preferences; `wait=N` (0-60) holds the request like `?wait=N`'),
 });
+
+export const TaskRequestHeadersSchema = PreferHeaderSchema.extend({
+  'if-none-match': z
+    .string()
+    .optional()
+    .describe('An `ETag` from an earlier answer: the gateway answers 304 while the task is unchanged'),
+});

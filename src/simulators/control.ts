@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { JSON_CONTENT_TYPE, prepareAnswer, sendAnswer } from './faults.js';
+import { JSON_CONTENT_TYPE, prepareAnswer, sendAnswer } from './answer.js';
 import { faultSchema, taskScriptSchema, type Fault, type TaskScript } from './script.js';
 
 export const CONTROL_PREFIX = '/__sim/';

@@ -3,32 +3,10 @@
  * way a sick provider or a broken network hop would, so the gateway's deadlines, retries,
  * size caps and parsers can be tested against real sockets.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { ErrorAnswer, ProviderProfile } from './profile.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isGone, JSON_CONTENT_TYPE, prepareAnswer, prepareError, sendAnswer, type PreparedAnswer } from './answer.js';
+import type { ProviderProfile } from './profile.js';
 import type { Fault } from './script.js';
-
-/** A fully prepared answer; cached per task phase so a plain poll only writes bytes. */
-export interface PreparedAnswer {
-  status: number;
-  headers: OutgoingHttpHeaders;
-  body: Buffer;
-}
-
-export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
-
-export function prepareAnswer(status: number, body: string | Buffer, contentType: string): PreparedAnswer {
-  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  return { status, headers: { 'content-type': contentType, 'content-length': bytes.length }, body: bytes };
-}
-
-export function prepareError(answer: ErrorAnswer): PreparedAnswer {
-  return prepareAnswer(answer.status, answer.body, JSON_CONTENT_TYPE);
-}
-
-export function sendAnswer(response: ServerResponse, answer: PreparedAnswer): void {
-  response.writeHead(answer.status, answer.headers);
-  response.end(answer.body);
-}
 
 /** What a fault needs from the server that received the request. */
 export interface FaultExchange {
@@ -51,11 +29,6 @@ const CHALLENGE_PAGE = Buffer.from(
 const HTML_CONTENT_TYPE = 'text/html; charset=utf-8';
 const PADDING_CHUNK = Buffer.alloc(64 * 1024, 'x');
 const DRIP_PIECES = 10;
-
-/** True once the client went away (or we finished): writing more would be pointless. */
-export function isGone(response: ServerResponse): boolean {
-  return response.writableEnded || response.socket === null || response.socket.destroyed;
-}
 
 export function applyFault(fault: Fault, exchange: FaultExchange): void {
   const { response, profile } = exchange;

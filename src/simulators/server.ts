@@ -6,14 +6,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CONTROL_PREFIX, handleControl, type ControlTarget } from './control.js';
-import {
-  applyFault,
-  JSON_CONTENT_TYPE,
-  prepareAnswer,
-  prepareError,
-  sendAnswer,
-  type PreparedAnswer,
-} from './faults.js';
+import { JSON_CONTENT_TYPE, prepareAnswer, prepareError, sendAnswer, type PreparedAnswer } from './answer.js';
+import { applyFault } from './faults.js';
 import { filePath, type ProviderProfile } from './profile.js';
 import {
   faultSchema,

@@ -9,10 +9,11 @@ test('an SSE client sees the first state, every change, the terminal state, then
   gravitex.setTask('video_sse00000000000000000000000000001', {
     variant: 'wrapped',
     timeline: [
+      // Phases far apart compared with the 40 ms poll, so a loaded machine still sees each one.
       { atMs: 0, status: 'queued' },
-      { atMs: 150, status: 'in_progress', progress: 30 },
-      { atMs: 350, status: 'in_progress', progress: 60 },
-      { atMs: 550, status: 'succeeded' },
+      { atMs: 400, status: 'in_progress', progress: 30 },
+      { atMs: 900, status: 'in_progress', progress: 60 },
+      { atMs: 1400, status: 'succeeded' },
     ],
   });
   const base = await listen(app);

@@ -1,0 +1,89 @@
+/**
+ * Reference: the Node limit for the pass-through scenario. A bare `node:http` server
+ * that forwards `GET /tasks/{id}` to the vtrix simulator over an undici keep-alive pool
+ * (the same pool size as the gateway's default), parses the answer and does a minimal
+ * mapping to the Task shape: no routing table, caches, retries, breaker, schemas or logs.
+ * Prints `{"url": …}` once it listens.
+ *
+ * node --import tsx scripts/bench/node-proxy.ts --upstream URL --key KEY
+ */
+import { createServer, type ServerResponse } from 'node:http';
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+
+const { values } = parseArgs({ options: { upstream: { type: 'string' }, key: { type: 'string' } } });
+if (values.upstream === undefined || values.key === undefined) throw new Error('--upstream and --key are required');
+const pool = new Pool(values.upstream, { connections: 128, keepAliveTimeout: 30_000 });
+const upstreamHeaders = { accept: 'application/json', authorization: `Bearer ${values.key}` };
+const PREFIX = '/tasks/';
+const ID = /^[A-Za-z0-9._:-]{1,200}$/;
+const STATUS: Record<string, string> = {
+  pending: 'queued', in_queue: 'queued', queued: 'queued',
+  in_progress: 'in_progress', processing: 'in_progress', running: 'in_progress',
+  completed: 'succeeded', success: 'succeeded', succeeded: 'succeeded',
+  failed: 'failed', error: 'failed', canceled: 'canceled', cancelled: 'canceled',
+};
+
+function send(response: ServerResponse, status: number, body: string): void {
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  response.end(body);
+}
+
+type Body = Record<string, unknown>;
+
+function toTask(id: string, raw: Body): string {
+  const task = (typeof raw['data'] === 'object' && raw['data'] !== null ? raw['data'] : raw) as Body;
+  const word = String(task['status'] ?? '');
+  const status = STATUS[word.toLowerCase()] ?? 'in_progress';
+  const progress = typeof task['progress'] === 'number' ? Math.round(task['progress'] <= 1 ? task['progress'] * 100 : task['progress']) : null;
+  const content = ((task['output'] as Body[] | undefined)?.[0]?.['content'] as Body[] | undefined) ?? [];
+  const outputs = content.map((item) => ({ type: item['type'] === 'image' ? 'image' : 'video', url: String(item['url']) }));
+  const terminal = status === 'succeeded' || status === 'failed' || status === 'canceled';
+  return JSON.stringify({
+    id,
+    provider: 'vtrix',
+    provider_task_id: id,
+    status,
+    provider_status: word,
+    progress: status === 'succeeded' ? 100 : progress,
+    url: outputs[0]?.url ?? null,
+    outputs,
+    error: status === 'failed' ? { code: 'task_failed', message: 'failed' } : null,
+    model: typeof task['model'] === 'string' ? task['model'] : null,
+    created_at: null,
+    completed_at: null,
+    poll_after_ms: terminal ? null : 5000,
+  });
+}
+
+const server = createServer((request, response) => {
+  const url = request.url ?? '/';
+  const id = url.startsWith(PREFIX) ? url.slice(PREFIX.length) : '';
+  if (!ID.test(id)) return send(response, 400, '{"code":"invalid_task_id"}');
+  pool
+    .request({
+      path: `/model/v1/generation/task/${encodeURIComponent(id)}`,
+      method: 'GET',
+      headers: upstreamHeaders,
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    })
+    .then(async (upstream) => {
+      const text = await upstream.body.text();
+      if (upstream.statusCode !== 200) return send(response, upstream.statusCode === 404 ? 404 : 502, '{"code":"upstream_error"}');
+      send(response, 200, toTask(id, JSON.parse(text) as Body));
+    })
+    .catch(() => send(response, 502, '{"code":"upstream_error"}'));
+});
+server.keepAliveTimeout = 65_000;
+server.listen(0, '127.0.0.1', () => {
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}` })}\n`);
+});
+const stop = () => {
+  server.close(() => void pool.close().then(() => process.exit(0)));
+  server.closeAllConnections();
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
