@@ -15,7 +15,7 @@ export const OUTPUT_TYPES = ['video', 'image', 'audio', 'file'] as const;
 export const TaskOutputSchema = z
   .object({
     type: z.enum(OUTPUT_TYPES),
-    url: z.string().describe('Absolute http(s) URL of the result file'),
+    url: z.string().describe('Absolute http(s) URL of the result file').meta({ format: 'uri' }),
   })
   .meta({ id: 'TaskOutput', description: 'One result file of a task.' });
 export type TaskOutput = z.infer<typeof TaskOutputSchema>;
@@ -36,12 +36,24 @@ export const TaskSchema = z
     status: TaskStatusSchema,
     provider_status: z.string().describe('The raw status word the provider sent'),
     progress: z.number().int().min(0).max(100).nullable().describe('Percent complete, 100 when succeeded'),
-    url: z.string().nullable().describe('The first video output, else the first output; set when succeeded'),
+    url: z
+      .string()
+      .meta({ format: 'uri' })
+      .nullable()
+      .describe('The first video output, else the first output; an absolute http(s) URL, set when succeeded'),
     outputs: z.array(TaskOutputSchema),
     error: TaskErrorSchema.nullable().describe('Set exactly when status is `failed`'),
     model: z.string().nullable(),
-    created_at: z.string().nullable().describe('RFC 3339 UTC'),
-    completed_at: z.string().nullable().describe('RFC 3339 UTC'),
+    created_at: z
+      .string()
+      .meta({ format: 'date-time' })
+      .nullable()
+      .describe('When the provider accepted the task, RFC 3339 UTC; null when it does not say'),
+    completed_at: z
+      .string()
+      .meta({ format: 'date-time' })
+      .nullable()
+      .describe('When the task finished, RFC 3339 UTC; null while it runs or when the provider does not say'),
     poll_after_ms: z
       .number()
       .int()

@@ -26,6 +26,7 @@ import type { ProviderDefinition } from './providers/types.js';
 import { TaskService } from './tasks/service.js';
 import { ProviderClient } from './upstream/provider-client.js';
 import taskRoutes from '../routes/tasks.js';
+import batchRoutes from '../routes/batch.js';
 import eventRoutes from '../routes/events.js';
 import operationRoutes from '../routes/operations.js';
 
@@ -236,6 +237,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       });
     }
     await api.register(taskRoutes, { service, terminalMaxAgeSeconds: config.terminalMaxAgeSeconds });
+    await api.register(batchRoutes, { service });
     await api.register(eventRoutes, { service, keepAliveMs: config.waiters.keepAliveMs });
   });
   await app.register(operationRoutes, { config, clients });

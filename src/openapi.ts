@@ -10,28 +10,78 @@ import { codesForStatus, PROBLEM_CATALOG, problemType, type ProblemCode } from '
 type TransformInput = Parameters<typeof jsonSchemaTransform>[0];
 type Transformed = ReturnType<typeof jsonSchemaTransform>;
 
-function problemExample(code: ProblemCode) {
-  const { status, title } = PROBLEM_CATALOG[code];
-  return { type: problemType(code), title, status, detail: title + '.', code, request_id: 'req-7f3a9c' };
+/** Codes raised about one provider's answer carry `provider` in their problems. */
+const PROVIDER_CODES: ReadonlySet<ProblemCode> = new Set([
+  'task_not_found',
+  'upstream_auth_failed',
+  'upstream_error',
+  'upstream_invalid_response',
+  'upstream_rate_limited',
+  'provider_not_configured',
+  'provider_unavailable',
+  'upstream_timeout',
+]);
+
+/** Only the catch-all handlers answer these; no operation does. */
+const ROUTING_CODES: ReadonlySet<ProblemCode> = new Set(['not_found', 'method_not_allowed']);
+
+function problemExample(code: ProblemCode, status: number) {
+  const { title } = PROBLEM_CATALOG[code];
+  return {
+    type: problemType(code),
+    title,
+    status,
+    detail: title + '.',
+    code,
+    request_id: 'req-7f3a9c',
+    ...(PROVIDER_CODES.has(code) ? { provider: 'vtrix' } : {}),
+  };
 }
 
-/** Wraps a generated error response as problem+json with one example per code. */
+const RETRY_AFTER_HEADER = {
+  'retry-after': { type: 'integer', description: 'Seconds to wait before trying again' },
+};
+
+/**
+ * Wraps a generated error response as problem+json with one example per code. A status
+ * outside the catalog (413, 415 from the body parser) is an `invalid_request`.
+ */
 function problemResponse(status: number, schema: unknown) {
-  const codes = codesForStatus(status);
+  const catalogCodes = codesForStatus(status).filter((code) => !ROUTING_CODES.has(code));
+  const codes: ProblemCode[] = catalogCodes.length > 0 ? catalogCodes : ['invalid_request'];
   return {
-    description: codes.length > 0 ? `Problem: ${codes.map((code) => `\`${code}\``).join(', ')}` : 'Problem',
+    description: `Problem: ${codes.map((code) => `\`${code}\``).join(', ')}`,
+    ...(status === 429 || status === 503 ? { headers: RETRY_AFTER_HEADER } : {}),
     content: {
       'application/problem+json': {
         schema,
-        examples: Object.fromEntries(codes.map((code) => [code, { value: problemExample(code) }])),
+        examples: Object.fromEntries(codes.map((code) => [code, { value: problemExample(code, status) }])),
       },
     },
   };
 }
 
-/** A response written directly in OpenAPI form (e.g. the SSE stream), not a zod schema. */
-function isOpenApiResponse(value: unknown): boolean {
+type OpenApiResponse = { description: string; content: Record<string, { schema: unknown }> };
+
+/** A response written directly in OpenAPI form (a JSON response with docs, the SSE stream), not a zod schema. */
+function isOpenApiResponse(value: unknown): value is OpenApiResponse {
   return typeof value === 'object' && value !== null && 'content' in value && !('_zod' in value);
+}
+
+function isZodSchema(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && '_zod' in value;
+}
+
+/** An OpenAPI-form response with the zod schemas inside its media types turned into JSON Schema. */
+function convertResponse(input: TransformInput, response: OpenApiResponse): OpenApiResponse {
+  const content = Object.fromEntries(
+    Object.entries(response.content).map(([mediaType, media]) => {
+      if (!isZodSchema(media.schema)) return [mediaType, media];
+      const converted = jsonSchemaTransform({ ...input, schema: { response: { 200: media.schema } } } as TransformInput);
+      return [mediaType, { ...media, schema: (converted.schema as { response: Record<string, unknown> }).response[200] }];
+    }),
+  );
+  return { ...response, content };
 }
 
 export function transform(input: TransformInput): Transformed {
@@ -49,7 +99,10 @@ export function transform(input: TransformInput): Transformed {
         };
   const result = jsonSchemaTransform(zodOnly as TransformInput);
   const schema = result.schema as { response?: Record<string, unknown> } | undefined;
-  if (schema && passThrough.length > 0) schema.response = { ...Object.fromEntries(passThrough), ...schema.response };
+  if (schema && passThrough.length > 0) {
+    const converted = passThrough.map(([status, response]) => [status, convertResponse(input, response as OpenApiResponse)]);
+    schema.response = { ...Object.fromEntries(converted), ...schema.response };
+  }
   if (schema?.response) {
     for (const [status, response] of Object.entries(schema.response)) {
       if (Number(status) >= 400) schema.response[status] = problemResponse(Number(status), response);
@@ -67,13 +120,18 @@ function referencedNames(value: unknown): string[] {
   return [...JSON.stringify(value ?? null).matchAll(/#\/components\/schemas\/([A-Za-z0-9_.-]+)/g)].map((match) => match[1]!);
 }
 
+function componentRef(name: string): string {
+  return JSON.stringify(`#/components/schemas/${name}`);
+}
+
 /**
  * Named components from the zod registry, tidied: zod emits an `…Input` twin of every
- * named schema, but ours are only ever responses, so twins that nothing references go;
- * `$schema`/`$id` inside components only confuse generators.
+ * named schema. A twin that nothing references goes; one that only requests use (e.g.
+ * `BatchRequestInput`) takes the plain name, so clients see `BatchRequest`. `$schema`/`$id`
+ * inside components only confuse generators.
  */
 export function transformObject(input: Parameters<typeof jsonSchemaTransformObject>[0]): OpenApiDocument {
-  const document = jsonSchemaTransformObject(input) as OpenApiDocument;
+  let document = jsonSchemaTransformObject(input) as OpenApiDocument;
   const schemas = document.components?.schemas;
   if (schemas === undefined) return document;
   const used = new Set<string>();
@@ -84,13 +142,23 @@ export function transformObject(input: Parameters<typeof jsonSchemaTransformObje
     used.add(name);
     pending.push(...referencedNames(schemas[name]));
   }
+  const renames: Array<[string, string]> = [];
   for (const [name, schema] of Object.entries(schemas)) {
-    if (name.endsWith('Input') && !used.has(name)) {
-      delete schemas[name];
-      continue;
-    }
     delete schema.$schema;
     delete schema.$id;
+    if (!name.endsWith('Input')) continue;
+    const plain = name.slice(0, -'Input'.length);
+    if (!used.has(name)) delete schemas[name];
+    else if (!used.has(plain)) renames.push([name, plain]);
+  }
+  for (const [from, to] of renames) {
+    schemas[to] = schemas[from]!;
+    delete schemas[from];
+  }
+  if (renames.length > 0) {
+    let text = JSON.stringify(document);
+    for (const [from, to] of renames) text = text.replaceAll(componentRef(from), componentRef(to));
+    document = JSON.parse(text) as OpenApiDocument;
   }
   return document;
 }
@@ -102,14 +170,28 @@ export function swaggerOptions(version: string): FastifyDynamicSwaggerOptions {
       info: {
         title: 'taskgate',
         version,
-        description:
-          'One API for the status of asynchronous AI generation tasks, whichever provider runs them. Errors are RFC 9457 `application/problem+json`.',
+        description: [
+          'One API for the status of asynchronous AI generation tasks, whichever provider runs them: every task comes back in the same `Task` shape with one of five statuses.',
+          'Errors are RFC 9457 `application/problem+json` with a stable `code`. A task that failed is not an error: it is a 200 with `status: failed`.',
+          'Poll `GET /tasks/{id}` every `poll_after_ms`, long-poll it with `?wait=N`, follow it with server-sent events at `/tasks/{id}/events`, or fetch up to 100 tasks with `POST /tasks/batch`.',
+          'The `/tasks` routes are rate limited per client key (per IP when the gateway is open) and answer 429 `rate_limited` with `Retry-After` beyond the limit.',
+        ].join('\n\n'),
       },
       servers: [{ url: '/', description: 'This gateway' }],
       tags: [
-        { name: 'tasks', description: 'Task status, long-poll and server-sent events' },
-        { name: 'operations', description: 'Health, readiness, metrics and this document' },
+        { name: 'tasks', description: 'Task status: lookup, long-poll, batch and server-sent events' },
+        { name: 'operations', description: 'Health, readiness and metrics' },
       ],
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'A client key as `Authorization: Bearer <key>`. Needed only when the operator sets `TASKGATE_API_KEYS`; a gateway without it is open, so each `/tasks` operation accepts the key or nothing. A missing or wrong key on a gateway that needs one is a 401 `unauthorized`.',
+          },
+        },
+      },
     },
     transform,
     transformObject,

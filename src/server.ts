@@ -10,10 +10,13 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 
 const REDACTED_PATHS = ['req.headers.authorization', 'headers.authorization', '*.apiKey', '*.apiKeys', 'config.providers.*.apiKey'];
 
+/** The production logger settings; exported so tests capture logs exactly as redacted here. */
+export function loggerOptions(level: Config['logLevel']) {
+  return { level, redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' } };
+}
+
 export async function startServer(config: Config) {
-  const app = await buildApp(config, {
-    logger: { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
-  });
+  const app = await buildApp(config, { logger: loggerOptions(config.logLevel) });
   if (config.apiKeys.length === 0) {
     app.log.warn('TASKGATE_API_KEYS is not set: /tasks is open to anyone who can reach this gateway');
   }
@@ -27,7 +30,15 @@ export async function startServer(config: Config) {
     app.gatewayState.shuttingDown = true;
     // Waiters get the latest state now rather than holding the shutdown for up to 60 s.
     app.taskService.drain();
-    await app.close();
+    // close() shuts only the keep-alive connections idle at that moment; one busy then
+    // stays open once its answer is sent and would hold the exit until the grace delay
+    // (then exit 1). Close each connection as soon as it goes idle.
+    const idleSweep = setInterval(() => app.server.closeIdleConnections(), 50);
+    try {
+      await app.close();
+    } finally {
+      clearInterval(idleSweep);
+    }
   });
 
   await app.listen({ port: config.port, host: config.host });

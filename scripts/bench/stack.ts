@@ -14,6 +14,7 @@ export const GRAVITEX_KEY = 'bench-gravitex-key';
 /** gravitex's documented example video: already succeeded at its first poll. */
 export const TERMINAL_TASK_ID = 'video_69095b4ce0048190893a01510c0c98b0';
 export const VTRIX_TASK_PATH = '/model/v1/generation/task/';
+export const GRAVITEX_TASK_PATH = '/v1/video/generations/';
 
 /** How the gateway and simulators are run: the compiled `dist/` (production) or the TypeScript sources through tsx. */
 export type RunMode = 'dist' | 'source';
@@ -186,4 +187,23 @@ export async function inBatches<Item>(items: readonly Item[], limit: number, wor
     }
   });
   await Promise.all(workers);
+}
+
+/** What every scenario is told: how long, how often, how to run the gateway. */
+export interface BenchSettings {
+  mode: RunMode;
+  quick: boolean;
+  /** Runs per figure; each figure is their median. */
+  runs: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  /** Extra node flags for the gateway (e.g. --cpu-prof), for profiling runs. */
+  gatewayNodeFlags: string[];
+  log(line: string): void;
+}
+
+/** Turns a run's target list so no target is always measured first (drift, thermal, noise). */
+export function rotate<Item>(items: readonly Item[], by: number): Item[] {
+  const shift = by % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
 }

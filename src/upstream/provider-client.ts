@@ -54,6 +54,8 @@ export class ProviderClient {
       openMs: config.circuit.openMs,
       onStateChange: observer ? (provider, state) => observer.onCircuitState(provider, state) : undefined,
     });
+    // Report the initial state too: a gauge without a sample reads as "no data", not "closed".
+    observer?.onCircuitState(definition.name, this.breaker.state);
   }
 
   get configured(): boolean {
@@ -70,6 +72,11 @@ export class ProviderClient {
         provider: this.name,
         detail: `${this.name} has no API key configured on this gateway.`,
       });
+    }
+    // "." and ".." pass the id pattern but are dot-segments once in a URL path: an upstream
+    // proxy would resolve `/task/..` to its parent route. No provider issues such ids.
+    if (nativeId === '.' || nativeId === '..') {
+      throw new GatewayError('invalid_task_id', { detail: 'A task id cannot be "." or "..".' });
     }
     this.breaker.acquire();
     try {

@@ -1,0 +1,13 @@
+import { startSimulators, startGateway } from '/work/main/scripts/bench/stack.js';
+import { runLoad } from '/work/main/scripts/bench/load.js';
+import { killAll, cpuTimeMs } from '/work/main/scripts/bench/processes.js';
+const sims = await startSimulators('dist');
+const gw = await startGateway({ mode: 'dist', simulators: sims, nodeFlags: (process.env.FLAGS ?? '').split(' ').filter(Boolean) });
+let n = 0;
+const conns = Number(process.env.CONNS ?? 1);
+const next = () => `/tasks/${'p' + (n++).toString(32).padStart(19, '0')}`;
+const c0 = cpuTimeMs(gw.pid), t0 = performance.now();
+const r = await runLoad({ url: gw.url + '/tasks/x', connections: conns, durationSeconds: Number(process.env.SECS ?? 5), nextPath: next });
+const secs = (performance.now() - t0) / 1000;
+console.log(`conns ${conns}: ${r.rps.toFixed(0)} rps p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)}; gateway cpu ${((cpuTimeMs(gw.pid) - c0) / 10 / secs).toFixed(0)}% (${((cpuTimeMs(gw.pid) - c0) * 1000 / r.ok).toFixed(0)} us/req)`);
+await gw.stop(); await sims.stop(); killAll();

@@ -1,0 +1,136 @@
+/**
+ * Client authentication (TASKGATE_API_KEYS): every /tasks route needs one of the keys as
+ * a Bearer token; operations, spec and docs stay open; a refused request never costs a
+ * provider call.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ClientKeys } from '../../src/auth.js';
+import { TaskSchema } from '../../schemas/task.js';
+import { json, startStack } from '../helpers/stack.js';
+import { assertProblem, header } from './support.js';
+
+const DONE = [{ atMs: 0, status: 'succeeded' as const }];
+const KEYS = { TASKGATE_API_KEYS: 'k1-alpha-secret,k2-beta-secret' };
+
+describe('ClientKeys', () => {
+  test('matches each configured key to its own id and nothing else', () => {
+    const keys = new ClientKeys(['k1-alpha-secret', 'k2-beta-secret']);
+    assert.equal(keys.enabled, true);
+    assert.equal(keys.match('k1-alpha-secret'), 'key-1');
+    assert.equal(keys.match('k2-beta-secret'), 'key-2');
+    for (const wrong of ['', 'k1', 'k1-alpha-secre', 'k1-alpha-secretX', 'K1-ALPHA-SECRET', ' k1-alpha-secret', 'k2-beta-secret\n']) {
+      assert.equal(keys.match(wrong), undefined, JSON.stringify(wrong));
+    }
+  });
+
+  test('a repeated key keeps the id of its first occurrence', () => {
+    assert.equal(new ClientKeys(['same', 'same']).match('same'), 'key-1');
+  });
+
+  test('no keys: disabled, and nothing matches', () => {
+    const keys = new ClientKeys([]);
+    assert.equal(keys.enabled, false);
+    assert.equal(keys.match(''), undefined);
+    assert.equal(keys.match('anything'), undefined);
+  });
+});
+
+test('no Authorization header: 401 unauthorized with a Bearer challenge', async (t) => {
+  const { app } = await startStack(t, { env: KEYS });
+  const response = await app.inject({ url: '/tasks/task_abc001' });
+  assertProblem(response, 401, 'unauthorized');
+  assert.match(header(response, 'www-authenticate') ?? '', /^Bearer\b/);
+});
+
+test('a wrong key, another scheme or a malformed header is refused, without echoing it', async (t) => {
+  const { app } = await startStack(t, { env: KEYS });
+  const refused = [
+    'Bearer wrong-key-guess',
+    'Bearer k1-alpha-secre',
+    'Bearer k1-alpha-secret,k2-beta-secret',
+    'Bearer k1-alpha-secret k2-beta-secret',
+    'Basic azEtYWxwaGEtc2VjcmV0Og==',
+    'Basic k1-alpha-secret',
+    'Token k1-alpha-secret',
+    'Bearer',
+    'Bearer ',
+    'k1-alpha-secret',
+    'Bearerk1-alpha-secret',
+    '',
+  ];
+  for (const authorization of refused) {
+    const response = await app.inject({ url: '/tasks/task_abc001', headers: { authorization } });
+    assertProblem(response, 401, 'unauthorized');
+    assert.match(header(response, 'www-authenticate') ?? '', /^Bearer\b/, authorization);
+    for (const fragment of ['wrong-key-guess', 'alpha-secre', 'beta-secret', 'azEtYWxwaGEtc2VjcmV0']) {
+      assert.ok(!response.body.includes(fragment), response.body);
+    }
+  }
+});
+
+test('either configured key is accepted (the scheme is case-insensitive)', async (t) => {
+  const { app, vtrix } = await startStack(t, { env: KEYS });
+  vtrix.setTask('task_auth001', { variant: 'model', timeline: DONE });
+  for (const authorization of ['Bearer k1-alpha-secret', 'Bearer k2-beta-secret', 'bearer k1-alpha-secret']) {
+    const response = await app.inject({ url: '/tasks/vtrix:task_auth001', headers: { authorization } });
+    assert.equal(response.statusCode, 200, `${authorization}: ${response.body}`);
+    assert.equal(TaskSchema.parse(json(response)).status, 'succeeded');
+  }
+});
+
+test('the SSE route needs the key too, and answers 401 as problem+json, not as a stream', async (t) => {
+  const { app, vtrix } = await startStack(t, { env: KEYS });
+  vtrix.setTask('task_auth002', { variant: 'model', timeline: DONE });
+  assertProblem(await app.inject({ url: '/tasks/vtrix:task_auth002/events' }), 401, 'unauthorized');
+  assertProblem(
+    await app.inject({ url: '/tasks/vtrix:task_auth002/events', headers: { authorization: 'Bearer nope' } }),
+    401,
+    'unauthorized',
+  );
+  const allowed = await app.inject({ url: '/tasks/vtrix:task_auth002/events', headers: { authorization: 'Bearer k2-beta-secret' } });
+  assert.equal(allowed.statusCode, 200);
+  assert.match(header(allowed, 'content-type') ?? '', /^text\/event-stream/);
+  assert.match(allowed.body, /^event: task\n/);
+});
+
+test('health, readiness, metrics, the spec and the docs stay open', async (t) => {
+  const { app } = await startStack(t, { env: KEYS });
+  const open = {
+    '/healthz': /application\/json/,
+    '/readyz': /application\/json/,
+    '/metrics': /text\/plain/,
+    '/openapi.json': /application\/json/,
+    '/docs': /text\/html/,
+  };
+  for (const [url, type] of Object.entries(open)) {
+    const response = await app.inject({ url });
+    assert.equal(response.statusCode, 200, `${url}: ${response.body.slice(0, 200)}`);
+    assert.match(header(response, 'content-type') ?? '', type, url);
+    assert.equal(header(response, 'www-authenticate'), undefined, url);
+  }
+});
+
+test('a refused request never reaches a provider', async (t) => {
+  const { app, vtrix, gravitex } = await startStack(t, { env: KEYS });
+  const ids = ['task_abc001', 'd758n65e878c73cmdg20', 'video_69095b4ce0048190893a01510c0c98b0', 'vtrix:task_x', 'gravitex:task_y'];
+  for (const id of ids) {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic Zm9vOmJhcg==' }]) {
+      assertProblem(await app.inject({ url: `/tasks/${id}`, headers }), 401, 'unauthorized');
+      assertProblem(await app.inject({ url: `/tasks/${id}?wait=30`, headers }), 401, 'unauthorized');
+      assertProblem(await app.inject({ url: `/tasks/${id}/events`, headers }), 401, 'unauthorized');
+    }
+  }
+  assert.equal(vtrix.hits(), 0);
+  assert.equal(gravitex.hits(), 0);
+});
+
+test('without TASKGATE_API_KEYS the task API is open', async (t) => {
+  const { app, vtrix } = await startStack(t, { env: { TASKGATE_API_KEYS: ' , ' } });
+  vtrix.setTask('task_open001', { variant: 'model', timeline: DONE });
+  const response = await app.inject({ url: '/tasks/vtrix:task_open001' });
+  assert.equal(response.statusCode, 200);
+  // A stray Authorization header is ignored, not checked.
+  const withHeader = await app.inject({ url: '/tasks/vtrix:task_open001', headers: { authorization: 'Bearer whatever' } });
+  assert.equal(withHeader.statusCode, 200);
+});
