@@ -7,8 +7,12 @@
  * shuts down cleanly. Exits 1 if any answer was neither a Task nor a problem+json.
  *
  *   npm run soak -- --requests 10000 --rounds 4 --concurrency 64
+ *   npm run soak -- --requests 60000 --rounds 6 --cache-entries 2000   (caches full early)
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -20,8 +24,8 @@ import { startSimulator, type Fault, type Simulator } from '../src/simulators/in
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const VTRIX_KEY = 'soak-vtrix-key';
 const GRAVITEX_KEY = 'sk-soak-gravitex-key';
-/** Loaded into the gateway: SIGUSR2 runs a full GC, so "after GC" numbers are not luck. */
-const GC_HOOK = `data:text/javascript,${encodeURIComponent('process.on("SIGUSR2", () => globalThis.gc?.())')}`;
+/** Loaded into the gateway: SIGWINCH (ignored by default, and not one of close-with-grace's signals) runs a full GC, so "after GC" numbers are not luck. */
+const GC_HOOK = `data:text/javascript,${encodeURIComponent('process.on("SIGWINCH", () => globalThis.gc?.())')}`;
 
 const { values: options } = parseArgs({
   options: {
@@ -29,6 +33,8 @@ const { values: options } = parseArgs({
     rounds: { type: 'string', default: '4' },
     concurrency: { type: 'string', default: '64' },
     warmup: { type: 'string', default: '1000' },
+    /** Caps the task caches (TASKGATE_CONFIG) so a shorter run reaches their steady state. */
+    'cache-entries': { type: 'string' },
   },
 });
 const TOTAL = Number(options.requests);
@@ -40,7 +46,7 @@ type Kind = Fault | 'ok' | 'hot' | 'running' | 'wait' | 'missing' | 'weird' | 'b
 
 /** What the traffic looks like, per 100 requests. */
 const MIX: Array<[number, Kind]> = [
-  [14, 'ok'],
+  [11, 'ok'],
   [8, 'hot'],
   [8, 'running'],
   [2, 'wait'],
@@ -61,6 +67,7 @@ const MIX: Array<[number, Kind]> = [
   [2, { kind: 'hang' }],
   [2, { kind: 'slow_drip', ms: 2000 }],
 ];
+if (MIX.reduce((sum, [weight]) => sum + weight, 0) !== 100) throw new Error('the MIX weights must add up to 100');
 const BAD_IDS = ['..%2F..%2Fetc%2Fpasswd', 'a%00b', 'x'.repeat(250), '%E4%BB%BB%E5%8A%A1', 'vtrix:', 'vtrix:..', 'acme:1', 'task%0D%0Ax'];
 
 function kindFor(index: number): Kind {
@@ -118,9 +125,9 @@ function metric(text: string, name: string): number {
 async function sample(pool: Pool, label: string, pid: number, collect: boolean): Promise<MemorySample> {
   if (collect) {
     // Twice, with a pause: the first pass queues finalizers that the second one frees.
-    process.kill(pid, 'SIGUSR2');
+    process.kill(pid, 'SIGWINCH');
     await sleep(300);
-    process.kill(pid, 'SIGUSR2');
+    process.kill(pid, 'SIGWINCH');
     await sleep(700);
   }
   const text = await metricsText(pool);
@@ -135,7 +142,17 @@ async function main(): Promise<void> {
   const vtrix = await startSimulator({ provider: 'vtrix', apiKey: VTRIX_KEY });
   const gravitex = await startSimulator({ provider: 'gravitex', apiKey: GRAVITEX_KEY });
   const port = await freePort();
+  let configDirectory: string | undefined;
+  const fileSettings: Record<string, string> = {};
+  if (options['cache-entries'] !== undefined) {
+    const entries = Number(options['cache-entries']);
+    configDirectory = mkdtempSync(join(tmpdir(), 'taskgate-soak-'));
+    const configPath = join(configDirectory, 'config.json');
+    writeFileSync(configPath, JSON.stringify({ cache: { terminalMaxEntries: entries, routeMemoMaxEntries: entries } }));
+    fileSettings.TASKGATE_CONFIG = configPath;
+  }
   const gateway = startGateway({
+    ...fileSettings,
     HOST: '127.0.0.1',
     PORT: String(port),
     LOG_LEVEL: 'warn',
@@ -156,6 +173,7 @@ async function main(): Promise<void> {
     if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
     await pool.close().catch(() => undefined);
     await Promise.all([vtrix.close(), gravitex.close()]);
+    if (configDirectory !== undefined) rmSync(configDirectory, { recursive: true, force: true });
   };
 
   try {
@@ -253,7 +271,8 @@ async function main(): Promise<void> {
     const finalMetrics = await metricsText(pool);
     const loops = metric(finalMetrics, 'taskgate_active_poll_loops');
 
-    console.log(`\n${TOTAL} requests (+${WARMUP} warm-up), concurrency ${CONCURRENCY}, ${(elapsedMs / 1000).toFixed(1)} s, ${Math.round(TOTAL / (elapsedMs / 1000))} req/s`);
+    const capped = options['cache-entries'] === undefined ? '' : `, caches capped at ${options['cache-entries']} entries`;
+    console.log(`\n${TOTAL} requests (+${WARMUP} warm-up), concurrency ${CONCURRENCY}${capped}, ${(elapsedMs / 1000).toFixed(1)} s, ${Math.round(TOTAL / (elapsedMs / 1000))} req/s`);
     console.log('\nanswers:');
     for (const [key, count] of [...outcomes.entries()].sort((a, b) => b[1] - a[1])) console.log(`  ${String(count).padStart(6)}  ${key}`);
     console.log('\ngateway memory:');
@@ -281,6 +300,10 @@ async function main(): Promise<void> {
       }),
     );
     process.exitCode = bad === 0 && health.statusCode === 200 && exitCode === 0 ? 0 : 1;
+  } catch (error) {
+    const exit = gateway.child.exitCode ?? gateway.child.signalCode;
+    if (exit !== null) console.error(`the gateway exited (${exit}); its stderr:\n${gateway.stderr().slice(-4000)}\nits last log lines:\n${gateway.stdout().slice(-4000)}`);
+    throw error;
   } finally {
     await cleanup();
   }

@@ -6,9 +6,10 @@
  *   npm run bench -- --quick           short smoke run; prints, writes only with --write
  *   options: --only cached,passthrough,storm,waiters,startup   --source (gateway via tsx)
  *            --no-build   --write   --no-write   --json FILE   --cpu-prof DIR (gateway profiles)
+ *            --from-json FILE (rewrite BENCHMARKS.md from a saved run's results, no measuring)
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, tmpdir, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     json: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'from-json': { type: 'string' },
   },
   strict: true,
 });
@@ -82,6 +84,11 @@ function osName(): string {
 }
 
 async function main(): Promise<void> {
+  if (values['from-json'] !== undefined) {
+    writeReport(join(root, 'BENCHMARKS.md'), JSON.parse(readFileSync(values['from-json'], 'utf8')) as BenchResults);
+    log(`BENCHMARKS.md rewritten from ${values['from-json']}`);
+    return;
+  }
   if (mode === 'dist' && !values['no-build']) {
     log('building dist/ (tsc -p tsconfig.build.json) so the gateway runs as in production');
     const build = spawnSync(process.execPath, [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });

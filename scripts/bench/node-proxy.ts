@@ -3,15 +3,17 @@
  * that forwards `GET /tasks/{id}` to the vtrix simulator over an undici keep-alive pool
  * (the same pool size as the gateway's default), parses the answer and does a minimal
  * mapping to the Task shape: no routing table, caches, retries, breaker, schemas or logs.
- * Prints `{"url": …}` once it listens.
+ * With `--fastify` the same proxy runs as one plain fastify route (no hooks, schemas or
+ * logger): the framework's own share of the gateway's cost. Prints `{"url": …}` once it listens.
  *
- * node --import tsx scripts/bench/node-proxy.ts --upstream URL --key KEY
+ * node --import tsx scripts/bench/node-proxy.ts --upstream URL --key KEY [--fastify]
  */
 import { createServer, type ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
+import Fastify from 'fastify';
 import { Pool } from 'undici';
 
-const { values } = parseArgs({ options: { upstream: { type: 'string' }, key: { type: 'string' } } });
+const { values } = parseArgs({ options: { upstream: { type: 'string' }, key: { type: 'string' }, fastify: { type: 'boolean', default: false } } });
 if (values.upstream === undefined || values.key === undefined) throw new Error('--upstream and --key are required');
 const pool = new Pool(values.upstream, { connections: 128, keepAliveTimeout: 30_000 });
 const upstreamHeaders = { accept: 'application/json', authorization: `Bearer ${values.key}` };
@@ -56,34 +58,57 @@ function toTask(id: string, raw: Body): string {
   });
 }
 
-const server = createServer((request, response) => {
-  const url = request.url ?? '/';
-  const id = url.startsWith(PREFIX) ? url.slice(PREFIX.length) : '';
-  if (!ID.test(id)) return send(response, 400, '{"code":"invalid_task_id"}');
-  pool
-    .request({
+/** The upstream call and the mapping: status code and JSON text of the answer. */
+async function proxy(id: string): Promise<[number, string]> {
+  if (!ID.test(id)) return [400, '{"code":"invalid_task_id"}'];
+  try {
+    const upstream = await pool.request({
       path: `/model/v1/generation/task/${encodeURIComponent(id)}`,
       method: 'GET',
       headers: upstreamHeaders,
       headersTimeout: 10_000,
       bodyTimeout: 10_000,
-    })
-    .then(async (upstream) => {
-      const text = await upstream.body.text();
-      if (upstream.statusCode !== 200) return send(response, upstream.statusCode === 404 ? 404 : 502, '{"code":"upstream_error"}');
-      send(response, 200, toTask(id, JSON.parse(text) as Body));
-    })
-    .catch(() => send(response, 502, '{"code":"upstream_error"}'));
-});
-server.keepAliveTimeout = 65_000;
-server.listen(0, '127.0.0.1', () => {
+    });
+    const text = await upstream.body.text();
+    if (upstream.statusCode !== 200) return [upstream.statusCode === 404 ? 404 : 502, '{"code":"upstream_error"}'];
+    return [200, toTask(id, JSON.parse(text) as Body)];
+  } catch {
+    return [502, '{"code":"upstream_error"}'];
+  }
+}
+
+async function listen(): Promise<{ url: string; close: () => Promise<void> }> {
+  if (values.fastify) {
+    const app = Fastify({ logger: false });
+    app.get<{ Params: { id: string } }>('/tasks/:id', async (request, reply) => {
+      const [status, body] = await proxy(request.params.id);
+      return reply.code(status).type('application/json; charset=utf-8').send(body);
+    });
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    return { url, close: () => app.close() };
+  }
+  const server = createServer((request, response) => {
+    const url = request.url ?? '/';
+    void proxy(url.startsWith(PREFIX) ? url.slice(PREFIX.length) : '').then(([status, body]) => send(response, status, body));
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}` })}\n`);
-});
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+const listening = await listen();
+process.stdout.write(`${JSON.stringify({ url: listening.url })}\n`);
 const stop = () => {
-  server.close(() => void pool.close().then(() => process.exit(0)));
-  server.closeAllConnections();
+  void listening.close().then(() => pool.close()).then(() => process.exit(0));
 };
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

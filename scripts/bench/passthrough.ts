@@ -1,7 +1,8 @@
 /**
  * Scenario "pass-through": a new task id on every request, so no cache can answer and
  * every request costs one upstream call to the vtrix simulator. Targets: the simulator
- * called directly, nginx proxy_pass, a bare node:http + undici proxy, and the gateway.
+ * called directly, nginx proxy_pass, a bare node:http + undici proxy, the same proxy as a
+ * plain fastify route (the framework's floor), and the gateway.
  * Throughput is measured flat out (32 connections); added latency at a fixed rate well
  * below every target's limit, where the p99 shows the hop's cost rather than a queue.
  */
@@ -22,7 +23,7 @@ import { spread, type Spread } from './stats.js';
 export const PASS_CONNECTIONS = 32;
 export const LATENCY_CONNECTIONS = 8;
 
-type TargetKey = 'direct' | 'nginx' | 'proxy' | 'gateway';
+type TargetKey = 'direct' | 'nginx' | 'proxy' | 'fastifyProxy' | 'gateway';
 
 interface Target {
   key: TargetKey;
@@ -53,6 +54,7 @@ export interface PassthroughResult {
   simulatorCpuUsPerRequest: Partial<Record<TargetKey, Spread>>;
   ratioToNginx: Spread | undefined;
   ratioToProxy: Spread;
+  ratioToFastifyProxy: Spread;
   addedP99Ms: Spread;
   addedP99SaturatedMs: Spread;
   perRun: Array<Partial<Record<TargetKey, PassRun>>>;
@@ -80,9 +82,12 @@ export async function runPassthrough(settings: BenchSettings): Promise<Passthrou
     stops.unshift(gateway.stop);
     const proxy = await startReference('node:http + undici proxy', 'node-proxy.ts', ['--upstream', simulators.vtrix, '--key', VTRIX_KEY]);
     stops.unshift(proxy.stop);
+    const fastifyProxy = await startReference('fastify + undici proxy', 'node-proxy.ts', ['--upstream', simulators.vtrix, '--key', VTRIX_KEY, '--fastify']);
+    stops.unshift(fastifyProxy.stop);
     const targets: Target[] = [
       { key: 'direct', base: simulators.vtrix, pathPrefix: VTRIX_TASK_PATH, headers: { authorization: `Bearer ${VTRIX_KEY}` }, cpuPid: simulators.pid, withChildren: false },
       { key: 'proxy', base: proxy.url, pathPrefix: '/tasks/', cpuPid: proxy.pid, withChildren: false },
+      { key: 'fastifyProxy', base: fastifyProxy.url, pathPrefix: '/tasks/', cpuPid: fastifyProxy.pid, withChildren: false },
       { key: 'gateway', base: gateway.url, pathPrefix: '/tasks/', cpuPid: gateway.pid, withChildren: false },
     ];
     const found = ensureNginx(settings.log);
@@ -158,6 +163,7 @@ export async function runPassthrough(settings: BenchSettings): Promise<Passthrou
       simulatorCpuUsPerRequest: per((run) => run.simulatorCpuUsPerRequest),
       ratioToNginx: keys.includes('nginx') ? pair((results) => results.gateway!.saturated.rps / results.nginx!.saturated.rps) : undefined,
       ratioToProxy: pair((results) => results.gateway!.saturated.rps / results.proxy!.saturated.rps),
+      ratioToFastifyProxy: pair((results) => results.gateway!.saturated.rps / results.fastifyProxy!.saturated.rps),
       addedP99Ms: pair((results) => results.gateway!.fixedRate.p99Ms - results.direct!.fixedRate.p99Ms),
       addedP99SaturatedMs: pair((results) => results.gateway!.saturated.p99Ms - results.direct!.saturated.p99Ms),
       perRun,

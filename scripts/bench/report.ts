@@ -55,8 +55,8 @@ function summary(results: BenchResults): string[] {
     rows.push(
       ratioToNginx === undefined
         ? `| pass-through, new id per request: vs nginx | skipped: ${'skipped' in passthrough.nginx ? passthrough.nginx.skipped : ''} | ≥ 0.80× nginx | n/a |`
-        : `| pass-through, new id per request: vs nginx proxy_pass | gateway ${formatSpread(passthrough.rps.gateway!)} req/s = ${ratio(ratioToNginx)} nginx | ≥ 0.80× nginx | ${yes(ratioToNginx.median >= 0.8)} |`,
-      `| pass-through: vs bare node:http + undici proxy | ${ratio(ratioToProxy)} the bare Node proxy | ≥ 0.90× | ${yes(ratioToProxy.median >= 0.9)} |`,
+        : `| pass-through, new id per request: vs nginx proxy_pass | gateway ${formatSpread(passthrough.rps.gateway!)} req/s = ${ratio(ratioToNginx)} nginx (the bare Node proxy: ${ratio(spread(passthrough.perRun.map((run) => run.proxy!.saturated.rps / run.nginx!.saturated.rps)))} nginx) | ≥ 0.80× nginx | ${yes(ratioToNginx.median >= 0.8)} |`,
+      `| pass-through: vs bare node:http + undici proxy | ${ratio(ratioToProxy)} the bare Node proxy (${ratio(passthrough.ratioToFastifyProxy)} the same proxy as a plain fastify route) | ≥ 0.90× | ${yes(ratioToProxy.median >= 0.9)} |`,
       `| pass-through: added p99 over direct, at ${fixedRate} req/s | ${formatSpread(addedP99Ms, 2, ' ms')} | ≤ 5 ms | ${yes(addedP99Ms.median <= 5)} |`,
       `| pass-through: CPU per request (user+sys / requests) | gateway ${formatSpread(passthrough.cpuUsPerRequest.gateway!, 0, ' µs')}${passthrough.cpuUsPerRequest.nginx ? `, nginx ${formatSpread(passthrough.cpuUsPerRequest.nginx, 0, ' µs')}` : ''} | report | - |`,
     );
@@ -106,6 +106,7 @@ function passDetails(pass: PassthroughResult): string[] {
     direct: 'simulator, direct',
     nginx: `nginx proxy_pass${'version' in pass.nginx ? ` (${pass.nginx.version})` : ''}`,
     proxy: 'bare node:http + undici proxy (scripts/bench/node-proxy.ts)',
+    fastifyProxy: 'the same proxy as a plain fastify route (node-proxy.ts --fastify)',
     gateway: 'gateway',
   };
   const lines = [
@@ -116,7 +117,7 @@ function passDetails(pass: PassthroughResult): string[] {
     '| target | req/s flat out | p99 ms flat out | p50 ms at fixed rate | p99 ms at fixed rate | CPU µs / request | simulator CPU µs / request |',
     '|---|---|---|---|---|---|---|',
   ];
-  for (const key of ['direct', 'nginx', 'proxy', 'gateway'] as const) {
+  for (const key of ['direct', 'nginx', 'proxy', 'fastifyProxy', 'gateway'] as const) {
     if (pass.rps[key] === undefined) continue;
     lines.push(
       `| ${names[key]} | ${formatSpread(pass.rps[key]!)} | ${formatSpread(pass.saturatedP99Ms[key]!, 2)} | ${formatSpread(pass.fixedP50Ms[key]!, 2)} | ${formatSpread(pass.fixedP99Ms[key]!, 2)} | ${key === 'direct' ? '-' : formatSpread(pass.cpuUsPerRequest[key]!, 0)} | ${formatSpread(pass.simulatorCpuUsPerRequest[key]!, 0)} |`,
@@ -126,7 +127,7 @@ function passDetails(pass: PassthroughResult): string[] {
   const perRun = (read: (run: (typeof pass.perRun)[number]) => number, digits = 2) => pass.perRun.map((run) => read(run).toFixed(digits)).join(', ');
   lines.push(
     '',
-    `Ratios, pair by pair in each run: gateway / nginx ${pass.ratioToNginx ? perRun((run) => run.gateway!.saturated.rps / run.nginx!.saturated.rps) : 'n/a'}; gateway / Node proxy ${perRun((run) => run.gateway!.saturated.rps / run.proxy!.saturated.rps)}; nginx / direct ${pass.ratioToNginx ? perRun((run) => run.nginx!.saturated.rps / run.direct!.saturated.rps) : 'n/a'}. Added p99 over direct at the fixed rate (ms): ${perRun((run) => run.gateway!.fixedRate.p99Ms - run.direct!.fixedRate.p99Ms)}; flat out: ${perRun((run) => run.gateway!.saturated.p99Ms - run.direct!.saturated.p99Ms)}.`,
+    `Ratios, pair by pair in each run: gateway / nginx ${pass.ratioToNginx ? perRun((run) => run.gateway!.saturated.rps / run.nginx!.saturated.rps) : 'n/a'}; gateway / Node proxy ${perRun((run) => run.gateway!.saturated.rps / run.proxy!.saturated.rps)}; gateway / fastify proxy ${perRun((run) => run.gateway!.saturated.rps / run.fastifyProxy!.saturated.rps)}; fastify proxy / Node proxy ${perRun((run) => run.fastifyProxy!.saturated.rps / run.proxy!.saturated.rps)}; nginx / direct ${pass.ratioToNginx ? perRun((run) => run.nginx!.saturated.rps / run.direct!.saturated.rps) : 'n/a'}; Node proxy / nginx ${pass.ratioToNginx ? perRun((run) => run.proxy!.saturated.rps / run.nginx!.saturated.rps) : 'n/a'}. Added p99 over direct at the fixed rate (ms): ${perRun((run) => run.gateway!.fixedRate.p99Ms - run.direct!.fixedRate.p99Ms)}; flat out: ${perRun((run) => run.gateway!.saturated.p99Ms - run.direct!.saturated.p99Ms)}.`,
     '',
   );
   return lines;
