@@ -44,6 +44,18 @@ export function preferredWait(header: string | undefined): number | undefined {
   return undefined;
 }
 
+/**
+ * `wait` is a plain decimal integer. The schema's number coercion would also take `0x10`,
+ * `1e1`, `+5` or an empty string; this runs on the raw query first so those are a 400.
+ */
+export function assertPlainWait(query: unknown): void {
+  const raw = (query as Record<string, unknown> | undefined)?.wait;
+  if (raw === undefined || (typeof raw === 'string' && /^\d{1,9}$/.test(raw))) return;
+  throw new GatewayError('invalid_request', {
+    detail: `wait must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}, given once.`,
+  });
+}
+
 export function resolveWait(query: number | undefined, prefer: string | undefined): WaitPreference {
   if (query !== undefined) return { seconds: query, fromPrefer: false };
   const fromHeader = preferredWait(prefer);
@@ -92,6 +104,7 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
   const { service, terminalMaxAgeSeconds } = options;
 
   app.addHook('onSend', async (request, reply, payload) => conditionalTask(request, reply, payload));
+  app.addHook('preValidation', async (request) => assertPlainWait(request.query));
 
   app.get(
     '/tasks/:id',

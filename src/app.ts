@@ -21,11 +21,10 @@ import { GatewayError, isGatewayError, toProblem } from './errors.js';
 import { Metrics } from './metrics.js';
 import { swaggerOptions } from './openapi.js';
 import { PROVIDERS } from './providers/index.js';
-import { onUnknownStatus } from './providers/normalize.js';
 import type { ProviderDefinition } from './providers/types.js';
 import { TaskSchema, type Task } from '../schemas/task.js';
 import { TaskService } from './tasks/service.js';
-import { ProviderClient } from './upstream/provider-client.js';
+import { ProviderClient, type ProviderClientObserver } from './upstream/provider-client.js';
 import taskRoutes from '../routes/tasks.js';
 import batchRoutes from '../routes/batch.js';
 import eventRoutes from '../routes/events.js';
@@ -93,14 +92,14 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
 export function buildClients(
   config: Config,
   providers: readonly ProviderDefinition[],
-  metrics: Metrics,
+  observer: ProviderClientObserver,
   dispatcher?: Dispatcher,
 ): Map<string, ProviderClient> {
   const clients = new Map<string, ProviderClient>();
   for (const definition of providers) {
     const settings = config.providers[definition.name];
     if (settings === undefined) continue;
-    clients.set(definition.name, new ProviderClient(definition, settings, config, metrics, dispatcher));
+    clients.set(definition.name, new ProviderClient(definition, settings, config, observer, dispatcher));
   }
   return clients;
 }
@@ -110,6 +109,8 @@ class MethodTable {
   private readonly paths = new Map<string, { pattern: RegExp; methods: Set<string> }>();
 
   add(url: string, methods: string | string[]): void {
+    // @fastify/cors adds `OPTIONS *` for preflights: it must not make every path "known".
+    if (url === '*' || url === '/*') return;
     let entry = this.paths.get(url);
     if (entry === undefined) {
       const source = url
@@ -172,16 +173,37 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: false,
+    // URLs the router itself rejects (bad percent-encoding, over-long ids) are problems too.
+    frameworkErrors: (error, request, reply) => {
+      const onTasks = request.url.startsWith('/tasks/');
+      return sendProblem(
+        request,
+        reply,
+        new GatewayError(onTasks ? 'invalid_task_id' : 'invalid_request', {
+          detail: onTasks ? 'The task id in the path is not valid.' : 'The request URL is not valid.',
+          cause: error,
+        }),
+      );
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   const metrics = deps.metrics ?? new Metrics();
-  const clients = buildClients(config, deps.providers ?? PROVIDERS, metrics, deps.dispatcher);
+  // Upstream events go to the metrics, and the ones an operator must hear about to the log.
+  const observer: ProviderClientObserver = {
+    onAttempt: (provider, outcome, seconds) => metrics.onAttempt(provider, outcome, seconds),
+    onRetry: (provider, reason) => metrics.onRetry(provider, reason),
+    onCircuitState: (provider, state) => {
+      metrics.onCircuitState(provider, state);
+      if (state === 'closed') app.log.info({ provider, circuit: state }, `${provider} circuit closed`);
+      else app.log.warn({ provider, circuit: state }, `${provider} circuit ${state.replace('_', '-')}`);
+    },
+    onUnknownStatus: (provider, word) => {
+      metrics.onUnknownStatus(provider, word);
+      app.log.warn({ provider, providerStatus: word.slice(0, 64) }, 'unknown upstream status served as in_progress');
+    },
+  };
+  const clients = buildClients(config, deps.providers ?? PROVIDERS, observer, deps.dispatcher);
   const service = new TaskService(config, clients, metrics);
-  // An upstream status word outside the mapping is served as in_progress, and logged and counted here.
-  const stopListening = onUnknownStatus((provider, word) => {
-    metrics.onUnknownStatus(provider, word);
-    app.log.warn({ provider, providerStatus: word.slice(0, 64) }, 'unknown upstream status served as in_progress');
-  });
   app.decorate('taskService', service);
   app.decorate('metrics', metrics);
   app.decorate('gatewayState', { shuttingDown: false } satisfies GatewayState);
@@ -200,6 +222,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ method: request.method, route, status: reply.statusCode });
+    // Held requests (SSE, long-poll) would drown the latency of ordinary answers.
+    const held = route === '/tasks/:id/events' || (request.query as { wait?: unknown } | undefined)?.wait !== undefined || request.headers.prefer !== undefined;
+    if (!held) metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
     // Built only when it will be written (LOG_LEVEL=info or lower).
     if (LOGS_INFO.has(request.log.level)) {
       request.log.info(
@@ -280,7 +305,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(operationRoutes, { config, clients });
 
   app.addHook('onClose', async () => {
-    stopListening();
     service.drain();
     await Promise.all([...clients.values()].map((client) => client.close()));
   });

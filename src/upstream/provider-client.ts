@@ -4,6 +4,7 @@
  */
 import type { Config, ProviderConfig } from '../config.js';
 import { GatewayError, type ProblemCode } from '../errors.js';
+import { knownTaskStatus } from '../providers/normalize.js';
 import type { ProviderDefinition } from '../providers/types.js';
 import type { TaskState } from '../../schemas/task.js';
 import { CircuitBreaker, type CircuitState } from './breaker.js';
@@ -15,6 +16,8 @@ const CIRCUIT_FAILURES: ReadonlySet<ProblemCode> = new Set(['upstream_error', 'u
 
 export interface ProviderClientObserver extends UpstreamObserver {
   onCircuitState(provider: string, state: CircuitState): void;
+  /** A status word outside the mapping (served as in_progress). */
+  onUnknownStatus(provider: string, word: string): void;
 }
 
 export class ProviderClient {
@@ -28,7 +31,7 @@ export class ProviderClient {
     private readonly definition: ProviderDefinition,
     private readonly settings: ProviderConfig,
     config: Config,
-    observer?: ProviderClientObserver,
+    private readonly observer?: ProviderClientObserver,
     dispatcher?: Dispatcher,
   ) {
     this.name = definition.name;
@@ -82,6 +85,7 @@ export class ProviderClient {
     try {
       const response = await this.upstream.get(this.definition.taskPath(nativeId), this.headers);
       const state = this.definition.interpret(response, { nativeId, baseUrl: this.settings.baseUrl });
+      if (knownTaskStatus(state.provider_status) === undefined) this.observer?.onUnknownStatus(this.name, state.provider_status);
       this.breaker.recordSuccess();
       return state;
     } catch (error) {

@@ -249,7 +249,6 @@ describe('circuit breaker through the gateway', () => {
 
   test(
     'circuit transitions are logged',
-    { todo: 'nothing logs breaker transitions: ProviderClient reports them only to Metrics.onCircuitState (src/app.ts buildClients)' },
     async (t) => {
       const vtrix = await startSimulator({ provider: 'vtrix', apiKey: VTRIX_KEY });
       const lines: string[] = [];
