@@ -76,7 +76,7 @@ const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app, optio
       const unfollow = stream.follow((event) => {
         if ('task' in event) {
           const { task } = event;
-          if (task.status !== last.status || task.progress !== last.progress || event.final) {
+          if (task.status !== last.status || task.progress !== last.progress) {
             last = task;
             body.write(taskEvent(task));
           }

@@ -30,14 +30,11 @@ export async function startServer(config: Config) {
     app.gatewayState.shuttingDown = true;
     // Waiters get the latest state now rather than holding the shutdown for up to 60 s.
     app.taskService.drain();
-    // Until close() returns, keep sweeping: a long-poll or SSE request that was still at its
-    // first upstream lookup starts waiting only after the drain above, and close() shuts only
-    // the keep-alive connections idle at that moment (one busy then would stay open once
-    // answered). Either would hold the exit until the grace delay, and then exit 1.
-    const sweep = setInterval(() => {
-      app.taskService.drain();
-      app.server.closeIdleConnections();
-    }, 50);
+    // close() shuts only the keep-alive connections idle at that moment; one busy then would
+    // stay open once answered and hold the exit until the grace delay (then exit 1). Keep
+    // closing connections as they go idle. (Requests that reach a wait after the drain are
+    // answered at once: the watcher is draining.)
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
     try {
       await app.close();
     } finally {

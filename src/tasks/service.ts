@@ -46,7 +46,8 @@ export class TaskService {
   /** Long-poll: the task once it is terminal, or its latest state after `waitMs`. */
   async waitForTask(id: string, options: WaitOptions): Promise<Task> {
     const { client, nativeId, state } = await this.locate(id);
-    if (options.waitMs <= 0 || isTerminal(state.status)) return toTask(id, client, state);
+    // A request that reached this point after shutdown began gets the latest state now.
+    if (options.waitMs <= 0 || isTerminal(state.status) || this.watcher.draining) return toTask(id, client, state);
     return new Promise<Task>((resolve, reject) => {
       let latest: TaskState = state;
       let settled = false;
@@ -80,11 +81,17 @@ export class TaskService {
     const { client, nativeId, state } = await this.locate(id);
     return {
       first: toTask(id, client, state),
-      follow: (onEvent) =>
-        this.watcher.watch(client, nativeId, state, 'sse', (event) => {
+      follow: (onEvent) => {
+        if (this.watcher.draining) {
+          // Shutting down: the first state is the last word; end the stream once it is sent.
+          queueMicrotask(() => onEvent({ task: toTask(id, client, state), final: true }));
+          return () => {};
+        }
+        return this.watcher.watch(client, nativeId, state, 'sse', (event) => {
           if ('state' in event) onEvent({ task: toTask(id, client, event.state), final: event.final === true });
           else onEvent(event);
-        }),
+        });
+      },
     };
   }
 

@@ -87,6 +87,7 @@ class PollLoop {
 export class TaskWatcher {
   private readonly loops = new Map<string, PollLoop>();
   private waiterCount = 0;
+  private closing = false;
 
   constructor(
     private readonly lookup: TaskLookup,
@@ -96,6 +97,11 @@ export class TaskWatcher {
 
   get waiters(): number {
     return this.waiterCount;
+  }
+
+  /** True once drain() ran: nobody should start waiting any more. */
+  get draining(): boolean {
+    return this.closing;
   }
 
   get pollLoops(): number {
@@ -141,6 +147,7 @@ export class TaskWatcher {
 
   /** Shutdown: every waiter gets the latest state now, then all loops stop. */
   drain(): void {
+    this.closing = true;
     for (const loop of [...this.loops.values()]) {
       const event: WatchEvent = { state: loop.latest, final: true };
       for (const listener of [...loop.listeners]) listener(event);

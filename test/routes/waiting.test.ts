@@ -158,3 +158,13 @@ test('on shutdown every waiter is answered with the latest state', async (t) => 
   assert.equal(response.statusCode, 200);
   assert.equal(json(response).progress, 70);
 });
+
+test('once shutdown has begun, a new wait is answered at once with the latest state', async (t) => {
+  const { app, vtrix } = await startStack(t, { configure: FAST_POLL });
+  vtrix.setTask('task_drain02', { variant: 'model', timeline: [{ atMs: 0, status: 'in_progress', progress: 40 }] });
+  app.taskService.drain();
+  const response = await app.inject({ url: '/tasks/task_drain02?wait=60' });
+  assert.equal(response.statusCode, 200);
+  assert.equal(json(response).progress, 40);
+  assert.equal(app.taskService.watcher.pollLoops, 0, 'no poll loop is started while draining');
+});
