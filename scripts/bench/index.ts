@@ -2,7 +2,7 @@
  * npm run bench — every scenario of the benchmark issue, on loopback, each server in its
  * own process and the load generator (autocannon) in this one; writes BENCHMARKS.md.
  *
- *   npm run bench                      full run (~12 min), rewrites BENCHMARKS.md's results
+ *   npm run bench                      full run (~15 min), rewrites BENCHMARKS.md's results
  *   npm run bench -- --quick           short smoke run; prints, writes only with --write
  *   options: --only cached,passthrough,storm,waiters,startup   --source (gateway via tsx)
  *            --no-build   --write   --no-write   --json FILE   --cpu-prof DIR (gateway profiles)

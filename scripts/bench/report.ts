@@ -207,7 +207,7 @@ export function renderGenerated(results: BenchResults): string {
 const SKELETON = `# Benchmarks
 
 How much the gateway's hop costs, measured on loopback against references measured in the
-same run. Run \`npm run bench\` (about 12 minutes; \`npm run bench -- --quick\` for a
+same run. Run \`npm run bench\` (about 15 minutes; \`npm run bench -- --quick\` for a
 one-minute smoke run that does not rewrite this file). The script is \`scripts/bench/\`.
 
 ${BEGIN}
