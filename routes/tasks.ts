@@ -10,7 +10,7 @@ import type { TaskService } from '../src/tasks/service.js';
 import { z } from 'zod';
 import { TASK_EXAMPLES } from '../schemas/examples.js';
 import { MAX_WAIT_SECONDS, TaskParamsSchema, TaskRequestHeadersSchema, WaitQuerySchema } from '../schemas/params.js';
-import { isTerminal, TaskSchema, type Task } from '../schemas/task.js';
+import { isTerminal, serializeTask, TaskSchema, type Task } from '../schemas/task.js';
 import { CLIENT_AUTH, jsonResponse, REQUEST_ID_HEADER } from './documentation.js';
 import { problemResponses } from './problem-responses.js';
 
@@ -80,19 +80,31 @@ function matchesIfNoneMatch(header: string, etag: string): boolean {
   return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
 }
 
-/** onSend: ETag on every 200 Task, and 304 when the client already has it. */
-export function conditionalTask(request: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
-  if (reply.statusCode !== 200 || typeof payload !== 'string') return payload;
-  const etag = etagOf(payload);
+interface Rendered {
+  body: string;
+  etag: string;
+}
+
+/** JSON and ETag of each Task object; a cached task is the same object, so it is rendered once. */
+const renderings = new WeakMap<Task, Rendered>();
+
+function render(task: Task): Rendered {
+  let rendered = renderings.get(task);
+  if (rendered === undefined) {
+    const body = serializeTask(task);
+    rendered = { body, etag: etagOf(body) };
+    renderings.set(task, rendered);
+  }
+  return rendered;
+}
+
+/** Sends a Task with its ETag, or a 304 when the client already has this version. */
+export function sendTask(request: FastifyRequest, reply: FastifyReply, task: Task): FastifyReply {
+  const { body, etag } = render(task);
   reply.header('etag', etag);
   const ifNoneMatch = request.headers['if-none-match'];
-  if (ifNoneMatch !== undefined && matchesIfNoneMatch(ifNoneMatch, etag)) {
-    reply.code(304);
-    reply.removeHeader('content-type');
-    reply.removeHeader('content-length');
-    return '';
-  }
-  return payload;
+  if (ifNoneMatch !== undefined && matchesIfNoneMatch(ifNoneMatch, etag)) return reply.code(304).send();
+  return reply.type('application/json; charset=utf-8').send(body);
 }
 
 export function setTaskCacheHeaders(reply: FastifyReply, task: Task, terminalMaxAgeSeconds: number): void {
@@ -103,7 +115,6 @@ export function setTaskCacheHeaders(reply: FastifyReply, task: Task, terminalMax
 const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options) => {
   const { service, terminalMaxAgeSeconds } = options;
 
-  app.addHook('onSend', async (request, reply, payload) => conditionalTask(request, reply, payload));
   app.addHook('preValidation', async (request) => assertPlainWait(request.query));
 
   app.get(
@@ -150,7 +161,7 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
           : await service.getTask(id);
       if (wait.fromPrefer) reply.header('preference-applied', `wait=${wait.seconds}`);
       setTaskCacheHeaders(reply, task, terminalMaxAgeSeconds);
-      return task;
+      return sendTask(request, reply, task);
     },
   );
 };

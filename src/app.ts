@@ -22,7 +22,6 @@ import { Metrics } from './metrics.js';
 import { swaggerOptions } from './openapi.js';
 import { PROVIDERS } from './providers/index.js';
 import type { ProviderDefinition } from './providers/types.js';
-import { TaskSchema, type Task } from '../schemas/task.js';
 import { TaskService } from './tasks/service.js';
 import { ProviderClient, type ProviderClientObserver } from './upstream/provider-client.js';
 import taskRoutes from '../routes/tasks.js';
@@ -132,34 +131,6 @@ class MethodTable {
   }
 }
 
-/**
- * A Task as JSON, byte for byte what zod's parse + JSON.stringify made of it (a new object
- * in the schema's field order, unknown keys dropped), without re-validating: every Task is
- * built by toTask from a TaskState that finalizeTask already checked. Profiled in issue 6:
- * the generic serializer parsed every 200 again.
- */
-export function serializeTask(task: Task): string {
-  return JSON.stringify({
-    id: task.id,
-    provider: task.provider,
-    provider_task_id: task.provider_task_id,
-    status: task.status,
-    provider_status: task.provider_status,
-    progress: task.progress,
-    url: task.url,
-    outputs: task.outputs.map((output) => ({ type: output.type, url: output.url })),
-    error: task.error === null ? null : { code: task.error.code, message: task.error.message },
-    model: task.model,
-    created_at: task.created_at,
-    completed_at: task.completed_at,
-    poll_after_ms: task.poll_after_ms,
-  });
-}
-
-/** The Task schema gets the trusted serializer above; every other response keeps zod's checked one. */
-const serializerFor: typeof serializerCompiler = (route) =>
-  route.schema === TaskSchema ? (data) => serializeTask(data as Task) : serializerCompiler(route);
-
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? { level: config.logLevel },
@@ -209,7 +180,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('gatewayState', { shuttingDown: false } satisfies GatewayState);
 
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerFor);
+  app.setSerializerCompiler(serializerCompiler);
 
   const methods = new MethodTable();
   app.addHook('onRoute', (route) => methods.add(route.url, route.method));
@@ -283,7 +254,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // The task API: client auth and rate limiting apply here, not to health, metrics or docs.
   const clientKeys = new ClientKeys(config.apiKeys);
   await app.register(async (api) => {
-    api.addHook('onRequest', async (request) => clientKeys.authenticate(request));
+    // No hook at all when the API is open: it runs on every request.
+    if (clientKeys.enabled) {
+      api.addHook('onRequest', (request, _reply, done) => {
+        clientKeys.authenticate(request);
+        done();
+      });
+    }
     if (config.rateLimitPerMinute > 0) {
       await api.register(fastifyRateLimit, {
         max: config.rateLimitPerMinute,

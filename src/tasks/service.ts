@@ -27,6 +27,7 @@ export class TaskService {
   readonly router: Router;
   readonly lookup: TaskLookup;
   readonly watcher: TaskWatcher;
+  private readonly views = new WeakMap<TaskState, Task>();
 
   constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics) {
     this.router = new Router(config.routes, new Set(clients.keys()));
@@ -40,14 +41,26 @@ export class TaskService {
 
   async getTask(id: string): Promise<Task> {
     const { client, state } = await this.locate(id);
-    return toTask(id, client, state);
+    return this.view(id, client, state);
+  }
+
+  /**
+   * The Task for a state, the same object for as long as the state is the same (served
+   * from a cache): routes memoize what they derive from it (the JSON, its ETag) on it.
+   */
+  private view(id: string, client: ProviderClient, state: TaskState): Task {
+    const known = this.views.get(state);
+    if (known !== undefined && known.id === id) return known;
+    const task = toTask(id, client, state);
+    this.views.set(state, task);
+    return task;
   }
 
   /** Long-poll: the task once it is terminal, or its latest state after `waitMs`. */
   async waitForTask(id: string, options: WaitOptions): Promise<Task> {
     const { client, nativeId, state } = await this.locate(id);
     // A request that reached this point after shutdown began gets the latest state now.
-    if (options.waitMs <= 0 || isTerminal(state.status) || this.watcher.draining) return toTask(id, client, state);
+    if (options.waitMs <= 0 || isTerminal(state.status) || this.watcher.draining) return this.view(id, client, state);
     return new Promise<Task>((resolve, reject) => {
       let latest: TaskState = state;
       let settled = false;
