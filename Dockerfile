@@ -11,6 +11,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY routes ./routes
 COPY schemas ./schemas
+COPY scripts/bundle.ts ./scripts/bundle.ts
 RUN npm run build
 
 FROM node:26-slim AS deps
@@ -32,4 +33,4 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node directly (not npm) so SIGTERM reaches the process and close-with-grace drains it.
-CMD ["node", "dist/src/server.js"]
+CMD ["node", "dist/taskgate.mjs"]

@@ -115,7 +115,10 @@ export function setTaskCacheHeaders(reply: FastifyReply, task: Task, terminalMax
 const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options) => {
   const { service, terminalMaxAgeSeconds } = options;
 
-  app.addHook('preValidation', async (request) => assertPlainWait(request.query));
+  app.addHook('preValidation', (request, _reply, done) => {
+    assertPlainWait(request.query);
+    done();
+  });
 
   app.get(
     '/tasks/:id',

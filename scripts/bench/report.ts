@@ -78,7 +78,7 @@ function summary(results: BenchResults): string[] {
   for (const start of startup ?? []) {
     if (start.mode !== 'dist') continue;
     rows.push(
-      `| start-up: process start to first 200 (\`node dist/src/server.js\`) | ${formatSpread(start.toHealthzMs, 0, ' ms')} | ≤ 500 ms | ${yes(start.toHealthzMs.median <= 500)} |`,
+      `| start-up: process start to first 200 (\`node dist/taskgate.mjs\`) | ${formatSpread(start.toHealthzMs, 0, ' ms')} | ≤ 500 ms | ${yes(start.toHealthzMs.median <= 500)} |`,
     );
   }
   return rows;
@@ -173,7 +173,7 @@ function waitersDetails(waiters: { options: WaitersOptions; runs: WaitersRun[] }
 function startupDetails(startup: StartupResult[]): string[] {
   const lines = ['### Start-up', '', 'From `spawn()` of the process to the first 200 on `/healthz` (polled every 5 ms), and to the first 200 for a real task (one upstream call).', '', '| entry | to first 200 | to first task 200 |', '|---|---|---|'];
   for (const start of startup) {
-    const entry = start.mode === 'dist' ? '`node dist/src/server.js` (production)' : '`node --import tsx src/server.ts`';
+    const entry = start.mode === 'dist' ? '`node dist/taskgate.mjs` (production)' : '`node --import tsx src/server.ts`';
     lines.push(`| ${entry} | ${formatSpread(start.toHealthzMs, 0, ' ms')} | ${formatSpread(start.toFirstTaskMs, 0, ' ms')} |`);
   }
   lines.push('');
@@ -190,7 +190,7 @@ export function renderGenerated(results: BenchResults): string {
     `- Command: \`${env.command}\`${env.quick ? ' (quick smoke run: shorter and fewer runs; not the figures of record)' : ''}`,
     `- Machine: ${env.cpu}, ${env.cores} cores, ${env.memoryGb} GB RAM; ${env.os}; Node ${env.node}`,
     `- Load average (1/5/15 min) before: ${env.loadBefore}; after: ${env.loadAfter}. Other work on the machine shows up as noise; each figure is the median of ${env.runs} runs of ${env.durationSeconds} s (after ${env.warmupSeconds} s of warm-up) with the min-max spread, and each ratio is computed within one run.`,
-    `- Gateway: ${env.mode === 'dist' ? 'the built production entry `node dist/src/server.js` (after `npm run build`)' : '`node --import tsx src/server.ts`'}, configured by environment only: \`LOG_LEVEL=warn\`, \`TASKGATE_RATE_LIMIT=0\`, the simulators' URLs and keys. Every server (simulators, references, nginx, gateway) is its own process; autocannon runs in the bench process.`,
+    `- Gateway: ${env.mode === 'dist' ? 'the built production entry `node dist/taskgate.mjs` (after `npm run build`)' : '`node --import tsx src/server.ts`'}, configured by environment only: \`LOG_LEVEL=warn\`, \`TASKGATE_RATE_LIMIT=0\`, the simulators' URLs and keys. Every server (simulators, references, nginx, gateway) is its own process; autocannon runs in the bench process.`,
     '',
     ...summary(results),
     '',

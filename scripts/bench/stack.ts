@@ -29,6 +29,8 @@ export interface RunningProcess {
 
 function nodeEntry(mode: RunMode, source: string): string[] {
   if (mode === 'source') return ['--import', 'tsx', source];
+  // The gateway runs as `npm start` does: the one-file bundle that `npm run build` makes.
+  if (source === 'src/server.ts') return [join('dist', 'taskgate.mjs')];
   return [join('dist', source.replace(/\.ts$/, '.js'))];
 }
 
