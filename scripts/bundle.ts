@@ -18,6 +18,8 @@ await build({
   // Bundled CommonJS dependencies still call require().
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   legalComments: 'none',
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
 });
 console.log('bundled dist/taskgate.mjs');
