@@ -1,40 +1,16 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { GatewayError, isGatewayError, type ProblemCode } from '../../src/errors.js';
 import { gravitex } from '../../src/providers/gravitex/index.js';
 import { onUnknownStatus } from '../../src/providers/normalize.js';
-import type { InterpretContext, UpstreamResponse } from '../../src/providers/types.js';
+import type { InterpretContext } from '../../src/providers/types.js';
+import { adapterHarness, answer } from '../helpers/adapter.js';
 
 const TASK_ID = 'task_Q3x9Lm2Vb7Kp4Rt8Ns1Wd6Yh0Jc5Fg2A';
 const LEGACY_TASK_ID = 'task_L8k7J6h5G4f3D2s1A0p9O8i7U6y5T4r3';
 const DOCS_TASK_ID = 'video_69095b4ce0048190893a01510c0c98b0';
 const context: InterpretContext = { nativeId: TASK_ID, baseUrl: 'https://api.gravitex.ai' };
 
-function fixture(name: string): string {
-  return readFileSync(new URL(`../fixtures/gravitex/${name}.json`, import.meta.url), 'utf8');
-}
-
-function answer(statusCode: number, body: string | object, headers: UpstreamResponse['headers'] = {}): UpstreamResponse {
-  return { statusCode, headers, body: typeof body === 'string' ? body : JSON.stringify(body) };
-}
-
-function interpretError(response: UpstreamResponse): GatewayError {
-  try {
-    gravitex.interpret(response, context);
-  } catch (error) {
-    assert.ok(isGatewayError(error), `expected a GatewayError, got ${String(error)}`);
-    assert.equal(error.provider, 'gravitex');
-    return error;
-  }
-  assert.fail('interpret returned instead of throwing');
-}
-
-function assertThrowsCode(response: UpstreamResponse, code: ProblemCode): GatewayError {
-  const error = interpretError(response);
-  assert.equal(error.code, code);
-  return error;
-}
+const { fixture, interpretError, assertThrowsCode } = adapterHarness(gravitex, context);
 
 describe('gravitex definition', () => {
   it('has the documented name, env prefix, base URL and a poll cadence of at least 5 s', () => {

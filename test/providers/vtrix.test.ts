@@ -1,38 +1,14 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { GatewayError, isGatewayError, type ProblemCode } from '../../src/errors.js';
 import { onUnknownStatus } from '../../src/providers/normalize.js';
-import type { InterpretContext, UpstreamResponse } from '../../src/providers/types.js';
+import type { InterpretContext } from '../../src/providers/types.js';
+import { adapterHarness, answer } from '../helpers/adapter.js';
 import { vtrix } from '../../src/providers/vtrix/index.js';
 
 const TASK_ID = 'd758n65e878c73cmdg20';
 const context: InterpretContext = { nativeId: TASK_ID, baseUrl: 'https://cloud.vtrix.ai' };
 
-function fixture(name: string): string {
-  return readFileSync(new URL(`../fixtures/vtrix/${name}.json`, import.meta.url), 'utf8');
-}
-
-function answer(statusCode: number, body: string | object, headers: UpstreamResponse['headers'] = {}): UpstreamResponse {
-  return { statusCode, headers, body: typeof body === 'string' ? body : JSON.stringify(body) };
-}
-
-function interpretError(response: UpstreamResponse): GatewayError {
-  try {
-    vtrix.interpret(response, context);
-  } catch (error) {
-    assert.ok(isGatewayError(error), `expected a GatewayError, got ${String(error)}`);
-    assert.equal(error.provider, 'vtrix');
-    return error;
-  }
-  assert.fail('interpret returned instead of throwing');
-}
-
-function assertThrowsCode(response: UpstreamResponse, code: ProblemCode): GatewayError {
-  const error = interpretError(response);
-  assert.equal(error.code, code);
-  return error;
-}
+const { fixture, interpretError, assertThrowsCode } = adapterHarness(vtrix, context);
 
 describe('vtrix definition', () => {
   it('has the documented name, env prefix, base URL and 5 s poll cadence', () => {

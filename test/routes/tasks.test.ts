@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { TaskSchema } from '../../schemas/task.js';
 import { json, startStack } from '../helpers/stack.js';
 
@@ -111,15 +115,29 @@ test('X-Request-Id is echoed when given and generated otherwise', async (t) => {
   assert.notEqual(unsafe.headers['x-request-id'], 'bad id with spaces');
 });
 
-test('client headers are never forwarded upstream and our key is', async (t) => {
-  const { app, vtrix } = await startStack(t);
-  vtrix.setTask('task_hdr001', { variant: 'model', timeline: DONE });
-  // The simulator rejects any key but ours: a forwarded client Authorization would be a 502.
+test('client headers are never forwarded upstream; only our key goes', async (t) => {
+  // A recording upstream instead of the simulator: the headers it received are the evidence.
+  const received: IncomingHttpHeaders[] = [];
+  const upstream = createServer((request, response) => {
+    received.push(request.headers);
+    response.setHeader('content-type', 'application/json');
+    response.end(JSON.stringify({ id: 'task_hdr001', status: 'in_progress', progress: 0.5 }));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => upstream.close(() => resolve())));
+  const { port } = upstream.address() as AddressInfo;
+  const app = await buildApp(loadConfig({ VTRIX_API_KEY: 'our-vtrix-key', VTRIX_BASE_URL: `http://127.0.0.1:${port}` }), { logger: false });
+  t.after(() => app.close());
+
   const response = await app.inject({
     url: '/tasks/task_hdr001',
-    headers: { authorization: 'Bearer client-key', cookie: 'session=1' },
+    headers: { authorization: 'Bearer client-key', cookie: 'session=1', 'x-forwarded-for': '203.0.113.9', 'x-custom': 'leak' },
   });
   assert.equal(response.statusCode, 200);
+  assert.equal(received.length, 1);
+  const headers = received[0]!;
+  assert.equal(headers.authorization, 'Bearer our-vtrix-key');
+  for (const name of ['cookie', 'x-forwarded-for', 'x-custom']) assert.equal(headers[name], undefined, name);
 });
 
 test('healthz and readyz answer', async (t) => {
