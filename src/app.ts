@@ -192,10 +192,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpRequests.inc({ method: request.method, route, status: reply.statusCode });
     // Held requests (SSE, long-poll) would drown the latency of ordinary answers.
     const held = route === '/tasks/:id/events' || (request.query as { wait?: unknown } | undefined)?.wait !== undefined || request.headers.prefer !== undefined;
-    if (!held) metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
+    metrics.onHttpResponse(request.method, route, reply.statusCode, held ? undefined : reply.elapsedTime / 1000);
     // Built only when it will be written (LOG_LEVEL=info or lower).
     if (LOGS_INFO.has(request.log.level)) {
       request.log.info(

@@ -78,9 +78,33 @@ export class Metrics implements ProviderClientObserver {
     registers: [this.registry],
   });
   private readonly unknownStatusLabels = new Set<string>();
+  /** Label-bound children, so the per-request path skips prom-client's label hashing. */
+  private readonly requestCounters = new Map<string, { inc(): void }>();
+  private readonly requestTimers = new Map<string, { observe(value: number): void }>();
+  readonly terminalHit = this.cacheLookups.labels({ cache: 'terminal', result: 'hit' });
+  readonly freshHit = this.cacheLookups.labels({ cache: 'fresh', result: 'hit' });
+  readonly cacheMiss = this.cacheLookups.labels({ cache: 'terminal', result: 'miss' });
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'taskgate_' });
+  }
+
+  /** Counts an answered request (and its latency unless it was held: SSE, long-poll). */
+  onHttpResponse(method: string, route: string, status: number, seconds: number | undefined): void {
+    const key = `${method} ${status} ${route}`;
+    let counter = this.requestCounters.get(key);
+    if (counter === undefined) {
+      counter = this.httpRequests.labels({ method, route, status });
+      this.requestCounters.set(key, counter);
+    }
+    counter.inc();
+    if (seconds === undefined) return;
+    let timer = this.requestTimers.get(route);
+    if (timer === undefined) {
+      timer = this.httpDuration.labels({ route });
+      this.requestTimers.set(route, timer);
+    }
+    timer.observe(seconds);
   }
 
   onAttempt(provider: string, outcome: string, seconds: number): void {

@@ -86,13 +86,13 @@ export class TaskLookup {
     const key = `${client.name}:${nativeId}`;
     const done = this.terminal.get(key);
     if (done !== undefined) {
-      this.metrics.cacheLookups.inc({ cache: 'terminal', result: 'hit' });
+      this.metrics.terminalHit.inc();
       return Promise.resolve(done);
     }
     const recent = this.fresh.get(key);
     if (recent !== undefined) {
       if (recent.expiresAt > Date.now()) {
-        this.metrics.cacheLookups.inc({ cache: 'fresh', result: 'hit' });
+        this.metrics.freshHit.inc();
         return Promise.resolve(recent.state);
       }
       this.fresh.delete(key);
@@ -102,7 +102,7 @@ export class TaskLookup {
       this.metrics.coalesced.inc();
       return pending;
     }
-    this.metrics.cacheLookups.inc({ cache: 'terminal', result: 'miss' });
+    this.metrics.cacheMiss.inc();
     const call = client.fetchTask(nativeId).then(
       (state) => {
         this.inFlight.delete(key);
