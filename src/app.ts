@@ -139,6 +139,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // Ids are up to 200 characters; longer ones must still reach the validator (400, not 404).
     routerOptions: { maxParamLength: 1024 },
     bodyLimit: 64 * 1024,
+    trustProxy: config.trustProxy,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

@@ -57,6 +57,12 @@ export interface Config {
   /** `Cache-Control: private, max-age=` for terminal tasks. */
   terminalMaxAgeSeconds: number;
   shutdownGraceMs: number;
+  /**
+   * Proxies whose X-Forwarded-For is believed (Fastify's `trustProxy`): false (default),
+   * true (any), or a list of addresses/CIDRs. Behind a load balancer the per-IP rate limit
+   * needs it, or every client shares the balancer's address.
+   */
+  trustProxy: boolean | string[];
   maxUpstreamBodyBytes: number;
   upstreamRetries: number;
 }
@@ -149,6 +155,7 @@ const FileSchema = z
       .optional(),
     terminalMaxAgeSeconds: z.number().int().min(0).optional(),
     shutdownGraceMs: z.number().int().min(0).optional(),
+    trustProxy: z.union([z.boolean(), z.array(z.string().min(1)).min(1)]).optional(),
   })
   .strict();
 type FileSettings = z.infer<typeof FileSchema>;
@@ -267,6 +274,7 @@ export function loadConfig(
     waiters: { max: file.waiters?.max ?? 20_000, keepAliveMs: file.waiters?.keepAliveMs ?? 15_000 },
     terminalMaxAgeSeconds: file.terminalMaxAgeSeconds ?? 300,
     shutdownGraceMs: file.shutdownGraceMs ?? 10_000,
+    trustProxy: file.trustProxy ?? false,
     maxUpstreamBodyBytes: 1024 * 1024,
     upstreamRetries: 2,
   });

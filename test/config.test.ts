@@ -63,6 +63,11 @@ test('TASKGATE_CONFIG sets routing rules and provider settings, and is validated
   const config = loadConfig({ TASKGATE_CONFIG: good });
   assert.deepEqual(config.routes, [{ prefix: 'gx-', providers: ['gravitex'] }]);
   assert.equal(config.providers.vtrix!.pollIntervalMs, 3000);
+  assert.equal(config.trustProxy, false, 'proxies are not trusted unless configured');
+
+  const proxied = join(dir, 'proxied.json');
+  writeFileSync(proxied, JSON.stringify({ trustProxy: ['10.0.0.0/8'] }));
+  assert.deepEqual(loadConfig({ TASKGATE_CONFIG: proxied }).trustProxy, ['10.0.0.0/8']);
 
   const unknownProvider = join(dir, 'unknown.json');
   writeFileSync(unknownProvider, JSON.stringify({ routes: [{ prefix: 'x', providers: ['acme'] }] }));

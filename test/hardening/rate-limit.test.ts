@@ -64,6 +64,21 @@ test('when open, the bucket is per client IP', async (t) => {
   assertProblem(await app.inject({ ...from('10.0.0.1'), headers: { 'x-forwarded-for': '192.0.2.77' } }), 429, 'rate_limited');
 });
 
+test('behind a trusted proxy (TASKGATE_CONFIG trustProxy) the bucket is the forwarded client IP', async (t) => {
+  const { app, vtrix } = await startStack(t, {
+    env: { TASKGATE_RATE_LIMIT: '1' },
+    configure: (config) => ({ ...config, trustProxy: ['10.0.0.1'] }),
+  });
+  vtrix.setTask('task_rl0001', { variant: 'model', timeline: DONE });
+  const via = (client: string, proxy = '10.0.0.1') => ({ url: ID, remoteAddress: proxy, headers: { 'x-forwarded-for': client } });
+  assert.equal((await app.inject(via('192.0.2.1'))).statusCode, 200);
+  assertProblem(await app.inject(via('192.0.2.1')), 429, 'rate_limited');
+  assert.equal((await app.inject(via('192.0.2.2'))).statusCode, 200, 'another client behind the same proxy');
+  // A proxy that is not trusted cannot choose the bucket.
+  assert.equal((await app.inject(via('192.0.2.3', '10.0.0.9'))).statusCode, 200);
+  assertProblem(await app.inject(via('192.0.2.4', '10.0.0.9')), 429, 'rate_limited');
+});
+
 test('TASKGATE_RATE_LIMIT=0 turns the limit off', async (t) => {
   const { app, vtrix } = await startStack(t, { env: { TASKGATE_RATE_LIMIT: '0' } });
   vtrix.setTask('task_rl0001', { variant: 'model', timeline: DONE });
