@@ -79,8 +79,8 @@ export class TaskLookup {
   }
 
   /**
-   * The task's state at one provider, through the caches and the single-flight map.
-   * `maxAgeMs` caps how old a reused non-terminal answer may be (poll loops pass their own).
+   * The task's state at one provider, through the caches and the single-flight map (poll
+   * loops come through here too, so their calls are shared with plain GETs).
    */
   fetch(client: ProviderClient, nativeId: string): Promise<TaskState> {
     const key = `${client.name}:${nativeId}`;
@@ -116,12 +116,6 @@ export class TaskLookup {
     );
     this.inFlight.set(key, call);
     return call;
-  }
-
-  /** Latest known state without going upstream, if any. */
-  peek(client: ProviderClient, nativeId: string): TaskState | undefined {
-    const key = `${client.name}:${nativeId}`;
-    return this.terminal.get(key) ?? this.fresh.get(key)?.state;
   }
 
   get sizes(): { terminal: number; fresh: number; inFlight: number; routeMemo: number } {
