@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { request } from 'undici';
-import { describeTask, startSimulator, type Phase, type Simulator } from '../../src/simulators/index.js';
+import { useClockedSimulator } from '../helpers/clocked-simulator.js';
+import { describeTask, type Phase } from '../../src/simulators/index.js';
 
 const KEY = 'sk-test-gravitex';
 const START = Date.parse('2026-04-10T14:32:05Z');
@@ -46,24 +47,6 @@ interface Wrapper<Data> {
   data: Data;
 }
 
-let clock = START;
-let simulator: Simulator;
-
-/** `key: null` sends no Authorization header at all. */
-async function poll<Body>(id: string, key: string | null = KEY): Promise<{ status: number; body: Body }> {
-  const headers = key === null ? {} : { authorization: `Bearer ${key}` };
-  const response = await request(`${simulator.url}/v1/video/generations/${encodeURIComponent(id)}`, { headers });
-  return { status: response.statusCode, body: (await response.body.json()) as Body };
-}
-
-async function pollAt<Body>(id: string, offsets: number[]): Promise<Body[]> {
-  const bodies: Body[] = [];
-  for (const offset of offsets) {
-    clock = START + offset;
-    bodies.push((await poll<Body>(id)).body);
-  }
-  return bodies;
-}
 
 const LIFE: (outcome: Phase['status']) => Phase[] = (outcome) => [
   { atMs: 0, status: 'queued' },
@@ -72,14 +55,8 @@ const LIFE: (outcome: Phase['status']) => Phase[] = (outcome) => [
 ];
 
 describe('gravitex simulator', () => {
-  before(async () => {
-    simulator = await startSimulator({ provider: 'gravitex', apiKey: KEY, now: () => clock });
-  });
-  after(() => simulator.close());
-  beforeEach(() => {
-    simulator.reset();
-    clock = START;
-  });
+  const clocked = useClockedSimulator('gravitex', KEY, START);
+  const { poll, pollAt } = clocked;
 
   it('rejects a missing or wrong key with its 401 error envelope and a request id', async () => {
     for (const key of [null, 'sk-wrong']) {
@@ -92,17 +69,17 @@ describe('gravitex simulator', () => {
   });
 
   it('renders the documented flat variant: queued, in_progress, succeeded with url and metadata', async () => {
-    simulator.setTask('video_doc1', { variant: 'documented', timeline: LIFE('succeeded') });
+    clocked.simulator.setTask('video_doc1', { variant: 'documented', timeline: LIFE('succeeded') });
     const [queued, running, done] = await pollAt<DocumentedBody>('video_doc1', [0, 1000, 2000]);
     assert.deepEqual(queued, { task_id: 'video_doc1', status: 'queued', format: 'mp4' });
     assert.deepEqual(running, { task_id: 'video_doc1', status: 'in_progress', format: 'mp4' });
     assert.equal(done?.status, 'succeeded');
-    assert.equal(done?.url, `${simulator.url}/files/video_doc1.mp4`);
+    assert.equal(done?.url, `${clocked.simulator.url}/files/video_doc1.mp4`);
     assert.deepEqual(Object.keys(done?.metadata ?? {}).sort(), ['duration', 'fps', 'height', 'seed', 'width']);
   });
 
   it('renders a documented failure as error {code: number, message}', async () => {
-    simulator.setTask('video_doc2', { variant: 'documented', timeline: [{ atMs: 0, status: 'failed' }] });
+    clocked.simulator.setTask('video_doc2', { variant: 'documented', timeline: [{ atMs: 0, status: 'failed' }] });
     const { body } = await poll<DocumentedBody>('video_doc2');
     assert.equal(body.status, 'failed');
     assert.equal(typeof body.error?.code, 'number');
@@ -110,7 +87,7 @@ describe('gravitex simulator', () => {
   });
 
   it('renders the wrapped variant: {code:"success"} around integer progress, seconds and completed', async () => {
-    simulator.setTask(CURRENT_ID, { variant: 'wrapped', model: 'sora-2', timeline: LIFE('succeeded') });
+    clocked.simulator.setTask(CURRENT_ID, { variant: 'wrapped', model: 'sora-2', timeline: LIFE('succeeded') });
     const [queued, running, done] = await pollAt<Wrapper<WrappedData>>(CURRENT_ID, [0, 1000, 2000]);
     assert.equal(queued?.code, 'success');
     assert.equal(queued?.message, '');
@@ -129,25 +106,25 @@ describe('gravitex simulator', () => {
   });
 
   it('renders a wrapped failure as error {message:"task failed", code:"failed"}', async () => {
-    simulator.setTask(CURRENT_ID, { variant: 'wrapped', timeline: [{ atMs: 0, status: 'failed' }] });
+    clocked.simulator.setTask(CURRENT_ID, { variant: 'wrapped', timeline: [{ atMs: 0, status: 'failed' }] });
     const { body } = await poll<Wrapper<WrappedData>>(CURRENT_ID);
     assert.equal(body.data.status, 'failed');
     assert.deepEqual(body.data.error, { message: 'task failed', code: 'failed' });
   });
 
   it('renders wrapped_alt with succeeded/processing words', async () => {
-    simulator.setTask('video_alt', { variant: 'wrapped_alt', timeline: LIFE('succeeded') });
+    clocked.simulator.setTask('video_alt', { variant: 'wrapped_alt', timeline: LIFE('succeeded') });
     const bodies = await pollAt<Wrapper<WrappedData>>('video_alt', [0, 1000, 2000]);
     assert.deepEqual(bodies.map((body) => body.data.status), ['queued', 'processing', 'succeeded']);
   });
 
   it('renders the legacy DTO: upper-case words, "30%" progress, fail_reason and result_url', async () => {
-    simulator.setTask('video_old', { variant: 'legacy', timeline: LIFE('succeeded') });
+    clocked.simulator.setTask('video_old', { variant: 'legacy', timeline: LIFE('succeeded') });
     const bodies = await pollAt<Wrapper<LegacyData>>('video_old', [0, 1000, 2000]);
     assert.deepEqual(bodies.map((body) => [body.data.status, body.data.progress]), [['QUEUED', '0%'], ['IN_PROGRESS', '30%'], ['SUCCESS', '100%']]);
-    assert.equal(bodies[2]?.data.result_url, `${simulator.url}/files/video_old.mp4`);
+    assert.equal(bodies[2]?.data.result_url, `${clocked.simulator.url}/files/video_old.mp4`);
     assert.ok((bodies[2]?.data.finish_time ?? 0) > 0);
-    simulator.setTask('video_old_failed', { variant: 'legacy', timeline: [{ atMs: 0, status: 'failed' }] });
+    clocked.simulator.setTask('video_old_failed', { variant: 'legacy', timeline: [{ atMs: 0, status: 'failed' }] });
     const failed = (await poll<Wrapper<LegacyData>>('video_old_failed')).body;
     assert.equal(failed.data.status, 'FAILURE');
     assert.ok(failed.data.fail_reason.length > 0);
@@ -165,7 +142,7 @@ describe('gravitex simulator', () => {
   });
 
   it('answers HTTP 400 task_not_exist for an unknown task', async () => {
-    simulator.setTask('video_gone', { missing: true });
+    clocked.simulator.setTask('video_gone', { missing: true });
     for (const id of ['video_missing_1', 'video_gone', 'task_short', 'abcdefghij0123456789']) {
       const { status, body } = await poll(id);
       assert.equal(status, 400, id);
@@ -196,18 +173,18 @@ describe('gravitex simulator', () => {
     const styles = new Set<string>();
     for (let index = 0; index < 60; index++) {
       const id = `video_url_${index}`;
-      simulator.setTask(id, { variant: 'wrapped', timeline: [{ atMs: 0, status: 'succeeded' }] });
+      clocked.simulator.setTask(id, { variant: 'wrapped', timeline: [{ atMs: 0, status: 'succeeded' }] });
       const url = (await poll<Wrapper<WrappedData>>(id)).body.data.url ?? '';
-      if (url === `${simulator.url}/files/${id}.mp4`) styles.add('absolute');
+      if (url === `${clocked.simulator.url}/files/${id}.mp4`) styles.add('absolute');
       else if (url === `/files/${id}.mp4`) styles.add('relative');
-      else if (url === `${simulator.url}/v1/videos/${id}/content`) styles.add('content');
+      else if (url === `${clocked.simulator.url}/v1/videos/${id}/content`) styles.add('content');
       else assert.fail(`unexpected url ${url}`);
     }
     assert.deepEqual([...styles].sort(), ['absolute', 'content', 'relative']);
   });
 
   it('serves the self-referencing content URL only with the key', async () => {
-    const path = `${simulator.url}/v1/videos/${CURRENT_ID}/content`;
+    const path = `${clocked.simulator.url}/v1/videos/${CURRENT_ID}/content`;
     const anonymous = await request(path);
     assert.equal(anonymous.statusCode, 401);
     await anonymous.body.dump();
@@ -218,7 +195,7 @@ describe('gravitex simulator', () => {
   });
 
   it('answers an unknown path with 404 "Invalid URL"', async () => {
-    const response = await request(`${simulator.url}/v1/other`, { headers: { authorization: `Bearer ${KEY}` } });
+    const response = await request(`${clocked.simulator.url}/v1/other`, { headers: { authorization: `Bearer ${KEY}` } });
     assert.equal(response.statusCode, 404);
     assert.match(((await response.body.json()) as { error: { message: string } }).error.message, /^Invalid URL \(GET \/v1\/other\)$/);
   });

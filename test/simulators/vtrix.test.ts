@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { request } from 'undici';
-import { startSimulator, type Phase, type Simulator } from '../../src/simulators/index.js';
+import { useClockedSimulator } from '../helpers/clocked-simulator.js';
+import type { Phase } from '../../src/simulators/index.js';
 
 const KEY = 'test-vtrix-key';
 const START = Date.parse('2026-04-10T14:32:05Z');
@@ -35,25 +36,6 @@ interface LegacyBody {
   status: { code: number; message: string };
 }
 
-let clock = START;
-let simulator: Simulator;
-
-/** `key: null` sends no Authorization header at all. */
-async function poll<Body>(id: string, key: string | null = KEY): Promise<{ status: number; body: Body }> {
-  const headers = key === null ? {} : { authorization: `Bearer ${key}` };
-  const response = await request(`${simulator.url}/model/v1/generation/task/${encodeURIComponent(id)}`, { headers });
-  return { status: response.statusCode, body: (await response.body.json()) as Body };
-}
-
-/** Polls once at each offset (ms after the first poll) and returns what came back. */
-async function pollAt<Body>(id: string, offsets: number[]): Promise<Body[]> {
-  const bodies: Body[] = [];
-  for (const offset of offsets) {
-    clock = START + offset;
-    bodies.push((await poll<Body>(id)).body);
-  }
-  return bodies;
-}
 
 const RUN_THEN: (outcome: Phase['status']) => Phase[] = (outcome) => [
   { atMs: 0, status: 'queued' },
@@ -62,14 +44,8 @@ const RUN_THEN: (outcome: Phase['status']) => Phase[] = (outcome) => [
 ];
 
 describe('vtrix simulator', () => {
-  before(async () => {
-    simulator = await startSimulator({ provider: 'vtrix', apiKey: KEY, now: () => clock });
-  });
-  after(() => simulator.close());
-  beforeEach(() => {
-    simulator.reset();
-    clock = START;
-  });
+  const clocked = useClockedSimulator('vtrix', KEY, START);
+  const { poll, pollAt } = clocked;
 
   it('rejects a missing or wrong key with 401 {"message"}', async () => {
     for (const key of [null, 'wrong-key']) {
@@ -80,14 +56,14 @@ describe('vtrix simulator', () => {
   });
 
   it('renders the model variant: in_progress with a fraction, completed with output, no progress when done', async () => {
-    simulator.setTask('task_model1', { variant: 'model', model: 'spark_dance_v2_0', timeline: RUN_THEN('succeeded') });
+    clocked.simulator.setTask('task_model1', { variant: 'model', model: 'spark_dance_v2_0', timeline: RUN_THEN('succeeded') });
     const [queued, running, done] = await pollAt<ModelBody>('task_model1', [0, 1000, 2000]);
     assert.deepEqual(queued, { id: 'task_model1', model: 'spark_dance_v2_0', status: 'in_progress', progress: 0, created_at: START / 1000 });
     assert.equal(running?.progress, 0.42);
     assert.equal(done?.status, 'completed');
     assert.equal(done?.progress, undefined);
     const video = done?.output?.[0]?.content.find((item) => item.type === 'video');
-    assert.equal(video?.url, `${simulator.url}/files/task_model1.mp4`);
+    assert.equal(video?.url, `${clocked.simulator.url}/files/task_model1.mp4`);
     assert.match(video?.duration ?? '', /^\d+$/);
     assert.ok(video?.jobId);
   });
@@ -96,7 +72,7 @@ describe('vtrix simulator', () => {
     const shapes = new Set<string>();
     for (let index = 0; index < 40; index++) {
       const id = `task_failure_${index}`;
-      simulator.setTask(id, { variant: 'model', timeline: [{ atMs: 0, status: 'failed' }] });
+      clocked.simulator.setTask(id, { variant: 'model', timeline: [{ atMs: 0, status: 'failed' }] });
       const { body } = await poll<ModelBody>(id);
       assert.equal(body.status, 'failed');
       const error = body.error as string | { code: number | string; message?: string; error_message?: string };
@@ -107,17 +83,17 @@ describe('vtrix simulator', () => {
   });
 
   it('renders the cli variant with task_id, pending/processing/completed, ISO times and video_url content', async () => {
-    simulator.setTask('task_cli1', { variant: 'cli', model: 'm1', timeline: RUN_THEN('succeeded') });
+    clocked.simulator.setTask('task_cli1', { variant: 'cli', model: 'm1', timeline: RUN_THEN('succeeded') });
     const [queued, running, done] = await pollAt<CliBody>('task_cli1', [0, 1000, 2000]);
     assert.deepEqual(queued, { task_id: 'task_cli1', status: 'pending', model: 'm1', created_at: '2026-04-10T14:32:05Z' });
     assert.equal(running?.status, 'processing');
     assert.equal(done?.status, 'completed');
     assert.equal(done?.completed_at, '2026-04-10T14:32:07Z');
-    assert.deepEqual(done?.output, [{ content: [{ type: 'video_url', url: `${simulator.url}/files/task_cli1.mp4` }] }]);
+    assert.deepEqual(done?.output, [{ content: [{ type: 'video_url', url: `${clocked.simulator.url}/files/task_cli1.mp4` }] }]);
   });
 
   it('renders the legacy wrapped variant with integer progress, ms times and the status envelope', async () => {
-    simulator.setTask('task_legacy1', { variant: 'legacy', timeline: RUN_THEN('failed') });
+    clocked.simulator.setTask('task_legacy1', { variant: 'legacy', timeline: RUN_THEN('failed') });
     const [queued, running, failed] = await pollAt<LegacyBody>('task_legacy1', [0, 1000, 2000]);
     assert.deepEqual(queued?.status, { code: 200, message: 'success' });
     assert.deepEqual(queued?.data, { id: 'task_legacy1', status: 'in_queue', progress: 0, created_at: START });
@@ -125,7 +101,7 @@ describe('vtrix simulator', () => {
     assert.equal(running?.data.progress, 42);
     assert.equal(failed?.data.status, 'failed');
     assert.ok(failed?.data.error);
-    simulator.setTask('task_legacy2', { variant: 'legacy', timeline: [{ atMs: 0, status: 'succeeded' }] });
+    clocked.simulator.setTask('task_legacy2', { variant: 'legacy', timeline: [{ atMs: 0, status: 'succeeded' }] });
     const done = (await poll<LegacyBody>('task_legacy2')).body;
     assert.equal(done.data.status, 'success');
     assert.equal(done.data.progress, 100);
@@ -133,9 +109,9 @@ describe('vtrix simulator', () => {
   });
 
   it('keeps a provider status override and words cancellation', async () => {
-    simulator.setTask('task_odd', { variant: 'cli', timeline: [{ atMs: 0, status: 'in_progress', providerStatus: 'running' }] });
+    clocked.simulator.setTask('task_odd', { variant: 'cli', timeline: [{ atMs: 0, status: 'in_progress', providerStatus: 'running' }] });
     assert.equal((await poll<CliBody>('task_odd')).body.status, 'running');
-    simulator.setTask('task_stop', { variant: 'legacy', timeline: [{ atMs: 0, status: 'canceled' }] });
+    clocked.simulator.setTask('task_stop', { variant: 'legacy', timeline: [{ atMs: 0, status: 'canceled' }] });
     assert.equal((await poll<LegacyBody>('task_stop')).body.data.status, 'cancelled');
   });
 
@@ -161,7 +137,7 @@ describe('vtrix simulator', () => {
   });
 
   it('answers 404 {"message":"task not found"} for ids containing "missing" or registered missing', async () => {
-    simulator.setTask('d758n65e878c73cmdg21', { missing: true });
+    clocked.simulator.setTask('d758n65e878c73cmdg21', { missing: true });
     for (const id of ['task_missing_1', 'd758n65e878c73cmdg21']) {
       const { status, body } = await poll<{ message: string }>(id);
       assert.equal(status, 404);
@@ -177,23 +153,23 @@ describe('vtrix simulator', () => {
   });
 
   it('percent-decodes the id before the lookup', async () => {
-    simulator.setTask('task a/b', { variant: 'model', timeline: [{ atMs: 0, status: 'in_progress', progress: 50 }] });
+    clocked.simulator.setTask('task a/b', { variant: 'model', timeline: [{ atMs: 0, status: 'in_progress', progress: 50 }] });
     const { status, body } = await poll<ModelBody>('task a/b');
     assert.equal(status, 200);
     assert.equal(body.id, 'task a/b');
   });
 
   it('answers 404 for an unknown path and serves result files without a key', async () => {
-    const unknown = await request(`${simulator.url}/model/v2/whatever`, { headers: { authorization: `Bearer ${KEY}` } });
+    const unknown = await request(`${clocked.simulator.url}/model/v2/whatever`, { headers: { authorization: `Bearer ${KEY}` } });
     assert.equal(unknown.statusCode, 404);
     await unknown.body.dump();
-    const file = await request(`${simulator.url}/files/task_model1.mp4`);
+    const file = await request(`${clocked.simulator.url}/files/task_model1.mp4`);
     assert.equal(file.statusCode, 200);
     assert.equal(file.headers['content-type'], 'video/mp4');
     assert.ok((await file.body.arrayBuffer()).byteLength > 0);
   });
 
   it('rejects a gravitex variant when pinning a task', () => {
-    assert.throws(() => simulator.setTask('task_x', { variant: 'wrapped' }), /vtrix has no "wrapped" variant/);
+    assert.throws(() => clocked.simulator.setTask('task_x', { variant: 'wrapped' }), /vtrix has no "wrapped" variant/);
   });
 });
