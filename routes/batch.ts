@@ -2,22 +2,34 @@
  * POST /tasks/batch: the status of up to 100 tasks in one request, for dashboards. Every
  * distinct id is one `getTask` call, all at once, so the routing, single flight and caches
  * of GET /tasks/{id} apply unchanged; one id's failure becomes that id's problem item.
+ * Tasks are rendered by the same renderer as GET, and the answer is written from those
+ * renderings rather than serialized again.
  */
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { GatewayError, isGatewayError, toProblem } from '../src/errors.js';
+import { toGatewayError, toProblem, type Problem } from '../src/errors.js';
 import type { TaskService } from '../src/tasks/service.js';
-import { BatchRequestSchema, BatchResultSchema, MAX_BATCH_IDS, type BatchItem } from '../schemas/batch.js';
+import { BatchRequestSchema, BatchResultSchema, MAX_BATCH_IDS } from '../schemas/batch.js';
 import { BATCH_RESULT_EXAMPLE } from '../schemas/examples.js';
 import { CLIENT_AUTH, jsonResponse, REQUEST_ID_HEADER } from './documentation.js';
 import { problemResponses } from './problem-responses.js';
+import { viewContext, type ViewSettings } from './task-replies.js';
 
 export interface BatchRoutesOptions {
   service: TaskService;
+  views: ViewSettings;
+}
+
+/** One result: the task's JSON as rendered for GET, or the problem GET would have answered. */
+type BatchOutcome = { id: string; json: string } | { id: string; problem: Problem };
+
+function itemJson(outcome: BatchOutcome): string {
+  const id = JSON.stringify(outcome.id);
+  return 'json' in outcome ? `{"id":${id},"ok":true,"task":${outcome.json}}` : `{"id":${id},"ok":false,"problem":${JSON.stringify(outcome.problem)}}`;
 }
 
 const batchRoutes: FastifyPluginAsyncZod<BatchRoutesOptions> = async (app, options) => {
-  const { service } = options;
+  const { service, views } = options;
 
   app.post(
     '/tasks/batch',
@@ -43,34 +55,34 @@ const batchRoutes: FastifyPluginAsyncZod<BatchRoutesOptions> = async (app, optio
         },
       },
     },
-    async (request) => {
-      const itemFor = (id: string): Promise<BatchItem> =>
+    async (request, reply) => {
+      const context = viewContext(request, views);
+      const outcomeFor = (id: string): Promise<BatchOutcome> =>
         service.getTask(id).then(
-          (task) => ({ id, ok: true as const, task }),
-          (error: unknown) => ({ id, ok: false as const, problem: toProblem(asGatewayError(error, request.log), request.id) }),
+          (snapshot) => ({ id, json: service.render(snapshot, context).json }),
+          (error: unknown) => {
+            const gatewayError = toGatewayError(error);
+            // Anything but a GatewayError is a bug: that id gets an internal_error, the stack goes to the log.
+            if (gatewayError.code === 'internal_error') request.log.error({ err: error }, 'batch lookup failed unexpectedly');
+            return { id, problem: toProblem(gatewayError, request.id) };
+          },
         );
       const { ids } = request.body;
-      const items = new Map<string, Promise<BatchItem>>();
-      for (const id of ids) if (!items.has(id)) items.set(id, itemFor(id));
-      const results = await Promise.all(ids.map((id) => items.get(id)!));
+      const outcomes = new Map<string, Promise<BatchOutcome>>();
+      for (const id of ids) if (!outcomes.has(id)) outcomes.set(id, outcomeFor(id));
+      const results = await Promise.all(ids.map((id) => outcomes.get(id)!));
       logFailures(results, request.log);
-      return { results };
+      // Already JSON, made of the same renderings GET sends: not serialized again.
+      return (reply as FastifyReply).type('application/json; charset=utf-8').send(`{"results":[${results.map(itemJson).join(',')}]}`);
     },
   );
 };
 
-/** Anything but a GatewayError is a bug: that id gets an internal_error, and the stack goes to the log. */
-function asGatewayError(error: unknown, log: FastifyBaseLogger): GatewayError {
-  if (isGatewayError(error)) return error;
-  log.error({ err: error }, 'batch lookup failed unexpectedly');
-  return new GatewayError('internal_error', { detail: 'The gateway failed unexpectedly.', cause: error });
-}
-
 /** One line per batch with the 5xx codes it met, where a single GET would log one per request. */
-function logFailures(results: readonly BatchItem[], log: FastifyBaseLogger): void {
+function logFailures(results: readonly BatchOutcome[], log: FastifyBaseLogger): void {
   const failures: Record<string, number> = {};
-  for (const item of new Set(results)) {
-    if (!item.ok && item.problem.status >= 500) failures[item.problem.code] = (failures[item.problem.code] ?? 0) + 1;
+  for (const outcome of new Set(results)) {
+    if ('problem' in outcome && outcome.problem.status >= 500) failures[outcome.problem.code] = (failures[outcome.problem.code] ?? 0) + 1;
   }
   if (Object.keys(failures).length > 0) log.warn({ failures }, 'batch items failed upstream');
 }

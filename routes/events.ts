@@ -6,19 +6,22 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { toProblem } from '../src/errors.js';
+import type { RenderedTask } from '../src/tasks/render.js';
 import type { TaskService } from '../src/tasks/service.js';
 import { TaskParamsSchema } from '../schemas/params.js';
-import { isTerminal, type Task } from '../schemas/task.js';
+import { isTerminal } from '../schemas/task.js';
 import { CLIENT_AUTH } from './documentation.js';
 import { problemResponses } from './problem-responses.js';
+import { TASK_ROUTE_CONFIG, viewContext, type ViewSettings } from './task-replies.js';
 
 export interface EventRoutesOptions {
   service: TaskService;
+  views: ViewSettings;
   keepAliveMs: number;
 }
 
-function taskEvent(task: Task): string {
-  return `event: task\ndata: ${JSON.stringify(task)}\n\n`;
+function taskEvent(rendered: RenderedTask): string {
+  return `event: task\ndata: ${rendered.json}\n\n`;
 }
 
 const SSE_RESPONSE = {
@@ -33,11 +36,12 @@ const SSE_RESPONSE = {
 };
 
 const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app, options) => {
-  const { service, keepAliveMs } = options;
+  const { service, views, keepAliveMs } = options;
 
   app.get(
     '/tasks/:id/events',
     {
+      config: { ...TASK_ROUTE_CONFIG, held: true },
       schema: {
         operationId: 'streamTaskEvents',
         tags: ['tasks'],
@@ -53,20 +57,22 @@ const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app, optio
       },
     },
     async (request, reply) => {
+      const context = viewContext(request, views);
       const stream = await service.streamTask(request.params.id);
+      const first = service.render(stream.first, context);
       const body = new PassThrough();
       reply
         .header('content-type', 'text/event-stream; charset=utf-8')
         .header('cache-control', 'no-cache')
         // Tell nginx-style proxies not to buffer the stream.
         .header('x-accel-buffering', 'no');
-      body.write(taskEvent(stream.first));
-      if (isTerminal(stream.first.status)) {
+      body.write(taskEvent(first));
+      if (isTerminal(first.task.status)) {
         body.end();
         return reply.send(body);
       }
 
-      let last = stream.first;
+      let last = first.task;
       const keepAlive = setInterval(() => body.write(': keep-alive\n\n'), keepAliveMs);
       const close = () => {
         clearInterval(keepAlive);
@@ -74,11 +80,12 @@ const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app, optio
         if (!body.writableEnded) body.end();
       };
       const unfollow = stream.follow((event) => {
-        if ('task' in event) {
-          const { task } = event;
+        if ('snapshot' in event) {
+          const rendered = service.render(event.snapshot, context);
+          const { task } = rendered;
           if (task.status !== last.status || task.progress !== last.progress) {
             last = task;
-            body.write(taskEvent(task));
+            body.write(taskEvent(rendered));
           }
           if (isTerminal(task.status) || event.final) close();
         } else if (event.permanent) {

@@ -1,17 +1,17 @@
 /**
- * Operational endpoints: liveness, readiness, Prometheus metrics and the OpenAPI document.
+ * Operational endpoints: liveness, readiness and Prometheus metrics.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Config } from '../src/config.js';
 import { GatewayError } from '../src/errors.js';
-import type { ProviderClient } from '../src/upstream/provider-client.js';
+import type { Metrics } from '../src/metrics.js';
+import type { ProviderClient } from '../src/providers/client.js';
 import { jsonResponse, NO_AUTH } from './documentation.js';
 import { problemResponses } from './problem-responses.js';
 
 export interface OperationRoutesOptions {
-  config: Config;
   clients: ReadonlyMap<string, ProviderClient>;
+  metrics: Metrics;
 }
 
 const HealthSchema = z.object({ status: z.literal('ok') });
@@ -24,7 +24,7 @@ const ReadinessSchema = z.object({
 });
 
 const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (app, options) => {
-  const { clients } = options;
+  const { clients, metrics } = options;
 
   app.get(
     '/healthz',
@@ -67,7 +67,7 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
       },
     },
     async () => {
-      if (app.gatewayState.shuttingDown) {
+      if (!app.lifecycle.ready) {
         throw new GatewayError('service_unavailable', { retryAfter: 5, detail: 'The gateway is shutting down.' });
       }
       const providers: Record<string, { configured: boolean; circuit: 'closed' | 'open' | 'half_open' }> = {};
@@ -94,12 +94,10 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
       },
     },
     async (_request, reply) => {
-      const text = await app.metrics.registry.metrics();
-      return reply.type(app.metrics.registry.contentType).send(text);
+      const text = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(text);
     },
   );
-
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 };
 
 export default operationRoutes;

@@ -2,20 +2,22 @@
  * GET /tasks/{id}: HTTP in, one call into the task service, HTTP out (ETag, Cache-Control,
  * long-poll through `?wait` or `Prefer: wait`).
  */
-import { createHash } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { GatewayError } from '../src/errors.js';
-import type { TaskService } from '../src/tasks/service.js';
 import { z } from 'zod';
+import { defaultRoutes } from '../src/config.js';
+import { GatewayError } from '../src/errors.js';
+import { PROVIDERS } from '../src/providers/index.js';
+import type { TaskService } from '../src/tasks/service.js';
 import { TASK_EXAMPLES } from '../schemas/examples.js';
-import { MAX_WAIT_SECONDS, TaskParamsSchema, TaskRequestHeadersSchema, WaitQuerySchema } from '../schemas/params.js';
-import { isTerminal, serializeTask, TaskSchema, type Task } from '../schemas/task.js';
+import { preferredWait, TaskParamsSchema, TaskRequestHeadersSchema, WAIT_RULE, WaitQuerySchema } from '../schemas/params.js';
+import { TaskSchema } from '../schemas/task.js';
 import { CLIENT_AUTH, jsonResponse, REQUEST_ID_HEADER } from './documentation.js';
 import { problemResponses } from './problem-responses.js';
+import { clientGone, sendTask, TASK_ROUTE_CONFIG, viewContext, type ViewSettings } from './task-replies.js';
 
 export interface TaskRoutesOptions {
   service: TaskService;
+  views: ViewSettings;
   terminalMaxAgeSeconds: number;
 }
 
@@ -25,110 +27,41 @@ interface WaitPreference {
   fromPrefer: boolean;
 }
 
-/** RFC 7240: `Prefer: respond-async, wait=10` — find the `wait` preference, if any. */
-export function preferredWait(header: string | undefined): number | undefined {
-  if (header === undefined) return undefined;
-  for (const preference of header.split(',')) {
-    const [token] = preference.split(';');
-    const match = /^\s*wait\s*=\s*"?([^"\s]*)"?\s*$/i.exec(token ?? '');
-    if (match === null) continue;
-    const value = match[1] ?? '';
-    const seconds = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
-    if (!(seconds >= 0 && seconds <= MAX_WAIT_SECONDS)) {
-      throw new GatewayError('invalid_request', {
-        detail: `Prefer: wait must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}.`,
-      });
-    }
-    return seconds;
-  }
-  return undefined;
-}
-
-/**
- * `wait` is a plain decimal integer. The schema's number coercion would also take `0x10`,
- * `1e1`, `+5` or an empty string; this runs on the raw query first so those are a 400.
- */
-export function assertPlainWait(query: unknown): void {
-  const raw = (query as Record<string, unknown> | undefined)?.wait;
-  if (raw === undefined || (typeof raw === 'string' && /^\d{1,9}$/.test(raw))) return;
-  throw new GatewayError('invalid_request', {
-    detail: `wait must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}, given once.`,
-  });
-}
-
+/** DESIGN.md: with both the query and `Prefer`, the query wins. */
 export function resolveWait(query: number | undefined, prefer: string | undefined): WaitPreference {
   if (query !== undefined) return { seconds: query, fromPrefer: false };
   const fromHeader = preferredWait(prefer);
-  return fromHeader === undefined ? { seconds: 0, fromPrefer: false } : { seconds: fromHeader, fromPrefer: true };
+  if (!fromHeader.ok) throw new GatewayError('invalid_request', { detail: `Prefer: ${WAIT_RULE}.` });
+  return fromHeader.seconds === undefined ? { seconds: 0, fromPrefer: false } : { seconds: fromHeader.seconds, fromPrefer: true };
 }
 
-/** An AbortSignal that fires when the client hangs up before we answer. */
-export function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
+/** The default rule table, as the operation's description shows it. */
+function routingDescription(): string {
+  const rows = defaultRoutes(PROVIDERS).map((rule) => {
+    const matcher = rule.prefix !== undefined ? `\`${rule.prefix}…\`` : `ids matching \`${rule.pattern}\``;
+    return `- ${matcher} → ${rule.providers.map((name) => `\`${name}\``).join(', then ')}`;
   });
-  return controller.signal;
-}
-
-export function etagOf(payload: string): string {
-  return `"${createHash('sha1').update(payload).digest('base64url')}"`;
-}
-
-function matchesIfNoneMatch(header: string, etag: string): boolean {
-  if (header.trim() === '*') return true;
-  return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
-}
-
-interface Rendered {
-  body: string;
-  etag: string;
-}
-
-/** JSON and ETag of each Task object; a cached task is the same object, so it is rendered once. */
-const renderings = new WeakMap<Task, Rendered>();
-
-function render(task: Task): Rendered {
-  let rendered = renderings.get(task);
-  if (rendered === undefined) {
-    const body = serializeTask(task);
-    rendered = { body, etag: etagOf(body) };
-    renderings.set(task, rendered);
-  }
-  return rendered;
-}
-
-/** Sends a Task with its ETag, or a 304 when the client already has this version. */
-export function sendTask(request: FastifyRequest, reply: FastifyReply, task: Task): FastifyReply {
-  const { body, etag } = render(task);
-  reply.header('etag', etag);
-  const ifNoneMatch = request.headers['if-none-match'];
-  if (ifNoneMatch !== undefined && matchesIfNoneMatch(ifNoneMatch, etag)) return reply.code(304).send();
-  return reply.type('application/json; charset=utf-8').send(body);
-}
-
-export function setTaskCacheHeaders(reply: FastifyReply, task: Task, terminalMaxAgeSeconds: number): void {
-  // Terminal tasks never change again; others must be revalidated (ETag makes that cheap).
-  reply.header('cache-control', isTerminal(task.status) ? `private, max-age=${terminalMaxAgeSeconds}` : 'no-cache');
+  return [
+    'A bare id is routed by the rule table (the defaults below; an operator may replace them). Several candidates make the id ambiguous: they are asked at once and the first, in this order, that has the task wins. `<provider>:<native id>` always goes to that provider.',
+    ...rows,
+  ].join('\n');
 }
 
 const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options) => {
-  const { service, terminalMaxAgeSeconds } = options;
-
-  app.addHook('preValidation', (request, _reply, done) => {
-    assertPlainWait(request.query);
-    done();
-  });
+  const { service, views, terminalMaxAgeSeconds } = options;
 
   app.get(
     '/tasks/:id',
     {
+      config: { ...TASK_ROUTE_CONFIG, held: (request) => (request.query as { wait?: unknown }).wait !== undefined || request.headers.prefer !== undefined },
       schema: {
         operationId: 'getTask',
         tags: ['tasks'],
         summary: 'Get the normalized status of a task',
-        description:
+        description: [
           'Routes the id to its provider and answers in the normalized `Task` shape. A failed task is a 200 with `status: failed`. With `?wait=N` or `Prefer: wait=N` the request is held until the task is terminal or N seconds pass.',
+          routingDescription(),
+        ].join('\n\n'),
         security: CLIENT_AUTH,
         params: TaskParamsSchema,
         querystring: WaitQuerySchema,
@@ -158,13 +91,13 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
     async (request, reply) => {
       const { id } = request.params;
       const wait = resolveWait(request.query.wait, request.headers.prefer);
-      const task =
+      const context = viewContext(request, views);
+      const snapshot =
         wait.seconds > 0
           ? await service.waitForTask(id, { waitMs: wait.seconds * 1000, signal: clientGone(reply) })
           : await service.getTask(id);
       if (wait.fromPrefer) reply.header('preference-applied', `wait=${wait.seconds}`);
-      setTaskCacheHeaders(reply, task, terminalMaxAgeSeconds);
-      return sendTask(request, reply, task);
+      return sendTask(request, reply, service.render(snapshot, context), terminalMaxAgeSeconds);
     },
   );
 };

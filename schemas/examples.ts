@@ -20,6 +20,8 @@ export const RUNNING_TASK = {
   created_at: '2026-04-10T14:32:05Z',
   completed_at: null,
   poll_after_ms: 5000,
+  content_url: null,
+  expires_at: null,
 } as const satisfies Task;
 
 export const SUCCEEDED_TASK = {
@@ -39,6 +41,8 @@ export const SUCCEEDED_TASK = {
   created_at: '2026-04-10T14:32:05Z',
   completed_at: '2026-04-10T14:32:51Z',
   poll_after_ms: null,
+  content_url: 'https://taskgate.example/tasks/video_69095b4ce0048190893a01510c0c98b0/content',
+  expires_at: null,
 } as const satisfies Task;
 
 export const FAILED_TASK = {
@@ -55,6 +59,8 @@ export const FAILED_TASK = {
   created_at: '2026-04-10T14:32:05Z',
   completed_at: '2026-04-10T14:32:19Z',
   poll_after_ms: null,
+  content_url: null,
+  expires_at: null,
 } as const satisfies Task;
 
 /** Named examples for a 200 `Task` response, as OpenAPI Example Objects. */

@@ -1,172 +1,241 @@
 /**
- * The one place that reads the environment. Everything is parsed once, by zod, into a
- * frozen Config that is passed in to whatever needs it; a bad value stops the boot with
- * a message that names the variable.
+ * The one place that reads the environment. Every setting lives once, in the zod schema
+ * below, with its default and its bounds; the environment variables of DESIGN.md and the
+ * optional TASKGATE_CONFIG file are two ways to set it (the environment wins). The result
+ * is a frozen Config passed in to whatever needs it; a bad value stops the boot with a
+ * message that names the variable (or the file and the setting's path in it).
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PROVIDERS } from './providers/index.js';
-import type { ProviderDefinition } from './providers/types.js';
-
-export interface RoutingRule {
-  /** Matches ids that start with this text. */
-  prefix?: string;
-  /** Matches ids this regular expression accepts (anchor it yourself). */
-  pattern?: string;
-  /** Candidates in order of preference; more than one makes the id ambiguous. */
-  providers: string[];
-}
-
-export interface ProviderConfig {
-  name: string;
-  /** Undefined: the provider is not configured and answers 503 provider_not_configured. */
-  apiKey: string | undefined;
-  baseUrl: string;
-  pollIntervalMs: number;
-  connections: number;
-}
-
-export interface Config {
-  port: number;
-  host: string;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Empty: the API is open. */
-  apiKeys: string[];
-  /** Null: no CORS headers; `*`: any origin. */
-  corsOrigins: string[] | '*' | null;
-  upstreamTimeoutMs: number;
-  /** Requests per minute per client key (per IP when open); 0 = off. */
-  rateLimitPerMinute: number;
-  circuit: { failureThreshold: number; openMs: number };
-  providers: Record<string, ProviderConfig>;
-  routes: RoutingRule[];
-  cache: {
-    /** Terminal tasks kept in memory (LRU). */
-    terminalMaxEntries: number;
-    terminalTtlMs: number;
-    /** How long a non-terminal answer may be reused; never more than 1 s or poll_after_ms. */
-    freshMs: number;
-    /** Remembered id -> provider answers of ambiguous ids. */
-    routeMemoMaxEntries: number;
-  };
-  waiters: {
-    /** Concurrent long-poll and SSE clients; past this a request gets 503. */
-    max: number;
-    keepAliveMs: number;
-  };
-  /** `Cache-Control: private, max-age=` for terminal tasks. */
-  terminalMaxAgeSeconds: number;
-  shutdownGraceMs: number;
-  /**
-   * Proxies whose X-Forwarded-For is believed (Fastify's `trustProxy`): false (default),
-   * true (any), or a list of addresses/CIDRs. Behind a load balancer the per-IP rate limit
-   * needs it, or every client shares the balancer's address.
-   */
-  trustProxy: boolean | string[];
-  maxUpstreamBodyBytes: number;
-  upstreamRetries: number;
-}
-
-export const DEFAULT_ROUTES: RoutingRule[] = [
-  { prefix: 'video_', providers: ['gravitex'] },
-  { pattern: '^[0-9a-v]{20}$', providers: ['vtrix'] },
-  { prefix: 'task_', providers: ['vtrix', 'gravitex'] },
-];
+import type { IdRule, ProviderDefinition } from './providers/types.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const integer = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+/** The longest delay a Node timer holds (2^31-1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const wholeNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** A duration that 0 would make meaningless. */
+const durationMs = z.number().int().min(1).max(MAX_TIMER_MS);
+const optionalDurationMs = z.number().int().min(0).max(MAX_TIMER_MS);
 
 const httpUrl = z
   .string()
   .trim()
   .pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }))
+  .refine((value) => {
+    // Runs after a failed URL check too (zod checks are not fatal): only judge real URLs.
+    const url = URL.canParse(value) ? new URL(value) : undefined;
+    return url === undefined || (url.username === '' && url.password === '');
+  }, 'must not contain credentials (user:password@): give keys in their own variables')
   .transform((value) => value.replace(/\/+$/, ''));
 
-const commaList = z
-  .string()
-  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0));
+const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://app.example');
 
-const optionalText = z
-  .string()
-  .trim()
-  .optional()
-  .transform((value) => (value === undefined || value === '' ? undefined : value));
-
-const EnvSchema = z.object({
-  PORT: integer(0, 65535).default(8080),
-  HOST: z.string().trim().min(1).default('0.0.0.0'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  TASKGATE_API_KEYS: commaList.optional(),
-  TASKGATE_CORS_ORIGINS: commaList.optional(),
-  UPSTREAM_TIMEOUT_MS: integer(1, 600_000).default(10_000),
-  TASKGATE_RATE_LIMIT: integer(0, 10_000_000).default(600),
-  CIRCUIT_FAILURE_THRESHOLD: integer(1, 10_000).default(5),
-  CIRCUIT_OPEN_MS: integer(1, 3_600_000).default(30_000),
-  TASKGATE_CONFIG: optionalText,
-});
-
-const ProviderFileSettings = z
+const RoutingRuleSchema = z
   .object({
-    baseUrl: httpUrl.optional(),
-    pollIntervalMs: z.number().int().min(100).max(600_000).optional(),
-    connections: z.number().int().min(1).max(1024).optional(),
+    /** Matches ids that start with this text. */
+    prefix: z.string().min(1).optional(),
+    /** Matches ids this regular expression accepts (anchor it yourself). */
+    pattern: z
+      .string()
+      .min(1)
+      .refine((pattern) => {
+        try {
+          new RegExp(pattern);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'is not a valid regular expression')
+      .optional(),
+    /** Candidates in order of preference; more than one makes the id ambiguous. */
+    providers: z.array(z.string().min(1)).min(1),
   })
-  .strict();
+  .strict()
+  .refine((rule) => (rule.prefix === undefined) !== (rule.pattern === undefined), {
+    error: 'a rule needs exactly one of prefix or pattern',
+  });
+export type RoutingRule = z.infer<typeof RoutingRuleSchema>;
 
-/** The optional TASKGATE_CONFIG file: routing rules and per-provider settings. */
-const FileSchema = z
-  .object({
-    routes: z
-      .array(
-        z
-          .object({
-            prefix: z.string().min(1).optional(),
-            pattern: z.string().min(1).optional(),
-            providers: z.array(z.string().min(1)).min(1),
-          })
-          .strict()
-          .refine((rule) => (rule.prefix === undefined) !== (rule.pattern === undefined), {
-            error: 'a rule needs exactly one of prefix or pattern',
-          }),
-      )
-      .optional(),
-    providers: z.record(z.string(), ProviderFileSettings).optional(),
-    cache: z
-      .object({
-        terminalMaxEntries: z.number().int().min(1).optional(),
-        terminalTtlMs: z.number().int().min(1).optional(),
-        freshMs: z.number().int().min(0).max(1000).optional(),
-        routeMemoMaxEntries: z.number().int().min(1).optional(),
-      })
-      .strict()
-      .optional(),
-    waiters: z
-      .object({ max: z.number().int().min(0).optional(), keepAliveMs: z.number().int().min(1000).optional() })
-      .strict()
-      .optional(),
-    terminalMaxAgeSeconds: z.number().int().min(0).optional(),
-    shutdownGraceMs: z.number().int().min(0).optional(),
-    trustProxy: z.union([z.boolean(), z.array(z.string().min(1)).min(1)]).optional(),
-  })
-  .strict();
-type FileSettings = z.infer<typeof FileSchema>;
+function providerSchema(definition: ProviderDefinition) {
+  return z
+    .object({
+      /** Undefined: the provider is not configured and answers 503 provider_not_configured. */
+      apiKey: z.string().regex(/^[^\r\n]+$/, 'must be one line').optional(),
+      baseUrl: httpUrl.default(definition.defaultBaseUrl),
+      pollIntervalMs: durationMs.default(definition.defaultPollIntervalMs),
+      connections: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(128),
+    })
+    .strict()
+    .transform((settings) => ({ name: definition.name, ...settings }));
+}
+export type ProviderConfig = z.output<ReturnType<typeof providerSchema>>;
 
-function describeIssues(error: z.ZodError, prefix = ''): string {
-  return error.issues
-    .map((issue) => `${prefix}${issue.path.join('.') || '(root)'}: ${issue.message}`)
-    .join('; ');
+/**
+ * The default rule table, from the rules each provider declares: rules with the same
+ * matcher merge, their candidates in `order`; the table is sorted by each rule's lowest.
+ */
+export function defaultRoutes(providers: readonly ProviderDefinition[]): RoutingRule[] {
+  const merged = new Map<string, { rule: IdRule; candidates: Array<{ name: string; order: number }> }>();
+  for (const provider of providers) {
+    for (const rule of provider.idRules) {
+      const key = rule.prefix !== undefined ? `prefix:${rule.prefix}` : `pattern:${rule.pattern ?? ''}`;
+      const entry = merged.get(key) ?? { rule, candidates: [] };
+      entry.candidates.push({ name: provider.name, order: rule.order });
+      merged.set(key, entry);
+    }
+  }
+  return [...merged.values()]
+    .map(({ rule, candidates }) => ({ rule, candidates: candidates.sort((left, right) => left.order - right.order) }))
+    .sort((left, right) => left.candidates[0]!.order - right.candidates[0]!.order)
+    .map(({ rule, candidates }) => ({
+      ...(rule.prefix !== undefined ? { prefix: rule.prefix } : { pattern: rule.pattern! }),
+      providers: candidates.map((candidate) => candidate.name),
+    }));
 }
 
-function readConfigFile(path: string): FileSettings {
+function configSchema(providers: readonly ProviderDefinition[]) {
+  const providerSettings = z
+    .object(Object.fromEntries(providers.map((definition) => [definition.name, providerSchema(definition).prefault({})])))
+    .strict()
+    .prefault({}) as unknown as z.ZodType<Record<string, ProviderConfig>, unknown>;
+  const known = new Set(providers.map((definition) => definition.name));
+  return z
+    .object({
+      port: z.number().int().min(0).max(65_535).default(8080),
+      host: z.string().trim().min(1).default('0.0.0.0'),
+      logLevel: z.enum(LOG_LEVELS).default('info'),
+      /** Client keys; empty: the API is open. */
+      apiKeys: z.array(z.string().min(1)).default([]),
+      /** Null: no CORS headers; `*`: any origin. */
+      corsOrigins: z.union([z.literal('*'), z.array(origin).min(1)]).nullable().default(null),
+      upstreamTimeoutMs: durationMs.default(10_000),
+      /** Requests per minute per client key (per IP when open); 0 = off. */
+      rateLimitPerMinute: wholeNumber.default(600),
+      circuit: z
+        .object({
+          /** Consecutive failed lookups that open a provider's circuit; 0 = never. */
+          failureThreshold: wholeNumber.default(5),
+          openMs: durationMs.default(30_000),
+        })
+        .strict()
+        .prefault({}),
+      providers: providerSettings,
+      routes: z
+        .array(RoutingRuleSchema)
+        .superRefine((rules, context) => {
+          rules.forEach((rule, index) => {
+            for (const name of rule.providers) {
+              if (!known.has(name)) context.addIssue({ code: 'custom', path: [index, 'providers'], message: `names an unknown provider "${name}"` });
+            }
+          });
+        })
+        .default(() => defaultRoutes(providers)),
+      cache: z
+        .object({
+          /** Terminal tasks kept in memory (LRU). */
+          terminalMaxEntries: z.number().int().min(1).default(10_000),
+          terminalTtlMs: durationMs.default(60 * 60 * 1000),
+          /** How long a non-terminal answer may be reused; never more than poll_after_ms. */
+          freshMs: optionalDurationMs.default(1000),
+          /** Remembered id -> provider answers of ambiguous ids. */
+          routeMemoMaxEntries: z.number().int().min(1).default(10_000),
+        })
+        .strict()
+        .prefault({}),
+      waiters: z
+        .object({
+          /** Concurrent long-poll and SSE clients; past this a request gets 503. */
+          max: wholeNumber.default(20_000),
+          keepAliveMs: durationMs.default(15_000),
+        })
+        .strict()
+        .prefault({}),
+      /** `Cache-Control: private, max-age=` for terminal tasks. */
+      terminalMaxAgeSeconds: wholeNumber.default(300),
+      shutdownGraceMs: optionalDurationMs.default(10_000),
+      /** On SIGTERM, keep serving (readiness 503) this long before closing the listener. */
+      shutdownDelayMs: optionalDurationMs.default(0),
+      /**
+       * Proxies whose X-Forwarded-* headers are believed (Fastify's `trustProxy`): false
+       * (default), true (any), or a list of addresses/CIDRs. Behind a load balancer the
+       * per-IP rate limit needs it, or every client shares the balancer's address.
+       */
+      trustProxy: z.union([z.boolean(), z.array(z.string().min(1)).min(1)]).default(false),
+      /** The gateway's own public origin for the URLs it hands out; unset: from each request. */
+      publicUrl: httpUrl.optional(),
+      /** Signs browser links; unset: a random secret per process (server.ts warns). */
+      linkSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+      maxUpstreamBodyBytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(1024 * 1024),
+      upstreamRetries: wholeNumber.default(2),
+    })
+    .strict();
+}
+
+export type Config = Readonly<z.output<ReturnType<typeof configSchema>>>;
+
+type Reader = (text: string) => unknown;
+
+const asText: Reader = (text) => text;
+/** Digits only: `0x10`, `1e3` or `-5` are refused, not coerced. */
+const asWholeNumber: Reader = (text) => {
+  if (!/^\d+$/.test(text)) throw new Error('must be a whole number');
+  return Number(text);
+};
+const asList: Reader = (text) =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+const asOrigins: Reader = (text) => {
+  const list = asList(text) as string[];
+  if (list.length === 0) return null;
+  return list.includes('*') ? '*' : list;
+};
+
+interface EnvSetting {
+  variable: string;
+  path: readonly string[];
+  read: Reader;
+}
+
+/** DESIGN.md's environment variables and the setting each one sets. */
+function envSettings(providers: readonly ProviderDefinition[]): EnvSetting[] {
+  return [
+    { variable: 'PORT', path: ['port'], read: asWholeNumber },
+    { variable: 'HOST', path: ['host'], read: asText },
+    { variable: 'LOG_LEVEL', path: ['logLevel'], read: asText },
+    { variable: 'TASKGATE_API_KEYS', path: ['apiKeys'], read: asList },
+    { variable: 'TASKGATE_CORS_ORIGINS', path: ['corsOrigins'], read: asOrigins },
+    { variable: 'UPSTREAM_TIMEOUT_MS', path: ['upstreamTimeoutMs'], read: asWholeNumber },
+    { variable: 'TASKGATE_RATE_LIMIT', path: ['rateLimitPerMinute'], read: asWholeNumber },
+    { variable: 'CIRCUIT_FAILURE_THRESHOLD', path: ['circuit', 'failureThreshold'], read: asWholeNumber },
+    { variable: 'CIRCUIT_OPEN_MS', path: ['circuit', 'openMs'], read: asWholeNumber },
+    { variable: 'TASKGATE_PUBLIC_URL', path: ['publicUrl'], read: asText },
+    { variable: 'TASKGATE_LINK_SECRET', path: ['linkSecret'], read: asText },
+    ...providers.flatMap((definition) => [
+      { variable: `${definition.envPrefix}_API_KEY`, path: ['providers', definition.name, 'apiKey'], read: asText },
+      { variable: `${definition.envPrefix}_BASE_URL`, path: ['providers', definition.name, 'baseUrl'], read: asText },
+    ]),
+  ];
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path.at(-1)!] = value;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -179,103 +248,43 @@ function readConfigFile(path: string): FileSettings {
   } catch {
     throw new ConfigError('TASKGATE_CONFIG: the file is not valid JSON');
   }
-  const parsed = FileSchema.safeParse(json);
-  if (!parsed.success) throw new ConfigError(`TASKGATE_CONFIG: ${describeIssues(parsed.error)}`);
-  return parsed.data;
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError('TASKGATE_CONFIG: the file must hold a JSON object');
+  return json as Record<string, unknown>;
 }
 
-function providerConfig(
-  definition: ProviderDefinition,
-  env: Record<string, string | undefined>,
-  file: FileSettings,
-): ProviderConfig {
-  const keyVariable = `${definition.envPrefix}_API_KEY`;
-  const urlVariable = `${definition.envPrefix}_BASE_URL`;
-  const fromFile = file.providers?.[definition.name] ?? {};
-  let baseUrl = fromFile.baseUrl ?? definition.defaultBaseUrl;
-  const rawUrl = env[urlVariable];
-  if (rawUrl !== undefined && rawUrl.trim() !== '') {
-    const parsed = httpUrl.safeParse(rawUrl);
-    if (!parsed.success) throw new ConfigError(`${urlVariable}: must be an http(s) URL`);
-    baseUrl = parsed.data;
-  }
-  const apiKey = optionalText.parse(env[keyVariable]);
-  if (apiKey !== undefined && /[\r\n]/.test(apiKey)) throw new ConfigError(`${keyVariable}: must be one line`);
-  return {
-    name: definition.name,
-    apiKey,
-    baseUrl,
-    pollIntervalMs: fromFile.pollIntervalMs ?? definition.defaultPollIntervalMs,
-    connections: fromFile.connections ?? 128,
-  };
-}
-
-function validateRoutes(routes: RoutingRule[], providerNames: Set<string>): RoutingRule[] {
-  routes.forEach((rule, index) => {
-    for (const name of rule.providers) {
-      if (!providerNames.has(name)) {
-        throw new ConfigError(`TASKGATE_CONFIG: routes.${index} names an unknown provider "${name}"`);
-      }
-    }
-    if (rule.pattern !== undefined) {
-      try {
-        new RegExp(rule.pattern);
-      } catch {
-        throw new ConfigError(`TASKGATE_CONFIG: routes.${index}.pattern is not a valid regular expression`);
-      }
-    }
-  });
-  return routes;
+/** Each issue named after where its value came from: the variable, or the file's path. */
+function describeIssues(error: z.ZodError, fromEnv: readonly EnvSetting[]): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.map(String);
+      const variable = fromEnv.find((setting) => setting.path.every((key, index) => path[index] === key));
+      if (variable !== undefined) return `${variable.variable}: ${issue.message}`;
+      return `TASKGATE_CONFIG: ${path.join('.') || '(root)'}: ${issue.message}`;
+    })
+    .join('; ');
 }
 
 export function loadConfig(
   env: Record<string, string | undefined> = process.env,
   providers: readonly ProviderDefinition[] = PROVIDERS,
 ): Config {
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    // The path of a zod issue here is the variable's name, so the message names it.
-    throw new ConfigError(describeIssues(parsed.error));
-  }
-  const vars = parsed.data;
-  const file = vars.TASKGATE_CONFIG === undefined ? {} : readConfigFile(vars.TASKGATE_CONFIG);
-
-  const apiKeys = vars.TASKGATE_API_KEYS ?? [];
-  const corsList = vars.TASKGATE_CORS_ORIGINS;
-  const corsOrigins = corsList === undefined || corsList.length === 0 ? null : corsList.includes('*') ? '*' : corsList;
-  if (Array.isArray(corsOrigins)) {
-    for (const origin of corsOrigins) {
-      if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
-        throw new ConfigError(`TASKGATE_CORS_ORIGINS: "${origin}" is not an origin like https://app.example`);
-      }
+  const file = env['TASKGATE_CONFIG']?.trim();
+  const settings: Record<string, unknown> = file === undefined || file === '' ? {} : readConfigFile(file);
+  const fromEnv: EnvSetting[] = [];
+  for (const setting of envSettings(providers)) {
+    const text = env[setting.variable]?.trim();
+    // An empty variable is an unset one (`VTRIX_API_KEY=` in a compose file).
+    if (text === undefined || text === '') continue;
+    let value: unknown;
+    try {
+      value = setting.read(text);
+    } catch (error) {
+      throw new ConfigError(`${setting.variable}: ${(error as Error).message}`);
     }
+    setPath(settings, setting.path, value);
+    fromEnv.push(setting);
   }
-
-  const providerConfigs: Record<string, ProviderConfig> = {};
-  for (const definition of providers) providerConfigs[definition.name] = providerConfig(definition, env, file);
-
-  return Object.freeze({
-    port: vars.PORT,
-    host: vars.HOST,
-    logLevel: vars.LOG_LEVEL,
-    apiKeys,
-    corsOrigins,
-    upstreamTimeoutMs: vars.UPSTREAM_TIMEOUT_MS,
-    rateLimitPerMinute: vars.TASKGATE_RATE_LIMIT,
-    circuit: { failureThreshold: vars.CIRCUIT_FAILURE_THRESHOLD, openMs: vars.CIRCUIT_OPEN_MS },
-    providers: providerConfigs,
-    routes: validateRoutes(file.routes ?? DEFAULT_ROUTES, new Set(providers.map((provider) => provider.name))),
-    cache: {
-      terminalMaxEntries: file.cache?.terminalMaxEntries ?? 10_000,
-      terminalTtlMs: file.cache?.terminalTtlMs ?? 60 * 60 * 1000,
-      freshMs: file.cache?.freshMs ?? 1000,
-      routeMemoMaxEntries: file.cache?.routeMemoMaxEntries ?? 10_000,
-    },
-    waiters: { max: file.waiters?.max ?? 20_000, keepAliveMs: file.waiters?.keepAliveMs ?? 15_000 },
-    terminalMaxAgeSeconds: file.terminalMaxAgeSeconds ?? 300,
-    shutdownGraceMs: file.shutdownGraceMs ?? 10_000,
-    trustProxy: file.trustProxy ?? false,
-    maxUpstreamBodyBytes: 1024 * 1024,
-    upstreamRetries: 2,
-  });
+  const parsed = configSchema(providers).safeParse(settings);
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, fromEnv));
+  return Object.freeze(parsed.data);
 }

@@ -1,29 +1,13 @@
 /**
- * Typed gateway errors and the catalog that gives each `code` of the contract its HTTP
- * status and title. Every error a client sees is rendered from here as RFC 9457
- * problem+json (see src/app.ts); nothing else decides a status code.
+ * Typed gateway errors, the one converter from anything thrown to them, and their
+ * rendering as RFC 9457 problem+json. The codes, statuses and titles are the contract's
+ * (schemas/problem.ts); nothing else decides a status code or writes an error body.
  */
-export const PROBLEM_CATALOG = {
-  invalid_task_id: { status: 400, title: 'Invalid task id' },
-  invalid_request: { status: 400, title: 'Invalid request' },
-  unauthorized: { status: 401, title: 'Unauthorized' },
-  not_found: { status: 404, title: 'Not found' },
-  no_provider_for_task_id: { status: 404, title: 'No provider for this task id' },
-  task_not_found: { status: 404, title: 'Task not found' },
-  method_not_allowed: { status: 405, title: 'Method not allowed' },
-  rate_limited: { status: 429, title: 'Too many requests' },
-  internal_error: { status: 500, title: 'Internal error' },
-  upstream_auth_failed: { status: 502, title: 'Provider rejected the gateway credentials' },
-  upstream_error: { status: 502, title: 'Provider error' },
-  upstream_invalid_response: { status: 502, title: 'Invalid response from provider' },
-  upstream_rate_limited: { status: 503, title: 'Provider rate limit reached' },
-  provider_not_configured: { status: 503, title: 'Provider not configured' },
-  provider_unavailable: { status: 503, title: 'Provider temporarily unavailable' },
-  service_unavailable: { status: 503, title: 'Service unavailable' },
-  upstream_timeout: { status: 504, title: 'Provider timed out' },
-} as const satisfies Record<string, { status: number; title: string }>;
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { PROBLEM_CATALOG, problemType, type Problem, type ProblemCode } from '../schemas/problem.js';
 
-export type ProblemCode = keyof typeof PROBLEM_CATALOG;
+export { PROBLEM_CATALOG, problemType, type Problem, type ProblemCode };
 
 export interface GatewayErrorOptions {
   detail?: string;
@@ -60,23 +44,38 @@ export function isGatewayError(value: unknown): value is GatewayError {
   return value instanceof GatewayError;
 }
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: ProblemCode;
-  request_id: string;
-  provider?: string;
-}
-
 /** Which codes an HTTP status can carry (for the spec's response descriptions). */
 export function codesForStatus(status: number): ProblemCode[] {
   return (Object.keys(PROBLEM_CATALOG) as ProblemCode[]).filter((code) => PROBLEM_CATALOG[code].status === status);
 }
 
-export function problemType(code: ProblemCode): string {
-  return `/problems/${code}`;
+/** The message of a validation issue as a sentence that names its field once. */
+function describeIssue(field: string, message: string): string {
+  return message.startsWith(field) ? message : `${field}: ${message}`;
+}
+
+/**
+ * Anything thrown, as the one error type that is rendered. A GatewayError is itself; a
+ * schema validation error is invalid_task_id (path) or invalid_request; a framework 4xx
+ * keeps its status as invalid_request; anything else is a bug: internal_error.
+ */
+export function toGatewayError(error: unknown): GatewayError {
+  if (isGatewayError(error)) return error;
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const context = error.validationContext ?? 'request';
+    const details = error.validation.map((issue) => describeIssue(issue.instancePath.replace(/^\//, '') || context, issue.message));
+    // The contract gives a bad path id its own code; everything else is invalid_request.
+    return new GatewayError(context === 'params' ? 'invalid_task_id' : 'invalid_request', {
+      detail: `${details.join('; ')}.`.replace(/\.\.$/, '.'),
+      cause: error,
+    });
+  }
+  const statusCode = (error as FastifyError | undefined)?.statusCode;
+  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
+    if (statusCode === 429) return new GatewayError('rate_limited', { cause: error });
+    return new GatewayError('invalid_request', { status: statusCode, detail: (error as FastifyError).message, cause: error });
+  }
+  return new GatewayError('internal_error', { detail: 'The gateway failed unexpectedly.', cause: error });
 }
 
 export function toProblem(error: GatewayError, requestId: string): Problem {
@@ -90,4 +89,14 @@ export function toProblem(error: GatewayError, requestId: string): Problem {
   };
   if (error.provider !== undefined) problem.provider = error.provider;
   return problem;
+}
+
+/** Sends a GatewayError as problem+json, with the headers its code calls for. */
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
+  if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
+  if (error.code === 'unauthorized') reply.header('www-authenticate', 'Bearer realm="taskgate"');
+  return reply
+    .code(error.status)
+    .type('application/problem+json; charset=utf-8')
+    .send(JSON.stringify(toProblem(error, request.id)));
 }

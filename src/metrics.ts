@@ -3,7 +3,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CircuitState } from './upstream/breaker.js';
-import type { ProviderClientObserver } from './upstream/provider-client.js';
+import type { ProviderClientObserver } from './providers/client.js';
 
 const CIRCUIT_VALUES: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
 /** Upstream status words are provider-controlled text: bound the label set they can create. */

@@ -3,11 +3,9 @@
  * ordered rule table. Deciding between several candidates (ambiguous ids) needs upstream
  * calls and lives in src/tasks/lookup.ts.
  */
+import { TASK_ID_PATTERN, TASK_ID_RULE } from '../schemas/params.js';
 import type { RoutingRule } from './config.js';
 import { GatewayError } from './errors.js';
-
-export const TASK_ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
-export const TASK_ID_PATTERN_SOURCE = '^[A-Za-z0-9._:-]{1,200}$';
 
 export interface Route {
   /** Candidate providers in order of preference; one for a direct route. */
@@ -19,9 +17,7 @@ export interface Route {
 
 export function validateTaskId(id: string): void {
   if (!TASK_ID_PATTERN.test(id)) {
-    throw new GatewayError('invalid_task_id', {
-      detail: 'A task id is 1-200 characters of letters, digits, ".", "_", ":" and "-".',
-    });
+    throw new GatewayError('invalid_task_id', { detail: TASK_ID_RULE });
   }
 }
 

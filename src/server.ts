@@ -1,7 +1,7 @@
 /**
- * The production entry point: load the config, build the app, listen, and shut down
- * gracefully on SIGTERM/SIGINT (readiness turns 503, new connections stop, in-flight
- * requests and waiters get their answers, then exit 0).
+ * The production entry point: load the config, build the app, listen; on SIGTERM/SIGINT
+ * run the app's own graceful shutdown (src/plugins/lifecycle.ts), bounded by
+ * close-with-grace so the process always exits.
  */
 import { pathToFileURL } from 'node:url';
 import closeWithGrace from 'close-with-grace';
@@ -24,29 +24,17 @@ export async function startServer(config: Config) {
     if (settings.apiKey === undefined) app.log.warn({ provider: name }, `${name} has no API key: its tasks answer 503 provider_not_configured`);
   }
 
-  closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
+  closeWithGrace({ delay: config.shutdownDelayMs + config.shutdownGraceMs }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'shutting down');
-    app.gatewayState.shuttingDown = true;
-    // Waiters get the latest state now rather than holding the shutdown for up to 60 s.
-    app.taskService.drain();
-    // close() shuts only the keep-alive connections idle at that moment; one busy then would
-    // stay open once answered and hold the exit until the grace delay (then exit 1). Keep
-    // closing connections as they go idle. (Requests that reach a wait after the drain are
-    // answered at once: the watcher is draining.)
-    const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
-    try {
-      await app.close();
-    } finally {
-      clearInterval(sweep);
-    }
+    await app.shutdown();
   });
 
   await app.listen({ port: config.port, host: config.host });
   return app;
 }
 
-// Only when run directly (node dist/src/server.js), not when imported.
+// Only when run directly (node dist/taskgate.mjs), not when imported.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   let config: Config;
   try {

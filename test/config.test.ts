@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, DEFAULT_ROUTES, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/config.js';
 
 test('defaults match the contract', () => {
   const config = loadConfig({});
@@ -18,7 +18,25 @@ test('defaults match the contract', () => {
   assert.equal(config.providers.vtrix!.baseUrl, 'https://cloud.vtrix.ai');
   assert.equal(config.providers.gravitex!.baseUrl, 'https://api.gravitex.ai');
   assert.equal(config.providers.vtrix!.apiKey, undefined, 'no key: not configured');
-  assert.deepEqual(config.routes, DEFAULT_ROUTES);
+  // DESIGN.md "Routing a task id", rule 2: the table is made from the providers' own rules.
+  assert.deepEqual(config.routes, [
+    { prefix: 'video_', providers: ['gravitex'] },
+    { pattern: '^[0-9a-v]{20}$', providers: ['vtrix'] },
+    { prefix: 'task_', providers: ['vtrix', 'gravitex'] },
+  ]);
+  assert.equal(config.maxUpstreamBodyBytes, 1024 * 1024);
+  assert.equal(config.upstreamRetries, 2);
+  assert.equal(config.shutdownDelayMs, 0);
+  assert.equal(config.publicUrl, undefined);
+});
+
+test('no limit is an arbitrary cap: 0 turns the breaker off, big numbers are taken', () => {
+  assert.equal(loadConfig({ CIRCUIT_FAILURE_THRESHOLD: '0' }).circuit.failureThreshold, 0);
+  assert.equal(loadConfig({ CIRCUIT_FAILURE_THRESHOLD: '100000' }).circuit.failureThreshold, 100_000);
+  assert.equal(loadConfig({ TASKGATE_RATE_LIMIT: '50000000' }).rateLimitPerMinute, 50_000_000);
+  assert.equal(loadConfig({ UPSTREAM_TIMEOUT_MS: '2147483647' }).upstreamTimeoutMs, 2_147_483_647);
+  // Past what a Node timer holds, a timeout would fire at once: that breaks something.
+  assert.throws(() => loadConfig({ UPSTREAM_TIMEOUT_MS: '2147483648' }), /UPSTREAM_TIMEOUT_MS/);
 });
 
 test('environment values are parsed', () => {
@@ -47,7 +65,13 @@ test('a bad value stops the boot with a message naming the variable', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     [{ VTRIX_BASE_URL: 'ftp://x' }, /VTRIX_BASE_URL/],
     [{ GRAVITEX_BASE_URL: 'not a url' }, /GRAVITEX_BASE_URL/],
-    [{ CIRCUIT_FAILURE_THRESHOLD: '0' }, /CIRCUIT_FAILURE_THRESHOLD/],
+    [{ CIRCUIT_FAILURE_THRESHOLD: '-1' }, /CIRCUIT_FAILURE_THRESHOLD/],
+    [{ CIRCUIT_OPEN_MS: '0' }, /CIRCUIT_OPEN_MS/],
+    [{ UPSTREAM_TIMEOUT_MS: '0x10' }, /UPSTREAM_TIMEOUT_MS: must be a whole number/],
+    [{ VTRIX_BASE_URL: 'http://user:secret@127.0.0.1:9' }, /VTRIX_BASE_URL: must not contain credentials/],
+    [{ VTRIX_API_KEY: 'line\nbreak' }, /VTRIX_API_KEY/],
+    [{ TASKGATE_LINK_SECRET: 'too-short' }, /TASKGATE_LINK_SECRET/],
+    [{ TASKGATE_PUBLIC_URL: 'taskgate.example' }, /TASKGATE_PUBLIC_URL/],
     [{ TASKGATE_CORS_ORIGINS: 'app.example' }, /TASKGATE_CORS_ORIGINS/],
     [{ TASKGATE_CONFIG: '/nonexistent/taskgate.json' }, /TASKGATE_CONFIG/],
   ];
@@ -63,6 +87,18 @@ test('TASKGATE_CONFIG sets routing rules and provider settings, and is validated
   const config = loadConfig({ TASKGATE_CONFIG: good });
   assert.deepEqual(config.routes, [{ prefix: 'gx-', providers: ['gravitex'] }]);
   assert.equal(config.providers.vtrix!.pollIntervalMs, 3000);
+
+  const everything = join(dir, 'everything.json');
+  writeFileSync(everything, JSON.stringify({ maxUpstreamBodyBytes: 2048, upstreamRetries: 0, shutdownDelayMs: 5000, upstreamTimeoutMs: 700 }));
+  const tuned = loadConfig({ TASKGATE_CONFIG: everything, UPSTREAM_TIMEOUT_MS: '900' });
+  assert.equal(tuned.maxUpstreamBodyBytes, 2048);
+  assert.equal(tuned.upstreamRetries, 0);
+  assert.equal(tuned.shutdownDelayMs, 5000);
+  assert.equal(tuned.upstreamTimeoutMs, 900, 'the environment wins over the file');
+
+  const badSetting = join(dir, 'bad-setting.json');
+  writeFileSync(badSetting, JSON.stringify({ cache: { terminalMaxEntries: 0 } }));
+  assert.throws(() => loadConfig({ TASKGATE_CONFIG: badSetting }), /TASKGATE_CONFIG: cache\.terminalMaxEntries/);
   assert.equal(config.trustProxy, false, 'proxies are not trusted unless configured');
 
   const proxied = join(dir, 'proxied.json');

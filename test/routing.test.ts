@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_ROUTES } from '../src/config.js';
+import { loadConfig } from '../src/config.js';
 import { GatewayError } from '../src/errors.js';
 import { Router } from '../src/routing.js';
 
-const router = new Router(DEFAULT_ROUTES, new Set(['vtrix', 'gravitex']));
+const config = loadConfig({});
+const router = new Router(config.routes, new Set(Object.keys(config.providers)));
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

@@ -51,7 +51,7 @@ export async function startSimulators(mode: RunMode): Promise<Simulators> {
   const spawned = spawnProcess({
     name: 'simulators',
     command: process.execPath,
-    args: [...nodeEntry(mode, 'src/simulators/main.ts'), '--vtrix-key', VTRIX_KEY, '--gravitex-key', GRAVITEX_KEY],
+    args: [...nodeEntry(mode, 'src/simulators/main.ts'), '--key', `vtrix=${VTRIX_KEY}`, '--key', `gravitex=${GRAVITEX_KEY}`],
     env: baseEnv(),
   });
   const lines = await spawned.jsonLines(2);

@@ -6,7 +6,8 @@
  */
 import type { z } from 'zod';
 import { GatewayError } from '../errors.js';
-import type { UpstreamResponse } from './types.js';
+import { parseRetryAfter } from '../upstream/retry-after.js';
+import type { UpstreamResponse } from '../upstream/types.js';
 
 /** Provider-specific: does this non-2xx answer mean "no such task"? Must not throw. */
 export type NotFoundPredicate = (response: UpstreamResponse) => boolean;
@@ -22,37 +23,25 @@ export interface TaskBodyOptions<Body> extends HttpErrorOptions {
 
 /** Seconds a client is told to wait after a provider 429 that named no usable delay (DESIGN.md). */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
-// A provider asking for more than a day is more likely broken than serious.
-const MAX_RETRY_AFTER_SECONDS = 86_400;
 const CAUSE_BODY_EXCERPT_CHARS = 500;
 
 /** A header's value whatever the case of its name; the first one when it was repeated. */
 export function getHeader(headers: UpstreamResponse['headers'], name: string): string | undefined {
   const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() !== wanted || value === undefined) continue;
-    return Array.isArray(value) ? value[0] : value;
+  // undici gives lower-case names: the direct lookup is the usual path.
+  let value = headers[wanted];
+  if (value === undefined) {
+    for (const [key, candidate] of Object.entries(headers)) if (key.toLowerCase() === wanted) value ??= candidate;
   }
-  return undefined;
+  return Array.isArray(value) ? value[0] : value;
 }
 
 /**
- * `Retry-After` as whole seconds, at least 1: delay-seconds or an HTTP-date (counted from
- * `nowMs`). Absent or unparsable gives DEFAULT_RETRY_AFTER_SECONDS.
+ * The `Retry-After` a client is told after a provider 429: the provider's, at least 1 s,
+ * or DEFAULT_RETRY_AFTER_SECONDS when it sent none that parses.
  */
 export function retryAfterSeconds(value: string | undefined, nowMs: number = Date.now()): number {
-  const text = value?.trim() ?? '';
-  let seconds: number;
-  if (/^\d+$/.test(text)) {
-    seconds = Number(text);
-  } else {
-    // All three HTTP-date forms start with a day name; this keeps V8's lenient Date.parse
-    // from reading "-5" or "7.5" as a calendar date.
-    const dateMs = /^[A-Za-z]{3}/.test(text) ? Date.parse(text) : Number.NaN;
-    if (Number.isNaN(dateMs)) return DEFAULT_RETRY_AFTER_SECONDS;
-    seconds = Math.ceil((dateMs - nowMs) / 1000);
-  }
-  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, seconds));
+  return Math.max(1, parseRetryAfter(value, nowMs) ?? DEFAULT_RETRY_AFTER_SECONDS);
 }
 
 export function isSuccessStatus(statusCode: number): boolean {

@@ -1,18 +1,20 @@
 /**
  * The provider registry. Adding a provider is one folder under src/providers/ and one
- * entry in PROVIDERS.
+ * entry in PROVIDERS; everything else (settings, default routing, simulators, demo,
+ * benchmarks, test stacks) is derived from this list.
  */
 import { gravitex } from './gravitex/index.js';
-import type { ProviderDefinition } from './types.js';
 import { vtrix } from './vtrix/index.js';
 
-export const PROVIDERS: readonly ProviderDefinition[] = [vtrix, gravitex];
+export const PROVIDERS = [vtrix, gravitex] as const;
 
-const PROVIDERS_BY_NAME: ReadonlyMap<string, ProviderDefinition> = new Map(
-  PROVIDERS.map((provider) => [provider.name, provider]),
-);
+export type ProviderName = (typeof PROVIDERS)[number]['name'];
+
+export const PROVIDER_NAMES = PROVIDERS.map((provider) => provider.name) as ProviderName[];
+
+const PROVIDERS_BY_NAME: ReadonlyMap<string, (typeof PROVIDERS)[number]> = new Map(PROVIDERS.map((provider) => [provider.name, provider]));
 
 /** The provider with this exact name (as used in qualified ids), if there is one. */
-export function getProvider(name: string): ProviderDefinition | undefined {
+export function getProvider(name: string): (typeof PROVIDERS)[number] | undefined {
   return PROVIDERS_BY_NAME.get(name);
 }

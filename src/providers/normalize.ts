@@ -3,18 +3,20 @@
  * times, progress, errors, result URLs) into the normalized Task vocabulary of DESIGN.md,
  * and `finalizeTask` enforces the Task invariants on what an adapter's mapper produced.
  *
- * The one side effect is the unknown-status hook: `finalizeTask` tells the listeners
- * registered with `onUnknownStatus` about every status word outside the mapping, so the
- * gateway can log and count it (DESIGN.md: "logged and counted") without adapters knowing
- * about logs or metrics.
+ * All pure: an unknown status word is noticed by the caller (ProviderClient's observer logs
+ * and counts it, DESIGN.md "logged and counted"), not here.
  */
 import { GatewayError } from '../errors.js';
-import type { TaskError, TaskOutput, TaskState, TaskStatus } from '../../schemas/task.js';
+import type { TaskError, TaskOutput, TaskStatus } from '../../schemas/task.js';
+import type { TaskState } from './types.js';
 
 export type OutputType = TaskOutput['type'];
 
 /** What an adapter's mapper produces: the TaskState before status mapping and invariants. */
-export type TaskDraft = Omit<TaskState, 'status' | 'url'>;
+export type TaskDraft = Omit<TaskState, 'status' | 'url' | 'expires_at' | 'cadenceMs'> & {
+  /** When the provider stops serving the result files, if it says. */
+  expires_at?: string | null;
+};
 
 export const FAILURE_WITHOUT_DETAILS: Readonly<TaskError> = Object.freeze({
   code: 'task_failed',
@@ -51,32 +53,6 @@ export function knownTaskStatus(word: string): TaskStatus | undefined {
 /** Maps a provider status word; a word outside the mapping means the task is still running. */
 export function toTaskStatus(word: string): TaskStatus {
   return knownTaskStatus(word) ?? 'in_progress';
-}
-
-export type UnknownStatusListener = (provider: string, word: string) => void;
-
-const unknownStatusListeners = new Set<UnknownStatusListener>();
-
-/**
- * Subscribes to status words outside the mapping (called once per interpreted answer that
- * carries one). Returns the function that unsubscribes.
- */
-export function onUnknownStatus(listener: UnknownStatusListener): () => void {
-  unknownStatusListeners.add(listener);
-  return () => {
-    unknownStatusListeners.delete(listener);
-  };
-}
-
-function reportUnknownStatus(provider: string, word: string): void {
-  for (const listener of unknownStatusListeners) {
-    // Logging or counting must never turn a valid upstream answer into a failed lookup.
-    try {
-      listener(provider, word);
-    } catch {
-      /* ignored on purpose */
-    }
-  }
 }
 
 /** The first argument that is a non-empty string (trimmed), else null. */
@@ -245,11 +221,10 @@ function toSafeProgress(progress: number | null): number | null {
  * Maps the draft's status word and enforces the Task invariants: succeeded ⇒ an absolute
  * http(s) `url` and progress 100; failed ⇒ an error (a generic one when the provider gave
  * none); otherwise no error. A succeeded task without a usable result is a broken upstream
- * answer: GatewayError `upstream_invalid_response`. Reports unknown status words.
+ * answer: GatewayError `upstream_invalid_response`.
  */
 export function finalizeTask(provider: string, draft: TaskDraft): TaskState {
   const status = toTaskStatus(draft.provider_status);
-  if (knownTaskStatus(draft.provider_status) === undefined) reportUnknownStatus(provider, draft.provider_status);
   const outputs = draft.outputs.filter((output) => isAbsoluteHttpUrl(output.url));
   const url = primaryOutputUrl(outputs);
   if (status === 'succeeded' && url === null) {
@@ -269,5 +244,6 @@ export function finalizeTask(provider: string, draft: TaskDraft): TaskState {
     model: draft.model,
     created_at: draft.created_at,
     completed_at: draft.completed_at,
+    expires_at: draft.expires_at ?? null,
   };
 }

@@ -1,37 +1,39 @@
 /**
- * Provider simulators: real HTTP servers that answer like vtrix and gravitex, with
- * deterministic task timelines and injectable faults. Used by `npm run demo`, the tests
- * and the benchmarks; nothing here talks to the internet.
+ * Provider simulators: real HTTP servers that answer like each provider in the registry,
+ * with deterministic task timelines and injectable faults. Each provider's profile
+ * (variants, seeds, wording) lives in its own folder (`src/providers/<name>/simulator.ts`).
+ * Used by `npm run demo`, the tests and the benchmarks; nothing here talks to the internet.
  */
-import { gravitexProfile } from './gravitex.js';
+import { getProvider, PROVIDER_NAMES } from '../providers/index.js';
 import type { ProviderProfile } from './profile.js';
-import type { ProviderKind } from './script.js';
 import { ProviderSimulator, type Simulator, type SimulatorOptions } from './server.js';
 import { planTask, type TaskPlan } from './timeline.js';
-import { vtrixProfile } from './vtrix.js';
 
 export type { Simulator, SimulatorOptions } from './server.js';
-export type {
-  Fault,
-  FaultKind,
-  GravitexVariant,
-  Phase,
-  PhaseStatus,
-  ProviderKind,
-  RawAnswer,
-  TaskScript,
-  Variant,
-  VtrixVariant,
-} from './script.js';
-export { faultSchema, GRAVITEX_VARIANTS, phaseSchema, taskScriptSchema, VTRIX_VARIANTS } from './script.js';
+export type { DemoTask, ProviderProfile, SeedTask } from './profile.js';
+export type { Fault, FaultKind, Phase, PhaseStatus, RawAnswer, TaskScript, Variant } from './script.js';
+export { faultSchema, phaseSchema, taskScriptSchema } from './script.js';
 export type { TaskPlan } from './timeline.js';
-export { defaultOutcome, defaultTimeline, SEED_TASKS } from './timeline.js';
+export { defaultOutcome, defaultTimeline } from './timeline.js';
 
-const PROFILES: Readonly<Record<ProviderKind, ProviderProfile>> = { vtrix: vtrixProfile, gravitex: gravitexProfile };
+/** Every provider that has a simulator: all of the registry. */
+export const SIMULATED_PROVIDERS: readonly string[] = PROVIDER_NAMES;
+
+/** The key a simulator expects when none is given (the demo's and the simulator CLI's). */
+export function defaultSimulatorKey(provider: string): string {
+  return `demo-${provider}-key`;
+}
+
+/** The simulator profile of a provider in the registry. */
+export async function loadProfile(provider: string): Promise<ProviderProfile> {
+  const definition = getProvider(provider);
+  if (definition === undefined) throw new Error(`no provider is named "${provider}" (known: ${PROVIDER_NAMES.join(', ')})`);
+  return definition.simulator();
+}
 
 /** Starts a simulator listening on `host:port` (default 127.0.0.1, any free port). */
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
-  const simulator = new ProviderSimulator(PROFILES[options.provider], options);
+  const simulator = new ProviderSimulator(await loadProfile(options.provider), options);
   await simulator.listen();
   return simulator;
 }
@@ -41,6 +43,6 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
  * timeline), or undefined if that provider has no such task. Lets the demo say ahead of
  * time which ids fail, succeed fast, or show which variant.
  */
-export function describeTask(provider: ProviderKind, id: string): TaskPlan | undefined {
-  return planTask(PROFILES[provider], id, undefined);
+export async function describeTask(provider: string, id: string): Promise<TaskPlan | undefined> {
+  return planTask(await loadProfile(provider), id, undefined);
 }

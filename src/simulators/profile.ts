@@ -3,7 +3,7 @@
  * lives, which ids it owns, and how it words a task phase, a missing task and its errors.
  * A profile is pure: it returns bodies, the server decides when to send them.
  */
-import type { Phase, ProviderKind, Variant } from './script.js';
+import type { Phase, TaskScript, Variant } from './script.js';
 
 /** Everything a variant may mention about a task at one phase of its life. */
 export interface RenderInput {
@@ -29,9 +29,34 @@ export interface ErrorAnswer {
   body: string;
 }
 
+export interface SeedTask {
+  variant: Variant;
+  timeline: Phase[];
+  model?: string;
+  /** The seed documents' own result URL, kept verbatim. */
+  resultUrl?: string;
+}
+
+/** A task the demo pins and prints a curl line for. */
+export interface DemoTask {
+  /** The id as a client would ask for it. */
+  id: string;
+  /** What the line shows, as a shell comment. */
+  note: string;
+  /** Pinned story; none: the seed's or the hash-derived default. */
+  script?: TaskScript;
+  /** Shown as a server-sent events line rather than a plain GET. */
+  events?: boolean;
+}
+
 export interface ProviderProfile {
-  readonly kind: ProviderKind;
+  /** The provider's name, as in the registry. */
+  readonly name: string;
   readonly variants: readonly Variant[];
+  /** The ids of the seed documents and providers.md, with the stories those documents tell. */
+  readonly seeds: ReadonlyMap<string, SeedTask>;
+  /** What `npm run demo` shows of this provider. */
+  readonly demo: readonly DemoTask[];
   /** Path up to the task id, e.g. `/model/v1/generation/task/`. */
   readonly taskPathPrefix: string;
   readonly models: readonly string[];
@@ -61,9 +86,3 @@ export function isoSeconds(milliseconds: number): string {
 export function filePath(id: string, extension: string): string {
   return `/files/${encodeURIComponent(id)}.${extension}`;
 }
-
-/**
- * gravitex's current task ids (providers.md: `task_` + 32 letters/digits). Default
- * ownership hinges on it: such ids are gravitex's, every other `task_…` id is vtrix's.
- */
-export const CURRENT_GRAVITEX_TASK_ID = /^task_[A-Za-z0-9]{32}$/;

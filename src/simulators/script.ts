@@ -5,16 +5,6 @@
  */
 import { z } from 'zod';
 
-export type ProviderKind = 'vtrix' | 'gravitex';
-
-/** Response shapes of vtrix, as listed in providers.md ("Response bodies seen"). */
-export const VTRIX_VARIANTS = ['model', 'cli', 'legacy'] as const;
-/** Response shapes of gravitex, as listed in providers.md ("Response bodies seen"). */
-export const GRAVITEX_VARIANTS = ['documented', 'wrapped', 'wrapped_alt', 'legacy'] as const;
-
-export type VtrixVariant = (typeof VTRIX_VARIANTS)[number];
-export type GravitexVariant = (typeof GRAVITEX_VARIANTS)[number];
-
 export const PHASE_STATUSES = ['queued', 'in_progress', 'succeeded', 'failed', 'canceled'] as const;
 
 export const phaseSchema = z.strictObject({
@@ -34,7 +24,8 @@ const rawAnswerSchema = z.strictObject({
 });
 
 export const taskScriptSchema = z.strictObject({
-  variant: z.enum([...VTRIX_VARIANTS, ...GRAVITEX_VARIANTS]).optional(),
+  /** One of the provider's response shapes (its profile's `variants`, from providers.md). */
+  variant: z.string().min(1).optional(),
   timeline: z.array(phaseSchema).min(1).optional(),
   missing: z.boolean().optional(),
   /** Answer exactly this (after auth) instead of rendering a timeline. */
@@ -57,7 +48,7 @@ export const faultSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('hang'), times }),
 ]);
 
-export type Variant = VtrixVariant | GravitexVariant;
+export type Variant = string;
 export type PhaseStatus = (typeof PHASE_STATUSES)[number];
 export type Phase = z.infer<typeof phaseSchema>;
 export type TaskScript = z.infer<typeof taskScriptSchema>;

@@ -14,14 +14,14 @@ import {
   isTerminal,
   taskScriptSchema,
   type Fault,
-  type ProviderKind,
   type RawAnswer,
   type TaskScript,
 } from './script.js';
 import { phaseIndexAt, planTask, type TaskPlan } from './timeline.js';
 
 export interface SimulatorOptions {
-  provider: ProviderKind;
+  /** A provider of the registry, e.g. `vtrix`. */
+  provider: string;
   apiKey: string;
   /** Default 127.0.0.1. */
   host?: string;
@@ -38,7 +38,7 @@ export interface SimulatorOptions {
 export interface Simulator {
   /** Origin without a trailing slash, e.g. `http://127.0.0.1:43121`. */
   readonly url: string;
-  readonly provider: ProviderKind;
+  readonly provider: string;
   /** Task-status requests received for that id, or in all; faulted and rejected ones count. */
   hits(id?: string): number;
   /** Pins a task's story; its clock restarts at its next poll. */
@@ -102,7 +102,7 @@ function originOf(host: string, port: number): string {
 }
 
 export class ProviderSimulator implements Simulator, ControlTarget {
-  readonly provider: ProviderKind;
+  readonly provider: string;
   private origin = '';
   private readonly server: Server;
   private readonly expectedAuthorization: string;
@@ -125,7 +125,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
   ) {
     const timeScale = options.timeScale ?? 1;
     if (!(timeScale > 0) || !Number.isFinite(timeScale)) throw new Error(`timeScale must be a positive number, got ${timeScale}`);
-    this.provider = profile.kind;
+    this.provider = profile.name;
     this.timeScale = timeScale;
     this.now = options.now ?? Date.now;
     this.owns = options.owns ?? profile.owns;

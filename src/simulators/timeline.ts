@@ -3,8 +3,8 @@
  * durations, outcome, cosmetic quirks) is drawn from a stable hash of that id, so a demo
  * or a test sees the same story on every run without registering anything.
  */
-import type { ProviderProfile } from './profile.js';
-import type { Phase, PhaseStatus, ProviderKind, TaskScript, Variant } from './script.js';
+import type { ProviderProfile, SeedTask } from './profile.js';
+import type { Phase, PhaseStatus, TaskScript, Variant } from './script.js';
 
 /** 32-bit FNV-1a, finished with murmur3's avalanche so that similar ids spread well. */
 export function fnv1a(text: string): number {
@@ -74,81 +74,6 @@ export function phaseIndexAt(timeline: readonly Phase[], elapsedMs: number): num
   return current;
 }
 
-export interface SeedTask {
-  variant: Variant;
-  timeline: Phase[];
-  model?: string;
-  /** The seed documents' own result URL, kept verbatim. */
-  resultUrl?: string;
-}
-
-/**
- * The ids that appear in `seeds/` and providers.md, with the stories those documents tell.
- * `task_abc001` is the CLI doc's example (completes ~20 s in, like its `Elapsed: 23s`);
- * the gravitex doc's `video_…` example is already done when first asked.
- */
-export const SEED_TASKS: Readonly<Record<ProviderKind, ReadonlyMap<string, SeedTask>>> = {
-  vtrix: new Map<string, SeedTask>([
-    [
-      'task_abc001',
-      {
-        variant: 'cli',
-        model: 'spark_dance_v2_0',
-        resultUrl: 'https://cdn.vtrix.ai/outputs/task_abc001/output.mp4',
-        timeline: [
-          { atMs: 0, status: 'queued' },
-          { atMs: 2000, status: 'in_progress', progress: 10 },
-          { atMs: 6000, status: 'in_progress', progress: 30 },
-          { atMs: 11_000, status: 'in_progress', progress: 55 },
-          { atMs: 16_000, status: 'in_progress', progress: 80 },
-          { atMs: 20_000, status: 'succeeded' },
-        ],
-      },
-    ],
-    [
-      'd758n65e878c73cmdg20',
-      {
-        variant: 'model',
-        model: 'spark_dance_v2_0',
-        timeline: [
-          { atMs: 0, status: 'queued' },
-          { atMs: 1500, status: 'in_progress', progress: 12 },
-          { atMs: 5000, status: 'in_progress', progress: 42 },
-          { atMs: 9000, status: 'in_progress', progress: 71 },
-          { atMs: 12_000, status: 'in_progress', progress: 93 },
-          { atMs: 14_000, status: 'succeeded' },
-        ],
-      },
-    ],
-    [
-      'd5u5obte8783ap44qtj0',
-      {
-        variant: 'legacy',
-        model: 'spark_motion_v1_5',
-        // providers.md's legacy example shows `in_queue` already at progress 10.
-        timeline: [
-          { atMs: 0, status: 'queued', progress: 10 },
-          { atMs: 2500, status: 'in_progress', progress: 35 },
-          { atMs: 7000, status: 'in_progress', progress: 60 },
-          { atMs: 11_000, status: 'in_progress', progress: 85 },
-          { atMs: 15_000, status: 'succeeded' },
-        ],
-      },
-    ],
-  ]),
-  gravitex: new Map<string, SeedTask>([
-    [
-      'video_69095b4ce0048190893a01510c0c98b0',
-      {
-        variant: 'documented',
-        model: 'sora-2',
-        resultUrl: 'https://gravitex-ads.oss-cn-guangzhou.aliyuncs.com/2025/11/18/abc123/video.mp4',
-        timeline: [{ atMs: 0, status: 'succeeded' }],
-      },
-    ],
-  ]),
-};
-
 /** Everything decided about a task that exists, before its clock starts. */
 export interface TaskPlan {
   variant: Variant;
@@ -171,7 +96,7 @@ export function planTask(
 ): TaskPlan | undefined {
   if (pinned?.missing === true) return undefined;
   if (pinned === undefined && (id.includes('missing') || !owns(id))) return undefined;
-  const seed = SEED_TASKS[profile.kind].get(id);
+  const seed = profile.seeds.get(id);
   const variant = pinned?.variant ?? seed?.variant ?? pick(id, 'variant', profile.variants);
   return {
     variant,

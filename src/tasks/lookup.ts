@@ -8,9 +8,10 @@ import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import type { ProviderClient } from '../providers/client.js';
+import type { TaskState } from '../providers/types.js';
 import type { Route } from '../routing.js';
-import type { ProviderClient } from '../upstream/provider-client.js';
-import { isTerminal, type Task, type TaskState } from '../../schemas/task.js';
+import { isTerminal } from '../../schemas/task.js';
 
 export interface Located {
   client: ProviderClient;
@@ -19,30 +20,7 @@ export interface Located {
   state: TaskState;
 }
 
-interface FreshEntry {
-  state: TaskState;
-  expiresAt: number;
-}
-
 type Probe = { found: Located } | { error: unknown };
-
-export function toTask(id: string, client: ProviderClient, state: TaskState): Task {
-  return {
-    id,
-    provider: client.name,
-    provider_task_id: state.provider_task_id,
-    status: state.status,
-    provider_status: state.provider_status,
-    progress: state.progress,
-    url: state.url,
-    outputs: state.outputs,
-    error: state.error,
-    model: state.model,
-    created_at: state.created_at,
-    completed_at: state.completed_at,
-    poll_after_ms: isTerminal(state.status) ? null : client.pollIntervalMs,
-  };
-}
 
 function isNotFound(error: unknown): boolean {
   return error instanceof GatewayError && error.code === 'task_not_found';
@@ -50,7 +28,8 @@ function isNotFound(error: unknown): boolean {
 
 export class TaskLookup {
   private readonly terminal: LRUCache<string, TaskState>;
-  private readonly fresh = new Map<string, FreshEntry>();
+  /** Non-terminal answers, each reusable for its own short window. */
+  private readonly fresh: LRUCache<string, TaskState>;
   private readonly inFlight = new Map<string, Promise<TaskState>>();
   /** id -> provider name, for ids that matched a rule with several candidates. */
   private readonly routeMemo: LRUCache<string, string>;
@@ -61,6 +40,7 @@ export class TaskLookup {
     private readonly metrics: Metrics,
   ) {
     this.terminal = new LRUCache({ max: config.cache.terminalMaxEntries, ttl: config.cache.terminalTtlMs });
+    this.fresh = new LRUCache({ max: config.cache.terminalMaxEntries, ttl: 1, ttlAutopurge: false });
     this.routeMemo = new LRUCache({ max: config.cache.routeMemoMaxEntries });
   }
 
@@ -91,11 +71,8 @@ export class TaskLookup {
     }
     const recent = this.fresh.get(key);
     if (recent !== undefined) {
-      if (recent.expiresAt > Date.now()) {
-        this.metrics.freshHit.inc();
-        return Promise.resolve(recent.state);
-      }
-      this.fresh.delete(key);
+      this.metrics.freshHit.inc();
+      return Promise.resolve(recent);
     }
     const pending = this.inFlight.get(key);
     if (pending !== undefined) {
@@ -128,25 +105,8 @@ export class TaskLookup {
       this.terminal.set(key, state);
       return;
     }
-    const reuseMs = Math.min(this.config.cache.freshMs, client.pollIntervalMs);
-    if (reuseMs <= 0) return;
-    this.fresh.set(key, { state, expiresAt: Date.now() + reuseMs });
-    this.sweepFresh();
-  }
-
-  /** Keeps the short-lived map from growing with ids nobody asks for again. */
-  private sweepFresh(): void {
-    if (this.fresh.size < this.config.cache.terminalMaxEntries) return;
-    const now = Date.now();
-    for (const [key, entry] of this.fresh) if (entry.expiresAt <= now) this.fresh.delete(key);
-    // Still full of live entries: drop the oldest half (Map keeps insertion order).
-    if (this.fresh.size >= this.config.cache.terminalMaxEntries) {
-      let toDrop = this.fresh.size >> 1;
-      for (const key of this.fresh.keys()) {
-        if (toDrop-- <= 0) break;
-        this.fresh.delete(key);
-      }
-    }
+    const reuseMs = Math.min(this.config.cache.freshMs, state.cadenceMs ?? client.pollIntervalMs);
+    if (reuseMs > 0) this.fresh.set(key, state, { ttl: reuseMs });
   }
 
   private client(name: string): ProviderClient {

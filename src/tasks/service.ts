@@ -1,13 +1,15 @@
 /**
- * What the routes call: route an id, look the task up, and optionally wait on it.
+ * What the routes call: route an id, look the task up, optionally wait on it or follow
+ * it, and render what was found.
  */
 import type { Config } from '../config.js';
 import type { GatewayError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import type { ProviderClient } from '../providers/client.js';
 import { Router } from '../routing.js';
-import type { ProviderClient } from '../upstream/provider-client.js';
-import { isTerminal, type Task, type TaskState } from '../../schemas/task.js';
-import { TaskLookup, toTask, type Located } from './lookup.js';
+import { isTerminal } from '../../schemas/task.js';
+import { TaskLookup } from './lookup.js';
+import { TaskRenderer, type RenderedTask, type TaskSnapshot, type ViewContext } from './render.js';
 import { TaskWatcher, type WatchEvent } from './watch.js';
 
 export interface WaitOptions {
@@ -16,18 +18,20 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+export type StreamEvent = { snapshot: TaskSnapshot; final: boolean } | { error: GatewayError; permanent: boolean };
+
 export interface TaskStream {
   /** The state at subscription time. */
-  first: Task;
+  first: TaskSnapshot;
   /** Subscribes to changes; returns the unsubscribe function. Not called for terminal tasks. */
-  follow(onEvent: (event: { task: Task; final: boolean } | { error: GatewayError; permanent: boolean }) => void): () => void;
+  follow(onEvent: (event: StreamEvent) => void): () => void;
 }
 
 export class TaskService {
   readonly router: Router;
   readonly lookup: TaskLookup;
   readonly watcher: TaskWatcher;
-  private readonly views = new WeakMap<TaskState, Task>();
+  private readonly renderer = new TaskRenderer();
 
   constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics) {
     this.router = new Router(config.routes, new Set(clients.keys()));
@@ -35,34 +39,22 @@ export class TaskService {
     this.watcher = new TaskWatcher(this.lookup, metrics, config.waiters.max);
   }
 
-  async locate(id: string): Promise<Located> {
-    return this.lookup.locate(id, this.router.resolve(id));
+  async getTask(id: string): Promise<TaskSnapshot> {
+    const { client, state } = await this.lookup.locate(id, this.router.resolve(id));
+    return { id, client, state };
   }
 
-  async getTask(id: string): Promise<Task> {
-    const { client, state } = await this.locate(id);
-    return this.view(id, client, state);
-  }
-
-  /**
-   * The Task for a state, the same object for as long as the state is the same (served
-   * from a cache): routes memoize what they derive from it (the JSON, its ETag) on it.
-   */
-  private view(id: string, client: ProviderClient, state: TaskState): Task {
-    const known = this.views.get(state);
-    if (known !== undefined && known.id === id) return known;
-    const task = toTask(id, client, state);
-    this.views.set(state, task);
-    return task;
+  render(snapshot: TaskSnapshot, context: ViewContext): RenderedTask {
+    return this.renderer.render(snapshot, context);
   }
 
   /** Long-poll: the task once it is terminal, or its latest state after `waitMs`. */
-  async waitForTask(id: string, options: WaitOptions): Promise<Task> {
-    const { client, nativeId, state } = await this.locate(id);
+  async waitForTask(id: string, options: WaitOptions): Promise<TaskSnapshot> {
+    const { client, nativeId, state } = await this.lookup.locate(id, this.router.resolve(id));
     // A request that reached this point after shutdown began gets the latest state now.
-    if (options.waitMs <= 0 || isTerminal(state.status) || this.watcher.draining) return this.view(id, client, state);
-    return new Promise<Task>((resolve, reject) => {
-      let latest: TaskState = state;
+    if (options.waitMs <= 0 || isTerminal(state.status) || this.watcher.draining) return { id, client, state };
+    return new Promise<TaskSnapshot>((resolve, reject) => {
+      let latest = state;
       let settled = false;
       const finish = (error?: GatewayError) => {
         if (settled) return;
@@ -71,7 +63,7 @@ export class TaskService {
         unwatch();
         options.signal?.removeEventListener('abort', onAbort);
         if (error) reject(error);
-        else resolve(toTask(id, client, latest));
+        else resolve({ id, client, state: latest });
       };
       const onAbort = () => finish();
       const unwatch = this.watcher.watch(client, nativeId, state, 'wait', (event: WatchEvent) => {
@@ -91,17 +83,18 @@ export class TaskService {
 
   /** SSE: the current state, and a way to follow it until it is terminal. */
   async streamTask(id: string): Promise<TaskStream> {
-    const { client, nativeId, state } = await this.locate(id);
+    const { client, nativeId, state } = await this.lookup.locate(id, this.router.resolve(id));
+    const first: TaskSnapshot = { id, client, state };
     return {
-      first: toTask(id, client, state),
+      first,
       follow: (onEvent) => {
         if (this.watcher.draining) {
           // Shutting down: the first state is the last word; end the stream once it is sent.
-          queueMicrotask(() => onEvent({ task: toTask(id, client, state), final: true }));
+          queueMicrotask(() => onEvent({ snapshot: first, final: true }));
           return () => {};
         }
         return this.watcher.watch(client, nativeId, state, 'sse', (event) => {
-          if ('state' in event) onEvent({ task: toTask(id, client, event.state), final: event.final === true });
+          if ('state' in event) onEvent({ snapshot: { id, client, state: event.state }, final: event.final === true });
           else onEvent(event);
         });
       },

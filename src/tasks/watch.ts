@@ -4,10 +4,11 @@
  * stops when the task is terminal, when a permanent error arrives, or when its last
  * waiter leaves.
  */
-import { GatewayError, type ProblemCode } from '../errors.js';
+import { GatewayError, toGatewayError, type ProblemCode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { ProviderClient } from '../upstream/provider-client.js';
-import { isTerminal, type TaskState } from '../../schemas/task.js';
+import type { ProviderClient } from '../providers/client.js';
+import type { TaskState } from '../providers/types.js';
+import { isTerminal } from '../../schemas/task.js';
 import type { TaskLookup } from './lookup.js';
 
 /** `final`: the gateway is shutting down and this is the last word the waiter gets. */
@@ -21,10 +22,6 @@ const PERMANENT: ReadonlySet<ProblemCode> = new Set([
   'provider_not_configured',
 ]);
 const MAX_BACKOFF_FACTOR = 8;
-
-function asGatewayError(error: unknown): GatewayError {
-  return error instanceof GatewayError ? error : new GatewayError('internal_error', { cause: error });
-}
 
 class PollLoop {
   readonly listeners = new Set<WatchListener>();
@@ -41,7 +38,7 @@ class PollLoop {
   ) {}
 
   start(): void {
-    this.schedule(this.client.pollIntervalMs);
+    this.schedule(this.cadenceMs());
   }
 
   stop(): void {
@@ -49,6 +46,11 @@ class PollLoop {
     this.stopped = true;
     clearTimeout(this.timer);
     this.onStop(this);
+  }
+
+  /** The provider's cadence, or the one its latest answer set (OpenAI's poll-after header). */
+  private cadenceMs(): number {
+    return this.latest.cadenceMs ?? this.client.pollIntervalMs;
   }
 
   private schedule(delayMs: number): void {
@@ -65,7 +67,7 @@ class PollLoop {
       this.failures = 0;
       event = { state: this.latest };
     } catch (error) {
-      const gatewayError = asGatewayError(error);
+      const gatewayError = toGatewayError(error);
       this.failures++;
       event = { error: gatewayError, permanent: PERMANENT.has(gatewayError.code) };
     }
@@ -78,7 +80,7 @@ class PollLoop {
     }
     // Back off on upstream errors (doubling, capped), honouring a provider's Retry-After.
     const factor = Math.min(MAX_BACKOFF_FACTOR, 2 ** this.failures);
-    let delay = this.failures === 0 ? this.client.pollIntervalMs : this.client.pollIntervalMs * factor;
+    let delay = this.failures === 0 ? this.cadenceMs() : this.cadenceMs() * factor;
     if ('error' in event && event.error.retryAfter !== undefined) delay = Math.max(delay, event.error.retryAfter * 1000);
     this.schedule(delay);
   }

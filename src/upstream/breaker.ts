@@ -56,7 +56,10 @@ export class CircuitBreaker {
   recordFailure(): void {
     this.probing = false;
     this.failures++;
-    if (this.current === 'half_open' || (this.current === 'closed' && this.failures >= this.options.failureThreshold)) {
+    const { failureThreshold } = this.options;
+    // A threshold of 0 means the circuit never opens (DESIGN.md).
+    if (failureThreshold === 0) return;
+    if (this.current === 'half_open' || (this.current === 'closed' && this.failures >= failureThreshold)) {
       this.openedAt = this.now();
       this.transition('open');
     }

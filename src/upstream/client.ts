@@ -6,7 +6,8 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
-import type { UpstreamResponse } from '../providers/types.js';
+import { parseRetryAfter } from './retry-after.js';
+import type { UpstreamResponse } from './types.js';
 
 export interface UpstreamObserver {
   onAttempt(provider: string, outcome: string, seconds: number): void;
@@ -51,13 +52,6 @@ class DeadlineExceeded extends Error {
 function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
-}
-
-function retryAfterMs(headers: UpstreamResponse['headers']): number | undefined {
-  const value = headers['retry-after'];
-  const text = Array.isArray(value) ? value[0] : value;
-  if (text === undefined || !/^\d+$/.test(text.trim())) return undefined;
-  return Number(text) * 1000;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -220,7 +214,8 @@ export class UpstreamClient {
       if (!lastAttempt && RETRYABLE_STATUS.has(status)) {
         if (await this.backoff(attempt, deadline, `status_${status}`)) continue;
       } else if (!lastAttempt && status === 429) {
-        const wait = retryAfterMs(outcome.headers);
+        const seconds = parseRetryAfter(outcome.headers['retry-after']);
+        const wait = seconds === undefined ? undefined : seconds * 1000;
         if (wait !== undefined && wait <= SHORT_RETRY_AFTER_MS && Date.now() + wait < deadline) {
           observer?.onRetry(this.provider, 'status_429');
           await sleep(wait);

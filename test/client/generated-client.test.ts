@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { before, test, type TestContext } from 'node:test';
 import createClient, { type Middleware } from 'openapi-fetch';
-import type { ProblemBody } from '../../schemas/problem.js';
+import type { Problem } from '../../schemas/problem.js';
 import { SUCCEEDED_TASK } from '../../schemas/examples.js';
 import type { Task, TaskStatus } from '../../schemas/task.js';
 import type { ProblemCode } from '../../src/errors.js';
@@ -20,7 +20,7 @@ import type { components, paths } from './generated/openapi.js';
 // Compile time: the generated types are exactly the zod types the server is built on.
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const taskTypesAgree: Equal<components['schemas']['Task'], Task> = true;
-const problemTypesAgree: Equal<components['schemas']['Problem'], ProblemBody> = true;
+const problemTypesAgree: Equal<components['schemas']['Problem'], Problem> = true;
 void [taskTypesAgree, problemTypesAgree];
 
 let spec: SpecValidator;

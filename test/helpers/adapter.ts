@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { GatewayError, isGatewayError, type ProblemCode } from '../../src/errors.js';
-import type { InterpretContext, ProviderDefinition, UpstreamResponse } from '../../src/providers/types.js';
+import type { InterpretContext, ProviderDefinition } from '../../src/providers/types.js';
+import type { UpstreamResponse } from '../../src/upstream/types.js';
 
 export function answer(statusCode: number, body: string | object, headers: UpstreamResponse['headers'] = {}): UpstreamResponse {
   return { statusCode, headers, body: typeof body === 'string' ? body : JSON.stringify(body) };

@@ -4,12 +4,8 @@
  */
 import { after, before, beforeEach } from 'node:test';
 import { request } from 'undici';
-import { startSimulator, type ProviderKind, type Simulator } from '../../src/simulators/index.js';
-
-const STATUS_PATHS: Record<ProviderKind, string> = {
-  vtrix: '/model/v1/generation/task/',
-  gravitex: '/v1/video/generations/',
-};
+import type { ProviderName } from '../../src/providers/index.js';
+import { loadProfile, startSimulator, type Simulator } from '../../src/simulators/index.js';
 
 export interface ClockedSimulator {
   readonly simulator: Simulator;
@@ -21,8 +17,9 @@ export interface ClockedSimulator {
   pollAt<Body>(id: string, offsets: number[]): Promise<Body[]>;
 }
 
-export function useClockedSimulator(provider: ProviderKind, apiKey: string, start: number): ClockedSimulator {
+export function useClockedSimulator(provider: ProviderName, apiKey: string, start: number): ClockedSimulator {
   let running: Simulator | undefined;
+  let statusPath = '';
   const clocked: ClockedSimulator = {
     get simulator() {
       if (running === undefined) throw new Error('the simulator starts in before()');
@@ -31,7 +28,7 @@ export function useClockedSimulator(provider: ProviderKind, apiKey: string, star
     now: start,
     async poll<Body>(id: string, key: string | null = apiKey) {
       const headers = key === null ? {} : { authorization: `Bearer ${key}` };
-      const response = await request(`${clocked.simulator.url}${STATUS_PATHS[provider]}${encodeURIComponent(id)}`, { headers });
+      const response = await request(`${clocked.simulator.url}${statusPath}${encodeURIComponent(id)}`, { headers });
       return { status: response.statusCode, body: (await response.body.json()) as Body };
     },
     async pollAt<Body>(id: string, offsets: number[]) {
@@ -44,6 +41,7 @@ export function useClockedSimulator(provider: ProviderKind, apiKey: string, star
     },
   };
   before(async () => {
+    statusPath = (await loadProfile(provider)).taskPathPrefix;
     running = await startSimulator({ provider, apiKey, now: () => clocked.now });
   });
   after(() => running?.close());

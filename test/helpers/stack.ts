@@ -1,22 +1,29 @@
 /**
- * A real stack for route tests: both provider simulators on loopback (port 0) and the
- * gateway built on them, closed when the test ends.
+ * A real stack for route tests: a simulator of every provider in the registry on loopback
+ * (port 0) and the gateway built on them, closed when the test ends.
  */
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import { PROVIDERS, type ProviderName } from '../../src/providers/index.js';
 import { startSimulator, type Simulator } from '../../src/simulators/index.js';
 
-export const VTRIX_KEY = 'test-vtrix-key-3f9a';
-export const GRAVITEX_KEY = 'sk-test-gravitex-key-77c1';
+/** Each provider's key in tests: what its simulator expects and the gateway is given. */
+export const PROVIDER_KEYS = Object.fromEntries(PROVIDERS.map((provider) => [provider.name, `test-${provider.name}-key-3f9a`])) as Record<
+  ProviderName,
+  string
+>;
+export const VTRIX_KEY = PROVIDER_KEYS.vtrix;
+export const GRAVITEX_KEY = PROVIDER_KEYS.gravitex;
 
-export interface Stack {
+export type Simulators = Record<ProviderName, Simulator>;
+
+export type Stack = {
   app: FastifyInstance;
   config: Config;
-  vtrix: Simulator;
-  gravitex: Simulator;
-}
+  simulators: Simulators;
+} & Simulators;
 
 export interface StackOptions {
   /** Extra environment for loadConfig (e.g. UPSTREAM_TIMEOUT_MS). */
@@ -24,35 +31,64 @@ export interface StackOptions {
   /** Adjusts the parsed config (poll intervals, cache sizes…). */
   configure?: (config: Config) => Config;
   timeScale?: number;
-  /** Leave a provider without a key. */
-  unconfigured?: Array<'vtrix' | 'gravitex'>;
+  /** Leave these providers without a key. */
+  unconfigured?: ProviderName[];
 }
 
 type Closable = { after(fn: () => Promise<void> | void): void };
 
-export async function startStack(t: TestContext | Closable, options: StackOptions = {}): Promise<Stack> {
-  const timeScale = options.timeScale ?? 1;
-  const vtrix = await startSimulator({ provider: 'vtrix', apiKey: VTRIX_KEY, timeScale });
-  const gravitex = await startSimulator({ provider: 'gravitex', apiKey: GRAVITEX_KEY, timeScale });
+interface SimulatorOptions {
+  timeScale?: number;
+  unconfigured?: ProviderName[];
+}
+
+interface LaunchedSimulators {
+  simulators: Simulators;
+  /** The environment that points a gateway at them (keys and base URLs). */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+async function launchSimulators(options: SimulatorOptions): Promise<LaunchedSimulators> {
   const unconfigured = new Set(options.unconfigured ?? []);
-  const env: Record<string, string> = {
-    VTRIX_BASE_URL: vtrix.url,
-    GRAVITEX_BASE_URL: gravitex.url,
-    ...(unconfigured.has('vtrix') ? {} : { VTRIX_API_KEY: VTRIX_KEY }),
-    ...(unconfigured.has('gravitex') ? {} : { GRAVITEX_API_KEY: GRAVITEX_KEY }),
-    ...options.env,
+  const entries = await Promise.all(
+    PROVIDERS.map(async (provider) => {
+      const simulator = await startSimulator({ provider: provider.name, apiKey: PROVIDER_KEYS[provider.name], timeScale: options.timeScale ?? 1 });
+      return [provider, simulator] as const;
+    }),
+  );
+  const env: Record<string, string> = {};
+  for (const [provider, simulator] of entries) {
+    env[`${provider.envPrefix}_BASE_URL`] = simulator.url;
+    if (!unconfigured.has(provider.name)) env[`${provider.envPrefix}_API_KEY`] = PROVIDER_KEYS[provider.name];
+  }
+  const simulators = Object.fromEntries(entries.map(([provider, simulator]) => [provider.name, simulator])) as Simulators;
+  const close = async () => {
+    await Promise.all(entries.map(([, simulator]) => simulator.close()));
   };
-  const parsed = loadConfig(env);
+  return { simulators, env, close };
+}
+
+/** Simulators of every provider, closed when the test ends, and the environment for a gateway. */
+export async function startSimulators(t: TestContext | Closable, options: SimulatorOptions = {}) {
+  const launched = await launchSimulators(options);
+  t.after(launched.close);
+  return { simulators: launched.simulators, env: launched.env };
+}
+
+export async function startStack(t: TestContext | Closable, options: StackOptions = {}): Promise<Stack> {
+  const { simulators, env, close } = await launchSimulators(options);
+  const parsed = loadConfig({ ...env, ...options.env });
   const config = options.configure ? options.configure(parsed) : parsed;
   const app = await buildApp(config, { logger: false });
   t.after(async () => {
     await app.close();
-    await Promise.all([vtrix.close(), gravitex.close()]);
+    await close();
   });
-  return { app, config, vtrix, gravitex };
+  return { app, config, simulators, ...simulators };
 }
 
-/** A copy of the config with one provider's poll interval changed. */
+/** A copy of the config with every provider's poll interval changed. */
 export function withPollInterval(config: Config, pollIntervalMs: number): Config {
   const providers = Object.fromEntries(
     Object.entries(config.providers).map(([name, settings]) => [name, { ...settings, pollIntervalMs }]),

@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { TaskSchema, TASK_STATUSES, type TaskState } from '../../schemas/task.js';
+import { TaskSchema, TASK_STATUSES } from '../../schemas/task.js';
 import { isGatewayError, type ProblemCode } from '../../src/errors.js';
 import { getProvider, PROVIDERS } from '../../src/providers/index.js';
-import type { ProviderDefinition, UpstreamResponse } from '../../src/providers/types.js';
+import type { ProviderDefinition, TaskState } from '../../src/providers/types.js';
+import type { UpstreamResponse } from '../../src/upstream/types.js';
 
 const UPSTREAM_CODES: ReadonlySet<ProblemCode> = new Set<ProblemCode>([
   'task_not_found',
@@ -19,7 +20,7 @@ const UPSTREAM_CODES: ReadonlySet<ProblemCode> = new Set<ProblemCode>([
   'upstream_error',
   'upstream_invalid_response',
 ]);
-const TaskStateSchema = TaskSchema.omit({ id: true, provider: true, poll_after_ms: true }).strict();
+const TaskStateSchema = TaskSchema.omit({ id: true, provider: true, poll_after_ms: true, content_url: true }).strict();
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 const NUM_RUNS = 400;
 

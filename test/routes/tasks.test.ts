@@ -140,16 +140,26 @@ test('client headers are never forwarded upstream; only our key goes', async (t)
   for (const name of ['cookie', 'x-forwarded-for', 'x-custom']) assert.equal(headers[name], undefined, name);
 });
 
-test('healthz and readyz answer', async (t) => {
-  const { app } = await startStack(t);
+test('healthz and readyz answer, listing each configured provider with its circuit', async (t) => {
+  const { app, config } = await startStack(t, { unconfigured: ['gravitex'] });
   assert.deepEqual(json(await app.inject({ url: '/healthz' })), { status: 'ok' });
   const ready = await app.inject({ url: '/readyz' });
   assert.equal(ready.statusCode, 200);
-  assert.deepEqual(json(ready).providers, {
-    vtrix: { configured: true, circuit: 'closed' },
-    gravitex: { configured: true, circuit: 'closed' },
-  });
-  app.gatewayState.shuttingDown = true;
+  const providers = json<{ providers: Record<string, { configured: boolean; circuit: string }> }>(ready).providers;
+  for (const name of Object.keys(config.providers)) {
+    assert.deepEqual(providers[name], { configured: name !== 'gravitex', circuit: 'closed' }, name);
+  }
+});
+
+test('during the shutdown delay /readyz is 503 while /tasks keeps answering', async (t) => {
+  const { app, vtrix } = await startStack(t, { configure: (config) => ({ ...config, shutdownDelayMs: 400 }) });
+  vtrix.setTask('task_sd_delay1', { variant: 'model', timeline: DONE });
+  const stopping = app.shutdown();
   const draining = await app.inject({ url: '/readyz' });
   assert.equal(draining.statusCode, 503);
+  assert.equal(json(draining).code, 'service_unavailable');
+  const task = await app.inject({ url: '/tasks/task_sd_delay1' });
+  assert.equal(task.statusCode, 200);
+  assert.equal(json(task).status, 'succeeded');
+  await stopping;
 });

@@ -156,11 +156,11 @@ describe('gravitex simulator', () => {
   });
 
   it('a default wrapped task may say "unknown" for one running phase, never at the start or end', async () => {
-    const id = Array.from({ length: 200 }, (_, index) => `video_odd_${index}`).find((candidate) =>
-      describeTask('gravitex', candidate)?.timeline.some((phase) => phase.providerStatus === 'unknown'),
-    );
-    assert.ok(id, 'some default wrapped task says unknown');
-    const plan = describeTask('gravitex', id);
+    const plans = await Promise.all(Array.from({ length: 200 }, (_, index) => describeTask('gravitex', `video_odd_${index}`)));
+    const index = plans.findIndex((candidate) => candidate?.timeline.some((phase) => phase.providerStatus === 'unknown'));
+    assert.ok(index !== -1, 'some default wrapped task says unknown');
+    const id = `video_odd_${index}`;
+    const plan = plans[index];
     assert.equal(plan?.variant, 'wrapped');
     const words = await pollAt<Wrapper<WrappedData>>(id, (plan?.timeline ?? []).map((phase) => phase.atMs));
     const statuses = words.map((body) => body.data.status);

@@ -5,9 +5,8 @@ import {
   defaultOutcome,
   defaultTimeline,
   describeTask,
-  GRAVITEX_VARIANTS,
+  loadProfile,
   startSimulator,
-  VTRIX_VARIANTS,
   type Simulator,
 } from '../../src/simulators/index.js';
 
@@ -51,11 +50,16 @@ describe('default timelines', () => {
     assert.ok(successRate > 0.8 && successRate < 0.9, `success rate ${successRate}`);
   });
 
-  it('spread the variants of each provider over ids', () => {
-    const vtrix = new Set(Array.from({ length: 60 }, (_, index) => describeTask('vtrix', xidLike(index))?.variant));
-    const gravitex = new Set(Array.from({ length: 60 }, (_, index) => describeTask('gravitex', `video_${index}`)?.variant));
-    assert.deepEqual([...vtrix].sort(), [...VTRIX_VARIANTS].sort());
-    assert.deepEqual([...gravitex].sort(), [...GRAVITEX_VARIANTS].sort());
+  it('spread the variants of each provider over ids', async () => {
+    const variantsOf = async (provider: string, ids: string[]) =>
+      new Set((await Promise.all(ids.map((id) => describeTask(provider, id)))).map((plan) => plan?.variant));
+    const ids = (make: (index: number) => string) => Array.from({ length: 60 }, (_, index) => make(index));
+    const vtrix = await variantsOf('vtrix', ids(xidLike));
+    const gravitex = await variantsOf('gravitex', ids((index) => `video_${index}`));
+    assert.deepEqual([...vtrix].sort(), [...(await loadProfile('vtrix')).variants].sort());
+    assert.deepEqual([...gravitex].sort(), [...(await loadProfile('gravitex')).variants].sort());
+    assert.deepEqual([...vtrix].sort(), ['cli', 'legacy', 'model']);
+    assert.deepEqual([...gravitex].sort(), ['documented', 'legacy', 'wrapped', 'wrapped_alt']);
   });
 });
 

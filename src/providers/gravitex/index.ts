@@ -1,9 +1,9 @@
 /**
  * gravitex: `GET {base}/v1/video/generations/{task_id}` with a Bearer key (providers.md, "gravitex").
  */
-import { errorTexts, readTaskBody, tryParseJson } from '../http.js';
-import { finalizeTask } from '../normalize.js';
-import type { ProviderDefinition, UpstreamResponse } from '../types.js';
+import { errorTexts, tryParseJson } from '../http.js';
+import { defineHttpProvider } from '../define.js';
+import type { UpstreamResponse } from '../../upstream/types.js';
 import { GRAVITEX_NAME, saysTaskNotExist, toTaskDraft } from './map.js';
 import { GravitexBodySchema } from './schema.js';
 
@@ -16,27 +16,20 @@ function isGravitexTaskNotFound(response: UpstreamResponse): boolean {
   return response.statusCode === 400 && saysTaskNotExist(errorTexts(tryParseJson(response.body)));
 }
 
-export const gravitex: ProviderDefinition = {
+export const gravitex = defineHttpProvider({
   name: GRAVITEX_NAME,
   envPrefix: 'GRAVITEX',
   defaultBaseUrl: 'https://api.gravitex.ai',
   // Docs say 3-5 s, and the server refreshes most tasks only every ~15 s: never faster than 5 s.
-  defaultPollIntervalMs: 5000,
-
-  taskPath(nativeId) {
-    return `/v1/video/generations/${encodeURIComponent(nativeId)}`;
-  },
-
-  authHeaders(apiKey) {
-    return { Authorization: `Bearer ${apiKey}` };
-  },
-
-  interpret(response, context) {
-    const body = readTaskBody(response, {
-      provider: GRAVITEX_NAME,
-      isNotFound: isGravitexTaskNotFound,
-      schema: GravitexBodySchema,
-    });
-    return finalizeTask(GRAVITEX_NAME, toTaskDraft(body, context));
-  },
-};
+  cadenceMs: 5000,
+  // `video_…` are the documented (older) ids; current `task_` + 32 ids look like vtrix's docs' ids.
+  idRules: [
+    { prefix: 'video_', order: 10 },
+    { prefix: 'task_', order: 31 },
+  ],
+  taskPath: (id) => `/v1/video/generations/${id}`,
+  schema: GravitexBodySchema,
+  toDraft: toTaskDraft,
+  isNotFound: isGravitexTaskNotFound,
+  simulator: () => import('./simulator.js').then((module) => module.gravitexProfile),
+});

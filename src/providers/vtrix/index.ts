@@ -1,9 +1,9 @@
 /**
  * vtrix: `GET {base}/model/v1/generation/task/{id}` with a Bearer key (providers.md, "vtrix").
  */
-import { errorTexts, readTaskBody, tryParseJson } from '../http.js';
-import { finalizeTask } from '../normalize.js';
-import type { ProviderDefinition, UpstreamResponse } from '../types.js';
+import { errorTexts, tryParseJson } from '../http.js';
+import { defineHttpProvider } from '../define.js';
+import type { UpstreamResponse } from '../../upstream/types.js';
 import { saysTaskIsMissing, toTaskDraft, VTRIX_NAME } from './map.js';
 import { VtrixBodySchema } from './schema.js';
 
@@ -14,27 +14,20 @@ function isVtrixTaskNotFound(response: UpstreamResponse): boolean {
   return saysTaskIsMissing(errorTexts(tryParseJson(response.body)));
 }
 
-export const vtrix: ProviderDefinition = {
+export const vtrix = defineHttpProvider({
   name: VTRIX_NAME,
   envPrefix: 'VTRIX',
   defaultBaseUrl: 'https://cloud.vtrix.ai',
   // Its CLI polls every 5 s; the docs advise 3-5 s.
-  defaultPollIntervalMs: 5000,
-
-  taskPath(nativeId) {
-    return `/model/v1/generation/task/${encodeURIComponent(nativeId)}`;
-  },
-
-  authHeaders(apiKey) {
-    return { Authorization: `Bearer ${apiKey}` };
-  },
-
-  interpret(response, context) {
-    const body = readTaskBody(response, {
-      provider: VTRIX_NAME,
-      isNotFound: isVtrixTaskNotFound,
-      schema: VtrixBodySchema,
-    });
-    return finalizeTask(VTRIX_NAME, toTaskDraft(body, context));
-  },
-};
+  cadenceMs: 5000,
+  // Real ids are xid-like (20 of [0-9a-v]); the docs' `task_abc001` form is shared with gravitex.
+  idRules: [
+    { pattern: '^[0-9a-v]{20}$', order: 20 },
+    { prefix: 'task_', order: 30 },
+  ],
+  taskPath: (id) => `/model/v1/generation/task/${id}`,
+  schema: VtrixBodySchema,
+  toDraft: toTaskDraft,
+  isNotFound: isVtrixTaskNotFound,
+  simulator: () => import('./simulator.js').then((module) => module.vtrixProfile),
+});

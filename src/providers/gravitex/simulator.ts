@@ -4,16 +4,30 @@
  * error envelope and its HTTP 400 for unknown tasks.
  */
 import { STATUS_CODES } from 'node:http';
-import {
-  CURRENT_GRAVITEX_TASK_ID,
-  filePath,
-  unixSeconds,
-  type ErrorAnswer,
-  type ProviderProfile,
-  type RenderInput,
-} from './profile.js';
-import { GRAVITEX_VARIANTS, type GravitexVariant, type Phase, type PhaseStatus, type Variant } from './script.js';
-import { draw } from './timeline.js';
+import { filePath, unixSeconds, type ErrorAnswer, type ProviderProfile, type RenderInput, type SeedTask } from '../../simulators/profile.js';
+import type { Phase, PhaseStatus, Variant } from '../../simulators/script.js';
+import { draw } from '../../simulators/timeline.js';
+import { GRAVITEX_NAME } from './map.js';
+
+/** Response shapes of gravitex, as listed in providers.md ("Response bodies seen"). */
+export const GRAVITEX_VARIANTS = ['documented', 'wrapped', 'wrapped_alt', 'legacy'] as const;
+type GravitexVariant = (typeof GRAVITEX_VARIANTS)[number];
+
+/** Current gravitex ids (providers.md: `task_` + 32 letters/digits). */
+const CURRENT_TASK_ID = /^task_[A-Za-z0-9]{32}$/;
+
+/** The gravitex doc's `video_…` example: already done when first asked. */
+const SEEDS = new Map<string, SeedTask>([
+  [
+    'video_69095b4ce0048190893a01510c0c98b0',
+    {
+      variant: 'documented',
+      model: 'sora-2',
+      resultUrl: 'https://gravitex-ads.oss-cn-guangzhou.aliyuncs.com/2025/11/18/abc123/video.mp4',
+      timeline: [{ atMs: 0, status: 'succeeded' }],
+    },
+  ],
+]);
 
 // No gravitex shape documents a cancel word; both spellings the mapping accepts are used.
 const STATUS_WORDS: Record<GravitexVariant, Record<PhaseStatus, string>> = {
@@ -164,11 +178,29 @@ const CONTENT_PREFIX = '/v1/videos/';
 const CONTENT_SUFFIX = '/content';
 
 export const gravitexProfile: ProviderProfile = {
-  kind: 'gravitex',
+  name: GRAVITEX_NAME,
   variants: GRAVITEX_VARIANTS,
+  seeds: SEEDS,
+  demo: [
+    { id: 'video_69095b4ce0048190893a01510c0c98b0', note: "gravitex's documented video: already succeeded" },
+    {
+      id: 'task_Demo0000000000000000000000000001',
+      note: 'follow a task with server-sent events until it finishes (~9 s)',
+      events: true,
+      script: {
+        variant: 'wrapped',
+        timeline: [
+          { atMs: 0, status: 'queued' },
+          { atMs: 3000, status: 'in_progress', progress: 25 },
+          { atMs: 6000, status: 'in_progress', progress: 70 },
+          { atMs: 9000, status: 'succeeded' },
+        ],
+      },
+    },
+  ],
   taskPathPrefix: '/v1/video/generations/',
   models: ['sora-2', 'veo-3.1-fast', 'kling-v2.1'],
-  owns: (id) => id.startsWith('video_') || CURRENT_GRAVITEX_TASK_ID.test(id),
+  owns: (id) => id.startsWith('video_') || CURRENT_TASK_ID.test(id),
   decorateTimeline,
   render,
   notFound: () => NOT_FOUND,

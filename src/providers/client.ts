@@ -2,14 +2,13 @@
  * A configured provider: its adapter, its connection pool and its circuit breaker, behind
  * one call, `fetchTask(nativeId)`, that either returns a TaskState or throws a GatewayError.
  */
+import type { Dispatcher } from 'undici';
 import type { Config, ProviderConfig } from '../config.js';
 import { GatewayError, type ProblemCode } from '../errors.js';
-import { knownTaskStatus } from '../providers/normalize.js';
-import type { ProviderDefinition } from '../providers/types.js';
-import type { TaskState } from '../../schemas/task.js';
-import { CircuitBreaker, type CircuitState } from './breaker.js';
-import { UpstreamClient, type UpstreamObserver } from './client.js';
-import type { Dispatcher } from 'undici';
+import { CircuitBreaker, type CircuitState } from '../upstream/breaker.js';
+import { UpstreamClient, type UpstreamObserver } from '../upstream/client.js';
+import { knownTaskStatus } from './normalize.js';
+import type { ProviderDefinition, TaskState } from './types.js';
 
 /** Outcomes that say the provider itself is unwell, as opposed to an answer about the task. */
 const CIRCUIT_FAILURES: ReadonlySet<ProblemCode> = new Set(['upstream_error', 'upstream_timeout']);
@@ -23,6 +22,8 @@ export interface ProviderClientObserver extends UpstreamObserver {
 export class ProviderClient {
   readonly name: string;
   readonly pollIntervalMs: number;
+  /** The origin of the provider's base URL: files there need our key (DESIGN.md). */
+  readonly origin: string;
   private readonly upstream: UpstreamClient | undefined;
   private readonly breaker: CircuitBreaker;
   private readonly headers: Record<string, string>;
@@ -36,6 +37,7 @@ export class ProviderClient {
   ) {
     this.name = definition.name;
     this.pollIntervalMs = settings.pollIntervalMs;
+    this.origin = new URL(settings.baseUrl).origin;
     // Only the provider's own auth goes upstream: client headers are never forwarded.
     this.headers = settings.apiKey === undefined ? {} : { accept: 'application/json', ...definition.authHeaders(settings.apiKey) };
     this.upstream =
@@ -63,6 +65,17 @@ export class ProviderClient {
 
   get configured(): boolean {
     return this.upstream !== undefined;
+  }
+
+  /** Is this absolute URL on the provider's own origin (where its key is needed)? */
+  isOwnOrigin(url: string): boolean {
+    // Cheap prefix test first; the parse settles `https://api.example.evil` vs `https://api.example`.
+    if (!url.startsWith(this.origin)) return false;
+    try {
+      return new URL(url).origin === this.origin;
+    } catch {
+      return false;
+    }
   }
 
   get circuitState(): CircuitState {

@@ -4,19 +4,83 @@
  */
 import { STATUS_CODES } from 'node:http';
 import {
-  CURRENT_GRAVITEX_TASK_ID,
   filePath,
   isoSeconds,
   unixSeconds,
   type ErrorAnswer,
   type ProviderProfile,
   type RenderInput,
-} from './profile.js';
-import { VTRIX_VARIANTS, type PhaseStatus, type Variant, type VtrixVariant } from './script.js';
-import { draw, fnv1a } from './timeline.js';
+  type SeedTask,
+} from '../../simulators/profile.js';
+import type { PhaseStatus, Variant } from '../../simulators/script.js';
+import { draw, fnv1a } from '../../simulators/timeline.js';
+import { VTRIX_NAME } from './map.js';
+
+/** Response shapes of vtrix, as listed in providers.md ("Response bodies seen"). */
+export const VTRIX_VARIANTS = ['model', 'cli', 'legacy'] as const;
+type VtrixVariant = (typeof VTRIX_VARIANTS)[number];
 
 /** Real vtrix ids are xid-like: 20 characters of `[0-9a-v]` (providers.md, "Task ids"). */
 const XID = /^[0-9a-v]{20}$/;
+/**
+ * `task_` + 32 letters/digits is how current ids of a provider sharing the `task_` prefix
+ * look (providers.md, "Task ids"): the simulator leaves those to it, so that the demo's
+ * ambiguous ids have a single owner.
+ */
+const FOREIGN_TASK_ID = /^task_[A-Za-z0-9]{32}$/;
+
+/**
+ * The ids of the vtrix CLI doc and providers.md. `task_abc001` is the CLI doc's example
+ * (completes ~20 s in, like its `Elapsed: 23s`).
+ */
+const SEEDS = new Map<string, SeedTask>([
+  [
+    'task_abc001',
+    {
+      variant: 'cli',
+      model: 'spark_dance_v2_0',
+      resultUrl: 'https://cdn.vtrix.ai/outputs/task_abc001/output.mp4',
+      timeline: [
+        { atMs: 0, status: 'queued' },
+        { atMs: 2000, status: 'in_progress', progress: 10 },
+        { atMs: 6000, status: 'in_progress', progress: 30 },
+        { atMs: 11_000, status: 'in_progress', progress: 55 },
+        { atMs: 16_000, status: 'in_progress', progress: 80 },
+        { atMs: 20_000, status: 'succeeded' },
+      ],
+    },
+  ],
+  [
+    'd758n65e878c73cmdg20',
+    {
+      variant: 'model',
+      model: 'spark_dance_v2_0',
+      timeline: [
+        { atMs: 0, status: 'queued' },
+        { atMs: 1500, status: 'in_progress', progress: 12 },
+        { atMs: 5000, status: 'in_progress', progress: 42 },
+        { atMs: 9000, status: 'in_progress', progress: 71 },
+        { atMs: 12_000, status: 'in_progress', progress: 93 },
+        { atMs: 14_000, status: 'succeeded' },
+      ],
+    },
+  ],
+  [
+    'd5u5obte8783ap44qtj0',
+    {
+      variant: 'legacy',
+      model: 'spark_motion_v1_5',
+      // providers.md's legacy example shows `in_queue` already at progress 10.
+      timeline: [
+        { atMs: 0, status: 'queued', progress: 10 },
+        { atMs: 2500, status: 'in_progress', progress: 35 },
+        { atMs: 7000, status: 'in_progress', progress: 60 },
+        { atMs: 11_000, status: 'in_progress', progress: 85 },
+        { atMs: 15_000, status: 'succeeded' },
+      ],
+    },
+  ],
+]);
 
 /*
  * Each variant's own status words. vtrix documents no cancel word at all; the simulator
@@ -121,12 +185,18 @@ function render(variantName: Variant, input: RenderInput): unknown {
 }
 
 export const vtrixProfile: ProviderProfile = {
-  kind: 'vtrix',
+  name: VTRIX_NAME,
   variants: VTRIX_VARIANTS,
+  seeds: SEEDS,
+  demo: [
+    { id: 'task_abc001', note: "vtrix's documented task: running now, succeeded ~20 s after its first poll" },
+    { id: 'task_demo_failed', note: 'a failed task is a 200 with status "failed" and an error', script: { variant: 'model', timeline: [{ atMs: 0, status: 'failed' }] } },
+    { id: 'vtrix:d758n65e878c73cmdg20', note: 'a qualified id goes straight to the named provider' },
+  ],
   taskPathPrefix: '/model/v1/generation/task/',
   models: ['spark_dance_v2_0', 'spark_motion_v1_5', 'lumen_i2v_v3'],
-  owns: (id) => XID.test(id) || (id.startsWith('task_') && !CURRENT_GRAVITEX_TASK_ID.test(id)),
-  decorateTimeline: (_variant, timeline) => timeline,
+  owns: (id) => XID.test(id) || (id.startsWith('task_') && !FOREIGN_TASK_ID.test(id)),
+  decorateTimeline: (_variant: Variant, timeline) => timeline,
   render,
   notFound: () => NOT_FOUND,
   unauthorized: () => UNAUTHORIZED,

@@ -1,0 +1,59 @@
+/**
+ * What the task routes share: where the URLs they hand out point (the public origin),
+ * a Task answer with its ETag and caching headers, and the signal of a client that left.
+ */
+import type { FastifyContextConfig, FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../src/errors.js';
+import type { RenderedTask, ViewContext } from '../src/tasks/render.js';
+import { isTerminal } from '../schemas/task.js';
+
+export interface ViewSettings {
+  /** TASKGATE_PUBLIC_URL; unset: the origin of each request. */
+  publicUrl: string | undefined;
+}
+
+/** Route config of every `/tasks/:id…` route: a URL the router cannot parse has a bad id. */
+export const TASK_ROUTE_CONFIG: FastifyContextConfig = { badUrlCode: 'invalid_task_id' };
+
+// A host name, an IPv4 address or a bracketed IPv6 address, with an optional port.
+const SAFE_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The gateway's public origin for this request: TASKGATE_PUBLIC_URL, else the request's
+ * own (`Host`, and `X-Forwarded-Proto`/`-Host` only from trusted proxies, which Fastify's
+ * trustProxy decides). A Host that is not a host name is refused rather than echoed.
+ */
+export function publicOrigin(request: FastifyRequest, settings: ViewSettings): string {
+  if (settings.publicUrl !== undefined) return settings.publicUrl;
+  const host = request.host;
+  if (!SAFE_HOST.test(host)) throw new GatewayError('invalid_request', { detail: 'The Host header is not a valid host name.' });
+  return `${request.protocol}://${host}`;
+}
+
+export function viewContext(request: FastifyRequest, settings: ViewSettings): ViewContext {
+  return { origin: publicOrigin(request, settings) };
+}
+
+function matchesIfNoneMatch(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
+}
+
+/** Sends a rendered Task with its ETag and caching headers, or a 304 when the client has this version. */
+export function sendTask(request: FastifyRequest, reply: FastifyReply, rendered: RenderedTask, terminalMaxAgeSeconds: number): FastifyReply {
+  // Terminal tasks never change again; others must be revalidated (the ETag makes that cheap).
+  reply.header('cache-control', isTerminal(rendered.task.status) ? `private, max-age=${terminalMaxAgeSeconds}` : 'no-cache');
+  reply.header('etag', rendered.etag);
+  const ifNoneMatch = request.headers['if-none-match'];
+  if (ifNoneMatch !== undefined && matchesIfNoneMatch(ifNoneMatch, rendered.etag)) return reply.code(304).send();
+  return reply.type('application/json; charset=utf-8').send(rendered.json);
+}
+
+/** An AbortSignal that fires when the client hangs up before we answer. */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
