@@ -1,0 +1,187 @@
+/**
+ * One poll loop per watched task across the fleet. Every replica with local waiters joins
+ * the task's key; the one holding the key's lease (renewed on every tick, TTL about two
+ * intervals) gets `onTick` each interval and publishes what it found; every joined
+ * replica gets each message. A follower looks at the lease every interval, or right when
+ * it is due to expire, so a dead leader is replaced within about two intervals. While
+ * Redis is unavailable every joined replica ticks for itself, and they sort out a single
+ * leader again once it is back.
+ */
+import { randomUUID } from 'node:crypto';
+import { Lease } from './lease.js';
+import { UNAVAILABLE, type FleetRedis, type RedisChannel, type Subscription } from './redis.js';
+
+export interface LeaderJoinOptions {
+  intervalMs: number;
+  /** Lease time; default twice the interval. */
+  leaseMs?: number;
+  /** Polls upstream and publishes; must handle its own errors. A tick is skipped while the previous one still runs. */
+  onTick: () => void | Promise<void>;
+  onMessage: (message: string) => void;
+}
+
+/** `local`: Redis is unavailable and this replica ticks on its own. */
+export type LeaderRole = 'joining' | 'leader' | 'follower' | 'local';
+
+export interface LeaderMembership {
+  readonly role: LeaderRole;
+  /** To every joined replica; this one's `onMessage` gets it at once, not through Redis. */
+  publish(message: string): void;
+  /** Stops ticking, unsubscribes and releases the lease if held. */
+  leave(): void;
+}
+
+export class AlreadyJoinedError extends Error {
+  constructor(readonly key: string) {
+    super(`This process already joined the leader loop of "${key}"; share that membership.`);
+    this.name = 'AlreadyJoinedError';
+  }
+}
+
+interface LoopContext {
+  redis: FleetRedis;
+  lease: Lease;
+  replicaId: string;
+}
+
+class Member implements LeaderMembership {
+  role: LeaderRole = 'joining';
+  private token: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private left = false;
+  private readonly leaseName: string;
+  private readonly channel: RedisChannel;
+  private readonly leaseMs: number;
+  private readonly subscription: Subscription;
+
+  constructor(
+    private readonly context: LoopContext,
+    key: string,
+    private readonly options: LeaderJoinOptions,
+    private readonly onLeave: (member: Member) => void,
+  ) {
+    this.leaseName = `leader:${key}`;
+    this.channel = context.redis.channel('leader', key);
+    this.leaseMs = options.leaseMs ?? options.intervalMs * 2;
+    this.subscription = context.redis.subscribe(this.channel, (raw) => this.receive(raw));
+    void this.step();
+  }
+
+  publish(message: string): void {
+    if (this.left) return;
+    this.deliver(message);
+    void this.context.redis.publish(this.channel, `${this.context.replicaId}\n${message}`);
+  }
+
+  leave(): void {
+    if (this.left) return;
+    this.left = true;
+    clearTimeout(this.timer);
+    this.subscription.unsubscribe();
+    if (this.token !== undefined) void this.context.lease.release(this.leaseName, this.token);
+    this.token = undefined;
+    this.onLeave(this);
+  }
+
+  private receive(raw: string): void {
+    const newline = raw.indexOf('\n');
+    // Our own messages were delivered when we published them.
+    if (newline < 0 || raw.slice(0, newline) === this.context.replicaId) return;
+    this.deliver(raw.slice(newline + 1));
+  }
+
+  private deliver(message: string): void {
+    if (this.left) return;
+    try {
+      this.options.onMessage(message);
+    } catch {
+      // A listener's failure is its own; the loop keeps going.
+    }
+  }
+
+  private async step(): Promise<void> {
+    const previous = this.role;
+    let nextStepMs = this.options.intervalMs;
+    const { lease } = this.context;
+    if (this.token !== undefined) {
+      const renewed = await lease.renew(this.leaseName, this.token, this.leaseMs);
+      if (this.left) return;
+      if (renewed === UNAVAILABLE) this.role = 'local';
+      else if (renewed) this.role = 'leader';
+      else this.token = undefined;
+    }
+    if (this.token === undefined) {
+      const attempt = await lease.attempt(this.leaseName, this.leaseMs);
+      if (this.left) {
+        if (attempt !== UNAVAILABLE && attempt.acquired) void lease.release(this.leaseName, attempt.token);
+        return;
+      }
+      if (attempt === UNAVAILABLE) {
+        this.role = 'local';
+      } else if (attempt.acquired) {
+        this.token = attempt.token;
+        this.role = 'leader';
+      } else {
+        this.role = 'follower';
+        // Look again right when the leader's lease would run out if it stopped renewing.
+        if (attempt.ttlMs !== null) nextStepMs = Math.min(nextStepMs, attempt.ttlMs + 1);
+      }
+    }
+    // The first tick comes one interval after joining (the joiner has just read the state);
+    // a takeover ticks at once, the dead leader's tick being overdue.
+    if (previous !== 'joining' && (this.role === 'leader' || this.role === 'local')) void this.tick();
+    this.timer = setTimeout(() => void this.step(), nextStepMs);
+    // Like the in-process poll loops: never what keeps the process alive.
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.options.onTick();
+    } catch {
+      // onTick handles its own errors; a rejection must not stop the loop.
+    } finally {
+      this.ticking = false;
+    }
+  }
+}
+
+export class LeaderLoop {
+  /** Tells this process's messages apart from other replicas' on the shared channel. */
+  readonly replicaId = randomUUID();
+  private readonly members = new Map<string, Member>();
+  private readonly context: LoopContext;
+
+  constructor(redis: FleetRedis) {
+    this.context = { redis, lease: new Lease(redis), replicaId: this.replicaId };
+  }
+
+  /** Distinct task keys joined here (one channel subscription each). */
+  get joined(): number {
+    return this.members.size;
+  }
+
+  /** Keys whose lease this replica holds in Redis (not counting local ticking while Redis is down). */
+  get leasesHeld(): number {
+    let held = 0;
+    for (const member of this.members.values()) if (member.role === 'leader') held++;
+    return held;
+  }
+
+  join(key: string, options: LeaderJoinOptions): LeaderMembership {
+    if (this.members.has(key)) throw new AlreadyJoinedError(key);
+    const member = new Member(this.context, key, options, (left) => {
+      if (this.members.get(key) === left) this.members.delete(key);
+    });
+    this.members.set(key, member);
+    return member;
+  }
+
+  /** Leaves every key (releasing the leases held). */
+  close(): void {
+    for (const member of [...this.members.values()]) member.leave();
+  }
+}

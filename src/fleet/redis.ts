@@ -1,0 +1,326 @@
+/**
+ * The fleet's connection to Redis: a command connection, a dedicated subscriber
+ * connection, and a health state machine that keeps a slow or dead Redis from holding up
+ * a request. Every command has a short timeout and there is no offline queue; after one
+ * failure Redis is *down*: calls answer UNAVAILABLE at once (callers fall back to their
+ * in-process behaviour) while a background PING probe, backing off to about a second,
+ * waits for it to return. Then the subscriptions are put back and Redis is *up* again.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+
+/** What a Redis call answers instead of throwing when Redis is down, slow or refused it. */
+export const UNAVAILABLE: unique symbol = Symbol('redis unavailable');
+export type Unavailable = typeof UNAVAILABLE;
+
+declare const keyBrand: unique symbol;
+declare const channelBrand: unique symbol;
+/** A key under the fleet prefix; only `FleetRedis.key` makes one, so no key escapes the prefix. */
+export type RedisKey = string & { readonly [keyBrand]: true };
+/** A pub/sub channel under the fleet prefix (ioredis `keyPrefix` would not prefix channels). */
+export type RedisChannel = string & { readonly [channelBrand]: true };
+
+/** Redis PX wants a positive whole number of milliseconds. */
+export function toPx(milliseconds: number): number {
+  return Math.max(1, Math.ceil(milliseconds));
+}
+
+export type MessageListener = (message: string) => void;
+
+export interface Subscription {
+  /**
+   * True once Redis confirmed the SUBSCRIBE; false when Redis is down or refused it (the
+   * channel is then subscribed again when Redis comes back).
+   */
+  readonly ready: Promise<boolean>;
+  /** Removes this listener; the last one to leave unsubscribes the channel. */
+  unsubscribe(): void;
+}
+
+export interface FleetRedisOptions {
+  /** `redis://…` or `rediss://…` (TLS). */
+  url: string;
+  /** Namespace of every key and channel, e.g. `taskgate:`. */
+  prefix: string;
+  /** Longest wait for one command before Redis counts as down. */
+  commandTimeoutMs?: number;
+  /** How long `create` waits for the first connection before reporting Redis down. */
+  connectTimeoutMs?: number;
+  /** Ceiling of the probe's and the reconnect's backoff. */
+  probeMaxIntervalMs?: number;
+  /** Called with the first known state, then once per transition (never after `close`). */
+  onHealthChange?: (up: boolean) => void;
+}
+
+type Health = 'starting' | 'up' | 'down' | 'closed';
+
+interface ChannelState {
+  listeners: Set<MessageListener>;
+  ready: Promise<boolean>;
+}
+
+const FIRST_PROBE_DELAY_MS = 50;
+
+function isReplyError(error: unknown): boolean {
+  // Redis answered (WRONGTYPE, NOSCRIPT, OOM…): the connection is fine, only this call failed.
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+export class FleetRedis {
+  readonly prefix: string;
+  private readonly commands: Redis;
+  private readonly subscriber: Redis;
+  private readonly probeMaxIntervalMs: number;
+  private readonly onHealthChange: ((up: boolean) => void) | undefined;
+  private health: Health = 'starting';
+  private probeDelayMs = FIRST_PROBE_DELAY_MS;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private startupTimer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private readonly channels = new Map<string, ChannelState>();
+  /** Channels the subscriber connection holds at Redis, as far as its replies told us. */
+  private readonly subscribedAtRedis = new Set<string>();
+  private settle: (() => void) | undefined;
+  private readonly settled: Promise<void>;
+
+  /** Connects and resolves once Redis is up, or reported down after `connectTimeoutMs`. Never rejects. */
+  static async create(options: FleetRedisOptions): Promise<FleetRedis> {
+    const redis = new FleetRedis(options);
+    await redis.settled;
+    return redis;
+  }
+
+  private constructor(options: FleetRedisOptions) {
+    this.prefix = options.prefix;
+    this.probeMaxIntervalMs = options.probeMaxIntervalMs ?? 1000;
+    this.onHealthChange = options.onHealthChange;
+    const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+    const connectionOptions: RedisOptions = {
+      commandTimeout: options.commandTimeoutMs ?? 50,
+      connectTimeout: connectTimeoutMs,
+      enableOfflineQueue: false,
+      // Commands in flight when the socket drops fail at once instead of waiting for a reconnect.
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      // Subscriptions are put back by the probe, from the channels that still have listeners.
+      autoResubscribe: false,
+      retryStrategy: (attempt) => Math.min(FIRST_PROBE_DELAY_MS * 2 ** attempt, this.probeMaxIntervalMs),
+    };
+    this.settled = new Promise((resolve) => (this.settle = resolve));
+    this.commands = new Redis(options.url, connectionOptions);
+    this.subscriber = new Redis(options.url, connectionOptions);
+    for (const connection of [this.commands, this.subscriber]) {
+      // Without a listener ioredis would throw connection errors at the process; health covers them.
+      connection.on('error', () => {});
+      connection.on('close', () => {
+        if (connection === this.subscriber) this.subscribedAtRedis.clear();
+        if (this.health === 'up') this.markDown();
+      });
+      connection.on('ready', () => {
+        if (this.health === 'starting' || this.health === 'down') this.probeSoon(0);
+      });
+    }
+    this.subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
+    this.startupTimer = setTimeout(() => {
+      if (this.health === 'starting') this.markDown();
+    }, connectTimeoutMs);
+    this.startupTimer.unref();
+  }
+
+  get up(): boolean {
+    return this.health === 'up';
+  }
+
+  /** Distinct channels this process listens on (one Redis SUBSCRIBE each, however many listeners). */
+  get subscriptionCount(): number {
+    return this.channels.size;
+  }
+
+  key(...parts: string[]): RedisKey {
+    return (this.prefix + parts.join(':')) as RedisKey;
+  }
+
+  channel(...parts: string[]): RedisChannel {
+    return (this.prefix + parts.join(':')) as RedisChannel;
+  }
+
+  /**
+   * Runs one command (keep it to one: the timeout is per command) on the command
+   * connection. Answers UNAVAILABLE without a round trip while Redis is down, and
+   * UNAVAILABLE when the command fails; never throws.
+   */
+  async run<T>(command: (client: Redis) => Promise<T>): Promise<T | Unavailable> {
+    if (this.health !== 'up') return UNAVAILABLE;
+    try {
+      return await command(this.commands);
+    } catch (error) {
+      if (!isReplyError(error)) this.markDown();
+      return UNAVAILABLE;
+    }
+  }
+
+  /** True when Redis took the message (whether anyone listens is not known here). */
+  async publish(channel: RedisChannel, message: string): Promise<boolean> {
+    const outcome = await this.run((client) => client.publish(channel, message));
+    return outcome !== UNAVAILABLE;
+  }
+
+  subscribe(channel: RedisChannel, listener: MessageListener): Subscription {
+    let state = this.channels.get(channel);
+    if (state === undefined) {
+      state = { listeners: new Set(), ready: this.up ? this.sendSubscribe([channel]) : Promise.resolve(false) };
+      this.channels.set(channel, state);
+    }
+    const active = state;
+    active.listeners.add(listener);
+    let removed = false;
+    return {
+      ready: active.ready,
+      unsubscribe: () => {
+        if (removed) return;
+        removed = true;
+        active.listeners.delete(listener);
+        if (active.listeners.size > 0 || this.channels.get(channel) !== active) return;
+        this.channels.delete(channel);
+        // While down the channel stays at Redis; the probe drops it when Redis is back.
+        if (this.up) void this.sendUnsubscribe([channel]);
+      },
+    };
+  }
+
+  /** Disconnects both connections at once (no QUIT: a stopped Redis would never answer it). */
+  close(): void {
+    if (this.health === 'closed') return;
+    this.health = 'closed';
+    clearTimeout(this.probeTimer);
+    clearTimeout(this.startupTimer);
+    this.channels.clear();
+    this.commands.disconnect();
+    this.subscriber.disconnect();
+    this.settle?.();
+  }
+
+  private dispatch(channel: string, message: string): void {
+    const state = this.channels.get(channel);
+    if (state === undefined) return;
+    for (const listener of [...state.listeners]) {
+      try {
+        listener(message);
+      } catch {
+        // A throwing listener must not starve the others of the message.
+      }
+    }
+  }
+
+  private sendSubscribe(channels: string[]): Promise<boolean> {
+    return this.subscriber.subscribe(...channels).then(
+      () => {
+        for (const channel of channels) this.subscribedAtRedis.add(channel);
+        return true;
+      },
+      (error: unknown) => {
+        if (!isReplyError(error)) this.markDown();
+        return false;
+      },
+    );
+  }
+
+  private sendUnsubscribe(channels: string[]): Promise<boolean> {
+    return this.subscriber.unsubscribe(...channels).then(
+      () => {
+        for (const channel of channels) if (!this.channels.has(channel)) this.subscribedAtRedis.delete(channel);
+        return true;
+      },
+      (error: unknown) => {
+        if (!isReplyError(error)) this.markDown();
+        return false;
+      },
+    );
+  }
+
+  private report(up: boolean): void {
+    this.settle?.();
+    this.settle = undefined;
+    try {
+      this.onHealthChange?.(up);
+    } catch {
+      // The callback only logs and sets a gauge; its failure must not break the state machine.
+    }
+  }
+
+  private markDown(): void {
+    if (this.health === 'down' || this.health === 'closed') return;
+    this.health = 'down';
+    this.report(false);
+    this.probeDelayMs = FIRST_PROBE_DELAY_MS;
+    this.probeSoon(this.probeDelayMs);
+  }
+
+  private markUp(): void {
+    clearTimeout(this.startupTimer);
+    this.health = 'up';
+    this.probeDelayMs = FIRST_PROBE_DELAY_MS;
+    // Channels that gained their first listener, or lost their last, while the probe ran.
+    const missing = [...this.channels.keys()].filter((channel) => !this.subscribedAtRedis.has(channel));
+    if (missing.length > 0) {
+      const ready = this.sendSubscribe(missing);
+      for (const channel of missing) this.channels.get(channel)!.ready = ready;
+    }
+    const stale = [...this.subscribedAtRedis].filter((channel) => !this.channels.has(channel));
+    if (stale.length > 0) void this.sendUnsubscribe(stale);
+    this.report(true);
+  }
+
+  private probeSoon(delayMs: number): void {
+    clearTimeout(this.probeTimer);
+    this.probeTimer = setTimeout(() => void this.probe(), delayMs);
+    this.probeTimer.unref();
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probing || this.health === 'up' || this.health === 'closed') return;
+    this.probing = true;
+    try {
+      const healthy = await this.check();
+      // Read again: close() or an event may have moved the state while the probe waited.
+      const health = this.health as Health;
+      if (health === 'closed' || health === 'up') return;
+      if (healthy) {
+        this.markUp();
+        return;
+      }
+      if (health === 'down') {
+        this.probeDelayMs = Math.min(this.probeDelayMs * 2, this.probeMaxIntervalMs);
+        this.probeSoon(this.probeDelayMs);
+      }
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  /** Both connections answer PING, and the subscriber holds exactly the channels with listeners. */
+  private async check(): Promise<boolean> {
+    if (this.commands.status !== 'ready' || this.subscriber.status !== 'ready') return false;
+    try {
+      await Promise.all([this.commands.ping(), this.subscriber.ping()]);
+      const stale = [...this.subscribedAtRedis].filter((channel) => !this.channels.has(channel));
+      if (stale.length > 0) {
+        await this.subscriber.unsubscribe(...stale);
+        for (const channel of stale) this.subscribedAtRedis.delete(channel);
+      }
+      const wanted = [...this.channels.keys()];
+      if (wanted.length > 0) {
+        const subscribed = this.subscriber.subscribe(...wanted);
+        const ready = subscribed.then(
+          () => true,
+          () => false,
+        );
+        for (const channel of wanted) this.channels.get(channel)!.ready = ready;
+        await subscribed;
+        for (const channel of wanted) this.subscribedAtRedis.add(channel);
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

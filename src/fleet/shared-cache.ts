@@ -1,0 +1,90 @@
+/**
+ * A cache shared by the fleet: a bounded in-process LRU in front of Redis. A value in the
+ * local layer is answered synchronously (`peekLocal`) with no Redis round trip; a local
+ * miss asks Redis, and a Redis hit is kept locally for the key's remaining TTL. Local
+ * entries are not invalidated when another replica overwrites a key, so this suits values
+ * that never change once written (terminal tasks, routing memos) or that live briefly.
+ */
+import { LRUCache } from 'lru-cache';
+import type { z } from 'zod';
+import { toPx, UNAVAILABLE, type FleetRedis, type RedisKey } from './redis.js';
+
+export interface SharedCacheOptions<V> {
+  redis: FleetRedis;
+  /** Keeps caches apart under the prefix: keys are `<prefix>cache:<namespace>:<key>`. */
+  namespace: string;
+  maxEntries: number;
+  /** Validates what comes back from Redis (another replica, maybe another version, wrote it). */
+  schema: z.ZodType<V>;
+}
+
+// The value and its remaining lifetime in one round trip, so the local copy expires with it.
+const GET_WITH_TTL = `
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+return {value, redis.call('PTTL', KEYS[1])}`;
+
+export class SharedCache<V extends {}> {
+  private readonly redis: FleetRedis;
+  private readonly namespace: string;
+  private readonly schema: z.ZodType<V>;
+  private readonly local: LRUCache<string, V>;
+
+  constructor(options: SharedCacheOptions<V>) {
+    this.redis = options.redis;
+    this.namespace = options.namespace;
+    this.schema = options.schema;
+    this.local = new LRUCache({ max: options.maxEntries });
+  }
+
+  get localSize(): number {
+    return this.local.size;
+  }
+
+  redisKey(key: string): RedisKey {
+    return this.redis.key('cache', this.namespace, key);
+  }
+
+  /** The value when this process already has it; never touches Redis. */
+  peekLocal(key: string): V | undefined {
+    return this.local.get(key);
+  }
+
+  /** Local layer first, then Redis; undefined on a miss, a bad entry, or Redis unavailable. */
+  async get(key: string): Promise<V | undefined> {
+    const local = this.local.get(key);
+    if (local !== undefined) return local;
+    const reply = await this.redis.run((client) => client.eval(GET_WITH_TTL, 1, this.redisKey(key)));
+    if (reply === UNAVAILABLE || !Array.isArray(reply)) return undefined;
+    const [text, ttl] = reply as unknown[];
+    if (typeof text !== 'string') return undefined;
+    const value = this.decode(text);
+    if (value === undefined) return undefined;
+    if (typeof ttl === 'number' && ttl > 0) this.local.set(key, value, { ttl });
+    return value;
+  }
+
+  /** Stores locally at once and in Redis (best effort); both copies expire after `ttlMs`. */
+  async set(key: string, value: V, ttlMs: number): Promise<void> {
+    const ttl = toPx(ttlMs);
+    this.local.set(key, value, { ttl });
+    const text = JSON.stringify(value);
+    await this.redis.run((client) => client.set(this.redisKey(key), text, 'PX', ttl));
+  }
+
+  async delete(key: string): Promise<void> {
+    this.local.delete(key);
+    await this.redis.run((client) => client.del(this.redisKey(key)));
+  }
+
+  private decode(text: string): V | undefined {
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    const parsed = this.schema.safeParse(data);
+    return parsed.success ? parsed.data : undefined;
+  }
+}
