@@ -15,6 +15,15 @@ await build({
   target: 'node20',
   outfile: 'dist/taskgate.mjs',
   external: ['@fastify/swagger-ui'],
+  plugins: [
+    {
+      // Each provider's simulator profile (a dev tool, loaded lazily) stays out of the server bundle.
+      name: 'no-simulators',
+      setup(plugin) {
+        plugin.onResolve({ filter: /\/simulator\.js$/ }, (args) => ({ path: args.path, external: true }));
+      },
+    },
+  ],
   // Bundled CommonJS dependencies still call require().
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   legalComments: 'none',
