@@ -59,7 +59,7 @@ test('the /tasks operations take a bearer key or nothing, a link token where a b
   assert.deepEqual({ ...spec.components.securitySchemes.linkToken, description: undefined }, { type: 'apiKey', in: 'query', name: 'token', description: undefined });
   const linked = new Set(['getTask', 'streamTaskEvents', 'getTaskContent', 'headTaskContent']);
   for (const [name, operation] of await operations()) {
-    const expected = !name.includes(' /tasks') ? [] : linked.has(operation.operationId) ? [{ bearerAuth: [] }, { linkToken: [] }, {}] : [{ bearerAuth: [] }, {}];
+    const expected = !name.includes(' /tasks') ? [] : linked.has(operation.operationId ?? '') ? [{ bearerAuth: [] }, { linkToken: [] }, {}] : [{ bearerAuth: [] }, {}];
     assert.deepEqual(operation.security, expected, name);
   }
 });
