@@ -274,14 +274,15 @@ describe('shared upstream HTTP helpers (http.ts)', () => {
 });
 
 describe('provider registry', () => {
-  it('lists vtrix then gravitex and finds each by exact name', () => {
+  it('lists vtrix, gravitex, openai and finds each by exact name', () => {
     assert.deepEqual(
       PROVIDERS.map((provider) => provider.name),
-      ['vtrix', 'gravitex'],
+      ['vtrix', 'gravitex', 'openai'],
     );
     assert.equal(getProvider('vtrix')?.name, 'vtrix');
     assert.equal(getProvider('gravitex')?.name, 'gravitex');
-    assert.equal(getProvider('openai'), undefined);
+    assert.equal(getProvider('openai')?.name, 'openai');
+    assert.equal(getProvider('OpenAI'), undefined);
     assert.equal(getProvider('constructor'), undefined);
   });
 });
