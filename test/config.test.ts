@@ -17,10 +17,12 @@ test('defaults match the contract', () => {
   assert.equal(config.corsOrigins, null);
   assert.equal(config.providers.vtrix!.baseUrl, 'https://cloud.vtrix.ai');
   assert.equal(config.providers.gravitex!.baseUrl, 'https://api.gravitex.ai');
+  assert.equal(config.providers.openai!.baseUrl, 'https://api.openai.com');
+  assert.equal(config.providers.openai!.pollIntervalMs, 1000);
   assert.equal(config.providers.vtrix!.apiKey, undefined, 'no key: not configured');
   // DESIGN.md "Routing a task id", rule 2: the table is made from the providers' own rules.
   assert.deepEqual(config.routes, [
-    { prefix: 'video_', providers: ['gravitex'] },
+    { prefix: 'video_', providers: ['gravitex', 'openai'] },
     { pattern: '^[0-9a-v]{20}$', providers: ['vtrix'] },
     { prefix: 'task_', providers: ['vtrix', 'gravitex'] },
   ]);

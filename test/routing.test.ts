@@ -16,8 +16,8 @@ function codeOf(fn: () => unknown): string | undefined {
   return undefined;
 }
 
-test('default rules: video_ to gravitex, 20-char xid to vtrix, task_ to vtrix then gravitex', () => {
-  assert.deepEqual(router.resolve('video_69095b4ce0048190893a01510c0c98b0').providers, ['gravitex']);
+test('default rules: video_ to gravitex then openai, 20-char xid to vtrix, task_ to vtrix then gravitex', () => {
+  assert.deepEqual(router.resolve('video_69095b4ce0048190893a01510c0c98b0').providers, ['gravitex', 'openai']);
   assert.deepEqual(router.resolve('d758n65e878c73cmdg20').providers, ['vtrix']);
   assert.deepEqual(router.resolve('task_abc001').providers, ['vtrix', 'gravitex']);
 });

@@ -4,9 +4,10 @@
  * benchmarks, test stacks) is derived from this list.
  */
 import { gravitex } from './gravitex/index.js';
+import { openai } from './openai/index.js';
 import { vtrix } from './vtrix/index.js';
 
-export const PROVIDERS = [vtrix, gravitex] as const;
+export const PROVIDERS = [vtrix, gravitex, openai] as const;
 
 export type ProviderName = (typeof PROVIDERS)[number]['name'];
 

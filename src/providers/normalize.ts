@@ -74,11 +74,12 @@ const ISO_8601 = new RegExp(
 const DECIMAL = /^\d+(?:\.\d+)?$/;
 
 function formatInstant(epochMs: number): string | null {
-  const date = new Date(epochMs);
+  // DESIGN.md: whole seconds, whatever precision the provider used (milliseconds included).
+  const date = new Date(Math.floor(epochMs / 1000) * 1000);
   const year = date.getUTCFullYear();
   // RFC 3339 has four-digit years only; toISOString would write "+010000" or "-000001".
   if (Number.isNaN(year) || year < 0 || year > LAST_RFC3339_YEAR) return null;
-  return date.toISOString().replace('.000Z', 'Z');
+  return `${date.toISOString().slice(0, 19)}Z`;
 }
 
 function fromEpochNumber(value: number): string | null {
@@ -104,8 +105,8 @@ function fromIsoString(text: string): string | null {
 
 /**
  * An upstream time (Unix seconds, Unix milliseconds, their decimal strings, or ISO 8601) as
- * RFC 3339 UTC (`2026-04-10T14:32:05Z`; milliseconds only when non-zero); null when absent,
- * zero or unparsable. ISO times without a zone are read as UTC, never as the host's zone.
+ * RFC 3339 UTC in whole seconds (`2026-04-10T14:32:05Z`, a fraction dropped); null when
+ * absent, zero or unparsable. ISO times without a zone are read as UTC, never as the host's zone.
  */
 export function toRfc3339(value: unknown): string | null {
   if (typeof value === 'number') return fromEpochNumber(value);

@@ -3,7 +3,14 @@
  * lives, which ids it owns, and how it words a task phase, a missing task and its errors.
  * A profile is pure: it returns bodies, the server decides when to send them.
  */
+import type { CommittedAssetName } from './media/assets.js';
 import type { Phase, TaskScript, Variant } from './script.js';
+
+/**
+ * Result videos are WebM (VP9): Debian's Chromium may lack H.264, and a result URL the demo
+ * hands out should play in a browser.
+ */
+export const VIDEO_EXTENSION = 'webm';
 
 /** Everything a variant may mention about a task at one phase of its life. */
 export interface RenderInput {
@@ -16,7 +23,7 @@ export interface RenderInput {
   startedAtMs: number | undefined;
   /** Wall-clock ms at which the task reached its terminal phase, once it has. */
   completedAtMs: number | undefined;
-  /** Absolute result URL: the seed document's, or this simulator's `/files/<id>.mp4`. */
+  /** Absolute result URL: the seed document's, or this simulator's `/files/<id>.webm`. */
   resultUrl: string;
   /** This simulator's own origin, for relative or self-referencing result URLs. */
   baseUrl: string;
@@ -36,6 +43,18 @@ export interface SeedTask {
   /** The seed documents' own result URL, kept verbatim. */
   resultUrl?: string;
 }
+
+/**
+ * A request to a key-gated download route, as the profile reads its path and query: the
+ * task and the committed file to serve, or the provider's answer to a malformed request.
+ */
+export type ContentRoute =
+  | {
+      /** The task id as it appears in the path, still percent-encoded. */
+      encodedId: string;
+      asset: CommittedAssetName;
+    }
+  | { error: ErrorAnswer };
 
 /** A task the demo pins and prints a curl line for. */
 export interface DemoTask {
@@ -70,8 +89,15 @@ export interface ProviderProfile {
   errorStatus(status: number): ErrorAnswer;
   rateLimited(): ErrorAnswer;
   unknownPath(method: string, path: string): ErrorAnswer;
-  /** Id of an authenticated download route (gravitex's self-referencing content URL). */
-  contentRouteId(path: string): string | undefined;
+  /**
+   * A key-gated download on the provider's own origin (gravitex's self-referencing content
+   * URL, OpenAI's `/v1/videos/{id}/content?variant=…`); undefined when `path` is none.
+   */
+  contentRoute(path: string, query: URLSearchParams): ContentRoute | undefined;
+  /** The variant an id's own form implies (e.g. a relay's ids); undefined: drawn by hash. */
+  variantFor?(id: string): Variant | undefined;
+  /** Headers a status answer carries besides its body (e.g. a poll-interval hint). */
+  statusHeaders?(variant: Variant, input: RenderInput): Readonly<Record<string, string>> | undefined;
 }
 
 export function unixSeconds(milliseconds: number): number {
@@ -85,4 +111,17 @@ export function isoSeconds(milliseconds: number): string {
 
 export function filePath(id: string, extension: string): string {
   return `/files/${encodeURIComponent(id)}.${extension}`;
+}
+
+/** `variant` as one of the provider's own (typed), or an error naming the provider. */
+export function ownVariant<const Own extends string>(provider: string, variants: readonly Own[], variant: Variant): Own {
+  if ((variants as readonly string[]).includes(variant)) return variant as Own;
+  throw new Error(`${provider} has no "${variant}" variant`);
+}
+
+/** The still-encoded id of a `<prefix><id><suffix>` path; undefined for any other path. */
+export function idBetween(path: string, prefix: string, suffix: string): string | undefined {
+  if (!path.startsWith(prefix) || !path.endsWith(suffix)) return undefined;
+  const encoded = path.slice(prefix.length, path.length - suffix.length);
+  return encoded === '' || encoded.includes('/') ? undefined : encoded;
 }

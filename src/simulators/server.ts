@@ -8,7 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { CONTROL_PREFIX, handleControl, type ControlTarget } from './control.js';
 import { JSON_CONTENT_TYPE, prepareAnswer, prepareError, sendAnswer, type PreparedAnswer } from './answer.js';
 import { applyFault } from './faults.js';
-import { filePath, type ProviderProfile } from './profile.js';
+import { loadAsset, type CommittedAssetName } from './media/assets.js';
+import { serveAsset, type Asset } from './media/serve.js';
+import { filePath, VIDEO_EXTENSION, type ContentRoute, type ProviderProfile, type RenderInput } from './profile.js';
 import {
   faultSchema,
   isTerminal,
@@ -70,13 +72,12 @@ interface QueuedFault {
 }
 
 const FILES_PREFIX = '/files/';
-/** An MP4 `ftyp` box: enough for a result URL to serve something video-shaped. */
-const TINY_MP4 = Buffer.from('000000186674797069736f6d0000020069736f6d69736f32', 'hex');
-const MP4_FILE_ANSWER = prepareAnswer(200, TINY_MP4, 'video/mp4');
-const OTHER_FILE_ANSWER = prepareAnswer(200, TINY_MP4, 'application/octet-stream');
-const FILE_ANSWERS: ReadonlyMap<string, PreparedAnswer> = new Map([
-  ['mp4', MP4_FILE_ANSWER],
-  ['jpg', prepareAnswer(200, Buffer.from('ffd8ffd9', 'hex'), 'image/jpeg')],
+/** What `/files/<id>.<extension>` serves, whatever the id: a CDN needs no task to exist. */
+const FILE_ASSETS: ReadonlyMap<string, CommittedAssetName> = new Map([
+  ['webm', 'sample.webm'],
+  ['mp4', 'sample.mp4'],
+  ['webp', 'thumbnail.webp'],
+  ['jpg', 'thumbnail.jpg'],
 ]);
 
 function decodeId(encoded: string): string | undefined {
@@ -89,10 +90,18 @@ function decodeId(encoded: string): string | undefined {
   }
 }
 
+/** Ranges, HEAD and validators as serve.ts does them; a failed write just drops the socket. */
+function serveFile(request: IncomingMessage, response: ServerResponse, asset: Asset): void {
+  serveAsset(request, response, asset).catch(() => response.destroy());
+}
+
 function prepareRaw(raw: RawAnswer): PreparedAnswer {
   const body = typeof raw.body === 'string' ? raw.body : JSON.stringify(raw.body);
-  const answer = prepareAnswer(raw.status, body, JSON_CONTENT_TYPE);
-  for (const [name, value] of Object.entries(raw.headers ?? {})) answer.headers[name.toLowerCase()] = value;
+  return withHeaders(prepareAnswer(raw.status, body, JSON_CONTENT_TYPE), raw.headers);
+}
+
+function withHeaders(answer: PreparedAnswer, headers: Readonly<Record<string, string>> | undefined): PreparedAnswer {
+  for (const [name, value] of Object.entries(headers ?? {})) answer.headers[name.toLowerCase()] = value;
   return answer;
 }
 
@@ -211,25 +220,28 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     const method = request.method ?? 'GET';
     const { taskPathPrefix } = this.profile;
 
-    if (path.startsWith(taskPathPrefix) && method === 'GET') {
+    if (method === 'GET' && path.startsWith(taskPathPrefix)) {
       const id = decodeId(path.slice(taskPathPrefix.length));
       if (id !== undefined) return this.answerTaskStatus(id, request, response);
-    } else if (path.startsWith(FILES_PREFIX) && method === 'GET') {
-      return this.answerFile(path, response);
-    } else if (path.startsWith(CONTROL_PREFIX)) {
+    }
+    if (path.startsWith(CONTROL_PREFIX)) {
       handleControl(this, request, response, path).catch(() => response.destroy());
       return;
-    } else if (method === 'GET') {
-      const contentId = this.profile.contentRouteId(path);
-      if (contentId !== undefined) return this.answerContent(contentId, request, response);
+    }
+    if (method === 'GET' || method === 'HEAD') {
+      // A content route may share the status path's prefix (OpenAI's `/v1/videos/{id}/content`).
+      if (path.startsWith(FILES_PREFIX)) return this.answerFile(path, request, response);
+      const content = this.profile.contentRoute(path, new URLSearchParams(queryAt === -1 ? '' : rawUrl.slice(queryAt + 1)));
+      if (content !== undefined) return this.answerContent(content, request, response);
     }
     sendAnswer(response, prepareError(this.profile.unknownPath(method, path)));
   };
 
-  /** Result files are public (no key), like a CDN URL; any name gets a tiny body. */
-  private answerFile(path: string, response: ServerResponse): void {
-    const extension = path.slice(path.lastIndexOf('.') + 1);
-    sendAnswer(response, FILE_ANSWERS.get(extension) ?? OTHER_FILE_ANSWER);
+  /** Result files are public (no key), like a CDN URL: the committed file of the extension. */
+  private answerFile(path: string, request: IncomingMessage, response: ServerResponse): void {
+    const name = FILE_ASSETS.get(path.slice(path.lastIndexOf('.') + 1));
+    if (name === undefined) return sendAnswer(response, prepareError(this.profile.unknownPath(request.method ?? 'GET', path)));
+    serveFile(request, response, loadAsset(name));
   }
 
   private answerTaskStatus(id: string, request: IncomingMessage, response: ServerResponse): void {
@@ -249,14 +261,15 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     });
   }
 
-  /** gravitex's self-referencing download URL: needs the key, like the real one. */
-  private answerContent(id: string, request: IncomingMessage, response: ServerResponse): void {
+  /** A download on the provider's own origin: needs the key, like the real ones. */
+  private answerContent(route: ContentRoute, request: IncomingMessage, response: ServerResponse): void {
     if (request.headers.authorization !== this.expectedAuthorization) {
       return sendAnswer(response, prepareError(this.profile.unauthorized()));
     }
-    const decoded = decodeId(id);
-    const exists = decoded !== undefined && this.taskState(decoded) !== null;
-    sendAnswer(response, exists ? MP4_FILE_ANSWER : this.notFoundAnswer);
+    if ('error' in route) return sendAnswer(response, prepareError(route.error));
+    const id = decodeId(route.encodedId);
+    if (id === undefined || this.taskState(id) === null) return sendAnswer(response, this.notFoundAnswer);
+    serveFile(request, response, loadAsset(route.asset));
   }
 
   private takeFault(id: string): Fault | undefined {
@@ -306,7 +319,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     return {
       plan,
       raw: pinned?.raw === undefined ? undefined : prepareRaw(pinned.raw),
-      resultUrl: plan.seed?.resultUrl ?? `${this.origin}${filePath(id, 'mp4')}`,
+      resultUrl: plan.seed?.resultUrl ?? `${this.origin}${filePath(id, VIDEO_EXTENSION)}`,
       firstPollAt: undefined,
       answers: [],
     };
@@ -318,7 +331,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     if (phase === undefined) throw new Error(`no phase ${index} for task ${id}`);
     const wallClockOf = (atMs: number): number => firstPollAt + atMs * this.timeScale;
     const started = timeline.slice(0, index + 1).find((candidate) => candidate.status !== 'queued');
-    const body = this.profile.render(variant, {
+    const input: RenderInput = {
       id,
       model,
       phase,
@@ -328,7 +341,8 @@ export class ProviderSimulator implements Simulator, ControlTarget {
       resultUrl: state.resultUrl,
       baseUrl: this.origin,
       seeded: seed !== undefined,
-    });
-    return prepareAnswer(200, JSON.stringify(body), JSON_CONTENT_TYPE);
+    };
+    const answer = prepareAnswer(200, JSON.stringify(this.profile.render(variant, input)), JSON_CONTENT_TYPE);
+    return withHeaders(answer, this.profile.statusHeaders?.(variant, input));
   }
 }

@@ -85,7 +85,7 @@ export interface TaskPlan {
 
 /**
  * A task's story: a pinned script first, then the seed documents', then the hash-derived
- * default. Undefined when the provider has no such task. An explicitly pinned task exists
+ * default (its variant the one the id's form implies, if the profile says one). Undefined when the provider has no such task. An explicitly pinned task exists
  * even if its id says `missing` or has another provider's shape.
  */
 export function planTask(
@@ -97,7 +97,7 @@ export function planTask(
   if (pinned?.missing === true) return undefined;
   if (pinned === undefined && (id.includes('missing') || !owns(id))) return undefined;
   const seed = profile.seeds.get(id);
-  const variant = pinned?.variant ?? seed?.variant ?? pick(id, 'variant', profile.variants);
+  const variant = pinned?.variant ?? seed?.variant ?? profile.variantFor?.(id) ?? pick(id, 'variant', profile.variants);
   return {
     variant,
     model: pinned?.model ?? seed?.model ?? pick(id, 'model', profile.models),

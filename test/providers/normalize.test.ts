@@ -51,14 +51,15 @@ describe('toRfc3339', () => {
   it('reads numbers below 1e11 as Unix seconds and above as milliseconds', () => {
     assert.equal(toRfc3339(1775831525), '2026-04-10T14:32:05Z');
     assert.equal(toRfc3339(1768000000000), '2026-01-09T23:06:40Z');
-    assert.equal(toRfc3339(1768000000123), '2026-01-09T23:06:40.123Z');
+    assert.equal(toRfc3339(1768000000123), '2026-01-09T23:06:40Z', 'whole seconds: the fraction is dropped');
+    assert.equal(toRfc3339(1768000000999), '2026-01-09T23:06:40Z', 'dropped, not rounded up');
     assert.equal(toRfc3339('1775831525'), '2026-04-10T14:32:05Z');
   });
 
   it('converts ISO 8601 strings to UTC, reading a zone-less time as UTC', () => {
     assert.equal(toRfc3339('2026-04-10T14:32:05Z'), '2026-04-10T14:32:05Z');
     assert.equal(toRfc3339('2026-04-10T16:32:05+02:00'), '2026-04-10T14:32:05Z');
-    assert.equal(toRfc3339('2026-04-10T14:32:05.250-0130'), '2026-04-10T16:02:05.250Z');
+    assert.equal(toRfc3339('2026-04-10T14:32:05.250-0130'), '2026-04-10T16:02:05Z');
     assert.equal(toRfc3339('2026-04-10 14:32:05'), '2026-04-10T14:32:05Z');
     assert.equal(toRfc3339('2026-04-10'), '2026-04-10T00:00:00Z');
   });
@@ -273,14 +274,15 @@ describe('shared upstream HTTP helpers (http.ts)', () => {
 });
 
 describe('provider registry', () => {
-  it('lists vtrix then gravitex and finds each by exact name', () => {
+  it('lists vtrix, gravitex, openai and finds each by exact name', () => {
     assert.deepEqual(
       PROVIDERS.map((provider) => provider.name),
-      ['vtrix', 'gravitex'],
+      ['vtrix', 'gravitex', 'openai'],
     );
     assert.equal(getProvider('vtrix')?.name, 'vtrix');
     assert.equal(getProvider('gravitex')?.name, 'gravitex');
-    assert.equal(getProvider('openai'), undefined);
+    assert.equal(getProvider('openai')?.name, 'openai');
+    assert.equal(getProvider('OpenAI'), undefined);
     assert.equal(getProvider('constructor'), undefined);
   });
 });

@@ -148,7 +148,7 @@ test('an upstream timeout fails only its own item, within the deadline', async (
 });
 
 test('a provider without a key fails its items, not the batch', async (t) => {
-  const { app, vtrix } = await startStack(t, { unconfigured: ['gravitex'] });
+  const { app, vtrix } = await startStack(t, { unconfigured: ['gravitex', 'openai'] });
   vtrix.setTask('d758n65e878c73cmdg20', { variant: 'model', timeline: DONE });
   const items = results(await app.inject(batch([SEEDED_GRAVITEX, 'd758n65e878c73cmdg20'])));
   assert.deepEqual(outline(items), [`${SEEDED_GRAVITEX}!provider_not_configured`, 'd758n65e878c73cmdg20=succeeded']);

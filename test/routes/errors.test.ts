@@ -46,7 +46,7 @@ test('404 no_provider_for_task_id when no rule matches or the provider is unknow
 test('404 task_not_found from vtrix (404) and gravitex (400 task_not_exist)', async (t) => {
   const { app } = await startStack(t);
   assertProblem(await app.inject({ url: '/tasks/vtrix:task_missing1' }), 404, 'task_not_found', 'vtrix');
-  assertProblem(await app.inject({ url: '/tasks/video_missing000000000000000000000000' }), 404, 'task_not_found', 'gravitex');
+  assertProblem(await app.inject({ url: '/tasks/gravitex:video_missing000000000000000000000000' }), 404, 'task_not_found', 'gravitex');
 });
 
 test('502 upstream_auth_failed when the provider rejects our key', async (t) => {
@@ -108,9 +108,11 @@ test('503 upstream_rate_limited passes Retry-After on, or says 5', async (t) => 
 });
 
 test('503 provider_not_configured for a provider without a key', async (t) => {
-  const { app, gravitex } = await startStack(t, { unconfigured: ['gravitex'] });
+  // Both video_ candidates without a key: the first of the rule is named.
+  const { app, gravitex, openai } = await startStack(t, { unconfigured: ['gravitex', 'openai'] });
   assertProblem(await app.inject({ url: '/tasks/video_69095b4ce0048190893a01510c0c98b0' }), 503, 'provider_not_configured', 'gravitex');
-  assert.equal(gravitex.hits(), 0);
+  assertProblem(await app.inject({ url: '/tasks/openai:video_69095b4ce0048190893a01510c0c98b0' }), 503, 'provider_not_configured', 'openai');
+  assert.equal(gravitex.hits() + openai.hits(), 0);
 });
 
 test('504 upstream_timeout when the provider does not answer in time', async (t) => {

@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { PROVIDER_NAMES } from '../../src/providers/index.js';
 
 const MAIN = fileURLToPath(new URL('../../src/simulators/main.ts', import.meta.url));
 
@@ -48,10 +49,11 @@ describe('simulators CLI (main.ts)', () => {
     }
   });
 
-  it('starts both providers by default with the demo keys', async () => {
-    const { lines, stop } = await launch([], 2);
+  it('starts every provider of the registry by default with the demo keys', async () => {
+    const { lines, stop } = await launch([], PROVIDER_NAMES.length);
     try {
-      assert.deepEqual(lines.map((line) => line.provider).sort(), ['gravitex', 'vtrix']);
+      assert.deepEqual(lines.map((line) => line.provider).sort(), [...PROVIDER_NAMES].sort());
+      assert.ok(PROVIDER_NAMES.includes('gravitex'));
       const gravitex = lines.find((line) => line.provider === 'gravitex');
       const response = await request(`${gravitex?.url}/v1/video/generations/video_69095b4ce0048190893a01510c0c98b0`, {
         headers: { authorization: 'Bearer demo-gravitex-key' },

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { request } from 'undici';
 import { useClockedSimulator } from '../helpers/clocked-simulator.js';
 import { describeTask, type Phase } from '../../src/simulators/index.js';
+import { loadAsset } from '../../src/simulators/media/assets.js';
 
 const KEY = 'sk-test-gravitex';
 const START = Date.parse('2026-04-10T14:32:05Z');
@@ -74,7 +75,7 @@ describe('gravitex simulator', () => {
     assert.deepEqual(queued, { task_id: 'video_doc1', status: 'queued', format: 'mp4' });
     assert.deepEqual(running, { task_id: 'video_doc1', status: 'in_progress', format: 'mp4' });
     assert.equal(done?.status, 'succeeded');
-    assert.equal(done?.url, `${clocked.simulator.url}/files/video_doc1.mp4`);
+    assert.equal(done?.url, `${clocked.simulator.url}/files/video_doc1.webm`);
     assert.deepEqual(Object.keys(done?.metadata ?? {}).sort(), ['duration', 'fps', 'height', 'seed', 'width']);
   });
 
@@ -122,7 +123,7 @@ describe('gravitex simulator', () => {
     clocked.simulator.setTask('video_old', { variant: 'legacy', timeline: LIFE('succeeded') });
     const bodies = await pollAt<Wrapper<LegacyData>>('video_old', [0, 1000, 2000]);
     assert.deepEqual(bodies.map((body) => [body.data.status, body.data.progress]), [['QUEUED', '0%'], ['IN_PROGRESS', '30%'], ['SUCCESS', '100%']]);
-    assert.equal(bodies[2]?.data.result_url, `${clocked.simulator.url}/files/video_old.mp4`);
+    assert.equal(bodies[2]?.data.result_url, `${clocked.simulator.url}/files/video_old.webm`);
     assert.ok((bodies[2]?.data.finish_time ?? 0) > 0);
     clocked.simulator.setTask('video_old_failed', { variant: 'legacy', timeline: [{ atMs: 0, status: 'failed' }] });
     const failed = (await poll<Wrapper<LegacyData>>('video_old_failed')).body;
@@ -150,9 +151,9 @@ describe('gravitex simulator', () => {
     }
   });
 
-  it('owns video_ ids and task_ + exactly 32 alphanumerics', async () => {
-    for (const id of ['video_1', SEED_ID, CURRENT_ID]) assert.equal((await poll(id)).status, 200, id);
-    for (const id of [`${CURRENT_ID}6`, 'task_abc001']) assert.equal((await poll(id)).status, 400, id);
+  it('owns video_ ids (but not video_ + 48 hex, the relayed API\'s form) and task_ + exactly 32 alphanumerics', async () => {
+    for (const id of ['video_1', SEED_ID, CURRENT_ID, `video_${'ab'.repeat(25)}`]) assert.equal((await poll(id)).status, 200, id);
+    for (const id of [`${CURRENT_ID}6`, 'task_abc001', `video_${'ab'.repeat(24)}`]) assert.equal((await poll(id)).status, 400, id);
   });
 
   it('a default wrapped task may say "unknown" for one running phase, never at the start or end', async () => {
@@ -175,23 +176,41 @@ describe('gravitex simulator', () => {
       const id = `video_url_${index}`;
       clocked.simulator.setTask(id, { variant: 'wrapped', timeline: [{ atMs: 0, status: 'succeeded' }] });
       const url = (await poll<Wrapper<WrappedData>>(id)).body.data.url ?? '';
-      if (url === `${clocked.simulator.url}/files/${id}.mp4`) styles.add('absolute');
-      else if (url === `/files/${id}.mp4`) styles.add('relative');
+      if (url === `${clocked.simulator.url}/files/${id}.webm`) styles.add('absolute');
+      else if (url === `/files/${id}.webm`) styles.add('relative');
       else if (url === `${clocked.simulator.url}/v1/videos/${id}/content`) styles.add('content');
       else assert.fail(`unexpected url ${url}`);
     }
     assert.deepEqual([...styles].sort(), ['absolute', 'content', 'relative']);
   });
 
-  it('serves the self-referencing content URL only with the key', async () => {
+  it('serves the self-referencing content URL only with the key: the real WebM, ranges and HEAD included', async () => {
     const path = `${clocked.simulator.url}/v1/videos/${CURRENT_ID}/content`;
+    const video = loadAsset('sample.webm');
     const anonymous = await request(path);
     assert.equal(anonymous.statusCode, 401);
-    await anonymous.body.dump();
-    const authorized = await request(path, { headers: { authorization: `Bearer ${KEY}` } });
-    assert.equal(authorized.statusCode, 200);
-    assert.equal(authorized.headers['content-type'], 'video/mp4');
-    await authorized.body.dump();
+    assert.match(((await anonymous.body.json()) as { error: { message: string } }).error.message, /^invalid token/);
+    const authorization = `Bearer ${KEY}`;
+    const whole = await request(path, { headers: { authorization } });
+    assert.equal(whole.statusCode, 200);
+    assert.equal(whole.headers['content-type'], 'video/webm');
+    assert.equal(whole.headers.etag, video.etag);
+    assert.equal(whole.headers['last-modified'], video.lastModified.toUTCString());
+    assert.deepEqual(Buffer.from(await whole.body.arrayBuffer()), video.bytes);
+    const part = await request(path, { headers: { authorization, range: 'bytes=100-199' } });
+    assert.equal(part.statusCode, 206);
+    assert.equal(part.headers['content-range'], `bytes 100-199/${video.size}`);
+    assert.deepEqual(Buffer.from(await part.body.arrayBuffer()), video.bytes?.subarray(100, 200));
+    const head = await request(path, { method: 'HEAD', headers: { authorization } });
+    assert.equal(head.statusCode, 200);
+    assert.equal(head.headers['content-length'], String(video.size));
+    await head.body.dump();
+  });
+
+  it('answers its 400 task_not_exist for the content of an unknown task', async () => {
+    const response = await request(`${clocked.simulator.url}/v1/videos/video_missing_1/content`, { headers: { authorization: `Bearer ${KEY}` } });
+    assert.equal(response.statusCode, 400);
+    assert.deepEqual(await response.body.json(), { code: 'task_not_exist', message: 'task_not_exist', data: null });
   });
 
   it('answers an unknown path with 404 "Invalid URL"', async () => {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, promisify } from 'node:util';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { request } from 'undici';
+import { SIMULATED_PROVIDERS, startSimulator, type Simulator } from '../../src/simulators/index.js';
 import { loadAsset } from '../../src/simulators/media/assets.js';
 import { startCdn, type Cdn } from '../../src/simulators/media/cdn.js';
 import { parseRange } from '../../src/simulators/media/serve.js';
@@ -461,5 +462,50 @@ describe('pacing knobs and going away', () => {
     assert.equal(cdn.requests()[0]?.state, 'aborted');
     // The 60 s headers-delay timer must be gone too, or it would hold the process open.
     await assertNothingLingers(baseline);
+  });
+});
+
+describe("every simulator's public /files/<id>.<extension>", () => {
+  const simulators: Simulator[] = [];
+  before(async () => {
+    for (const provider of SIMULATED_PROVIDERS) simulators.push(await startSimulator({ provider, apiKey: 'files-test-key' }));
+  });
+  after(() => Promise.all(simulators.map((simulator) => simulator.close())));
+
+  it('serves the committed file of that type with no key, whatever the id', async () => {
+    for (const simulator of simulators) {
+      for (const [extension, name] of [['webm', 'sample.webm'], ['mp4', 'sample.mp4'], ['webp', 'thumbnail.webp'], ['jpg', 'thumbnail.jpg']] as const) {
+        const { status, headers, body } = await fetchUrl(`${simulator.url}/files/any_id_at_all.${extension}`);
+        const asset = loadAsset(name);
+        assert.equal(status, 200, `${simulator.provider} ${extension}`);
+        assert.equal(headers['content-type'], asset.contentType);
+        assert.equal(headers.etag, asset.etag);
+        assert.equal(sha256(body), sha256(asset.bytes ?? Buffer.alloc(0)), `${simulator.provider} ${extension}`);
+      }
+    }
+  });
+
+  it('answers ranges, HEAD and If-None-Match as a media player needs', async () => {
+    for (const simulator of simulators) {
+      const url = `${simulator.url}/files/task_ranged.webm`;
+      const part = await fetchUrl(url, { range: 'bytes=0-' });
+      assert.equal(part.status, 206, simulator.provider);
+      assert.equal(part.headers['content-range'], `bytes 0-${VIDEO.length - 1}/${VIDEO.length}`);
+      assert.equal(sha256(part.body), sha256(VIDEO));
+      const tail = await fetchUrl(url, { range: 'bytes=-10' });
+      assert.deepEqual(tail.body, VIDEO.subarray(VIDEO.length - 10));
+      const head = await fetchUrl(url, {}, 'HEAD');
+      assert.deepEqual([head.status, head.headers['content-length'], head.body.length], [200, String(VIDEO.length), 0]);
+      const cached = await fetchUrl(url, { 'if-none-match': loadAsset('sample.webm').etag });
+      assert.equal(cached.status, 304);
+    }
+  });
+
+  it('answers an extension it has no file for with the provider\'s unknown-path 404', async () => {
+    for (const simulator of simulators) {
+      const { status, headers } = await fetchUrl(`${simulator.url}/files/task_x.exe`);
+      assert.equal(status, 404, simulator.provider);
+      assert.match(String(headers['content-type']), /^application\/json/);
+    }
   });
 });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { request } from 'undici';
 import { useClockedSimulator } from '../helpers/clocked-simulator.js';
 import type { Phase } from '../../src/simulators/index.js';
+import { loadAsset } from '../../src/simulators/media/assets.js';
 
 const KEY = 'test-vtrix-key';
 const START = Date.parse('2026-04-10T14:32:05Z');
@@ -63,7 +64,7 @@ describe('vtrix simulator', () => {
     assert.equal(done?.status, 'completed');
     assert.equal(done?.progress, undefined);
     const video = done?.output?.[0]?.content.find((item) => item.type === 'video');
-    assert.equal(video?.url, `${clocked.simulator.url}/files/task_model1.mp4`);
+    assert.equal(video?.url, `${clocked.simulator.url}/files/task_model1.webm`);
     assert.match(video?.duration ?? '', /^\d+$/);
     assert.ok(video?.jobId);
   });
@@ -89,7 +90,7 @@ describe('vtrix simulator', () => {
     assert.equal(running?.status, 'processing');
     assert.equal(done?.status, 'completed');
     assert.equal(done?.completed_at, '2026-04-10T14:32:07Z');
-    assert.deepEqual(done?.output, [{ content: [{ type: 'video_url', url: `${clocked.simulator.url}/files/task_cli1.mp4` }] }]);
+    assert.deepEqual(done?.output, [{ content: [{ type: 'video_url', url: `${clocked.simulator.url}/files/task_cli1.webm` }] }]);
   });
 
   it('renders the legacy wrapped variant with integer progress, ms times and the status envelope', async () => {
@@ -163,10 +164,10 @@ describe('vtrix simulator', () => {
     const unknown = await request(`${clocked.simulator.url}/model/v2/whatever`, { headers: { authorization: `Bearer ${KEY}` } });
     assert.equal(unknown.statusCode, 404);
     await unknown.body.dump();
-    const file = await request(`${clocked.simulator.url}/files/task_model1.mp4`);
+    const file = await request(`${clocked.simulator.url}/files/task_model1.webm`);
     assert.equal(file.statusCode, 200);
-    assert.equal(file.headers['content-type'], 'video/mp4');
-    assert.ok((await file.body.arrayBuffer()).byteLength > 0);
+    assert.equal(file.headers['content-type'], 'video/webm');
+    assert.deepEqual(Buffer.from(await file.body.arrayBuffer()), loadAsset('sample.webm').bytes);
   });
 
   it('rejects a gravitex variant when pinning a task', () => {

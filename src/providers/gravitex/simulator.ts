@@ -4,7 +4,17 @@
  * error envelope and its HTTP 400 for unknown tasks.
  */
 import { STATUS_CODES } from 'node:http';
-import { filePath, unixSeconds, type ErrorAnswer, type ProviderProfile, type RenderInput, type SeedTask } from '../../simulators/profile.js';
+import {
+  filePath,
+  idBetween,
+  ownVariant,
+  unixSeconds,
+  VIDEO_EXTENSION,
+  type ErrorAnswer,
+  type ProviderProfile,
+  type RenderInput,
+  type SeedTask,
+} from '../../simulators/profile.js';
 import type { Phase, PhaseStatus, Variant } from '../../simulators/script.js';
 import { draw } from '../../simulators/timeline.js';
 import { GRAVITEX_NAME } from './map.js';
@@ -15,6 +25,11 @@ type GravitexVariant = (typeof GRAVITEX_VARIANTS)[number];
 
 /** Current gravitex ids (providers.md: `task_` + 32 letters/digits). */
 const CURRENT_TASK_ID = /^task_[A-Za-z0-9]{32}$/;
+/**
+ * `video_` + 48 hex is how ids of the API gravitex relays look (providers.md, "ids"): the
+ * simulator leaves those to that provider, so a `video_…` id the demo shows has one owner.
+ */
+const FOREIGN_VIDEO_ID = /^video_[0-9a-f]{48}$/;
 
 /** The gravitex doc's `video_…` example: already done when first asked. */
 const SEEDS = new Map<string, SeedTask>([
@@ -72,11 +87,6 @@ function rateLimited(): ErrorAnswer {
   return apiError(429, SATURATED_MESSAGE, 'upstream_error', '');
 }
 
-function asGravitexVariant(variant: Variant): GravitexVariant {
-  if ((GRAVITEX_VARIANTS as readonly string[]).includes(variant)) return variant as GravitexVariant;
-  throw new Error(`gravitex has no "${variant}" variant`);
-}
-
 /**
  * The wrapped variant's result URL: usually the file itself, but by hash a relative URL or
  * the self-referencing `/v1/videos/{task_id}/content` (providers.md, "Result url").
@@ -84,7 +94,7 @@ function asGravitexVariant(variant: Variant): GravitexVariant {
 function wrappedResultUrl(input: RenderInput, variant: GravitexVariant): string {
   if (input.seeded || variant !== 'wrapped') return input.resultUrl;
   const style = draw(input.id, 'gravitex-url-style', 8);
-  if (style === 0) return filePath(input.id, 'mp4');
+  if (style === 0) return filePath(input.id, VIDEO_EXTENSION);
   if (style === 1) return `${input.baseUrl}/v1/videos/${encodeURIComponent(input.id)}/content`;
   return input.resultUrl;
 }
@@ -94,7 +104,7 @@ function videoMetadata(id: string): Record<string, number> {
 }
 
 function render(variantName: Variant, input: RenderInput): unknown {
-  const variant = asGravitexVariant(variantName);
+  const variant = ownVariant(GRAVITEX_NAME, GRAVITEX_VARIANTS, variantName);
   const { phase, id } = input;
   const status = phase.providerStatus ?? STATUS_WORDS[variant][phase.status];
   const percent = Math.round(phase.status === 'succeeded' ? 100 : (phase.progress ?? 0));
@@ -174,8 +184,6 @@ function decorateTimeline(variant: Variant, timeline: Phase[], id: string): Phas
   return timeline;
 }
 
-const CONTENT_PREFIX = '/v1/videos/';
-const CONTENT_SUFFIX = '/content';
 
 export const gravitexProfile: ProviderProfile = {
   name: GRAVITEX_NAME,
@@ -200,7 +208,7 @@ export const gravitexProfile: ProviderProfile = {
   ],
   taskPathPrefix: '/v1/video/generations/',
   models: ['sora-2', 'veo-3.1-fast', 'kling-v2.1'],
-  owns: (id) => id.startsWith('video_') || CURRENT_TASK_ID.test(id),
+  owns: (id) => (id.startsWith('video_') && !FOREIGN_VIDEO_ID.test(id)) || CURRENT_TASK_ID.test(id),
   decorateTimeline,
   render,
   notFound: () => NOT_FOUND,
@@ -218,9 +226,8 @@ export const gravitexProfile: ProviderProfile = {
     status: 404,
     body: json({ error: { message: `Invalid URL (${method} ${path})`, type: 'invalid_request_error', param: '', code: '' } }),
   }),
-  contentRouteId(path) {
-    if (!path.startsWith(CONTENT_PREFIX) || !path.endsWith(CONTENT_SUFFIX)) return undefined;
-    const encoded = path.slice(CONTENT_PREFIX.length, -CONTENT_SUFFIX.length);
-    return encoded === '' || encoded.includes('/') ? undefined : encoded;
+  contentRoute(path) {
+    const encodedId = idBetween(path, '/v1/videos/', '/content');
+    return encodedId === undefined ? undefined : { encodedId, asset: 'sample.webm' };
   },
 };

@@ -6,6 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import {
   filePath,
   isoSeconds,
+  ownVariant,
   unixSeconds,
   type ErrorAnswer,
   type ProviderProfile,
@@ -107,11 +108,6 @@ const ERROR_BODIES: Readonly<Record<number, string>> = {
   503: json({ error: { code: 1003, message: 'Service temporarily unavailable' } }),
 };
 
-function asVtrixVariant(variant: Variant): VtrixVariant {
-  if ((VTRIX_VARIANTS as readonly string[]).includes(variant)) return variant as VtrixVariant;
-  throw new Error(`vtrix has no "${variant}" variant`);
-}
-
 /** Model API failure: a bare string or an object with a numeric or string code (by hash). */
 function failureError(id: string): unknown {
   switch (draw(id, 'vtrix-error-shape', 3)) {
@@ -140,7 +136,7 @@ function renderOutput(input: RenderInput, variant: VtrixVariant): unknown[] {
 }
 
 function render(variantName: Variant, input: RenderInput): unknown {
-  const variant = asVtrixVariant(variantName);
+  const variant = ownVariant(VTRIX_NAME, VTRIX_VARIANTS, variantName);
   const { phase } = input;
   const status = phase.providerStatus ?? STATUS_WORDS[variant][phase.status];
   const running = phase.status === 'queued' || phase.status === 'in_progress';
@@ -208,5 +204,5 @@ export const vtrixProfile: ProviderProfile = {
     return { status, body: ERROR_BODIES[status] ?? json({ message: STATUS_CODES[status] ?? 'Error' }) };
   },
   unknownPath: () => UNKNOWN_PATH,
-  contentRouteId: () => undefined,
+  contentRoute: () => undefined,
 };
