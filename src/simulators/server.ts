@@ -35,6 +35,11 @@ export interface SimulatorOptions {
   now?: () => number;
   /** Which ids this provider has; default: the id-shape rule of the provider. */
   owns?: (id: string) => boolean;
+  /**
+   * Where a task's public result file lives (e.g. a signed link on a "CDN" origin,
+   * src/simulators/media/cdn.ts); default: this simulator's own `/files/<id>.webm`.
+   */
+  publicFileUrl?: (id: string) => string;
 }
 
 export interface Simulator {
@@ -319,7 +324,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     return {
       plan,
       raw: pinned?.raw === undefined ? undefined : prepareRaw(pinned.raw),
-      resultUrl: plan.seed?.resultUrl ?? `${this.origin}${filePath(id, VIDEO_EXTENSION)}`,
+      resultUrl: plan.seed?.resultUrl ?? this.options.publicFileUrl?.(id) ?? `${this.origin}${filePath(id, VIDEO_EXTENSION)}`,
       firstPollAt: undefined,
       answers: [],
     };

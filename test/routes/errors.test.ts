@@ -81,10 +81,13 @@ test('502 upstream_invalid_response for malformed, HTML and oversized answers', 
   const { app, vtrix, gravitex } = await startStack(t);
   vtrix.injectFault('task_garble1', { kind: 'malformed' });
   assertProblem(await app.inject({ url: '/tasks/task_garble1' }), 502, 'upstream_invalid_response', 'vtrix');
+  // An nginx 502 page is the provider being down (retried, then upstream_error); a 200 HTML page is a broken answer.
   gravitex.injectFault('video_html0000000000000000000000000000', { kind: 'html' });
-  const html = await app.inject({ url: '/tasks/video_html0000000000000000000000000000' });
-  assert.ok([502].includes(html.statusCode));
-  assert.match(json(html).code as string, /^upstream_(invalid_response|error)$/);
+  assertProblem(await app.inject({ url: '/tasks/gravitex:video_html0000000000000000000000000000' }), 502, 'upstream_error', 'gravitex');
+  assert.equal(gravitex.hits('video_html0000000000000000000000000000'), 3);
+  gravitex.injectFault('video_html2000000000000000000000000000', { kind: 'html', status: 200 });
+  assertProblem(await app.inject({ url: '/tasks/gravitex:video_html2000000000000000000000000000' }), 502, 'upstream_invalid_response', 'gravitex');
+  assert.equal(gravitex.hits('video_html2000000000000000000000000000'), 1);
   vtrix.injectFault('task_huge001', { kind: 'huge', bytes: 2 * 1024 * 1024 });
   assertProblem(await app.inject({ url: '/tasks/task_huge001' }), 502, 'upstream_invalid_response', 'vtrix');
 });

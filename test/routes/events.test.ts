@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { eventually, listen, readEventStream } from '../helpers/http.js';
+import { assertProblem } from '../hardening/support.js';
 import { json, startStack, withPollInterval } from '../helpers/stack.js';
 
 test('an SSE client sees the first state, every change, the terminal state, then the end', async (t) => {
@@ -40,13 +41,16 @@ test('an SSE stream of a terminal task sends one event and closes', async (t) =>
 });
 
 test('errors before the stream starts are problem+json', async (t) => {
-  const { app } = await startStack(t);
+  const { app, vtrix, gravitex } = await startStack(t);
   const missing = await app.inject({ url: '/tasks/vtrix:task_missing9/events' });
   assert.equal(missing.statusCode, 404);
   assert.match(String(missing.headers['content-type']), /^application\/problem\+json/);
   assert.equal(json(missing).code, 'task_not_found');
+  const hitsBefore = vtrix.hits() + gravitex.hits();
   const invalid = await app.inject({ url: '/tasks/bad%20id/events' });
-  assert.equal(invalid.statusCode, 400);
+  const problem = assertProblem(invalid, 400, 'invalid_task_id');
+  assert.match(problem.detail, /1-200 characters/);
+  assert.equal(vtrix.hits() + gravitex.hits(), hitsBefore, 'nothing went upstream');
 });
 
 test('a task that disappears mid-stream ends it with event: error', async (t) => {

@@ -37,7 +37,14 @@ test('the seeded gravitex video task has succeeded with the seed URL', async (t)
   const task = TaskSchema.parse(json(response));
   assert.equal(task.provider, 'gravitex');
   assert.equal(task.status, 'succeeded');
-  assert.match(task.url ?? '', /^https:\/\//);
+  assert.equal(task.provider_status, 'succeeded');
+  // seeds/gravitex-query-video-task.txt, "Response Example (Completed)": its URL, verbatim.
+  const seedUrl = 'https://gravitex-ads.oss-cn-guangzhou.aliyuncs.com/2025/11/18/abc123/video.mp4';
+  assert.equal(task.url, seedUrl);
+  assert.deepEqual(task.outputs, [{ type: 'video', url: seedUrl }]);
+  assert.equal(task.content_url, 'http://localhost:80/tasks/video_69095b4ce0048190893a01510c0c98b0/content');
+  assert.equal(task.progress, 100);
+  assert.equal(task.poll_after_ms, null);
 });
 
 test('a running task says when to poll again and is not cacheable', async (t) => {
@@ -60,9 +67,12 @@ test('a failed task is a 200 with status failed and an error', async (t) => {
   assert.equal(response.statusCode, 200);
   const task = TaskSchema.parse(json(response));
   assert.equal(task.status, 'failed');
-  assert.ok(task.error, 'a failed task carries an error');
-  assert.equal(typeof task.error.code, 'string');
-  assert.ok(task.error.message.length > 0);
+  // providers.md gravitex variant 2: `"error": {"message": "task failed", "code": "failed"}`.
+  assert.deepEqual(task.error, { code: 'failed', message: 'task failed' });
+  assert.equal(task.provider_status, 'failed');
+  assert.equal(task.url, null);
+  assert.equal(task.content_url, null);
+  assert.equal(task.poll_after_ms, null);
 });
 
 test('a qualified id goes to the named provider with the native id', async (t) => {
@@ -111,8 +121,14 @@ test('X-Request-Id is echoed when given and generated otherwise', async (t) => {
   assert.equal(json(echoed).request_id, 'abc-123');
   const generated = await app.inject({ url: '/healthz' });
   assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/);
-  const unsafe = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'bad id with spaces' } });
-  assert.notEqual(unsafe.headers['x-request-id'], 'bad id with spaces');
+  const unsafe = await app.inject({ url: '/tasks/nope', headers: { 'x-request-id': 'bad id with spaces' } });
+  // Not echoed: a fresh id replaces it, in the header and in the problem alike.
+  assert.match(String(unsafe.headers['x-request-id']), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  assert.equal(json(unsafe).request_id, unsafe.headers['x-request-id']);
+  for (const given of ['x'.repeat(129), 'line\u0001break', '']) {
+    const refused = await app.inject({ url: '/healthz', headers: { 'x-request-id': given } });
+    assert.match(String(refused.headers['x-request-id']), /^[0-9a-f-]{36}$/, JSON.stringify(given));
+  }
 });
 
 test('client headers are never forwarded upstream; only our key goes', async (t) => {
