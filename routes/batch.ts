@@ -51,7 +51,7 @@ const batchRoutes: FastifyPluginAsyncZod<BatchRoutesOptions> = async (app, optio
             examples: { mixed: { summary: 'Two tasks found, one unknown id, one malformed id', value: BATCH_RESULT_EXAMPLE } },
             headers: { 'x-request-id': REQUEST_ID_HEADER },
           }),
-          ...problemResponses([400, 401, 413, 415, 429]),
+          ...problemResponses(['invalid_request', 'unauthorized', 'rate_limited'], [413, 415]),
         },
       },
     },

@@ -38,6 +38,9 @@ export function jsonResponse<S extends z.ZodType>(schema: S, description: string
  */
 export const CLIENT_AUTH: Array<Record<string, string[]>> = [{ bearerAuth: [] }, {}];
 
+/** The routes a browser link may call: a bearer key, a link token (`?token=`), or nothing on an open gateway. */
+export const LINK_AUTH: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { linkToken: [] }, {}];
+
 /** Health, readiness and metrics never ask for a key. */
 export const NO_AUTH: Array<Record<string, string[]>> = [];
 

@@ -5,14 +5,16 @@
  */
 import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { toProblem } from '../src/errors.js';
 import type { RenderedTask } from '../src/tasks/render.js';
 import type { TaskService } from '../src/tasks/service.js';
+import { LinkTokenQuerySchema } from '../schemas/links.js';
 import { TaskParamsSchema } from '../schemas/params.js';
 import { isTerminal } from '../schemas/task.js';
-import { CLIENT_AUTH } from './documentation.js';
-import { problemResponses } from './problem-responses.js';
-import { TASK_ROUTE_CONFIG, viewContext, type ViewSettings } from './task-replies.js';
+import { LINK_AUTH } from './documentation.js';
+import { problemResponses, TASK_LOOKUP_CODES } from './problem-responses.js';
+import { LINKED_TASK_ROUTE_CONFIG, viewContext, type ViewSettings } from './task-replies.js';
 
 export interface EventRoutesOptions {
   service: TaskService;
@@ -20,9 +22,21 @@ export interface EventRoutesOptions {
   keepAliveMs: number;
 }
 
-function taskEvent(rendered: RenderedTask): string {
-  return `event: task\ndata: ${rendered.json}\n\n`;
+/** The event's `id:` is the version of the task's state (its ETag's opaque part), so a reconnect says what it saw. */
+function eventId(rendered: RenderedTask): string {
+  return rendered.etag.slice(1, -1);
 }
+
+function taskEvent(rendered: RenderedTask): string {
+  return `id: ${eventId(rendered)}\nevent: task\ndata: ${rendered.json}\n\n`;
+}
+
+const EventHeadersSchema = z.object({
+  'last-event-id': z
+    .string()
+    .optional()
+    .describe('Sent by `EventSource` when it reconnects: the `id` of the last event it received'),
+});
 
 const SSE_RESPONSE = {
   description:
@@ -30,7 +44,8 @@ const SSE_RESPONSE = {
   content: {
     'text/event-stream': {
       schema: { type: 'string' },
-      example: 'event: task\ndata: {"id":"task_abc001","status":"in_progress","progress":40,...}\n\n: keep-alive\n\nevent: task\ndata: {"id":"task_abc001","status":"succeeded","progress":100,...}\n\n',
+      example:
+        'id: kq3vS1sTZ8dnqvFJcK2rYbR3U7A\nevent: task\ndata: {"id":"task_abc001","status":"in_progress","progress":40,...}\n\n: keep-alive\n\nid: 0b6PZ2b3uXf8mJ1w1GgqzQy8K2M\nevent: task\ndata: {"id":"task_abc001","status":"succeeded","progress":100,...}\n\n',
     },
   },
 };
@@ -41,18 +56,21 @@ const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app, optio
   app.get(
     '/tasks/:id/events',
     {
-      config: { ...TASK_ROUTE_CONFIG, held: true },
+      config: { ...LINKED_TASK_ROUTE_CONFIG, held: true },
       schema: {
         operationId: 'streamTaskEvents',
         tags: ['tasks'],
         summary: 'Follow a task with server-sent events',
         description:
-          'Sends `event: task` with the current Task at once and again at every change of status or progress; closes after the terminal event. A comment line is sent every 15 s to keep proxies from closing the connection. Use `EventSource` in browsers.',
-        security: CLIENT_AUTH,
+          'Sends `event: task` with the current Task at once and again at every change of status or progress; closes after the terminal event. Each event has an `id:` (the version of the task\'s state): a reconnect whose `Last-Event-ID` names the terminal state gets `204 No Content`, which stops `EventSource` from reconnecting; an older one gets the events from the current state on. A comment line is sent every 15 s to keep proxies from closing the connection. Use `EventSource` in browsers.',
+        security: LINK_AUTH,
         params: TaskParamsSchema,
+        querystring: LinkTokenQuerySchema,
+        headers: EventHeadersSchema,
         response: {
           200: SSE_RESPONSE as never,
-          ...problemResponses([400, 401, 404, 429, 502, 503, 504]),
+          204: z.null().describe('The reconnect of a stream that already ended with the terminal state (`Last-Event-ID` names it): nothing more will come, and per the HTML standard the browser stops reconnecting.'),
+          ...problemResponses(TASK_LOOKUP_CODES),
         },
       },
     },
@@ -60,6 +78,8 @@ const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app, optio
       const context = viewContext(request, views);
       const stream = await service.streamTask(request.params.id);
       const first = service.render(stream.first, context);
+      // EventSource reconnects after every close; 204 is the HTML standard's "stop" once it has the end.
+      if (isTerminal(first.task.status) && request.headers['last-event-id'] === eventId(first)) return reply.code(204).send(null);
       const body = new PassThrough();
       reply
         .header('content-type', 'text/event-stream; charset=utf-8')

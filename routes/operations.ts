@@ -62,7 +62,7 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
               },
             },
           }),
-          ...problemResponses([503]),
+          ...problemResponses(['service_unavailable']),
         },
       },
     },

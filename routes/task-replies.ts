@@ -15,6 +15,9 @@ export interface ViewSettings {
 /** Route config of every `/tasks/:id…` route: a URL the router cannot parse has a bad id. */
 export const TASK_ROUTE_CONFIG: FastifyContextConfig = { badUrlCode: 'invalid_task_id' };
 
+/** …and of those a browser link token may authorize (status, events, content). */
+export const LINKED_TASK_ROUTE_CONFIG: FastifyContextConfig = { ...TASK_ROUTE_CONFIG, linkToken: true };
+
 // A host name, an IPv4 address or a bracketed IPv6 address, with an optional port.
 const SAFE_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
@@ -30,8 +33,9 @@ export function publicOrigin(request: FastifyRequest, settings: ViewSettings): s
   return `${request.protocol}://${host}`;
 }
 
+/** Where this answer's URLs point, carrying the link token that authorized it (if one did). */
 export function viewContext(request: FastifyRequest, settings: ViewSettings): ViewContext {
-  return { origin: publicOrigin(request, settings) };
+  return { origin: publicOrigin(request, settings), token: request.linkToken };
 }
 
 function matchesIfNoneMatch(header: string, etag: string): boolean {

@@ -9,11 +9,12 @@ import { GatewayError } from '../src/errors.js';
 import { PROVIDERS } from '../src/providers/index.js';
 import type { TaskService } from '../src/tasks/service.js';
 import { TASK_EXAMPLES } from '../schemas/examples.js';
+import { LinkTokenQuerySchema } from '../schemas/links.js';
 import { preferredWait, TaskParamsSchema, TaskRequestHeadersSchema, WAIT_RULE, WaitQuerySchema } from '../schemas/params.js';
 import { TaskSchema } from '../schemas/task.js';
-import { CLIENT_AUTH, jsonResponse, REQUEST_ID_HEADER } from './documentation.js';
-import { problemResponses } from './problem-responses.js';
-import { clientGone, sendTask, TASK_ROUTE_CONFIG, viewContext, type ViewSettings } from './task-replies.js';
+import { LINK_AUTH, jsonResponse, REQUEST_ID_HEADER } from './documentation.js';
+import { problemResponses, TASK_LOOKUP_CODES } from './problem-responses.js';
+import { clientGone, sendTask, LINKED_TASK_ROUTE_CONFIG, viewContext, type ViewSettings } from './task-replies.js';
 
 export interface TaskRoutesOptions {
   service: TaskService;
@@ -53,7 +54,7 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
   app.get(
     '/tasks/:id',
     {
-      config: { ...TASK_ROUTE_CONFIG, held: (request) => (request.query as { wait?: unknown }).wait !== undefined || request.headers.prefer !== undefined },
+      config: { ...LINKED_TASK_ROUTE_CONFIG, held: (request) => (request.query as { wait?: unknown }).wait !== undefined || request.headers.prefer !== undefined },
       schema: {
         operationId: 'getTask',
         tags: ['tasks'],
@@ -62,9 +63,9 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
           'Routes the id to its provider and answers in the normalized `Task` shape. A failed task is a 200 with `status: failed`. With `?wait=N` or `Prefer: wait=N` the request is held until the task is terminal or N seconds pass.',
           routingDescription(),
         ].join('\n\n'),
-        security: CLIENT_AUTH,
+        security: LINK_AUTH,
         params: TaskParamsSchema,
-        querystring: WaitQuerySchema,
+        querystring: WaitQuerySchema.extend(LinkTokenQuerySchema.shape),
         headers: TaskRequestHeadersSchema,
         response: {
           200: jsonResponse(
@@ -84,7 +85,7 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
             },
           ),
           304: z.null().describe('Not Modified: the `If-None-Match` ETag still matches the task'),
-          ...problemResponses([400, 401, 404, 429, 502, 503, 504]),
+          ...problemResponses(TASK_LOOKUP_CODES),
         },
       },
     },

@@ -6,6 +6,8 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Dispatcher } from 'undici';
 import type { Config } from './config.js';
+import type { ResolveHostname } from './content/address-guard.js';
+import { ContentProxy } from './content/proxy.js';
 import { Metrics } from './metrics.js';
 import cors from './plugins/cors.js';
 import docs from './plugins/docs.js';
@@ -28,6 +30,8 @@ export interface AppDeps {
   /** One dispatcher for every provider (tests); by default each provider gets its own pool. */
   dispatcher?: Dispatcher;
   metrics?: Metrics;
+  /** How result-file hosts are resolved (tests answer names themselves; default: the system resolver). */
+  resolveHostname?: ResolveHostname;
 }
 
 declare module 'fastify' {
@@ -75,6 +79,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const metrics = deps.metrics ?? new Metrics();
   const clients = buildClients(config, deps.providers ?? PROVIDERS, upstreamObserver(app, metrics), deps.dispatcher);
   const service = new TaskService(config, clients, metrics);
+  const content = new ContentProxy({
+    timeoutMs: config.upstreamTimeoutMs,
+    allowHosts: config.content.allowHosts,
+    providerOrigins: Object.values(config.providers).map((settings) => settings.baseUrl),
+    resolveHostname: deps.resolveHostname,
+  });
   app.decorate('taskService', service);
   app.decorate('metrics', metrics);
 
@@ -85,12 +95,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     shutdownDelayMs: config.shutdownDelayMs,
     drain: () => service.drain(),
     release: async () => {
-      await Promise.all([...clients.values()].map((client) => client.close()));
+      await Promise.all([...[...clients.values()].map((client) => client.close()), content.close()]);
     },
   });
   await app.register(docs, { version: VERSION });
   await app.register(cors, { origins: config.corsOrigins });
-  await app.register(taskApi, { config, service });
+  await app.register(taskApi, { config, service, content, metrics });
   await app.register(operationRoutes, { clients, metrics });
   return app;
 }

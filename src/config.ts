@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { allowHostsSchema } from './content/address-guard.js';
 import { PROVIDERS } from './providers/index.js';
 import type { IdRule, ProviderDefinition } from './providers/types.js';
 
@@ -171,6 +172,16 @@ function configSchema(providers: readonly ProviderDefinition[]) {
       publicUrl: httpUrl.optional(),
       /** Signs browser links; unset: a random secret per process (server.ts warns). */
       linkSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+      content: z
+        .object({
+          /**
+           * Hosts (`host` or `host:port`) whose result files may be fetched although they
+           * resolve to internal addresses; the providers' own origins are always allowed.
+           */
+          allowHosts: allowHostsSchema.default([]),
+        })
+        .strict()
+        .prefault({}),
       maxUpstreamBodyBytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(1024 * 1024),
       upstreamRetries: wholeNumber.default(2),
     })

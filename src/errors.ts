@@ -16,6 +16,8 @@ export interface GatewayErrorOptions {
   retryAfter?: number;
   /** Overrides the catalog's status, for framework 4xx errors (413, 415…) shown as invalid_request. */
   status?: number;
+  /** Response headers the answer needs (e.g. `Content-Range` of a 416). */
+  headers?: Record<string, string>;
   cause?: unknown;
 }
 
@@ -26,6 +28,7 @@ export class GatewayError extends Error {
   readonly detail: string;
   readonly provider: string | undefined;
   readonly retryAfter: number | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
   constructor(code: ProblemCode, options: GatewayErrorOptions = {}) {
     const entry = PROBLEM_CATALOG[code];
@@ -37,6 +40,7 @@ export class GatewayError extends Error {
     this.detail = options.detail ?? entry.title;
     this.provider = options.provider;
     this.retryAfter = options.retryAfter;
+    this.headers = options.headers;
   }
 }
 
@@ -95,6 +99,7 @@ export function toProblem(error: GatewayError, requestId: string): Problem {
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
   if (error.code === 'unauthorized') reply.header('www-authenticate', 'Bearer realm="taskgate"');
+  if (error.headers !== undefined) reply.headers(error.headers);
   return reply
     .code(error.status)
     .type('application/problem+json; charset=utf-8')

@@ -77,6 +77,18 @@ export class Metrics implements ProviderClientObserver {
     help: 'Tasks currently polled upstream on behalf of waiting clients',
     registers: [this.registry],
   });
+  readonly contentRequests = new Counter({
+    name: 'taskgate_content_requests_total',
+    help: 'Result file requests (GET/HEAD /tasks/{id}/content), by provider and outcome (HTTP status passed back, or problem code)',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly contentBytes = new Counter({
+    name: 'taskgate_content_bytes_total',
+    help: 'Result file bytes streamed to clients, by provider',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
   private readonly unknownStatusLabels = new Set<string>();
   /** Label-bound children, so the per-request path skips prom-client's label hashing. */
   private readonly requestCounters = new Map<string, { inc(): void }>();
@@ -105,6 +117,14 @@ export class Metrics implements ProviderClientObserver {
       this.requestTimers.set(route, timer);
     }
     timer.observe(seconds);
+  }
+
+  onContentRequest(provider: string, outcome: string): void {
+    this.contentRequests.inc({ provider, outcome });
+  }
+
+  onContentBytes(provider: string, bytes: number): void {
+    this.contentBytes.inc({ provider }, bytes);
   }
 
   onAttempt(provider: string, outcome: string, seconds: number): void {

@@ -22,8 +22,8 @@ const PROVIDER_CODES: ReadonlySet<ProblemCode> = new Set([
   'upstream_timeout',
 ]);
 
-/** Only the catch-all handlers answer these; no operation does. */
-const ROUTING_CODES: ReadonlySet<ProblemCode> = new Set(['not_found', 'method_not_allowed']);
+/** The extension routes/problem-responses.ts uses to pass an operation's codes for a status. */
+const PROBLEM_CODES_KEY = 'x-problem-codes';
 
 function problemExample(code: ProblemCode, status: number) {
   const { title } = PROBLEM_CATALOG[code];
@@ -43,12 +43,13 @@ const RETRY_AFTER_HEADER = {
 };
 
 /**
- * Wraps a generated error response as problem+json with one example per code. A status
- * outside the catalog (413, 415 from the body parser) is an `invalid_request`.
+ * An error response as problem+json with one example per code it can carry: the codes
+ * the operation declared for this status, else every catalog code of the status.
  */
-function problemResponse(status: number, schema: unknown) {
-  const catalogCodes = codesForStatus(status).filter((code) => !ROUTING_CODES.has(code));
-  const codes: ProblemCode[] = catalogCodes.length > 0 ? catalogCodes : ['invalid_request'];
+function problemResponse(status: number, response: unknown) {
+  const declared = (response as Record<string, unknown> | undefined)?.[PROBLEM_CODES_KEY] as ProblemCode[] | undefined;
+  const codes: ProblemCode[] = declared ?? (codesForStatus(status).length > 0 ? codesForStatus(status) : ['invalid_request']);
+  const schema = isOpenApiResponse(response) ? response.content['application/problem+json']?.schema : response;
   return {
     description: `Problem: ${codes.map((code) => `\`${code}\``).join(', ')}`,
     ...(status === 429 || status === 503 ? { headers: RETRY_AFTER_HEADER } : {}),
@@ -130,8 +131,22 @@ function componentRef(name: string): string {
  * `BatchRequestInput`) takes the plain name, so clients see `BatchRequest`. `$schema`/`$id`
  * inside components only confuse generators.
  */
+/** Operations whose route schema says `x-optional-body`: Fastify validates `{}` for no body, so the body may be left out. */
+function markOptionalBodies(document: OpenApiDocument): void {
+  const paths = (document.paths ?? {}) as Record<string, Record<string, Record<string, unknown>>>;
+  for (const operations of Object.values(paths)) {
+    for (const operation of Object.values(operations)) {
+      if (operation['x-optional-body'] !== true) continue;
+      delete operation['x-optional-body'];
+      const body = operation['requestBody'] as { required?: boolean } | undefined;
+      if (body !== undefined) body.required = false;
+    }
+  }
+}
+
 export function transformObject(input: Parameters<typeof jsonSchemaTransformObject>[0]): OpenApiDocument {
   let document = jsonSchemaTransformObject(input) as OpenApiDocument;
+  markOptionalBodies(document);
   const schemas = document.components?.schemas;
   if (schemas === undefined) return document;
   const used = new Set<string>();
@@ -189,6 +204,13 @@ export function swaggerOptions(version: string): FastifyDynamicSwaggerOptions {
             scheme: 'bearer',
             description:
               'A client key as `Authorization: Bearer <key>`. Needed only when the operator sets `TASKGATE_API_KEYS`; a gateway without it is open, so each `/tasks` operation accepts the key or nothing. A missing or wrong key on a gateway that needs one is a 401 `unauthorized`.',
+          },
+          linkToken: {
+            type: 'apiKey',
+            in: 'query',
+            name: 'token',
+            description:
+              'A browser link token from `POST /tasks/{id}/links`, accepted in place of a client key on `GET /tasks/{id}`, `/events` and `/content` of that task only, until it expires (and while the key that minted it is configured). Expired, foreign or malformed: 401 `unauthorized`.',
           },
         },
       },

@@ -51,13 +51,15 @@ test('every operation is named, summarized, described and tagged, and no respons
   }
 });
 
-test('the /tasks operations take a bearer key or nothing; operations endpoints never ask', async () => {
+test('the /tasks operations take a bearer key or nothing, a link token where a browser calls them; operations endpoints never ask', async () => {
   const spec = JSON.parse(await renderSpec());
   assert.deepEqual(spec.components.securitySchemes.bearerAuth.type, 'http');
   assert.deepEqual(spec.components.securitySchemes.bearerAuth.scheme, 'bearer');
   assert.match(spec.components.securitySchemes.bearerAuth.description, /TASKGATE_API_KEYS/);
+  assert.deepEqual({ ...spec.components.securitySchemes.linkToken, description: undefined }, { type: 'apiKey', in: 'query', name: 'token', description: undefined });
+  const linked = new Set(['getTask', 'streamTaskEvents', 'getTaskContent', 'headTaskContent']);
   for (const [name, operation] of await operations()) {
-    const expected = name.includes(' /tasks') ? [{ bearerAuth: [] }, {}] : [];
+    const expected = !name.includes(' /tasks') ? [] : linked.has(operation.operationId) ? [{ bearerAuth: [] }, { linkToken: [] }, {}] : [{ bearerAuth: [] }, {}];
     assert.deepEqual(operation.security, expected, name);
   }
 });

@@ -21,6 +21,11 @@ export interface ObservabilityOptions {
 /** Logger levels at which the per-request `info` line is written. */
 const LOGS_INFO: ReadonlySet<string> = new Set(['trace', 'debug', 'info']);
 
+/** A link token in a URL is a credential: it never reaches a log. */
+export function redactUrl(url: string): string {
+  return url.includes('token=') ? url.replace(/([?&]token=)[^&#]*/g, '$1[redacted]') : url;
+}
+
 function isHeld(request: FastifyRequest): boolean {
   const held = request.routeOptions.config?.held;
   return typeof held === 'function' ? held(request) : held === true;
@@ -33,7 +38,7 @@ const observability: FastifyPluginCallback<ObservabilityOptions> = (app, { metri
     // Built only when it will be written (LOG_LEVEL=info or lower).
     if (LOGS_INFO.has(request.log.level)) {
       request.log.info(
-        { method: request.method, url: request.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+        { method: request.method, url: redactUrl(request.url), statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
         'request completed',
       );
     }

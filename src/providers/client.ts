@@ -78,6 +78,12 @@ export class ProviderClient {
     }
   }
 
+  /** Headers for fetching a result file at `url`: our key only for the provider's own origin. */
+  contentHeaders(url: string): Record<string, string> {
+    if (this.settings.apiKey === undefined || !this.isOwnOrigin(url)) return {};
+    return this.definition.authHeaders(this.settings.apiKey);
+  }
+
   get circuitState(): CircuitState {
     return this.breaker.state;
   }

@@ -95,6 +95,13 @@ export class TaskLookup {
     return call;
   }
 
+  /** Drops what is cached about this task, so the next fetch asks its provider. */
+  forget(client: ProviderClient, nativeId: string): void {
+    const key = `${client.name}:${nativeId}`;
+    this.terminal.delete(key);
+    this.fresh.delete(key);
+  }
+
   get sizes(): { terminal: number; fresh: number; inFlight: number; routeMemo: number } {
     return { terminal: this.terminal.size, fresh: this.fresh.size, inFlight: this.inFlight.size, routeMemo: this.routeMemo.size };
   }

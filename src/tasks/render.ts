@@ -28,6 +28,8 @@ export interface TaskSnapshot {
   /** The id as the client asked for it. */
   id: string;
   client: ProviderClient;
+  /** The id as the provider knows it (what goes into its URL). */
+  nativeId: string;
   state: TaskState;
 }
 

@@ -40,8 +40,17 @@ export class TaskService {
   }
 
   async getTask(id: string): Promise<TaskSnapshot> {
-    const { client, state } = await this.lookup.locate(id, this.router.resolve(id));
-    return { id, client, state };
+    const { client, nativeId, state } = await this.lookup.locate(id, this.router.resolve(id));
+    return { id, client, nativeId, state };
+  }
+
+  /**
+   * The task asked of its provider again, whatever is cached: for a result URL that stopped
+   * working (signed links expire; a fresh status answer carries a fresh one).
+   */
+  async refreshTask(snapshot: TaskSnapshot): Promise<TaskSnapshot> {
+    this.lookup.forget(snapshot.client, snapshot.nativeId);
+    return { ...snapshot, state: await this.lookup.fetch(snapshot.client, snapshot.nativeId) };
   }
 
   render(snapshot: TaskSnapshot, context: ViewContext): RenderedTask {
@@ -52,7 +61,7 @@ export class TaskService {
   async waitForTask(id: string, options: WaitOptions): Promise<TaskSnapshot> {
     const { client, nativeId, state } = await this.lookup.locate(id, this.router.resolve(id));
     // A request that reached this point after shutdown began gets the latest state now.
-    if (options.waitMs <= 0 || isTerminal(state.status) || this.watcher.draining) return { id, client, state };
+    if (options.waitMs <= 0 || isTerminal(state.status) || this.watcher.draining) return { id, client, nativeId, state };
     return new Promise<TaskSnapshot>((resolve, reject) => {
       let latest = state;
       let settled = false;
@@ -63,7 +72,7 @@ export class TaskService {
         unwatch();
         options.signal?.removeEventListener('abort', onAbort);
         if (error) reject(error);
-        else resolve({ id, client, state: latest });
+        else resolve({ id, client, nativeId, state: latest });
       };
       const onAbort = () => finish();
       const unwatch = this.watcher.watch(client, nativeId, state, 'wait', (event: WatchEvent) => {
@@ -84,7 +93,7 @@ export class TaskService {
   /** SSE: the current state, and a way to follow it until it is terminal. */
   async streamTask(id: string): Promise<TaskStream> {
     const { client, nativeId, state } = await this.lookup.locate(id, this.router.resolve(id));
-    const first: TaskSnapshot = { id, client, state };
+    const first: TaskSnapshot = { id, client, nativeId, state };
     return {
       first,
       follow: (onEvent) => {
@@ -94,7 +103,7 @@ export class TaskService {
           return () => {};
         }
         return this.watcher.watch(client, nativeId, state, 'sse', (event) => {
-          if ('state' in event) onEvent({ snapshot: { id, client, state: event.state }, final: event.final === true });
+          if ('state' in event) onEvent({ snapshot: { id, client, nativeId, state: event.state }, final: event.final === true });
           else onEvent(event);
         });
       },

@@ -91,7 +91,7 @@ test('the SSE route needs the key too, and answers 401 as problem+json, not as a
   const allowed = await app.inject({ url: '/tasks/vtrix:task_auth002/events', headers: { authorization: 'Bearer k2-beta-secret' } });
   assert.equal(allowed.statusCode, 200);
   assert.match(header(allowed, 'content-type') ?? '', /^text\/event-stream/);
-  assert.match(allowed.body, /^event: task\n/);
+  assert.match(allowed.body, /^id: [\w-]+\nevent: task\n/);
 });
 
 test('health, readiness, metrics, the spec and the docs stay open', async (t) => {

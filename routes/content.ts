@@ -1,0 +1,195 @@
+/**
+ * GET and HEAD /tasks/{id}/content: a succeeded task's result file, streamed through the
+ * gateway with HTTP ranges, so a `<video>` or a download works with no provider key and
+ * no provider URL in the client (DESIGN.md "Results").
+ */
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ContentProxy, ContentUpstream } from '../src/content/proxy.js';
+import { GatewayError, isGatewayError } from '../src/errors.js';
+import type { Metrics } from '../src/metrics.js';
+import type { TaskSnapshot } from '../src/tasks/render.js';
+import type { TaskService } from '../src/tasks/service.js';
+import { LinkTokenQuerySchema } from '../schemas/links.js';
+import { TaskParamsSchema } from '../schemas/params.js';
+import type { TaskOutput } from '../schemas/task.js';
+import { LINK_AUTH } from './documentation.js';
+import { problemResponses, TASK_LOOKUP_CODES } from './problem-responses.js';
+import { clientGone, LINKED_TASK_ROUTE_CONFIG } from './task-replies.js';
+
+export interface ContentRoutesOptions {
+  service: TaskService;
+  content: ContentProxy;
+  metrics: Metrics;
+}
+
+const ContentQuerySchema = LinkTokenQuerySchema.extend({
+  output: z
+    .string()
+    .regex(/^\d{1,4}$/, { error: 'output must be the index of one of the task’s outputs (0, 1, …)' })
+    .transform(Number)
+    .meta({ type: 'integer', minimum: 0 })
+    .optional()
+    .describe('Which of `outputs` to stream (default: the primary one, the file `url` names)'),
+  download: z
+    .enum(['1', '0', 'true', 'false'])
+    .optional()
+    .describe('`1`: `Content-Disposition: attachment` (save as a file); default `inline` (play in the page)'),
+});
+
+// One range set as players send it (`bytes=0-`, `bytes=500-999`, `bytes=-500`); anything else is ignored (RFC 9110).
+const RANGE = /^bytes=\d*-\d*(?:\s*,\s*\d*-\d*)*$/;
+const IF_RANGE = /^[\x20-\x7e]{1,200}$/;
+
+const ContentHeadersSchema = z.object({
+  range: z.string().optional().describe('A byte range, e.g. `bytes=0-1023`; passed to the file\'s origin'),
+  'if-range': z.string().optional().describe('An `ETag` or `Last-Modified` of the file: the range only if it is unchanged'),
+});
+
+// A <video> or <img> ignores Content-Disposition: only opening the URL itself would render the bytes.
+const MEDIA_TYPE = /^(?:video|audio|image)\/[\w.+-]+$/i;
+const EXTENSIONS: Readonly<Record<string, string>> = {
+  'video/mp4': 'mp4',
+  'video/webm': 'webm',
+  'video/quicktime': 'mov',
+  'image/webp': 'webp',
+  'image/jpeg': 'jpg',
+  'image/png': 'png',
+  'image/gif': 'gif',
+  'audio/mpeg': 'mp3',
+  'audio/wav': 'wav',
+  'audio/ogg': 'ogg',
+};
+const DEFAULT_EXTENSIONS: Readonly<Record<TaskOutput['type'], string>> = { video: 'mp4', image: 'jpg', audio: 'mp3', file: 'bin' };
+
+const BINARY_RESPONSE = {
+  description:
+    'The file (or the requested range: 206 with `Content-Range`), streamed from where the provider keeps it. `Accept-Ranges`, `Content-Length`, `Content-Type`, `ETag` and `Last-Modified` are the file\'s own; `Cache-Control: private`.',
+  headers: {
+    'content-disposition': { type: 'string', description: '`inline` or `attachment`, with a file name from the task id' },
+    'content-range': { type: 'string', description: 'For a 206: the bytes sent, e.g. `bytes 0-1023/52410`' },
+    'accept-ranges': { type: 'string', description: '`bytes` when the file\'s origin serves ranges' },
+    etag: { type: 'string', description: 'The file\'s validator, for `If-Range`' },
+  },
+  content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+};
+
+/** The index of the output `url` names (the first video, else the first output). */
+function primaryIndex(snapshot: TaskSnapshot): number {
+  const { state } = snapshot;
+  const index = state.outputs.findIndex((output) => output.url === state.url);
+  return index === -1 ? 0 : index;
+}
+
+function fileName(snapshot: TaskSnapshot, index: number, output: TaskOutput, contentType: string | undefined): string {
+  const base = snapshot.nativeId.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120) || 'result';
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase() ?? '';
+  const extension = EXTENSIONS[mediaType] ?? DEFAULT_EXTENSIONS[output.type];
+  return `${base}${index === 0 ? '' : `-${index}`}.${extension}`;
+}
+
+const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, { service, content, metrics }) => {
+  /** The upstream transfer for one output, asking the provider again once if a cached URL went stale. */
+  async function openOutput(snapshot: TaskSnapshot, index: number, fetch: Parameters<ContentProxy['open']>[2]) {
+    const url = snapshot.state.outputs[index]!.url;
+    try {
+      return { snapshot, upstream: await content.open(snapshot.client, url, fetch) };
+    } catch (error) {
+      if (!isGatewayError(error) || error.code !== 'content_expired') throw error;
+      // Signed links expire while the task sits in the cache; a fresh status answer signs anew.
+      const fresh = await service.refreshTask(snapshot);
+      const freshUrl = fresh.state.outputs[index]?.url;
+      if (freshUrl === undefined || freshUrl === url) throw error;
+      return { snapshot: fresh, upstream: await content.open(fresh.client, freshUrl, fetch) };
+    }
+  }
+
+  function send(reply: FastifyReply, snapshot: TaskSnapshot, index: number, upstream: ContentUpstream, download: boolean) {
+    const output = snapshot.state.outputs[index]!;
+    const contentType = upstream.headers['content-type'];
+    // Bytes from elsewhere are served from our origin: anything but media is a download, never a page.
+    const media = contentType !== undefined && MEDIA_TYPE.test(contentType.split(';')[0]!.trim());
+    const disposition = download || !media ? 'attachment' : 'inline';
+    reply
+      .code(upstream.statusCode)
+      .headers(upstream.headers)
+      .header('cache-control', 'private')
+      .header('content-disposition', `${disposition}; filename="${fileName(snapshot, index, output, contentType)}"`)
+      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', "default-src 'none'; sandbox")
+      .header('referrer-policy', 'no-referrer');
+    const provider = snapshot.client.name;
+    metrics.onContentRequest(provider, String(upstream.statusCode));
+    const { body } = upstream;
+    if (body === null) return reply.send();
+    let bytes = 0;
+    body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+    });
+    body.once('close', () => metrics.onContentBytes(provider, bytes));
+    // A client that goes away stops the upstream transfer with it.
+    reply.raw.once('close', () => body.destroy());
+    return reply.send(body);
+  }
+
+  // HEAD first: declared after GET it would clash with the HEAD route Fastify adds for every GET.
+  for (const method of ['HEAD', 'GET'] as const) app.route({
+    method,
+    url: '/tasks/:id/content',
+    config: LINKED_TASK_ROUTE_CONFIG,
+    schema: {
+      operationId: method === 'GET' ? 'getTaskContent' : 'headTaskContent',
+      tags: ['tasks'],
+      summary: method === 'GET' ? "Stream a succeeded task's result file" : "The headers of a succeeded task's result file (its size, type, validators)",
+      description: [
+        'Streams the primary output (or `?output=N`) of a succeeded task from where the provider keeps it, with HTTP ranges as media players need them (`Range`/`If-Range` passed on, 206 and 416 passed back). Works in `<video src>`: with client keys on, use a link from `POST /tasks/{id}/links`.',
+        'The provider key is sent only to the provider\'s own origin. Result URLs come from providers and are not trusted: one that points at an internal address is refused (502 `content_blocked`).',
+      ].join('\n\n'),
+      security: LINK_AUTH,
+      params: TaskParamsSchema,
+      querystring: ContentQuerySchema,
+      headers: ContentHeadersSchema,
+      response: {
+        200: BINARY_RESPONSE as never,
+        206: { ...BINARY_RESPONSE, description: 'Partial Content: the requested range of the file' } as never,
+        ...problemResponses([...TASK_LOOKUP_CODES, 'output_not_found', 'task_not_ready', 'content_expired', 'content_blocked'], [416]),
+      },
+    },
+    handler: async (request, reply) => {
+      const snapshot = await service.getTask(request.params.id);
+      const { state } = snapshot;
+      if (state.status !== 'succeeded') {
+        metrics.onContentRequest(snapshot.client.name, 'task_not_ready');
+        throw new GatewayError('task_not_ready', {
+          provider: snapshot.client.name,
+          detail: `The task is ${state.status}; its result can be fetched once it has succeeded.`,
+        });
+      }
+      const index = request.query.output ?? primaryIndex(snapshot);
+      if (state.outputs[index] === undefined) {
+        throw new GatewayError('output_not_found', {
+          detail: `The task has ${state.outputs.length} output(s): ask for output 0${state.outputs.length > 1 ? `-${state.outputs.length - 1}` : ''}.`,
+        });
+      }
+      const range = request.headers.range;
+      const ifRange = request.headers['if-range'];
+      const fetch = {
+        method,
+        range: range !== undefined && RANGE.test(range) ? range : undefined,
+        ifRange: range !== undefined && ifRange !== undefined && IF_RANGE.test(ifRange) ? ifRange : undefined,
+        signal: clientGone(reply),
+      };
+      try {
+        const opened = await openOutput(snapshot, index, fetch);
+        const download = request.query.download === '1' || request.query.download === 'true';
+        return send(reply, opened.snapshot, index, opened.upstream, download);
+      } catch (error) {
+        if (isGatewayError(error)) metrics.onContentRequest(snapshot.client.name, error.code);
+        throw error;
+      }
+    },
+  });
+};
+
+export default contentRoutes;

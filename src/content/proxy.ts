@@ -1,0 +1,191 @@
+/**
+ * Streams a task's result file from wherever the provider keeps it (DESIGN.md "Results"):
+ * HTTP ranges passed both ways, bytes streamed (never buffered), the provider key only
+ * to the provider's own origin, redirects followed (3 hops, each re-checked), and every
+ * fetch through the address guard, on pools of its own so downloads never starve status
+ * calls.
+ */
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { GatewayError } from '../errors.js';
+import type { ProviderClient } from '../providers/client.js';
+import {
+  checkTargetUrl,
+  createGuardedAgent,
+  exemptOrigins,
+  isBlockedAddressError,
+  type AllowHost,
+  type IsExempt,
+  type ResolveHostname,
+} from './address-guard.js';
+
+export interface ContentProxyOptions {
+  /** UPSTREAM_TIMEOUT_MS: for the headers, and for any silence between chunks. */
+  timeoutMs: number;
+  allowHosts: readonly AllowHost[];
+  /** Every provider's base URL: their own origins are exempt from the address rules. */
+  providerOrigins: readonly string[];
+  /** Tests may resolve names themselves; by default the system resolver. */
+  resolveHostname?: ResolveHostname;
+  connections?: number;
+}
+
+export interface ContentFetch {
+  method: 'GET' | 'HEAD';
+  /** The client's `Range` and `If-Range`, already checked for shape. */
+  range: string | undefined;
+  ifRange: string | undefined;
+  /** Aborted when the client goes away: the upstream transfer stops with it. */
+  signal: AbortSignal;
+}
+
+export interface ContentUpstream {
+  statusCode: number;
+  /** The upstream headers worth passing back (lower-case names). */
+  headers: Record<string, string>;
+  /** Null for HEAD and for answers without a body. */
+  body: Readable | null;
+}
+
+const MAX_REDIRECTS = 3;
+const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+/** What a media player needs back; nothing else of the upstream's reaches the client. */
+const PASSED_HEADERS = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'etag', 'last-modified'] as const;
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** A header value passed on must be one short line. */
+const SAFE_HEADER_VALUE = /^[\x20-\x7e]{1,512}$/;
+
+function headerValue(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
+  const value = headers[name];
+  const text = Array.isArray(value) ? value[0] : value;
+  return text !== undefined && SAFE_HEADER_VALUE.test(text) ? text : undefined;
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export class ContentProxy {
+  private readonly dispatcher: Dispatcher;
+  private readonly isExempt: IsExempt;
+
+  constructor(private readonly options: ContentProxyOptions) {
+    this.isExempt = exemptOrigins(options.providerOrigins);
+    this.dispatcher = createGuardedAgent({
+      allowHosts: options.allowHosts,
+      isExempt: this.isExempt,
+      resolveHostname: options.resolveHostname,
+      connect: { timeout: Math.min(options.timeoutMs, 10_000) },
+      agent: {
+        connections: options.connections ?? 256,
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+        keepAliveTimeout: 30_000,
+      },
+    });
+  }
+
+  /**
+   * Opens the transfer of `url` for `client`'s task: the final answer after redirects, with
+   * its body still to be read. Throws the contract's content errors.
+   */
+  async open(client: ProviderClient, url: string, fetch: ContentFetch): Promise<ContentUpstream> {
+    let target = this.check(url, client);
+    for (let hop = 0; ; hop++) {
+      const response = await this.request(client, target, fetch);
+      const location = headerValue(response.headers, 'location');
+      if (REDIRECTS.has(response.statusCode) && location !== undefined) {
+        await response.body.dump().catch(() => {});
+        if (hop >= MAX_REDIRECTS) {
+          throw new GatewayError('upstream_error', { provider: client.name, detail: `The result file redirected more than ${MAX_REDIRECTS} times.` });
+        }
+        target = this.check(new URL(location, target).href, client);
+        continue;
+      }
+      return this.answer(client, target, response, fetch);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+
+  /** The pre-flight of every hop: scheme, userinfo, literal addresses (names are checked at connect). */
+  private check(url: string, client: ProviderClient): URL {
+    try {
+      return checkTargetUrl(url, { allowHosts: this.options.allowHosts, isExempt: this.isExempt, allowPlainHttp: true });
+    } catch (error) {
+      throw this.blocked(client, error);
+    }
+  }
+
+  private blocked(client: ProviderClient, cause: unknown): GatewayError {
+    return new GatewayError('content_blocked', {
+      provider: client.name,
+      detail: 'The result URL points at an address this gateway does not fetch.',
+      cause,
+    });
+  }
+
+  private async request(client: ProviderClient, target: URL, fetch: ContentFetch): Promise<Dispatcher.ResponseData> {
+    // The provider's key goes to its own origin only; a hop anywhere else goes without it.
+    const headers: Record<string, string> = { accept: '*/*', ...client.contentHeaders(target.href) };
+    if (fetch.range !== undefined) headers['range'] = fetch.range;
+    if (fetch.ifRange !== undefined) headers['if-range'] = fetch.ifRange;
+    try {
+      return await this.dispatcher.request({
+        origin: target.origin,
+        path: `${target.pathname}${target.search}`,
+        method: fetch.method,
+        headers,
+        signal: fetch.signal,
+      });
+    } catch (error) {
+      if (isBlockedAddressError(error)) throw this.blocked(client, error);
+      const code = errorCode(error);
+      if (code !== undefined && TIMEOUT_CODES.has(code)) {
+        throw new GatewayError('upstream_timeout', {
+          provider: client.name,
+          detail: `The result file did not start within ${this.options.timeoutMs} ms.`,
+          cause: error,
+        });
+      }
+      throw new GatewayError('upstream_error', { provider: client.name, detail: 'Could not reach the result file.', cause: error });
+    }
+  }
+
+  private async answer(client: ProviderClient, target: URL, response: Dispatcher.ResponseData, fetch: ContentFetch): Promise<ContentUpstream> {
+    const { statusCode } = response;
+    const headers: Record<string, string> = {};
+    for (const name of PASSED_HEADERS) {
+      const value = headerValue(response.headers, name);
+      if (value !== undefined) headers[name] = value;
+    }
+    if (statusCode === 200 || statusCode === 206) {
+      return { statusCode, headers, body: fetch.method === 'HEAD' ? (await response.body.dump(), null) : response.body };
+    }
+    await response.body.dump().catch(() => {});
+    if (statusCode === 416) {
+      const contentRange = headers['content-range'];
+      throw new GatewayError('invalid_request', {
+        status: 416,
+        provider: client.name,
+        detail: 'The requested range is not in the file.',
+        headers: contentRange === undefined ? undefined : { 'content-range': contentRange },
+      });
+    }
+    // Only the provider's own origin gets our key, so only its 401 says the key was refused.
+    if (statusCode === 401 && client.isOwnOrigin(target.href)) {
+      throw new GatewayError('upstream_auth_failed', { provider: client.name, detail: `${client.name} refused the gateway's key for the result file.` });
+    }
+    // DESIGN.md: 403, 404 or 410 for the file means it is no longer served (signed links expire).
+    if (statusCode === 401 || statusCode === 403 || statusCode === 404 || statusCode === 410) {
+      throw new GatewayError('content_expired', {
+        provider: client.name,
+        detail: `The provider no longer serves this result file (HTTP ${statusCode}).`,
+      });
+    }
+    throw new GatewayError('upstream_error', { provider: client.name, detail: `The result file answered HTTP ${statusCode}.` });
+  }
+}
