@@ -156,6 +156,12 @@ function contentLength(headers: ContentAnswer['headers']): number | undefined {
   return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
+/** Stops an answer we will not read; undici reports the stop as an error nobody needs. */
+function discard(answer: ContentAnswer): void {
+  answer.body.on('error', () => {});
+  answer.body.destroy();
+}
+
 function interrupted(file: string | undefined): CliError {
   const kept = file === undefined ? '' : `; the bytes so far are kept in ${partPath(file)}: run the same command again to resume`;
   return new CliError(EXIT.interrupted, 'interrupted', `download interrupted${kept}`);
@@ -214,21 +220,21 @@ export class Downloader {
     try {
       await refuseToOverwrite(file, this.options.force);
     } catch (error) {
-      answer.body.destroy();
+      discard(answer);
       throw error;
     }
     const earlier = await readPartial(file, this.options);
     if (earlier === undefined || answer.statusCode !== 200) return 'go_on';
     const sameFile = earlier.validator === answer.headers['etag'] || earlier.validator === answer.headers['last-modified'];
     if (!sameFile) return 'go_on';
-    answer.body.destroy();
+    discard(answer);
     return 'ask_again';
   }
 
   /** Streams one answer into the part; 'again' when the loop must ask once more. */
   private async receive(answer: ContentAnswer, file: string, partial: PartialFile | undefined): Promise<'done' | 'again'> {
     if (answer.statusCode === 416) {
-      answer.body.destroy();
+      discard(answer);
       // Asked for bytes past the end: the part may already be the whole file.
       const length = unsatisfiedLength(answer.headers['content-range']);
       if (partial !== undefined && length === partial.size) return 'done';
@@ -240,7 +246,7 @@ export class Downloader {
     if (answer.statusCode === 206) {
       const range = parseContentRange(answer.headers['content-range']);
       if (range === undefined || partial === undefined || range.start !== partial.size) {
-        answer.body.destroy();
+        discard(answer);
         await this.restart(file);
         return 'again';
       }
@@ -257,7 +263,7 @@ export class Downloader {
       try {
         await writeFile(recordPath(file), `${JSON.stringify(record)}\n`);
       } catch (error) {
-        answer.body.destroy();
+        discard(answer);
         throw fileFailure(recordPath(file), error);
       }
     }
@@ -266,7 +272,7 @@ export class Downloader {
     try {
       handle = await open(partPath(file), offset === 0 ? 'w' : 'a');
     } catch (error) {
-      answer.body.destroy();
+      discard(answer);
       throw fileFailure(partPath(file), error);
     }
     this.view.start(file, offset, total);
@@ -289,7 +295,7 @@ export class Downloader {
         throw fileFailure(partPath(file), error);
       });
     } catch (error) {
-      answer.body.destroy();
+      discard(answer);
       this.view.pause();
       if (written > offset) this.failedAttempts = 0;
       await this.retryOrThrow(error instanceof CliError ? error : this.client.connectionFailure(error), file);
