@@ -237,7 +237,11 @@ export class Downloader {
       discard(answer);
       // Asked for bytes past the end: the part may already be the whole file.
       const length = unsatisfiedLength(answer.headers['content-range']);
-      if (partial !== undefined && length === partial.size) return 'done';
+      if (partial !== undefined && length === partial.size) {
+        this.view.start(file, partial.size, length);
+        this.view.pause();
+        return 'done';
+      }
       await this.restart(file);
       return 'again';
     }

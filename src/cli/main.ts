@@ -18,6 +18,11 @@ function redact(text: string, apiKey: string | undefined): string {
 
 async function main(): Promise<ExitCode> {
   const environment = readCliEnvironment();
+  // `taskgate status … | head -1`: a reader that stops early is not an error of ours.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? EXIT.ok);
+  });
   const interruption = new AbortController();
   process.once('SIGINT', () => {
     interruption.abort();

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
@@ -161,6 +161,22 @@ test('without -o, a part under the name the gateway gives is resumed too', async
     cdn.requests(asset.name).map((entry) => entry.range),
     [undefined, undefined, 'bytes=150000-'],
   );
+});
+
+test('a part that already holds the whole file is only renamed (the gateway answers 416)', async (t) => {
+  const gateway = await gatewayWithCdn(t);
+  const asset = uniqueAsset('whole-part.mp4', 200_000);
+  pinSucceeded(gateway, 'task_dl000012', [{ type: 'video', name: asset.name, pacing: { stallAfterBytes: 150_000 } }]);
+  const file = join(temporaryFolder(t), 'whole.mp4');
+  assert.equal((await interruptedDownload(gateway, 'task_dl000012', file, 150_000)).code, 130);
+  // As if the last bytes had arrived and the process died before its rename.
+  appendFileSync(`${file}.part`, asset.bytes!.subarray(150_000));
+  const run = await runCli(['download', 'task_dl000012', '-o', file, '--gateway', gateway.url]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(sha256(readFileSync(file)), sha256(asset.bytes!));
+  const last = cdn.requests(asset.name).at(-1);
+  assert.equal(last?.range, 'bytes=200000-');
+  assert.equal(last?.status, 416);
 });
 
 test('a file that changed since the part was written comes whole again', async (t) => {
