@@ -1,11 +1,13 @@
 /**
  * npm run build, second step: bundle the production server into one file,
- * dist/taskgate.mjs. Start-up is dominated by resolving and compiling a few hundred
- * module files (issue 6 measured ~380 ms of module loading); one file cuts most of that.
- * @fastify/swagger-ui stays external because it serves its static files from its own
- * package folder.
+ * dist/taskgate.mjs, and the command line into another, dist/taskgate-cli.mjs (the
+ * package's `bin`, see cli-bundle.ts). Start-up is dominated by resolving and compiling a
+ * few hundred module files (issue 6 measured ~380 ms of module loading); one file cuts
+ * most of that. @fastify/swagger-ui stays external because it serves its static files
+ * from its own package folder.
  */
 import { build } from 'esbuild';
+import { bundleCli, REQUIRE_SHIM } from './cli-bundle.js';
 
 await build({
   entryPoints: ['src/server.ts'],
@@ -24,11 +26,13 @@ await build({
       },
     },
   ],
-  // Bundled CommonJS dependencies still call require().
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  banner: { js: REQUIRE_SHIM },
   legalComments: 'none',
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
 });
 console.log('bundled dist/taskgate.mjs');
+
+await bundleCli('dist/taskgate-cli.mjs');
+console.log('bundled dist/taskgate-cli.mjs');
