@@ -299,3 +299,22 @@ export function loadConfig(
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, fromEnv));
   return Object.freeze(parsed.data);
 }
+
+/** The command line's environment (src/cli/): it talks to a gateway and has only these two settings, plus how it may draw. */
+export interface CliEnvironment {
+  /** TASKGATE_URL; `--gateway` overrides it. */
+  gatewayUrl: string | undefined;
+  /** TASKGATE_API_KEY, sent as a Bearer token. Deliberately no flag: flags land in shell history. */
+  apiKey: string | undefined;
+  /** False when NO_COLOR is set to anything non-empty (no-color.org) or the terminal is dumb. */
+  colorAllowed: boolean;
+}
+
+export function readCliEnvironment(env: Record<string, string | undefined> = process.env): CliEnvironment {
+  const nonEmpty = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value.trim());
+  return {
+    gatewayUrl: nonEmpty(env['TASKGATE_URL']),
+    apiKey: nonEmpty(env['TASKGATE_API_KEY']),
+    colorAllowed: nonEmpty(env['NO_COLOR']) === undefined && env['TERM'] !== 'dumb',
+  };
+}

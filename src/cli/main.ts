@@ -1,8 +1,8 @@
 /**
  * The `taskgate` command line's entry: `node dist/taskgate-cli.mjs` once built, or
  * `npm run -s taskgate -- …` from a clone. It is its own program, not the server: its
- * environment (TASKGATE_URL, TASKGATE_API_KEY, NO_COLOR) is read once, in ./config.ts,
- * the CLI's one reader of process.env, and passed in from here.
+ * environment (TASKGATE_URL, TASKGATE_API_KEY, NO_COLOR) is read once, by src/config.ts
+ * (the one reader of the environment), and passed in from here.
  */
 import packageJson from '../../package.json' with { type: 'json' };
 import { parseInvocation } from './arguments.js';
