@@ -1,0 +1,71 @@
+/**
+ * npm run smoke — the production bundle as Docker and `npm start` run it: `node
+ * dist/taskgate.mjs` (built first) against the provider simulators on loopback. Checks
+ * /healthz, /readyz, a seed task of every provider, then SIGTERM → exit 0. `.ci/run` runs it
+ * after the build; the tests run from sources, so this is what proves the bundle starts.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { PROVIDERS } from '../src/providers/index.js';
+import { defaultSimulatorKey, loadProfile, startSimulator, type Simulator } from '../src/simulators/index.js';
+
+const BUNDLE = 'dist/taskgate.mjs';
+const PORT = 18000 + Math.floor(Math.random() * 2000);
+
+function fail(message: string): never {
+  console.error(`smoke: ${message}`);
+  process.exit(1);
+}
+
+if (!existsSync(BUNDLE)) fail(`${BUNDLE} is missing: run npm run build first`);
+
+const simulators: Simulator[] = [];
+const env: Record<string, string> = { PATH: process.env['PATH'] ?? '', PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+const seeds: Array<{ provider: string; id: string }> = [];
+for (const provider of PROVIDERS) {
+  const apiKey = defaultSimulatorKey(provider.name);
+  const simulator = await startSimulator({ provider: provider.name, apiKey });
+  simulators.push(simulator);
+  env[`${provider.envPrefix}_API_KEY`] = apiKey;
+  env[`${provider.envPrefix}_BASE_URL`] = simulator.url;
+  const [seed] = (await loadProfile(provider.name)).seeds.keys();
+  if (seed !== undefined) seeds.push({ provider: provider.name, id: `${provider.name}:${seed}` });
+}
+
+const gateway = spawn(process.execPath, [BUNDLE], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
+const base = `http://127.0.0.1:${PORT}`;
+
+async function get(path: string): Promise<{ status: number; body: string }> {
+  const response = await request(`${base}${path}`);
+  return { status: response.statusCode, body: await response.body.text() };
+}
+
+try {
+  const started = performance.now();
+  for (;;) {
+    if (gateway.exitCode !== null) fail(`the bundle exited with ${gateway.exitCode} before answering`);
+    if (performance.now() - started > 15_000) fail('no answer on /healthz within 15 s');
+    const health = await get('/healthz').catch(() => undefined);
+    if (health?.status === 200) break;
+    await sleep(50);
+  }
+  console.log(`smoke: ${BUNDLE} answers /healthz after ${Math.round(performance.now() - started)} ms`);
+  const ready = await get('/readyz');
+  if (ready.status !== 200) fail(`/readyz answered ${ready.status}: ${ready.body}`);
+  for (const { provider, id } of seeds) {
+    const answer = await get(`/tasks/${id}`);
+    const task = JSON.parse(answer.body) as { provider?: string; status?: string };
+    if (answer.status !== 200 || task.provider !== provider) fail(`GET /tasks/${id} answered ${answer.status}: ${answer.body}`);
+    console.log(`smoke: ${id} is ${task.status}`);
+  }
+  gateway.kill('SIGTERM');
+  const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
+  if (code !== 0) fail(`SIGTERM ended the bundle with ${code}`);
+  console.log('smoke: SIGTERM → exit 0');
+} finally {
+  if (gateway.exitCode === null) gateway.kill('SIGKILL');
+  await Promise.all(simulators.map((simulator) => simulator.close()));
+}
