@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { GatewayError } from '../src/errors.js';
 import type { Metrics } from '../src/metrics.js';
 import type { ProviderClient } from '../src/providers/client.js';
+import { getProvider } from '../src/providers/index.js';
 import { jsonResponse, NO_AUTH } from './documentation.js';
 import { problemResponses } from './problem-responses.js';
 
@@ -48,7 +49,7 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
         operationId: 'getReadiness',
         tags: ['operations'],
         summary: 'Readiness',
-        description: 'Answers 200 while the gateway takes traffic, 503 once it is shutting down. Lists each provider and its circuit.',
+        description: 'Answers 200 while the gateway takes traffic; 503 once it is shutting down, and when no provider at all is configured (every task would fail). Lists each provider and its circuit.',
         security: NO_AUTH,
         response: {
           200: jsonResponse(ReadinessSchema, 'The gateway takes traffic; each provider with its circuit state', {
@@ -69,6 +70,12 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
     async () => {
       if (!app.lifecycle.ready) {
         throw new GatewayError('service_unavailable', { retryAfter: 5, detail: 'The gateway is shutting down.' });
+      }
+      // Every task would answer 503 provider_not_configured: not a gateway to send traffic to.
+      if (![...clients.values()].some((client) => client.configured)) {
+        throw new GatewayError('service_unavailable', {
+          detail: `No provider is configured: set at least one of ${[...clients.keys()].map((name) => `${getProvider(name)?.envPrefix ?? name.toUpperCase()}_API_KEY`).join(', ')}.`,
+        });
       }
       const providers: Record<string, { configured: boolean; circuit: 'closed' | 'open' | 'half_open' }> = {};
       for (const [name, client] of clients) providers[name] = { configured: client.configured, circuit: client.circuitState };

@@ -21,6 +21,7 @@ import { PROVIDERS } from './providers/index.js';
 import type { ProviderDefinition } from './providers/types.js';
 import { TaskService } from './tasks/service.js';
 import operationRoutes from '../routes/operations.js';
+import problemRoutes from '../routes/problems.js';
 
 export const VERSION = '0.1.0';
 
@@ -102,6 +103,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(cors, { origins: config.corsOrigins });
   await app.register(taskApi, { config, service, content, metrics });
   await app.register(operationRoutes, { clients, metrics });
+  await app.register(problemRoutes);
   return app;
 }
 

@@ -167,6 +167,15 @@ test('healthz and readyz answer, listing each configured provider with its circu
   }
 });
 
+test('readyz is 503 with the reason when no provider at all is configured', async (t) => {
+  const app = await buildApp(loadConfig({}), { logger: false });
+  t.after(() => app.close());
+  const response = await app.inject({ url: '/readyz' });
+  assert.equal(response.statusCode, 503);
+  assert.equal(json(response).code, 'service_unavailable');
+  assert.match(String(json(response).detail), /No provider is configured: set at least one of VTRIX_API_KEY, GRAVITEX_API_KEY/);
+});
+
 test('during the shutdown delay /readyz is 503 while /tasks keeps answering', async (t) => {
   const { app, vtrix } = await startStack(t, { configure: (config) => ({ ...config, shutdownDelayMs: 400 }) });
   vtrix.setTask('task_sd_delay1', { variant: 'model', timeline: DONE });
