@@ -13,6 +13,8 @@ export const PROBLEM_CATALOG = {
   no_provider_for_task_id: { status: 404, title: 'No provider for this task id' },
   task_not_found: { status: 404, title: 'Task not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
+  // Its own code, not invalid_request: the values may be fine, the framing (type, encoding, charset) is not.
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },
   upstream_auth_failed: { status: 502, title: 'Provider rejected the gateway credentials' },

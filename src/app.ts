@@ -7,6 +7,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Dispatcher } from 'undici';
 import type { Config } from './config.js';
 import { Metrics } from './metrics.js';
+import connections, { clientErrorHandler, serverTimeouts } from './plugins/connections.js';
 import cors from './plugins/cors.js';
 import docs from './plugins/docs.js';
 import lifecycle from './plugins/lifecycle.js';
@@ -64,6 +65,8 @@ function serverOptions(config: Config, deps: AppDeps): FastifyServerOptions {
     genReqId: requestIdOf,
     return503OnClosing: false,
     frameworkErrors: routerErrorHandler,
+    ...serverTimeouts(config.http),
+    clientErrorHandler,
   };
 }
 
@@ -77,12 +80,15 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const service = new TaskService(config, clients, metrics);
   app.decorate('taskService', service);
   app.decorate('metrics', metrics);
+  for (const [name, client] of clients) metrics.watchCircuit(name, () => client.circuitState);
 
   await app.register(requestId);
   await app.register(problems);
   await app.register(observability, { metrics });
+  await app.register(connections, { http: config.http, metrics });
   await app.register(lifecycle, {
     shutdownDelayMs: config.shutdownDelayMs,
+    shutdownGraceMs: config.shutdownGraceMs,
     drain: () => service.drain(),
     release: async () => {
       await Promise.all([...clients.values()].map((client) => client.close()));

@@ -1,10 +1,12 @@
 /**
- * The task API: client authentication and rate limiting apply here, and only here (not to
- * health, metrics or docs), then the `/tasks` routes.
+ * The task API: client authentication (with failed attempts throttled per address) and
+ * rate limiting apply here, and only here (not to health, metrics or docs), then the
+ * `/tasks` routes. Both run before a request body is read, so a request they refuse is
+ * answered (and its connection closed) at once, however slowly its body would come.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
-import { ClientKeys } from '../auth.js';
+import { ClientKeys, FailedAuthThrottle } from '../auth.js';
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { TaskService } from '../tasks/service.js';
@@ -12,37 +14,80 @@ import batchRoutes from '../../routes/batch.js';
 import eventRoutes from '../../routes/events.js';
 import taskRoutes from '../../routes/tasks.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What one request to this route costs against the rate limit (default 1): a batch of N ids costs N. */
+    rateLimitWeight?: (request: FastifyRequest) => number;
+  }
+}
+
 export interface TaskApiOptions {
   config: Config;
   service: TaskService;
 }
 
+function rateLimited(max: number, retryAfterSeconds: number): GatewayError {
+  return new GatewayError('rate_limited', {
+    retryAfter: Math.max(1, retryAfterSeconds),
+    detail: `More than ${max} requests per minute; retry in ${Math.max(1, retryAfterSeconds)} s.`,
+  });
+}
+
+/**
+ * The rate limit (@fastify/rate-limit, whatever its store): 1 per request before the body
+ * is read, and for a weighted route the rest of its weight once the body says what it is.
+ */
+async function registerRateLimit(api: FastifyInstance, perMinute: number): Promise<void> {
+  await api.register(fastifyRateLimit, {
+    max: perMinute,
+    timeWindow: 60_000,
+    // A route hook, so after the authentication hook: the bucket is the client's key (or its IP when open).
+    hook: 'onRequest',
+    keyGenerator: (request) => request.clientKeyId ?? request.ip,
+    errorResponseBuilder: (_request, context) => rateLimited(context.max, Math.ceil(context.ttl / 1000)),
+  });
+  // The same store and key as the hook above: every charge lands in the client's one bucket.
+  const charge = api.createRateLimit();
+  const chargeRest = async (request: FastifyRequest, reply: FastifyReply, weight: number) => {
+    let outcome: Awaited<ReturnType<typeof charge>> | undefined;
+    for (let paid = 1; paid < weight; paid++) outcome = await charge(request);
+    if (outcome === undefined || outcome.isAllowed) return;
+    reply.header('x-ratelimit-remaining', outcome.remaining);
+    if (outcome.isExceeded) {
+      reply.header('x-ratelimit-reset', outcome.ttlInSeconds);
+      throw rateLimited(outcome.max, outcome.ttlInSeconds);
+    }
+  };
+  api.addHook('preHandler', (request, reply, done) => {
+    const weight = request.routeOptions.config.rateLimitWeight?.(request) ?? 1;
+    if (weight <= 1) {
+      done();
+      return;
+    }
+    chargeRest(request, reply, weight).then(() => done(), done);
+  });
+}
+
 const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
+  const throttle = new FailedAuthThrottle(config.authFailuresPerMinute);
   // No hook at all when the API is open: it would run on every request.
   if (clientKeys.enabled) {
     api.addHook('onRequest', (request, _reply, done) => {
-      clientKeys.authenticate(request);
+      if (throttle.enabled) throttle.check(request.ip);
+      try {
+        clientKeys.authenticate(request);
+      } catch (error) {
+        if (throttle.enabled) throttle.recordFailure(request.ip);
+        throw error;
+      }
       done();
     });
   }
-  if (config.rateLimitPerMinute > 0) {
-    await api.register(fastifyRateLimit, {
-      max: config.rateLimitPerMinute,
-      timeWindow: 60_000,
-      // After authentication, so the bucket is the client's key (or its IP when open).
-      hook: 'preHandler',
-      keyGenerator: (request) => request.clientKeyId ?? request.ip,
-      errorResponseBuilder: (_request, context) =>
-        new GatewayError('rate_limited', {
-          retryAfter: Math.max(1, Math.ceil(context.ttl / 1000)),
-          detail: `More than ${context.max} requests per minute; retry in ${context.after}.`,
-        }),
-    });
-  }
+  if (config.rateLimitPerMinute > 0) await registerRateLimit(api, config.rateLimitPerMinute);
   const views = { publicUrl: config.publicUrl };
   await api.register(taskRoutes, { service, views, terminalMaxAgeSeconds: config.terminalMaxAgeSeconds });
-  await api.register(batchRoutes, { service, views });
+  await api.register(batchRoutes, { service, views, maxConcurrentLookups: config.batch.maxConcurrentLookups, budgetMs: config.upstreamTimeoutMs });
   await api.register(eventRoutes, { service, views, keepAliveMs: config.waiters.keepAliveMs });
 };
 

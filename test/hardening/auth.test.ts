@@ -6,12 +6,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ClientKeys } from '../../src/auth.js';
+import type { Config } from '../../src/config.js';
 import { TaskSchema } from '../../schemas/task.js';
 import { json, startStack } from '../helpers/stack.js';
 import { assertProblem, header } from './support.js';
 
 const DONE = [{ atMs: 0, status: 'succeeded' as const }];
 const KEYS = { TASKGATE_API_KEYS: 'k1-alpha-secret,k2-beta-secret' };
+/** For tests that refuse more keys than the failed-auth throttle allows from one address. */
+const UNTHROTTLED = (config: Config): Config => ({ ...config, authFailuresPerMinute: 0 });
 
 describe('ClientKeys', () => {
   test('matches each configured key to its own id and nothing else', () => {
@@ -44,7 +47,7 @@ test('no Authorization header: 401 unauthorized with a Bearer challenge', async 
 });
 
 test('a wrong key, another scheme or a malformed header is refused, without echoing it', async (t) => {
-  const { app } = await startStack(t, { env: KEYS });
+  const { app } = await startStack(t, { env: KEYS, configure: UNTHROTTLED });
   const refused = [
     'Bearer wrong-key-guess',
     'Bearer k1-alpha-secre',
@@ -112,7 +115,7 @@ test('health, readiness, metrics, the spec and the docs stay open', async (t) =>
 });
 
 test('a refused request never reaches a provider', async (t) => {
-  const { app, vtrix, gravitex } = await startStack(t, { env: KEYS });
+  const { app, vtrix, gravitex } = await startStack(t, { env: KEYS, configure: UNTHROTTLED });
   const ids = ['task_abc001', 'd758n65e878c73cmdg20', 'video_69095b4ce0048190893a01510c0c98b0', 'vtrix:task_x', 'gravitex:task_y'];
   for (const id of ids) {
     for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic Zm9vOmJhcg==' }]) {

@@ -193,11 +193,11 @@ test('a body that is not a batch is a 400 invalid_request problem', async (t) =>
   assert.equal(vtrix.hits() + gravitex.hits(), 0);
 });
 
-test('a body that is not JSON is a 415 and an oversized one a 413, both invalid_request as documented', async (t) => {
+test('a body that is not JSON is a 415 unsupported_media_type and an oversized one a 413 invalid_request, as documented', async (t) => {
   const { app } = await startStack(t);
   const xml = await app.inject({ method: 'POST', url: '/tasks/batch', payload: '<ids><id>task_abc001</id></ids>', headers: { 'content-type': 'application/xml' } });
   assert.equal(xml.statusCode, 415);
-  assert.equal(ProblemSchema.parse(json(xml)).code, 'invalid_request');
+  assert.equal(ProblemSchema.parse(json(xml)).code, 'unsupported_media_type');
   const huge = await app.inject(batch(Array.from({ length: 100 }, () => 'x'.repeat(1000))));
   assert.equal(huge.statusCode, 413);
   assert.equal(ProblemSchema.parse(json(huge)).code, 'invalid_request');
@@ -214,18 +214,21 @@ test('POST /tasks/batch is its own route; other POSTs under /tasks are still 405
   assert.match(String(put.headers.allow), /POST/);
 });
 
-test('a batch needs the client key like every /tasks route, and counts once for the rate limit', async (t) => {
-  const { app } = await startStack(t, { env: { TASKGATE_API_KEYS: 'batch-key', TASKGATE_RATE_LIMIT: '2' } });
+test('a batch needs the client key like every /tasks route, and N ids count N for the rate limit', async (t) => {
+  const { app } = await startStack(t, { env: { TASKGATE_API_KEYS: 'batch-key', TASKGATE_RATE_LIMIT: '100' } });
   const refused = await app.inject(batch(['unroutable-id']));
   assert.equal(refused.statusCode, 401);
   assert.equal(ProblemSchema.parse(json(refused)).code, 'unauthorized');
 
   const authorized = { ...batch(Array.from({ length: 50 }, (_, index) => `unroutable-${index}`)), headers: { authorization: 'Bearer batch-key' } };
-  assert.equal((await app.inject(authorized)).statusCode, 200);
+  const first = await app.inject(authorized);
+  assert.equal(first.statusCode, 200);
+  assert.equal(first.headers['x-ratelimit-remaining'], '50');
   assert.equal((await app.inject(authorized)).statusCode, 200);
   const limited = await app.inject(authorized);
   assert.equal(limited.statusCode, 429);
   assert.equal(ProblemSchema.parse(json(limited)).code, 'rate_limited');
+  assert.ok(Number(limited.headers['retry-after']) >= 1);
 });
 
 test('a browser app on an allowed origin may POST a batch (the preflight allows POST and Content-Type)', async (t) => {
