@@ -7,7 +7,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Dispatcher } from 'undici';
 import type { Config } from './config.js';
 import { Metrics } from './metrics.js';
-import connections, { clientErrorHandler, serverTimeouts } from './plugins/connections.js';
+import connections, { clientErrorHandler, nodeServerOptions } from './plugins/connections.js';
 import cors from './plugins/cors.js';
 import docs from './plugins/docs.js';
 import lifecycle from './plugins/lifecycle.js';
@@ -65,7 +65,7 @@ function serverOptions(config: Config, deps: AppDeps): FastifyServerOptions {
     genReqId: requestIdOf,
     return503OnClosing: false,
     frameworkErrors: routerErrorHandler,
-    ...serverTimeouts(config.http),
+    ...nodeServerOptions(config.http),
     clientErrorHandler,
   };
 }

@@ -38,8 +38,11 @@ declare module 'fastify' {
   }
 }
 
-/** Node's header and request deadlines: Fastify server options, since Node reads them at creation. */
-export function serverTimeouts(http: HttpSettings): {
+/**
+ * Node's header and request deadlines (Fastify server options: Node reads them when the
+ * server is made), and the Host check moved here so its 400 is a problem too.
+ */
+export function nodeServerOptions(http: HttpSettings): {
   http: ServerOptions;
   requestTimeout: number;
   keepAliveTimeout: number;
@@ -49,6 +52,7 @@ export function serverTimeouts(http: HttpSettings): {
     headersTimeout: http.headersTimeoutMs,
     requestTimeout: http.requestTimeoutMs,
     connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
+    requireHostHeader: false,
   };
   // connectionTimeout (a socket inactivity timer) stays off: it would cut held answers.
   return { http: node, requestTimeout: http.requestTimeoutMs, keepAliveTimeout: http.keepAliveTimeoutMs, connectionTimeout: 0 };
@@ -93,9 +97,9 @@ export function clientErrorHandler(this: FastifyInstance, error: Error & { code?
   cutConnection(socket, CUT_ANSWERS[reason]!());
 }
 
-/** Every open client connection, and the requests each is serving. */
+/** Every open client connection, and the requests each is serving (with their answers). */
 export class ConnectionRegister {
-  private readonly open = new Map<Socket, Set<IncomingMessage>>();
+  private readonly open = new Map<Socket, Map<IncomingMessage, ServerResponse>>();
   private lastRefusalLog = 0;
 
   constructor(
@@ -120,7 +124,7 @@ export class ConnectionRegister {
         this.refuse(socket);
         return;
       }
-      this.open.set(socket, new Set());
+      this.open.set(socket, new Map());
       this.metrics.openConnections.set(this.open.size);
       socket.once('close', () => {
         this.open.delete(socket);
@@ -134,7 +138,7 @@ export class ConnectionRegister {
   begin(request: IncomingMessage, response: ServerResponse): void {
     const requests = this.open.get(request.socket);
     if (requests === undefined) return;
-    requests.add(request);
+    requests.set(request, response);
     response.once('close', () => requests.delete(request));
     if (!request.complete && !BODYLESS_METHODS.has(request.method ?? 'GET')) this.watchBody(request, response);
   }
@@ -147,7 +151,7 @@ export class ConnectionRegister {
   closeIdle(): number {
     let closed = 0;
     for (const [socket, requests] of this.open) {
-      if ([...requests].some((request) => request.complete)) continue;
+      if ([...requests].some(([request, response]) => request.complete && !response.writableFinished)) continue;
       socket.destroy();
       closed++;
     }
@@ -212,6 +216,10 @@ const connections: FastifyPluginCallback<ConnectionsOptions> = (app, { http, met
   app.addHook('onRequest', (request, reply, next) => {
     // `inject()` requests have no real socket: nothing to register or time.
     if (request.raw.socket instanceof Socket) register.begin(request.raw, reply.raw);
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (Node's own would be an empty one).
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      throw new GatewayError('invalid_request', { detail: 'An HTTP/1.1 request needs a Host header.' });
+    }
     next();
   });
   app.addHook('onSend', (request, reply, payload, next) => {

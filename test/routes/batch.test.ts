@@ -203,6 +203,36 @@ test('a body that is not JSON is a 415 unsupported_media_type and an oversized o
   assert.equal(ProblemSchema.parse(json(huge)).code, 'invalid_request');
 });
 
+test('a compressed body, a charset other than UTF-8 or a text/plain body is a 415 unsupported_media_type, looked up nowhere', async (t) => {
+  const { app, vtrix, gravitex } = await startStack(t);
+  const payload = JSON.stringify({ ids: ['vtrix:task_abc001'] });
+  const refused: Array<Record<string, string>> = [
+    { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    { 'content-type': 'application/json', 'content-encoding': 'deflate, identity' },
+    { 'content-type': 'application/json; charset=iso-8859-1' },
+    { 'content-type': 'application/json; charset="UTF-16"' },
+    { 'content-type': 'text/plain' },
+    { 'content-type': 'text/plain; charset=utf-8' },
+  ];
+  for (const headers of refused) {
+    const response = await app.inject({ method: 'POST', url: '/tasks/batch', payload, headers });
+    assert.equal(response.statusCode, 415, `${JSON.stringify(headers)}: ${response.body}`);
+    assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+    const problem = ProblemSchema.parse(json(response));
+    assert.equal(problem.code, 'unsupported_media_type');
+    assert.equal(problem.status, 415);
+  }
+  assert.equal(vtrix.hits() + gravitex.hits(), 0);
+  for (const headers of [
+    { 'content-type': 'application/json; charset=utf-8' },
+    { 'content-type': 'application/json; charset="UTF-8"' },
+    { 'content-type': 'application/json', 'content-encoding': 'identity' },
+  ]) {
+    const response = await app.inject({ method: 'POST', url: '/tasks/batch', payload, headers });
+    assert.equal(response.statusCode, 200, `${JSON.stringify(headers)}: ${response.body}`);
+  }
+});
+
 test('POST /tasks/batch is its own route; other POSTs under /tasks are still 405', async (t) => {
   const { app } = await startStack(t);
   assert.equal((await app.inject(batch(['unroutable-id']))).statusCode, 200);
