@@ -4,7 +4,7 @@
  * exhaust the gateway, and shutdown can close at once whatever has no request in progress.
  *
  * - Node cuts a connection that has not sent its headers within `http.headersTimeoutMs`,
- *   or its whole request within `http.requestTimeoutMs` (serverTimeouts(), checked every
+ *   or its whole request within `http.requestTimeoutMs` (nodeServerOptions(), checked every
  *   half second); here, a body that goes silent for `http.bodyIdleTimeoutMs` is cut too.
  *   The client gets a 408 problem when nothing was answered yet (clientErrorHandler).
  * - Past `http.maxConnections` a new connection gets a 503 problem and is closed, counted.
@@ -30,7 +30,9 @@ const REFUSED_LINGER_MS = 1000;
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 /** Methods whose body Fastify never reads: their bodies are bounded by requestTimeoutMs only. */
 const BODYLESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'TRACE']);
-const BODY_IDLE = 'TASKGATE_BODY_IDLE';
+
+/** Why the gateway cut a connection (a metric label). */
+type CutReason = 'timeout' | 'body_idle' | 'header_overflow' | 'malformed';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -71,14 +73,14 @@ function cutConnection(socket: Socket, error: GatewayError): void {
   socket.destroySoon();
 }
 
-function cutReason(code: string | undefined): string {
+/** What Node's parser reported, as the reason the connection is cut (Node uses one code for both deadlines). */
+function cutReason(code: string | undefined): CutReason {
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'timeout';
-  if (code === BODY_IDLE) return 'body_idle';
   if (code === 'HPE_HEADER_OVERFLOW') return 'header_overflow';
   return 'malformed';
 }
 
-const CUT_ANSWERS: Record<string, () => GatewayError> = {
+const CUT_ANSWERS: Record<CutReason, () => GatewayError> = {
   timeout: () => new GatewayError('invalid_request', { status: 408, detail: 'The request did not arrive in time.' }),
   body_idle: () => new GatewayError('invalid_request', { status: 408, detail: 'The request body stopped arriving.' }),
   header_overflow: () => new GatewayError('invalid_request', { status: 431, detail: 'The request headers are too large.' }),
@@ -93,8 +95,8 @@ export function clientErrorHandler(this: FastifyInstance, error: Error & { code?
   // A reset connection is already gone: nothing to answer, nothing the gateway cut.
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const reason = cutReason(error.code);
-  this.metrics?.cutConnections.inc({ reason });
-  cutConnection(socket, CUT_ANSWERS[reason]!());
+  this.metrics.cutConnections.inc({ reason });
+  cutConnection(socket, CUT_ANSWERS[reason]());
 }
 
 /** Every open client connection, and the requests each is serving (with their answers). */
@@ -173,7 +175,7 @@ export class ConnectionRegister {
   private watchBody(request: IncomingMessage, response: ServerResponse): void {
     request.setTimeout(this.settings.bodyIdleTimeoutMs, () => {
       this.metrics.cutConnections.inc({ reason: 'body_idle' });
-      cutConnection(request.socket, CUT_ANSWERS.body_idle!());
+      cutConnection(request.socket, CUT_ANSWERS.body_idle());
     });
     request.once('end', () => {
       if (!response.writableFinished) request.socket.setTimeout(0);
