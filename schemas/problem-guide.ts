@@ -53,6 +53,10 @@ export const PROBLEM_GUIDE: Readonly<Record<ProblemCode, ProblemGuide>> = {
     meaning: 'The provider no longer serves the result file (it answered 403, 404 or 410 for it), and asking the provider again gave no working link.',
     action: 'Providers keep files for a limited time (see `expires_at`). Generate the result again at the provider.',
   },
+  unsupported_media_type: {
+    meaning: 'The request body is framed in a way the gateway does not read: not `application/json`, compressed (`Content-Encoding`), or in a charset other than UTF-8.',
+    action: 'Send the body as uncompressed UTF-8 `application/json`.',
+  },
   rate_limited: {
     meaning: 'This client (its key, or its address on an open gateway) sent more requests per minute than the gateway allows; a batch counts one per id.',
     action: 'Wait `Retry-After` seconds. Use `?wait=`, `/events` or a webhook instead of polling.',

@@ -16,6 +16,8 @@ export const PROBLEM_CATALOG = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   task_not_ready: { status: 409, title: 'Task has no result yet' },
   content_expired: { status: 410, title: 'Result file no longer served' },
+  // Its own code, not invalid_request: the values may be fine, the framing (type, encoding, charset) is not.
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },
   upstream_auth_failed: { status: 502, title: 'Provider rejected the gateway credentials' },

@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import type { ResolveHostname } from './content/address-guard.js';
 import { ContentProxy } from './content/proxy.js';
 import { Metrics } from './metrics.js';
+import connections, { clientErrorHandler, nodeServerOptions } from './plugins/connections.js';
 import cors from './plugins/cors.js';
 import docs from './plugins/docs.js';
 import lifecycle from './plugins/lifecycle.js';
@@ -69,6 +70,8 @@ function serverOptions(config: Config, deps: AppDeps): FastifyServerOptions {
     genReqId: requestIdOf,
     return503OnClosing: false,
     frameworkErrors: routerErrorHandler,
+    ...nodeServerOptions(config.http),
+    clientErrorHandler,
   };
 }
 
@@ -88,12 +91,15 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   app.decorate('taskService', service);
   app.decorate('metrics', metrics);
+  for (const [name, client] of clients) metrics.watchCircuit(name, () => client.circuitState);
 
   await app.register(requestId);
   await app.register(problems);
   await app.register(observability, { metrics });
+  await app.register(connections, { http: config.http, metrics });
   await app.register(lifecycle, {
     shutdownDelayMs: config.shutdownDelayMs,
+    shutdownGraceMs: config.shutdownGraceMs,
     drain: () => service.drain(),
     release: async () => {
       await Promise.all([...[...clients.values()].map((client) => client.close()), content.close()]);

@@ -5,7 +5,12 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import { GatewayError } from './errors.js';
+
+const THROTTLE_WINDOW_MS = 60_000;
+/** Client addresses whose failures are remembered at once; the least recent are forgotten. */
+const THROTTLED_ADDRESSES = 10_000;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -72,5 +77,47 @@ export class ClientKeys {
       });
     }
     request.clientKeyId = keyId;
+  }
+}
+
+/**
+ * Failed authentications per client address (DESIGN.md: "failed authentications are
+ * throttled per client address"): after `perMinute` of them in a one-minute window, the
+ * address is refused with 429 until the window ends, without its key being looked at, so
+ * guessing cannot go on (a right guess would otherwise show as a 200 among the 429s).
+ */
+export class FailedAuthThrottle {
+  private readonly windows = new LRUCache<string, { failures: number; endsAt: number }>({ max: THROTTLED_ADDRESSES });
+
+  constructor(
+    private readonly perMinute: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** 0 = never throttle. */
+  get enabled(): boolean {
+    return this.perMinute > 0;
+  }
+
+  /** Throws 429 rate_limited while this address has used up its failures for the window. */
+  check(address: string): void {
+    const window = this.windows.get(address);
+    if (window === undefined || window.failures < this.perMinute) return;
+    const remainingMs = window.endsAt - this.now();
+    if (remainingMs <= 0) {
+      this.windows.delete(address);
+      return;
+    }
+    throw new GatewayError('rate_limited', {
+      retryAfter: Math.max(1, Math.ceil(remainingMs / 1000)),
+      detail: `${this.perMinute} failed authentications from this address within a minute; retry in ${Math.ceil(remainingMs / 1000)} s.`,
+    });
+  }
+
+  recordFailure(address: string): void {
+    const now = this.now();
+    const window = this.windows.get(address);
+    if (window === undefined || window.endsAt <= now) this.windows.set(address, { failures: 1, endsAt: now + THROTTLE_WINDOW_MS });
+    else window.failures++;
   }
 }

@@ -20,6 +20,8 @@ const MAX_TIMER_MS = 2_147_483_647;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const wholeNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** A count that 0 would make meaningless. */
+const positiveNumber = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 /** A duration that 0 would make meaningless. */
 const durationMs = z.number().int().min(1).max(MAX_TIMER_MS);
 const optionalDurationMs = z.number().int().min(0).max(MAX_TIMER_MS);
@@ -70,7 +72,7 @@ function providerSchema(definition: ProviderDefinition) {
       apiKey: z.string().regex(/^[^\r\n]+$/, 'must be one line').optional(),
       baseUrl: httpUrl.default(definition.defaultBaseUrl),
       pollIntervalMs: durationMs.default(definition.defaultPollIntervalMs),
-      connections: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(128),
+      connections: positiveNumber.default(128),
     })
     .strict()
     .transform((settings) => ({ name: definition.name, ...settings }));
@@ -157,6 +159,42 @@ function configSchema(providers: readonly ProviderDefinition[]) {
         })
         .strict()
         .prefault({}),
+      /**
+       * Connection deadlines and the connection cap (DESIGN.md "Behaviour under load and
+       * faults"), so slow or silent clients cannot exhaust the gateway.
+       */
+      http: z
+        .object({
+          /** To receive the request line and headers. */
+          headersTimeoutMs: durationMs.default(10_000),
+          /** To receive the whole request, body included; never cuts an answer being held or streamed. */
+          requestTimeoutMs: durationMs.default(30_000),
+          /** Longest silence while a request body is being received. */
+          bodyIdleTimeoutMs: durationMs.default(10_000),
+          /** An idle keep-alive connection is closed after this (longer than common balancers' idle timeouts). */
+          keepAliveTimeoutMs: durationMs.default(72_000),
+          /** Open connections; past it new ones get a 503 and are closed (and counted). */
+          maxConnections: positiveNumber.default(10_000),
+        })
+        .strict()
+        // Node refuses a header deadline past the whole-request one (and it would be meaningless).
+        .refine((http) => http.headersTimeoutMs <= http.requestTimeoutMs, {
+          path: ['headersTimeoutMs'],
+          error: 'must not be longer than http.requestTimeoutMs',
+        })
+        .prefault({}),
+      batch: z
+        .object({
+          /** Ids of one POST /tasks/batch looked up at once; the rest wait within the request's budget. */
+          maxConcurrentLookups: positiveNumber.default(10),
+        })
+        .strict()
+        .prefault({}),
+      /**
+       * Failed authentications per minute from one client address before its /tasks requests
+       * get 429 for the rest of that minute (key guessing); 0 = never throttled.
+       */
+      authFailuresPerMinute: wholeNumber.default(10),
       /** `Cache-Control: private, max-age=` for terminal tasks. */
       terminalMaxAgeSeconds: wholeNumber.default(300),
       shutdownGraceMs: optionalDurationMs.default(10_000),
@@ -182,7 +220,7 @@ function configSchema(providers: readonly ProviderDefinition[]) {
         })
         .strict()
         .prefault({}),
-      maxUpstreamBodyBytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(1024 * 1024),
+      maxUpstreamBodyBytes: positiveNumber.default(1024 * 1024),
       upstreamRetries: wholeNumber.default(2),
     })
     .strict();

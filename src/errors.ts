@@ -3,6 +3,8 @@
  * rendering as RFC 9457 problem+json. The codes, statuses and titles are the contract's
  * (schemas/problem.ts); nothing else decides a status code or writes an error body.
  */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { PROBLEM_CATALOG, problemType, type Problem, type ProblemCode } from '../schemas/problem.js';
@@ -77,6 +79,10 @@ export function toGatewayError(error: unknown): GatewayError {
   const statusCode = (error as FastifyError | undefined)?.statusCode;
   if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
     if (statusCode === 429) return new GatewayError('rate_limited', { cause: error });
+    if (statusCode === 415) {
+      // Fastify's message echoes the Content-Type; the detail says what is accepted instead.
+      return new GatewayError('unsupported_media_type', { detail: 'The body must be JSON: `Content-Type: application/json`, UTF-8, not compressed.', cause: error });
+    }
     return new GatewayError('invalid_request', { status: statusCode, detail: (error as FastifyError).message, cause: error });
   }
   return new GatewayError('internal_error', { detail: 'The gateway failed unexpectedly.', cause: error });
@@ -104,4 +110,21 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
     .code(error.status)
     .type('application/problem+json; charset=utf-8')
     .send(JSON.stringify(toProblem(error, request.id)));
+}
+
+/**
+ * A problem as a whole raw HTTP/1.1 answer that ends the connection, for a socket that has
+ * no reply to send it through: a connection past the cap, or one the HTTP parser gave up on.
+ */
+export function rawProblemResponse(error: GatewayError, requestId: string = randomUUID()): string {
+  const body = JSON.stringify(toProblem(error, requestId));
+  const lines = [
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}`,
+    'content-type: application/problem+json; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+    `x-request-id: ${requestId}`,
+  ];
+  if (error.retryAfter !== undefined) lines.push(`retry-after: ${error.retryAfter}`);
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }

@@ -8,6 +8,21 @@ import type { ProviderClientObserver } from './providers/client.js';
 const CIRCUIT_VALUES: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
 /** Upstream status words are provider-controlled text: bound the label set they can create. */
 const MAX_UNKNOWN_STATUS_LABELS = 50;
+const MAX_LABEL_CHARACTERS = 40;
+// Control, format, private-use and unassigned characters, and line/paragraph separators.
+const UNPRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/gu;
+
+/**
+ * Provider-controlled text as a label value: lower case, every unprintable character (NUL,
+ * ESC, CR…) replaced by `_`, at most 40 characters (never half a surrogate pair).
+ */
+export function labelValue(text: string): string {
+  const printable = text.toLowerCase().replace(UNPRINTABLE, '_').trim();
+  const bounded = printable.length <= MAX_LABEL_CHARACTERS ? printable : Array.from(printable).slice(0, MAX_LABEL_CHARACTERS).join('');
+  return bounded === '' ? '_' : bounded;
+}
+
+export type CircuitReader = () => CircuitState;
 
 export class Metrics implements ProviderClientObserver {
   readonly registry = new Registry();
@@ -43,11 +58,16 @@ export class Metrics implements ProviderClientObserver {
     labelNames: ['provider', 'reason'] as const,
     registers: [this.registry],
   });
+  private readonly circuitReaders = new Map<string, CircuitReader>();
   readonly circuitState = new Gauge({
     name: 'taskgate_circuit_state',
     help: 'Circuit breaker state per provider: 0 closed, 1 half-open, 2 open',
     labelNames: ['provider'] as const,
     registers: [this.registry],
+    // As of the scrape: an open circuit whose open time has passed reads as half-open.
+    collect: () => {
+      for (const [provider, read] of this.circuitReaders) this.onCircuitState(provider, read());
+    },
   });
   readonly unknownStatuses = new Counter({
     name: 'taskgate_unknown_upstream_status_total',
@@ -87,6 +107,27 @@ export class Metrics implements ProviderClientObserver {
     name: 'taskgate_content_bytes_total',
     help: 'Result file bytes streamed to clients, by provider',
     labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+  readonly openConnections = new Gauge({
+    name: 'taskgate_http_open_connections',
+    help: 'Client connections currently open',
+    registers: [this.registry],
+  });
+  readonly refusedConnections = new Counter({
+    name: 'taskgate_http_connections_refused_total',
+    help: 'Connections refused with a 503 because http.maxConnections were open',
+    registers: [this.registry],
+  });
+  readonly cutConnections = new Counter({
+    name: 'taskgate_http_connections_cut_total',
+    help: 'Connections the gateway closed before their request had arrived, by reason (timeout, body_idle, header_overflow, malformed)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly droppedLogLines = new Counter({
+    name: 'taskgate_log_lines_dropped_total',
+    help: 'Log lines dropped because the log sink (stdout) was not taking them',
     registers: [this.registry],
   });
   private readonly unknownStatusLabels = new Set<string>();
@@ -140,8 +181,13 @@ export class Metrics implements ProviderClientObserver {
     this.circuitState.set({ provider }, CIRCUIT_VALUES[state]);
   }
 
+  /** Reads this provider's circuit at every scrape, so the gauge is never stale. */
+  watchCircuit(provider: string, read: CircuitReader): void {
+    this.circuitReaders.set(provider, read);
+  }
+
   onUnknownStatus(provider: string, word: string): void {
-    let label = word.toLowerCase().slice(0, 40);
+    let label = labelValue(word);
     if (!this.unknownStatusLabels.has(label)) {
       if (this.unknownStatusLabels.size >= MAX_UNKNOWN_STATUS_LABELS) label = 'other';
       else this.unknownStatusLabels.add(label);

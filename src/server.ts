@@ -1,14 +1,24 @@
 /**
  * The production entry point: load the config, build the app, listen; on SIGTERM/SIGINT
  * run the app's own graceful shutdown (src/plugins/lifecycle.ts), bounded by
- * close-with-grace so the process always exits.
+ * close-with-grace so the process always exits. Logs go through a sink that never blocks
+ * (src/log-sink.ts): a stalled stdout must not hold the exit, nor the requests.
  */
 import { pathToFileURL } from 'node:url';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { LogSink } from './log-sink.js';
+import { Metrics } from './metrics.js';
 
 const REDACTED_PATHS = ['req.headers.authorization', 'headers.authorization', '*.apiKey', '*.apiKeys', 'config.providers.*.apiKey'];
+/** After a clean shutdown, how long queued log lines may take to reach stdout. */
+const LOG_DRAIN_MS = 500;
+/**
+ * close-with-grace's backstop (exit 1) beyond the app's own bound (shutdownDelayMs +
+ * shutdownGraceMs + a second for the pools): reached only if something truly hangs.
+ */
+const EXIT_BACKSTOP_MS = 2000;
 
 /** The production logger settings; exported so tests capture logs exactly as redacted here. */
 export function loggerOptions(level: Config['logLevel']) {
@@ -16,7 +26,9 @@ export function loggerOptions(level: Config['logLevel']) {
 }
 
 export async function startServer(config: Config) {
-  const app = await buildApp(config, { logger: loggerOptions(config.logLevel) });
+  const metrics = new Metrics();
+  const logSink = new LogSink(process.stdout, { onDrop: () => metrics.droppedLogLines.inc() });
+  const app = await buildApp(config, { logger: { ...loggerOptions(config.logLevel), stream: logSink }, metrics });
   if (config.apiKeys.length === 0) {
     app.log.warn('TASKGATE_API_KEYS is not set: /tasks is open to anyone who can reach this gateway');
   }
@@ -24,11 +36,16 @@ export async function startServer(config: Config) {
     if (settings.apiKey === undefined) app.log.warn({ provider: name }, `${name} has no API key: its tasks answer 503 provider_not_configured`);
   }
 
-  closeWithGrace({ delay: config.shutdownDelayMs + config.shutdownGraceMs }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'shutting down after an error');
-    else app.log.info({ signal }, 'shutting down');
-    await app.shutdown();
-  });
+  closeWithGrace(
+    { delay: config.shutdownDelayMs + config.shutdownGraceMs + EXIT_BACKSTOP_MS, logger: { error: (message: unknown) => app.log.error(message) } },
+    async ({ signal, err }) => {
+      if (err) app.log.error({ err }, 'shutting down after an error');
+      else app.log.info({ signal }, 'shutting down');
+      await app.shutdown();
+      app.log.info('shut down');
+      await logSink.drain(LOG_DRAIN_MS);
+    },
+  );
 
   await app.listen({ port: config.port, host: config.host });
   return app;

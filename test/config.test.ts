@@ -115,3 +115,38 @@ test('TASKGATE_CONFIG sets routing rules and provider settings, and is validated
   writeFileSync(notJson, '{ nope');
   assert.throws(() => loadConfig({ TASKGATE_CONFIG: notJson }), /TASKGATE_CONFIG: the file is not valid JSON/);
 });
+
+test('connection deadlines, the connection cap, the batch lookup cap and the failed-auth throttle default to DESIGN.md and are validated', () => {
+  const config = loadConfig({});
+  assert.deepEqual(config.http, {
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000,
+    bodyIdleTimeoutMs: 10_000,
+    keepAliveTimeoutMs: 72_000,
+    maxConnections: 10_000,
+  });
+  assert.equal(config.batch.maxConcurrentLookups, 10);
+  assert.equal(config.authFailuresPerMinute, 10);
+
+  const dir = mkdtempSync(join(tmpdir(), 'taskgate-config-'));
+  const file = (name: string, settings: unknown) => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify(settings));
+    return path;
+  };
+  const tuned = loadConfig({ TASKGATE_CONFIG: file('tuned.json', { http: { requestTimeoutMs: 5000, headersTimeoutMs: 5000, maxConnections: 1 }, authFailuresPerMinute: 0 }) });
+  assert.equal(tuned.http.requestTimeoutMs, 5000);
+  assert.equal(tuned.http.bodyIdleTimeoutMs, 10_000, 'unset settings keep their defaults');
+  assert.equal(tuned.http.maxConnections, 1);
+  assert.equal(tuned.authFailuresPerMinute, 0);
+  // Node refuses a header deadline past the whole-request one.
+  assert.throws(() => loadConfig({ TASKGATE_CONFIG: file('headers.json', { http: { requestTimeoutMs: 5000 } }) }), /TASKGATE_CONFIG: http\.headersTimeoutMs: must not be longer/);
+  for (const [name, settings, path] of [
+    ['zero-cap.json', { http: { maxConnections: 0 } }, /http\.maxConnections/],
+    ['zero-idle.json', { http: { bodyIdleTimeoutMs: 0 } }, /http\.bodyIdleTimeoutMs/],
+    ['zero-batch.json', { batch: { maxConcurrentLookups: 0 } }, /batch\.maxConcurrentLookups/],
+    ['unknown.json', { http: { idleMs: 5 } }, /TASKGATE_CONFIG: http/],
+  ] as const) {
+    assert.throws(() => loadConfig({ TASKGATE_CONFIG: file(name, settings) }), path);
+  }
+});

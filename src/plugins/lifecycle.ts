@@ -1,35 +1,61 @@
 /**
  * Readiness and shutdown, in one place. `app.shutdown()` (what SIGTERM runs) turns
- * readiness off at once, keeps serving for `shutdownDelayMs` so a load balancer can take
- * the replica out of rotation, then closes: the listener stops, waiters get their latest
- * state now, and every connection ends after the answer it is carrying (idle ones are
- * closed at once by the server), so nothing waits for a keep-alive timeout.
+ * readiness off at once and from then on every answer carries `Connection: close`; it keeps
+ * serving for `shutdownDelayMs` so a load balancer can take the replica out of rotation,
+ * then closes: the listener stops, waiters get their latest state now, connections with no
+ * request in progress (idle keep-alive ones, stalled ones still sending headers or a body)
+ * are closed at once, and the requests in progress get up to `shutdownGraceMs` to finish
+ * before their connections are closed too. Nothing waits for a keep-alive or body timeout.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FastifyPluginCallback } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
+
+/** After the grace, how long the app's own resources (connection pools) may take to close. */
+const RELEASE_AFTER_GRACE_MS = 1000;
 
 export interface Lifecycle {
   /** False from the moment shutdown begins: /readyz answers 503. */
   readonly ready: boolean;
-  /** True once the app is closing: connections end after their current answer. */
+  /** True from the moment shutdown begins: every answer closes its connection. */
   readonly closing: boolean;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     lifecycle: Lifecycle;
-    /** The graceful stop: readiness off, `shutdownDelayMs` of serving, then close(). */
+    /**
+     * The graceful stop: readiness off, `shutdownDelayMs` of serving, then close() bounded
+     * by `shutdownGraceMs`. Resolves once closed, or once the grace (and a second for the
+     * pools) has passed: the caller may exit then whatever is left.
+     */
     shutdown(): Promise<void>;
   }
 }
 
 export interface LifecycleOptions {
   shutdownDelayMs: number;
+  shutdownGraceMs: number;
   /** Releases everything held open (waiters, streams) with the latest state. */
   drain: () => void;
   /** Releases what the app owns once nothing uses it (connection pools). */
   release: () => Promise<void>;
+}
+
+/** close(), but past `graceMs` the connections still serving a request are closed as well. */
+async function closeWithin(app: FastifyInstance, graceMs: number): Promise<void> {
+  const closed = app.close();
+  let timer: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<'grace over'>((resolve) => {
+    timer = setTimeout(() => resolve('grace over'), graceMs);
+  });
+  const outcome = await Promise.race([closed, graceOver]);
+  clearTimeout(timer);
+  if (outcome !== 'grace over') return;
+  const cut = app.connections.destroyAll();
+  app.log.warn({ connections: cut, shutdownGraceMs: graceMs }, 'requests still in progress when the shutdown grace ended: their connections were closed');
+  // A pool may still wait for an upstream call's own deadline: not past this.
+  await Promise.race([closed, sleep(RELEASE_AFTER_GRACE_MS, undefined, { ref: false })]);
 }
 
 const lifecycle: FastifyPluginCallback<LifecycleOptions> = (app, options, done) => {
@@ -39,8 +65,9 @@ const lifecycle: FastifyPluginCallback<LifecycleOptions> = (app, options, done) 
   app.decorate('shutdown', () => {
     stopping ??= (async () => {
       state.ready = false;
+      state.closing = true;
       if (options.shutdownDelayMs > 0) await sleep(options.shutdownDelayMs);
-      await app.close();
+      await closeWithin(app, options.shutdownGraceMs);
     })();
     return stopping;
   });
@@ -49,10 +76,16 @@ const lifecycle: FastifyPluginCallback<LifecycleOptions> = (app, options, done) 
     state.ready = false;
     state.closing = true;
     options.drain();
+    app.connections.closeIdle();
     next();
   });
-  // Fastify answers requests that arrive while closing with `Connection: close`; one that was
-  // already in flight (or streaming) would leave its socket open for the keep-alive timeout.
+  app.addHook('onSend', (_request, reply, payload, next) => {
+    // Clients (and balancers) reconnect elsewhere instead of reusing this connection.
+    if (state.closing) reply.header('connection', 'close');
+    next(null, payload);
+  });
+  // An answer whose headers went out before shutdown began (a stream) has no `Connection:
+  // close`; its socket would otherwise stay open for the keep-alive timeout.
   app.addHook('onResponse', (request, _reply, next) => {
     if (state.closing) request.raw.socket?.end();
     next();
@@ -61,4 +94,4 @@ const lifecycle: FastifyPluginCallback<LifecycleOptions> = (app, options, done) 
   done();
 };
 
-export default fastifyPlugin(lifecycle, { name: 'taskgate-lifecycle' });
+export default fastifyPlugin(lifecycle, { name: 'taskgate-lifecycle', dependencies: ['taskgate-connections'] });

@@ -95,7 +95,8 @@ const problems: FastifyPluginCallback = (app, _options, done) => {
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
     const allowed = table.allowed(path);
-    if (allowed.length > 0) {
+    // A route that serves this method and found nothing (a missing file under /docs/static/*) is a 404.
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
       reply.header('allow', allowed.join(', '));
       return sendProblem(
         request,

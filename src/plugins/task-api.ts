@@ -1,11 +1,13 @@
 /**
  * The task API: client authentication (a client key, or a browser link token where a
- * route accepts one) and rate limiting apply here, and only here (not to health, metrics
- * or docs), then the `/tasks` routes.
+ * route accepts one; failed attempts throttled per address) and rate limiting apply here,
+ * and only here (not to health, metrics or docs), then the `/tasks` routes. Both run
+ * before a request body is read, so a request they refuse is answered (and its connection
+ * closed) at once, however slowly its body would come.
  */
-import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
-import { ClientKeys } from '../auth.js';
+import { ClientKeys, FailedAuthThrottle } from '../auth.js';
 import type { Config } from '../config.js';
 import type { ContentProxy } from '../content/proxy.js';
 import { GatewayError } from '../errors.js';
@@ -20,6 +22,8 @@ import taskRoutes from '../../routes/tasks.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
+    /** What one request to this route costs against the rate limit (default 1): a batch of N ids costs N. */
+    rateLimitWeight?: (request: FastifyRequest) => number;
     /** The route accepts a browser link token (`?token=`) for its `:id` in place of a client key. */
     linkToken?: boolean;
   }
@@ -38,9 +42,52 @@ export interface TaskApiOptions {
 
 const INVALID_LINK = 'The link token is not valid for this task: it expired, belongs to another task, or its key was removed.';
 
+function rateLimited(max: number, retryAfterSeconds: number): GatewayError {
+  return new GatewayError('rate_limited', {
+    retryAfter: Math.max(1, retryAfterSeconds),
+    detail: `More than ${max} requests per minute; retry in ${Math.max(1, retryAfterSeconds)} s.`,
+  });
+}
+
+/**
+ * The rate limit (@fastify/rate-limit, whatever its store): 1 per request before the body
+ * is read, and for a weighted route the rest of its weight once the body says what it is.
+ */
+async function registerRateLimit(api: FastifyInstance, perMinute: number): Promise<void> {
+  await api.register(fastifyRateLimit, {
+    max: perMinute,
+    timeWindow: 60_000,
+    // A route hook, so after the authentication hook: the bucket is the client's key (or its IP when open).
+    hook: 'onRequest',
+    keyGenerator: (request) => request.clientKeyId ?? request.ip,
+    errorResponseBuilder: (_request, context) => rateLimited(context.max, Math.ceil(context.ttl / 1000)),
+  });
+  // The same store and key as the hook above: every charge lands in the client's one bucket.
+  const charge = api.createRateLimit();
+  const chargeRest = async (request: FastifyRequest, reply: FastifyReply, weight: number) => {
+    let outcome: Awaited<ReturnType<typeof charge>> | undefined;
+    for (let paid = 1; paid < weight; paid++) outcome = await charge(request);
+    if (outcome === undefined || outcome.isAllowed) return;
+    reply.header('x-ratelimit-remaining', outcome.remaining);
+    if (outcome.isExceeded) {
+      reply.header('x-ratelimit-reset', outcome.ttlInSeconds);
+      throw rateLimited(outcome.max, outcome.ttlInSeconds);
+    }
+  };
+  api.addHook('preHandler', (request, reply, done) => {
+    const weight = request.routeOptions.config.rateLimitWeight?.(request) ?? 1;
+    if (weight <= 1) {
+      done();
+      return;
+    }
+    chargeRest(request, reply, weight).then(() => done(), done);
+  });
+}
+
 const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
   const links = new LinkSigner(config.linkSecret, clientKeys);
+  const throttle = new FailedAuthThrottle(config.authFailuresPerMinute);
 
   /** True when the request carries a link token this route accepts, and it is valid; throws when it is not. */
   const authorizedByLink = (request: FastifyRequest): boolean => {
@@ -60,7 +107,13 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
       // Answers depend on the key: a browser must not serve one from its cache to a request with another or none.
       const vary = reply.getHeader('vary');
       reply.header('vary', vary === undefined ? 'Authorization' : `${String(vary)}, Authorization`);
-      if (request.headers.authorization !== undefined || !authorizedByLink(request)) clientKeys.authenticate(request);
+      if (throttle.enabled) throttle.check(request.ip);
+      try {
+        if (request.headers.authorization !== undefined || !authorizedByLink(request)) clientKeys.authenticate(request);
+      } catch (error) {
+        if (throttle.enabled) throttle.recordFailure(request.ip);
+        throw error;
+      }
       done();
     });
   } else {
@@ -75,23 +128,10 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
       route.onRequest = [...existing, checkLink];
     });
   }
-  if (config.rateLimitPerMinute > 0) {
-    await api.register(fastifyRateLimit, {
-      max: config.rateLimitPerMinute,
-      timeWindow: 60_000,
-      // After authentication, so the bucket is the client's key (or its IP when open or on a link).
-      hook: 'preHandler',
-      keyGenerator: (request) => request.clientKeyId ?? request.ip,
-      errorResponseBuilder: (_request, context) =>
-        new GatewayError('rate_limited', {
-          retryAfter: Math.max(1, Math.ceil(context.ttl / 1000)),
-          detail: `More than ${context.max} requests per minute; retry in ${context.after}.`,
-        }),
-    });
-  }
+  if (config.rateLimitPerMinute > 0) await registerRateLimit(api, config.rateLimitPerMinute);
   const views = { publicUrl: config.publicUrl };
   await api.register(taskRoutes, { service, views, terminalMaxAgeSeconds: config.terminalMaxAgeSeconds });
-  await api.register(batchRoutes, { service, views });
+  await api.register(batchRoutes, { service, views, maxConcurrentLookups: config.batch.maxConcurrentLookups, budgetMs: config.upstreamTimeoutMs });
   await api.register(eventRoutes, { service, views, keepAliveMs: config.waiters.keepAliveMs });
   await api.register(contentRoutes, { service, content, metrics });
   await api.register(linkRoutes, { service, views, links });

@@ -5,6 +5,7 @@
 import type { Dispatcher } from 'undici';
 import type { Config, ProviderConfig } from '../config.js';
 import { GatewayError, type ProblemCode } from '../errors.js';
+import { SecretRedactor } from '../redact.js';
 import { CircuitBreaker, type CircuitState } from '../upstream/breaker.js';
 import { UpstreamClient, type UpstreamObserver } from '../upstream/client.js';
 import { knownTaskStatus } from './normalize.js';
@@ -27,6 +28,7 @@ export class ProviderClient {
   private readonly upstream: UpstreamClient | undefined;
   private readonly breaker: CircuitBreaker;
   private readonly headers: Record<string, string>;
+  private readonly redactor: SecretRedactor;
 
   constructor(
     private readonly definition: ProviderDefinition,
@@ -38,6 +40,7 @@ export class ProviderClient {
     this.name = definition.name;
     this.pollIntervalMs = settings.pollIntervalMs;
     this.origin = new URL(settings.baseUrl).origin;
+    this.redactor = SecretRedactor.fromConfig(config);
     // Only the provider's own auth goes upstream: client headers are never forwarded.
     this.headers = settings.apiKey === undefined ? {} : { accept: 'application/json', ...definition.authHeaders(settings.apiKey) };
     this.upstream =
@@ -103,11 +106,13 @@ export class ProviderClient {
     this.breaker.acquire();
     try {
       const response = await this.upstream.get(this.definition.taskPath(nativeId), this.headers);
-      const state = this.definition.interpret(response, { nativeId, baseUrl: this.settings.baseUrl });
+      // Upstream text may echo a key back: redacted before an answer, a log or a metric sees it.
+      const state = this.redactor.value(this.definition.interpret(response, { nativeId, baseUrl: this.settings.baseUrl }));
       if (knownTaskStatus(state.provider_status) === undefined) this.observer?.onUnknownStatus(this.name, state.provider_status);
       this.breaker.recordSuccess();
       return state;
     } catch (error) {
+      if (error instanceof GatewayError) error.cause = this.redactor.value(error.cause);
       if (error instanceof GatewayError && CIRCUIT_FAILURES.has(error.code)) this.breaker.recordFailure();
       else this.breaker.recordSuccess();
       throw error;

@@ -178,6 +178,7 @@ export function isAbsoluteHttpUrl(value: string): boolean {
 /**
  * A result URL as an absolute http(s) URL: a relative one is resolved against the
  * provider's base URL (DESIGN.md); anything else (data:, s3:, garbage) gives null.
+ * Userinfo (`user:pass@`) is dropped: no URL the gateway hands out carries credentials.
  */
 export function resolveResultUrl(value: unknown, baseUrl: string): string | null {
   const text = firstNonEmptyString(value);
@@ -191,7 +192,10 @@ export function resolveResultUrl(value: unknown, baseUrl: string): string | null
   } catch {
     return null;
   }
-  return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  url.username = '';
+  url.password = '';
+  return url.href;
 }
 
 const OUTPUT_TYPE_BY_WORD: ReadonlyMap<string, OutputType> = new Map<string, OutputType>([

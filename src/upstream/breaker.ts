@@ -26,16 +26,17 @@ export class CircuitBreaker {
     this.now = options.now ?? Date.now;
   }
 
+  /** The state as of now: an open circuit whose open time has passed is half-open. */
   get state(): CircuitState {
+    if (this.current === 'open' && this.now() - this.openedAt >= this.options.openMs) this.transition('half_open');
     return this.current;
   }
 
-  /** Throws provider_unavailable when the call may not go through; returns a release token. */
+  /** Throws provider_unavailable when the call may not go through. */
   acquire(): void {
     if (this.current === 'closed') return;
     const elapsed = this.now() - this.openedAt;
-    if (this.current === 'open' && elapsed >= this.options.openMs) this.transition('half_open');
-    if (this.current === 'half_open' && !this.probing) {
+    if (this.state === 'half_open' && !this.probing) {
       this.probing = true;
       return;
     }

@@ -150,7 +150,7 @@ const PROBLEM_CORPUS: HostileCase[] = [
 interface NodeLevelCase {
   name: string;
   bytes: string | Buffer;
-  /** The status Node's parser (through Fastify's clientErrorHandler) answers; 0 = socket closed. */
+  /** The status Node's parser (through the gateway's clientErrorHandler) answers; 0 = socket closed. */
   status: number;
 }
 
@@ -205,6 +205,8 @@ describe('abuse corpus', () => {
     test(`${hostile.name} → ${hostile.status === 0 ? 'connection closed' : hostile.status} at the HTTP parser, and the gateway still answers`, async () => {
       const answer = await rawRequest(port, hostile.bytes);
       assert.equal(answer.statusCode, hostile.status, answer.raw.slice(0, 200));
+      // DESIGN.md "Errors": the HTTP parser's own refusals are problem+json too.
+      if (hostile.status !== 0) assertAnyProblem(answer);
       const health = await rawRequest(port, get('/healthz'));
       assert.equal(health.statusCode, 200);
     });

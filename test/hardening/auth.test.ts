@@ -5,13 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ClientKeys } from '../../src/auth.js';
+import { ClientKeys, FailedAuthThrottle } from '../../src/auth.js';
+import { GatewayError } from '../../src/errors.js';
+import type { Config } from '../../src/config.js';
 import { TaskSchema } from '../../schemas/task.js';
 import { json, startStack } from '../helpers/stack.js';
 import { assertProblem, header } from './support.js';
 
 const DONE = [{ atMs: 0, status: 'succeeded' as const }];
 const KEYS = { TASKGATE_API_KEYS: 'k1-alpha-secret,k2-beta-secret' };
+/** For tests that refuse more keys than the failed-auth throttle allows from one address. */
+const UNTHROTTLED = (config: Config): Config => ({ ...config, authFailuresPerMinute: 0 });
 
 describe('ClientKeys', () => {
   test('matches each configured key to its own id and nothing else', () => {
@@ -36,6 +40,60 @@ describe('ClientKeys', () => {
   });
 });
 
+describe('FailedAuthThrottle', () => {
+  test('refuses an address for the rest of its minute once it failed perMinute times; others are not affected', () => {
+    let now = 1_000_000;
+    const throttle = new FailedAuthThrottle(3, () => now);
+    for (let index = 0; index < 3; index++) {
+      throttle.check('10.0.0.1');
+      throttle.recordFailure('10.0.0.1');
+      now += 1000;
+    }
+    const refusal = (() => {
+      try {
+        throttle.check('10.0.0.1');
+      } catch (error) {
+        return error as GatewayError;
+      }
+      return undefined;
+    })();
+    assert.equal(refusal?.code, 'rate_limited');
+    assert.equal(refusal?.retryAfter, 57, 'the window began at the first failure');
+    throttle.check('10.0.0.2');
+    now += 57_000;
+    throttle.check('10.0.0.1');
+  });
+
+  test('0 per minute never throttles', () => {
+    const throttle = new FailedAuthThrottle(0);
+    assert.equal(throttle.enabled, false);
+  });
+});
+
+test('failed authentications are throttled per address: 429 with Retry-After after 10 a minute, even for the right key', async (t) => {
+  const { app, vtrix } = await startStack(t, { env: KEYS });
+  vtrix.setTask('task_auth101', { variant: 'model', timeline: DONE });
+  const from = (remoteAddress: string, authorization?: string) => ({
+    url: '/tasks/vtrix:task_auth101',
+    remoteAddress,
+    headers: authorization === undefined ? {} : { authorization },
+  });
+  for (let index = 0; index < 10; index++) {
+    assertProblem(await app.inject(from('192.0.2.10', `Bearer guess-${index}`)), 401, 'unauthorized');
+  }
+  const throttled = await app.inject(from('192.0.2.10', 'Bearer guess-10'));
+  assertProblem(throttled, 429, 'rate_limited');
+  const retryAfter = Number(header(throttled, 'retry-after'));
+  assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+  // A right guess would otherwise stand out among the 429s: the key is not looked at.
+  assertProblem(await app.inject(from('192.0.2.10', 'Bearer k1-alpha-secret')), 429, 'rate_limited');
+  assertProblem(await app.inject(from('192.0.2.10')), 429, 'rate_limited');
+  // Another address is unaffected.
+  assert.equal((await app.inject(from('192.0.2.11', 'Bearer k1-alpha-secret'))).statusCode, 200);
+  assertProblem(await app.inject(from('192.0.2.11', 'Bearer guess')), 401, 'unauthorized');
+  assert.equal(vtrix.hits(), 1);
+});
+
 test('no Authorization header: 401 unauthorized with a Bearer challenge', async (t) => {
   const { app } = await startStack(t, { env: KEYS });
   const response = await app.inject({ url: '/tasks/task_abc001' });
@@ -44,7 +102,7 @@ test('no Authorization header: 401 unauthorized with a Bearer challenge', async 
 });
 
 test('a wrong key, another scheme or a malformed header is refused, without echoing it', async (t) => {
-  const { app } = await startStack(t, { env: KEYS });
+  const { app } = await startStack(t, { env: KEYS, configure: UNTHROTTLED });
   const refused = [
     'Bearer wrong-key-guess',
     'Bearer k1-alpha-secre',
@@ -112,7 +170,7 @@ test('health, readiness, metrics, the spec and the docs stay open', async (t) =>
 });
 
 test('a refused request never reaches a provider', async (t) => {
-  const { app, vtrix, gravitex } = await startStack(t, { env: KEYS });
+  const { app, vtrix, gravitex } = await startStack(t, { env: KEYS, configure: UNTHROTTLED });
   const ids = ['task_abc001', 'd758n65e878c73cmdg20', 'video_69095b4ce0048190893a01510c0c98b0', 'vtrix:task_x', 'gravitex:task_y'];
   for (const id of ids) {
     for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic Zm9vOmJhcg==' }]) {

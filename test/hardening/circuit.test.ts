@@ -191,6 +191,20 @@ describe('circuit breaker through the gateway', () => {
     assert.equal(readyAfter.providers.vtrix?.circuit, 'closed');
   });
 
+  test('once CIRCUIT_OPEN_MS has passed, the gauge and /readyz say half-open without waiting for a request', async (t) => {
+    const { app, vtrix } = await startStack(t, { env: CIRCUIT_ENV });
+    vtrix.injectFault('task_cb0151', { kind: 'status', status: 500, times: 100 });
+    for (let index = 0; index < 2; index++) await app.inject({ url: '/tasks/vtrix:task_cb0151' });
+    assert.equal(metricValue((await app.inject({ url: '/metrics' })).body, 'taskgate_circuit_state', { provider: 'vtrix' }), 2);
+    await sleep(OPEN_MS + 50);
+    const hits = vtrix.hits();
+    // The scrape first: the gauge must not depend on /readyz (or a lookup) having looked.
+    assert.equal(metricValue((await app.inject({ url: '/metrics' })).body, 'taskgate_circuit_state', { provider: 'vtrix' }), 1);
+    const ready = json<{ providers: Record<string, { circuit: string }> }>(await app.inject({ url: '/readyz' }));
+    assert.equal(ready.providers.vtrix?.circuit, 'half_open');
+    assert.equal(vtrix.hits(), hits, 'reporting the state sends no probe');
+  });
+
   test('a failed probe reopens the circuit', async (t) => {
     const { app, vtrix } = await startStack(t, { env: CIRCUIT_ENV });
     vtrix.injectFault('task_cb0201', { kind: 'status', status: 500, times: 100 });

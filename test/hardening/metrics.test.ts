@@ -138,6 +138,29 @@ test('a provider inventing status words cannot grow the label set without bound'
   assert.equal(total, 70, 'every occurrence is still counted');
 });
 
+test('control characters in upstream status words never reach /metrics: label values are printable and bounded', async (t) => {
+  const { app, vtrix } = await startStack(t);
+  const words = ['bad\u0000nul', 'esc\u001b[31mred', 'cr\rinjected 1', 'lf\nnext{x="y"} 9', '\u202eevil', 'x'.repeat(500), '\u{1F600}'.repeat(60)];
+  for (const [index, word] of words.entries()) {
+    vtrix.setTask(`task_ctl${index}`, { raw: { status: 200, body: { id: `task_ctl${index}`, status: word } } });
+    const response = await app.inject({ url: `/tasks/vtrix:task_ctl${index}` });
+    assert.equal(response.statusCode, 200);
+    // The answer keeps the provider's word (JSON escapes it); only the label is cleaned.
+    assert.equal(JSON.parse(response.body).provider_status, word);
+  }
+  const text = await scrape(app);
+  assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f\u202e]/.test(text), 'no control character in the exposition');
+  const series = text.split('\n').filter((line) => line.startsWith('taskgate_unknown_upstream_status_total{'));
+  assert.equal(series.length, words.length, series.join('\n'));
+  for (const line of series) {
+    const label = /status="((?:[^"\\]|\\.)*)"/.exec(line)?.[1] ?? '';
+    assert.ok(Array.from(label).length <= 40, `label of ${Array.from(label).length} characters`);
+  }
+  assert.equal(metricValue(text, 'taskgate_unknown_upstream_status_total', { provider: 'vtrix', status: 'bad_nul' }), 1);
+  assert.equal(metricValue(text, 'taskgate_unknown_upstream_status_total', { provider: 'vtrix', status: 'cr_injected 1' }), 1);
+  assert.equal(metricValue(text, 'taskgate_unknown_upstream_status_total', { provider: 'vtrix', status: '\u{1F600}'.repeat(40) }), 1);
+});
+
 test(
   'two gateways in one process count only their own unknown statuses',
   async (t) => {

@@ -133,3 +133,54 @@ test('the production redaction hides keys when a whole request or the config is 
   assert.match(logged[1]!, /"authorization":"\[redacted\]"/);
   assert.match(logged[2]!, /"apiKeys":"\[redacted\]"/);
 });
+
+test('keys a provider echoes back (in an error, a status word, a model, a not-found body) are redacted from answers, logs and metrics', async (t) => {
+  const { url, vtrix, lines } = await startLoggedGateway(t);
+  const [one, two] = CLIENT_KEYS as [string, string];
+  vtrix.setTask('task_echo01', {
+    raw: { status: 200, body: { id: 'task_echo01', status: 'failed', error: { code: VTRIX_KEY, message: `rejected key ${VTRIX_KEY} for client ${one}` } } },
+  });
+  vtrix.setTask('task_echo02', { raw: { status: 200, body: { id: 'task_echo02', status: `stuck_${WRONG_GRAVITEX_KEY}`, model: two } } });
+  vtrix.setTask('task_echo03', { raw: { status: 404, body: { message: `task not found (key ${VTRIX_KEY})` } } });
+  const bodies: string[] = [];
+  for (const id of ['task_echo01', 'task_echo02', 'task_echo03']) {
+    const response = await request(`${url}/tasks/vtrix:${id}`, { headers: { authorization: `Bearer ${one}` } });
+    const body = await response.body.text();
+    assertNoSecret(`${id} answer`, body);
+    bodies.push(body);
+  }
+  // The text was there and was cut out, not the whole answer dropped.
+  const failed = JSON.parse(bodies[0]!) as { status: string; error: { code: string; message: string } };
+  assert.equal(failed.status, 'failed');
+  assert.deepEqual(failed.error, { code: '[redacted]', message: 'rejected key [redacted] for client [redacted]' });
+  const stuck = JSON.parse(bodies[1]!) as { provider_status: string; model: string };
+  assert.equal(stuck.provider_status, 'stuck_[redacted]');
+  assert.equal(stuck.model, '[redacted]');
+  assert.equal(JSON.parse(bodies[2]!).code, 'task_not_found');
+
+  const metrics = await request(`${url}/metrics`);
+  const text = await metrics.body.text();
+  assertNoSecret('/metrics', text);
+  assert.ok(text.includes('stuck_[redacted]'), 'the unknown status was counted, redacted');
+  assert.ok(lines.some((line) => line.includes('stuck_[redacted]')), 'and logged, redacted');
+  for (const line of lines) assertNoSecret('log line', line);
+});
+
+test('no URL handed out carries userinfo: a result URL with user:password@ loses it, and a base URL with it is refused at boot', async (t) => {
+  const { url, vtrix } = await startLoggedGateway(t);
+  vtrix.setTask('task_userinfo1', {
+    raw: {
+      status: 200,
+      body: { id: 'task_userinfo1', status: 'completed', output: [{ content: [{ type: 'video', url: 'https://cdn-user:cdn-pass@cdn.example/out.mp4?sig=1' }] }] },
+    },
+  });
+  const response = await request(`${url}/tasks/vtrix:task_userinfo1`, { headers: { authorization: `Bearer ${CLIENT_KEYS[0]}` } });
+  const body = await response.body.text();
+  assert.equal(response.statusCode, 200, body);
+  const task = JSON.parse(body) as { url: string; outputs: Array<{ url: string }> };
+  assert.equal(task.url, 'https://cdn.example/out.mp4?sig=1');
+  assert.deepEqual(task.outputs.map((output) => output.url), ['https://cdn.example/out.mp4?sig=1']);
+  assert.ok(!body.includes('cdn-pass') && !body.includes('cdn-user'), body);
+  assert.throws(() => loadConfig({ VTRIX_BASE_URL: 'http://user:pass@127.0.0.1:9' }), /VTRIX_BASE_URL: must not contain credentials/);
+  assert.throws(() => loadConfig({ TASKGATE_PUBLIC_URL: 'https://user:pass@taskgate.example' }), /TASKGATE_PUBLIC_URL: must not contain credentials/);
+});

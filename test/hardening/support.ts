@@ -5,8 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { request as undiciRequest } from 'undici';
 import { ProblemSchema } from '../../schemas/problem.js';
 import { PROBLEM_CATALOG } from '../../src/errors.js';
 
@@ -58,6 +62,21 @@ export interface RawAnswer {
   raw: string;
 }
 
+/** Splits raw HTTP/1.1 answer bytes into status, headers and body. */
+export function parseRawAnswer(raw: string): RawAnswer {
+  const split = raw.indexOf('\r\n\r\n');
+  const head = split === -1 ? raw : raw.slice(0, split);
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const statusCode = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0);
+  const body = split === -1 ? '' : Buffer.from(raw.slice(split + 4), 'latin1').toString('utf8');
+  return { statusCode, headers, body, raw };
+}
+
 /**
  * Writes bytes to a fresh connection and reads until the server closes it (or `timeoutMs`).
  * Requests should say `Connection: close`; a server that ignores it is cut off at the timeout.
@@ -68,18 +87,7 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 200
     const chunks: Buffer[] = [];
     const finish = () => {
       clearTimeout(timer);
-      const raw = Buffer.concat(chunks).toString('latin1');
-      const split = raw.indexOf('\r\n\r\n');
-      const head = split === -1 ? raw : raw.slice(0, split);
-      const [statusLine = '', ...lines] = head.split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(':');
-        if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      const statusCode = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0);
-      const body = split === -1 ? '' : Buffer.from(raw.slice(split + 4), 'latin1').toString('utf8');
-      resolve({ statusCode, headers, body, raw });
+      resolve(parseRawAnswer(Buffer.concat(chunks).toString('latin1')));
     };
     const timer = setTimeout(() => socket.destroy(), timeoutMs);
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -89,6 +97,55 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 200
     });
     socket.write(bytes);
   });
+}
+
+export interface RawConnection {
+  socket: net.Socket;
+  /** Everything the server sent so far. */
+  received: () => string;
+  /** Resolves with the time (Date.now()) the connection closed, whoever closed it. */
+  closed: Promise<number>;
+  /** Writes unless the connection is gone (a server that cut it makes writes fail). */
+  send: (bytes: string) => void;
+}
+
+/** A connection that stays under the test's control: bytes go out when it says so. */
+export async function connectRaw(port: number): Promise<RawConnection> {
+  const socket = net.connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.on('error', () => {
+    /* a reset is how some of these end: `close` follows */
+  });
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return {
+    socket,
+    received: () => Buffer.concat(chunks).toString('latin1'),
+    closed,
+    send: (bytes) => {
+      if (!socket.destroyed && socket.writable) socket.write(bytes);
+    },
+  };
+}
+
+/** The status of a GET on a connection of its own (closed after the answer). */
+export async function statusOnFreshConnection(url: string): Promise<number> {
+  const response = await undiciRequest(url, { headers: { connection: 'close' } });
+  await response.body.dump();
+  return response.statusCode;
+}
+
+/** A TASKGATE_CONFIG file with these settings, removed when the test ends. */
+export async function configFile(t: { after(fn: () => Promise<void>): void }, settings: Record<string, unknown>): Promise<string> {
+  const folder = await mkdtemp(join(tmpdir(), 'taskgate-config-'));
+  t.after(() => rm(folder, { recursive: true, force: true }));
+  const path = join(folder, 'taskgate.json');
+  await writeFile(path, JSON.stringify(settings));
+  return path;
 }
 
 /** A port nobody listens on right now (a throwaway server picks it, then lets it go). */
@@ -132,8 +189,19 @@ export function runServer(env: Record<string, string>): { child: ChildProcess; s
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
+export interface GatewayProcessOptions {
+  /**
+   * What the test does with the gateway's stdout once it has started: keep reading it
+   * (default), stop reading it (a parent that no longer drains the pipe), or close it (a
+   * reader that went away).
+   */
+  stdoutAfterStart?: 'read' | 'stop-reading' | 'close';
+  timeoutMs?: number;
+}
+
 /** Starts the real server on a free loopback port and waits for its "Server listening" line. */
-export async function startGatewayProcess(env: Record<string, string>, timeoutMs = 15_000): Promise<GatewayProcess> {
+export async function startGatewayProcess(env: Record<string, string>, options: GatewayProcessOptions = {}): Promise<GatewayProcess> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
   const port = await freePort();
   const run = runServer({ HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env });
   const url = `http://127.0.0.1:${port}`;
@@ -145,6 +213,12 @@ export async function startGatewayProcess(env: Record<string, string>, timeoutMs
       throw new Error(`gateway did not start: ${run.stderr()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  if (options.stdoutAfterStart === 'stop-reading') {
+    run.child.stdout!.removeAllListeners('data');
+    run.child.stdout!.pause();
+  } else if (options.stdoutAfterStart === 'close') {
+    run.child.stdout!.destroy();
   }
   return {
     child: run.child,

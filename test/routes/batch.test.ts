@@ -193,14 +193,44 @@ test('a body that is not a batch is a 400 invalid_request problem', async (t) =>
   assert.equal(vtrix.hits() + gravitex.hits(), 0);
 });
 
-test('a body that is not JSON is a 415 and an oversized one a 413, both invalid_request as documented', async (t) => {
+test('a body that is not JSON is a 415 unsupported_media_type and an oversized one a 413 invalid_request, as documented', async (t) => {
   const { app } = await startStack(t);
   const xml = await app.inject({ method: 'POST', url: '/tasks/batch', payload: '<ids><id>task_abc001</id></ids>', headers: { 'content-type': 'application/xml' } });
   assert.equal(xml.statusCode, 415);
-  assert.equal(ProblemSchema.parse(json(xml)).code, 'invalid_request');
+  assert.equal(ProblemSchema.parse(json(xml)).code, 'unsupported_media_type');
   const huge = await app.inject(batch(Array.from({ length: 100 }, () => 'x'.repeat(1000))));
   assert.equal(huge.statusCode, 413);
   assert.equal(ProblemSchema.parse(json(huge)).code, 'invalid_request');
+});
+
+test('a compressed body, a charset other than UTF-8 or a text/plain body is a 415 unsupported_media_type, looked up nowhere', async (t) => {
+  const { app, vtrix, gravitex } = await startStack(t);
+  const payload = JSON.stringify({ ids: ['vtrix:task_abc001'] });
+  const refused: Array<Record<string, string>> = [
+    { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    { 'content-type': 'application/json', 'content-encoding': 'deflate, identity' },
+    { 'content-type': 'application/json; charset=iso-8859-1' },
+    { 'content-type': 'application/json; charset="UTF-16"' },
+    { 'content-type': 'text/plain' },
+    { 'content-type': 'text/plain; charset=utf-8' },
+  ];
+  for (const headers of refused) {
+    const response = await app.inject({ method: 'POST', url: '/tasks/batch', payload, headers });
+    assert.equal(response.statusCode, 415, `${JSON.stringify(headers)}: ${response.body}`);
+    assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+    const problem = ProblemSchema.parse(json(response));
+    assert.equal(problem.code, 'unsupported_media_type');
+    assert.equal(problem.status, 415);
+  }
+  assert.equal(vtrix.hits() + gravitex.hits(), 0);
+  for (const headers of [
+    { 'content-type': 'application/json; charset=utf-8' },
+    { 'content-type': 'application/json; charset="UTF-8"' },
+    { 'content-type': 'application/json', 'content-encoding': 'identity' },
+  ]) {
+    const response = await app.inject({ method: 'POST', url: '/tasks/batch', payload, headers });
+    assert.equal(response.statusCode, 200, `${JSON.stringify(headers)}: ${response.body}`);
+  }
 });
 
 test('POST /tasks/batch is its own route; other POSTs under /tasks are still 405', async (t) => {
@@ -214,18 +244,21 @@ test('POST /tasks/batch is its own route; other POSTs under /tasks are still 405
   assert.match(String(put.headers.allow), /POST/);
 });
 
-test('a batch needs the client key like every /tasks route, and counts once for the rate limit', async (t) => {
-  const { app } = await startStack(t, { env: { TASKGATE_API_KEYS: 'batch-key', TASKGATE_RATE_LIMIT: '2' } });
+test('a batch needs the client key like every /tasks route, and N ids count N for the rate limit', async (t) => {
+  const { app } = await startStack(t, { env: { TASKGATE_API_KEYS: 'batch-key', TASKGATE_RATE_LIMIT: '100' } });
   const refused = await app.inject(batch(['unroutable-id']));
   assert.equal(refused.statusCode, 401);
   assert.equal(ProblemSchema.parse(json(refused)).code, 'unauthorized');
 
   const authorized = { ...batch(Array.from({ length: 50 }, (_, index) => `unroutable-${index}`)), headers: { authorization: 'Bearer batch-key' } };
-  assert.equal((await app.inject(authorized)).statusCode, 200);
+  const first = await app.inject(authorized);
+  assert.equal(first.statusCode, 200);
+  assert.equal(first.headers['x-ratelimit-remaining'], '50');
   assert.equal((await app.inject(authorized)).statusCode, 200);
   const limited = await app.inject(authorized);
   assert.equal(limited.statusCode, 429);
   assert.equal(ProblemSchema.parse(json(limited)).code, 'rate_limited');
+  assert.ok(Number(limited.headers['retry-after']) >= 1);
 });
 
 test('a browser app on an allowed origin may POST a batch (the preflight allows POST and Content-Type)', async (t) => {

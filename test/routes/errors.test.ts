@@ -140,3 +140,11 @@ test('404 not_found for other paths and 405 method_not_allowed for other methods
   assert.match(String(post.headers.allow), /GET/);
   assertProblem(await app.inject({ method: 'DELETE', url: '/healthz' }), 405, 'method_not_allowed');
 });
+
+test('a missing file under a GET route that serves files is a 404 not_found, not a 405 for GET', async (t) => {
+  const { app } = await startStack(t);
+  assertProblem(await app.inject({ url: '/docs/static/nope.js' }), 404, 'not_found');
+  const post = await app.inject({ method: 'POST', url: '/docs/static/nope.js' });
+  assertProblem(post, 405, 'method_not_allowed');
+  assert.match(String(post.headers.allow), /GET/);
+});

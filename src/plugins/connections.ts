@@ -1,0 +1,235 @@
+/**
+ * The gateway's client connections (DESIGN.md "Behaviour under load and faults"):
+ * deadlines, a cap and a register of who is open, so that slow or silent clients cannot
+ * exhaust the gateway, and shutdown can close at once whatever has no request in progress.
+ *
+ * - Node cuts a connection that has not sent its headers within `http.headersTimeoutMs`,
+ *   or its whole request within `http.requestTimeoutMs` (nodeServerOptions(), checked every
+ *   half second); here, a body that goes silent for `http.bodyIdleTimeoutMs` is cut too.
+ *   The client gets a 408 problem when nothing was answered yet (clientErrorHandler).
+ * - Past `http.maxConnections` a new connection gets a 503 problem and is closed, counted.
+ * - An answer sent before its request's body has arrived (a 401 to a keyless upload)
+ *   closes the connection: otherwise Node goes on reading that body, however slowly.
+ * - On shutdown, closeIdle() closes every connection without a complete request in
+ *   progress: idle keep-alive ones, and stalled ones still sending headers or a body.
+ */
+import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import type { Config } from '../config.js';
+import { GatewayError, rawProblemResponse } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+
+type HttpSettings = Config['http'];
+
+/** How often Node checks the header and request deadlines: each holds to within this. */
+const DEADLINE_CHECK_INTERVAL_MS = 500;
+/** How long a refused connection may stay for its 503 to be read before it is destroyed. */
+const REFUSED_LINGER_MS = 1000;
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+/** Methods whose body Fastify never reads: their bodies are bounded by requestTimeoutMs only. */
+const BODYLESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'TRACE']);
+
+/** Why the gateway cut a connection (a metric label). */
+type CutReason = 'timeout' | 'body_idle' | 'header_overflow' | 'malformed';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    connections: ConnectionRegister;
+  }
+}
+
+/**
+ * Node's header and request deadlines (Fastify server options: Node reads them when the
+ * server is made), and the Host check moved here so its 400 is a problem too.
+ */
+export function nodeServerOptions(http: HttpSettings): {
+  http: ServerOptions;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  connectionTimeout: number;
+} {
+  const node: ServerOptions = {
+    headersTimeout: http.headersTimeoutMs,
+    requestTimeout: http.requestTimeoutMs,
+    connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
+    requireHostHeader: false,
+  };
+  // connectionTimeout (a socket inactivity timer) stays off: it would cut held answers.
+  return { http: node, requestTimeout: http.requestTimeoutMs, keepAliveTimeout: http.keepAliveTimeoutMs, connectionTimeout: 0 };
+}
+
+/** The request being served on a socket (Node's own field: it is what Node itself checks). */
+function pendingResponse(socket: Socket): ServerResponse | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+}
+
+/** Writes a problem to a connection nothing was answered on yet, then ends it. */
+function cutConnection(socket: Socket, error: GatewayError): void {
+  if (socket.destroyed) return;
+  const response = pendingResponse(socket);
+  if (socket.writable && response?.headersSent !== true) socket.write(rawProblemResponse(error));
+  socket.destroySoon();
+}
+
+/** What Node's parser reported, as the reason the connection is cut (Node uses one code for both deadlines). */
+function cutReason(code: string | undefined): CutReason {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'timeout';
+  if (code === 'HPE_HEADER_OVERFLOW') return 'header_overflow';
+  return 'malformed';
+}
+
+const CUT_ANSWERS: Record<CutReason, () => GatewayError> = {
+  timeout: () => new GatewayError('invalid_request', { status: 408, detail: 'The request did not arrive in time.' }),
+  body_idle: () => new GatewayError('invalid_request', { status: 408, detail: 'The request body stopped arriving.' }),
+  header_overflow: () => new GatewayError('invalid_request', { status: 431, detail: 'The request headers are too large.' }),
+  malformed: () => new GatewayError('invalid_request', { detail: 'The request is not valid HTTP.' }),
+};
+
+/**
+ * Fastify's `clientErrorHandler` (a server option): what Node's HTTP parser and deadlines
+ * refuse is answered as problem+json too (DESIGN.md "Errors"), and counted.
+ */
+export function clientErrorHandler(this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection is already gone: nothing to answer, nothing the gateway cut.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const reason = cutReason(error.code);
+  this.metrics.cutConnections.inc({ reason });
+  cutConnection(socket, CUT_ANSWERS[reason]());
+}
+
+/** Every open client connection, and the requests each is serving (with their answers). */
+export class ConnectionRegister {
+  private readonly open = new Map<Socket, Map<IncomingMessage, ServerResponse>>();
+  private lastRefusalLog = 0;
+
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly settings: HttpSettings,
+    private readonly metrics: Metrics,
+  ) {}
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  /**
+   * Puts the register in front of Node's own connection handling: a socket past the cap
+   * never reaches the HTTP parser, so no request on it is ever served.
+   */
+  attach(server: FastifyInstance['server']): void {
+    const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: Socket) => {
+      if (this.open.size >= this.settings.maxConnections) {
+        this.refuse(socket);
+        return;
+      }
+      this.open.set(socket, new Map());
+      this.metrics.openConnections.set(this.open.size);
+      socket.once('close', () => {
+        this.open.delete(socket);
+        this.metrics.openConnections.set(this.open.size);
+      });
+      for (const listener of nodeListeners) listener.call(server, socket);
+    });
+  }
+
+  /** Registers a request on its connection until its answer is done (onRequest). */
+  begin(request: IncomingMessage, response: ServerResponse): void {
+    const requests = this.open.get(request.socket);
+    if (requests === undefined) return;
+    requests.set(request, response);
+    response.once('close', () => requests.delete(request));
+    if (!request.complete && !BODYLESS_METHODS.has(request.method ?? 'GET')) this.watchBody(request, response);
+  }
+
+  /**
+   * Closes every connection without a request in progress (one that has fully arrived and
+   * is not answered yet): idle keep-alive connections, and stalled ones still sending.
+   * Returns how many were closed.
+   */
+  closeIdle(): number {
+    let closed = 0;
+    for (const [socket, requests] of this.open) {
+      if ([...requests].some(([request, response]) => request.complete && !response.writableFinished)) continue;
+      socket.destroy();
+      closed++;
+    }
+    return closed;
+  }
+
+  /** Closes every connection, requests in progress included (the shutdown grace is over). */
+  destroyAll(): number {
+    const count = this.open.size;
+    for (const socket of this.open.keys()) socket.destroy();
+    return count;
+  }
+
+  /**
+   * The body idle timeout, on the socket (Node emits the timeout on the request only while
+   * the request is incomplete). Reset once the body has been read, before any answer: after
+   * an answer Node has set the keep-alive timeout on the same socket.
+   */
+  private watchBody(request: IncomingMessage, response: ServerResponse): void {
+    request.setTimeout(this.settings.bodyIdleTimeoutMs, () => {
+      this.metrics.cutConnections.inc({ reason: 'body_idle' });
+      cutConnection(request.socket, CUT_ANSWERS.body_idle());
+    });
+    request.once('end', () => {
+      if (!response.writableFinished) request.socket.setTimeout(0);
+    });
+  }
+
+  private refuse(socket: Socket): void {
+    this.metrics.refusedConnections.inc();
+    const now = Date.now();
+    if (now - this.lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
+      this.lastRefusalLog = now;
+      this.app.log.warn({ maxConnections: this.settings.maxConnections }, 'connection cap reached: refusing new connections');
+    }
+    const refusal = new GatewayError('service_unavailable', {
+      retryAfter: 1,
+      detail: 'The gateway holds as many connections as it allows; retry shortly.',
+    });
+    socket.on('error', () => {
+      /* the client may reset a refused connection: nothing to do */
+    });
+    socket.end(rawProblemResponse(refusal));
+    // Read and drop what the client sends, so the close is a clean one (not a reset that
+    // could discard the 503 before the client reads it); never for longer than the linger.
+    socket.resume();
+    socket.once('end', () => socket.destroy());
+    socket.setTimeout(REFUSED_LINGER_MS, () => socket.destroy());
+  }
+}
+
+export interface ConnectionsOptions {
+  http: HttpSettings;
+  metrics: Metrics;
+}
+
+const connections: FastifyPluginCallback<ConnectionsOptions> = (app, { http, metrics }, done) => {
+  const register = new ConnectionRegister(app, http, metrics);
+  register.attach(app.server);
+  app.decorate('connections', register);
+
+  app.addHook('onRequest', (request, reply, next) => {
+    // `inject()` requests have no real socket: nothing to register or time.
+    if (request.raw.socket instanceof Socket) register.begin(request.raw, reply.raw);
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (Node's own would be an empty one).
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      throw new GatewayError('invalid_request', { detail: 'An HTTP/1.1 request needs a Host header.' });
+    }
+    next();
+  });
+  app.addHook('onSend', (request, reply, payload, next) => {
+    // Answered before the body arrived: close, rather than read the rest of it first.
+    if (request.raw.socket instanceof Socket && !request.raw.complete) reply.header('connection', 'close');
+    next(null, payload);
+  });
+  done();
+};
+
+export default fastifyPlugin(connections, { name: 'taskgate-connections' });
