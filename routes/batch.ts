@@ -71,7 +71,7 @@ const batchRoutes: FastifyPluginAsyncZod<BatchRoutesOptions> = async (app, optio
       onRequest: refuseUndecodableBody,
       config: { rateLimitWeight: (request: FastifyRequest) => (request.body as { ids: readonly string[] }).ids.length },
       schema: {
-        operationId: 'getTasksBatch',
+        operationId: 'batchGetTasks',
         tags: ['tasks'],
         summary: 'Get the normalized status of many tasks at once',
         description: [

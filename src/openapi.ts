@@ -144,9 +144,32 @@ function markOptionalBodies(document: OpenApiDocument): void {
   }
 }
 
+/**
+ * Fastify answers HEAD for every GET (same headers, no body), and the spec says so: a HEAD
+ * operation of its own name (`getTask` → `headTask`), without bodies in its responses.
+ */
+function describeHeadOperations(document: OpenApiDocument): void {
+  const paths = (document.paths ?? {}) as Record<string, Record<string, Record<string, unknown>>>;
+  for (const operations of Object.values(paths)) {
+    if (operations['head'] === undefined) continue;
+    const head = structuredClone(operations['head']);
+    // @fastify/swagger names a HEAD operation `<name>-head`; a HEAD route Fastify made from a
+    // GET shares the GET's schema, name and summary.
+    const id = String(head['operationId'] ?? '').replace(/-head$/, '');
+    head['operationId'] = id;
+    if (!id.startsWith('head')) {
+      head['operationId'] = `head${id.startsWith('get') ? id.slice(3) : id.charAt(0).toUpperCase() + id.slice(1)}`;
+      head['summary'] = `${String(head['summary'] ?? '')} (headers only)`;
+    }
+    for (const response of Object.values((head['responses'] ?? {}) as Record<string, Record<string, unknown>>)) delete response['content'];
+    operations['head'] = head;
+  }
+}
+
 export function transformObject(input: Parameters<typeof jsonSchemaTransformObject>[0]): OpenApiDocument {
   let document = jsonSchemaTransformObject(input) as OpenApiDocument;
   markOptionalBodies(document);
+  describeHeadOperations(document);
   const schemas = document.components?.schemas;
   if (schemas === undefined) return document;
   const used = new Set<string>();
@@ -215,6 +238,8 @@ export function swaggerOptions(version: string): FastifyDynamicSwaggerOptions {
         },
       },
     },
+    // HEAD is answered for every GET: the document says so.
+    exposeHeadRoutes: true,
     transform,
     transformObject,
   };

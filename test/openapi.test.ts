@@ -57,7 +57,7 @@ test('the /tasks operations take a bearer key or nothing, a link token where a b
   assert.deepEqual(spec.components.securitySchemes.bearerAuth.scheme, 'bearer');
   assert.match(spec.components.securitySchemes.bearerAuth.description, /TASKGATE_API_KEYS/);
   assert.deepEqual({ ...spec.components.securitySchemes.linkToken, description: undefined }, { type: 'apiKey', in: 'query', name: 'token', description: undefined });
-  const linked = new Set(['getTask', 'streamTaskEvents', 'getTaskContent', 'headTaskContent']);
+  const linked = new Set(['getTask', 'headTask', 'streamTaskEvents', 'headStreamTaskEvents', 'getTaskContent', 'headTaskContent']);
   for (const [name, operation] of await operations()) {
     const expected = !name.includes(' /tasks') ? [] : linked.has(operation.operationId ?? '') ? [{ bearerAuth: [] }, { linkToken: [] }, {}] : [{ bearerAuth: [] }, {}];
     assert.deepEqual(operation.security, expected, name);
@@ -70,7 +70,7 @@ test('the batch schemas are named components, and request-only schemas keep thei
   for (const name of ['BatchRequest', 'BatchResult', 'BatchItem', 'BatchTaskItem', 'BatchProblemItem']) assert.ok(names.includes(name), name);
   assert.deepEqual(names.filter((name) => name.endsWith('Input')), []);
   const batch = spec.paths['/tasks/batch'].post;
-  assert.equal(batch.operationId, 'getTasksBatch');
+  assert.equal(batch.operationId, 'batchGetTasks');
   assert.equal(batch.requestBody.content['application/json'].schema.$ref, '#/components/schemas/BatchRequest');
   assert.equal(batch.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/BatchResult');
 });
