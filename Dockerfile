@@ -1,9 +1,18 @@
 # syntax=docker/dockerfile:1
-# taskgate: multi-stage build on the current Node LTS; the runtime image holds only
-# production dependencies and the compiled output, runs as the unprivileged `node` user,
-# and runs node itself as PID 1 so SIGTERM reaches the graceful shutdown.
+# taskgate: a multi-stage build on the current Node LTS. The runtime image holds only the
+# production bundle and the few packages it loads at run time (dist/runtime/node_modules:
+# the API docs UI serves files from its package folder), runs as the unprivileged `node`
+# user, and runs node itself as PID 1 so SIGTERM reaches the graceful shutdown.
+#
+# Base image: pin it by digest for reproducible builds, e.g.
+#   docker buildx imagetools inspect node:26-slim     # prints the current digest
+#   docker build --build-arg NODE_IMAGE=node:26-slim@sha256:<digest> .
+# (the default tag is kept here, not a digest copied from elsewhere: a digest must come
+# from the registry you build against). `npm run smoke` starts the bundle from exactly the
+# files the runtime stage copies, so this file and the build output cannot drift apart.
+ARG NODE_IMAGE=node:26-slim
 
-FROM node:26-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,26 +20,20 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY routes ./routes
 COPY schemas ./schemas
-COPY scripts/bundle.ts ./scripts/bundle.ts
+COPY scripts/bundle.ts scripts/cli-bundle.ts scripts/runtime-deps.ts ./scripts/
 RUN npm run build
 
-FROM node:26-slim AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
-
-FROM node:26-slim AS runtime
+FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     PORT=8080 \
     HOST=0.0.0.0
 WORKDIR /app
-COPY --from=deps --chown=node:node /app/node_modules ./node_modules
-COPY --from=build --chown=node:node /app/dist ./dist
-COPY --chown=node:node package.json ./
+COPY --from=build --chown=node:node /app/dist/taskgate.mjs ./taskgate.mjs
+COPY --from=build --chown=node:node /app/dist/runtime/node_modules ./node_modules
 USER node
 EXPOSE 8080
 # No curl in the slim image: node's own fetch checks liveness.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node directly (not npm) so SIGTERM reaches the process and close-with-grace drains it.
-CMD ["node", "dist/taskgate.mjs"]
+CMD ["node", "taskgate.mjs"]

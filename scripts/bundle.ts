@@ -8,6 +8,10 @@
  */
 import { build } from 'esbuild';
 import { bundleCli, REQUIRE_SHIM } from './cli-bundle.js';
+import { copyRuntimeDependencies } from './runtime-deps.js';
+
+/** Packages the bundle loads from node_modules at run time (see the header). */
+export const EXTERNAL_PACKAGES = ['@fastify/swagger-ui'];
 
 await build({
   entryPoints: ['src/server.ts'],
@@ -16,7 +20,7 @@ await build({
   format: 'esm',
   target: 'node20',
   outfile: 'dist/taskgate.mjs',
-  external: ['@fastify/swagger-ui'],
+  external: EXTERNAL_PACKAGES,
   plugins: [
     {
       // Each provider's simulator profile (a dev tool, loaded lazily) stays out of the server bundle.
@@ -33,6 +37,8 @@ await build({
   logLevel: 'warning',
 });
 console.log('bundled dist/taskgate.mjs');
+const runtime = copyRuntimeDependencies(EXTERNAL_PACKAGES, process.cwd(), 'dist/runtime');
+console.log(`dist/runtime/node_modules: ${runtime.length} packages the bundle loads at run time`);
 
 await bundleCli('dist/taskgate-cli.mjs');
 console.log('bundled dist/taskgate-cli.mjs');

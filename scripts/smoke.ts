@@ -1,17 +1,20 @@
 /**
- * npm run smoke — the production bundle as Docker and `npm start` run it: `node
- * dist/taskgate.mjs` (built first) against the provider simulators on loopback. Checks
- * /healthz, /readyz, a seed task of every provider, then SIGTERM → exit 0. `.ci/run` runs it
- * after the build; the tests run from sources, so this is what proves the bundle starts.
+ * npm run smoke — the production bundle as the Docker image runs it: the files the
+ * Dockerfile's runtime stage copies (read from the Dockerfile itself), laid out in a
+ * temporary folder as in the image, and its CMD started there against the provider
+ * simulators on loopback. Checks /healthz, /readyz, a seed task of every provider and the
+ * API docs (which load files at run time), then SIGTERM → exit 0. `.ci/run` runs it after
+ * the build; the tests run from sources, so this is what proves the image's files start.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { PROVIDERS } from '../src/providers/index.js';
 import { defaultSimulatorKey, loadProfile, startSimulator, type Simulator } from '../src/simulators/index.js';
 
-const BUNDLE = 'dist/taskgate.mjs';
 const PORT = 18000 + Math.floor(Math.random() * 2000);
 
 function fail(message: string): never {
@@ -19,7 +22,37 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-if (!existsSync(BUNDLE)) fail(`${BUNDLE} is missing: run npm run build first`);
+/** The runtime stage of the Dockerfile: what it copies from the build stage, its workdir and its CMD. */
+function runtimeStage(dockerfile: string): { workdir: string; copies: Array<{ from: string; to: string }>; command: string[] } {
+  const lines = dockerfile.replace(/\\\n/g, ' ').split('\n').map((line) => line.trim());
+  const start = lines.findIndex((line) => /^FROM\s+\S+\s+AS\s+runtime$/i.test(line));
+  if (start === -1) fail('the Dockerfile has no `FROM … AS runtime` stage');
+  let workdir = '/';
+  let command: string[] = [];
+  const copies: Array<{ from: string; to: string }> = [];
+  for (const line of lines.slice(start + 1)) {
+    if (/^FROM\s/i.test(line)) break;
+    const workdirMatch = /^WORKDIR\s+(\S+)$/i.exec(line);
+    if (workdirMatch) workdir = workdirMatch[1]!;
+    const copy = /^COPY\s+--from=build\s+(?:--chown=\S+\s+)?(\S+)\s+(\S+)$/i.exec(line);
+    if (copy) copies.push({ from: copy[1]!, to: copy[2]! });
+    const cmd = /^CMD\s+(\[.*\])$/i.exec(line);
+    if (cmd) command = JSON.parse(cmd[1]!) as string[];
+  }
+  return { workdir, copies, command };
+}
+
+// The build stage works in /app on a copy of this repository: /app/dist/… is ./dist/….
+const stage = runtimeStage(readFileSync('Dockerfile', 'utf8'));
+const image = mkdtempSync(join(tmpdir(), 'taskgate-image-'));
+for (const { from, to } of stage.copies) {
+  const source = relative('/app', from);
+  if (!existsSync(source)) fail(`the Dockerfile copies ${from}, which the build did not make (run npm run build first)`);
+  cpSync(source, join(image, to.startsWith('/') ? relative(stage.workdir, to) : to), { recursive: true });
+}
+if (stage.command[0] !== 'node' || stage.command.length < 2) fail(`the runtime CMD is not node <file>: ${JSON.stringify(stage.command)}`);
+const BUNDLE = stage.command[1]!;
+if (!existsSync(join(image, BUNDLE))) fail(`the runtime CMD runs ${BUNDLE}, which the runtime stage does not copy`);
 
 const simulators: Simulator[] = [];
 const env: Record<string, string> = { PATH: process.env['PATH'] ?? '', PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
@@ -34,7 +67,7 @@ for (const provider of PROVIDERS) {
   if (seed !== undefined) seeds.push({ provider: provider.name, id: `${provider.name}:${seed}` });
 }
 
-const gateway = spawn(process.execPath, [BUNDLE], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+const gateway = spawn(process.execPath, stage.command.slice(1), { cwd: image, env, stdio: ['ignore', 'inherit', 'inherit'] });
 const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
 const base = `http://127.0.0.1:${PORT}`;
 
@@ -52,7 +85,7 @@ try {
     if (health?.status === 200) break;
     await sleep(50);
   }
-  console.log(`smoke: ${BUNDLE} answers /healthz after ${Math.round(performance.now() - started)} ms`);
+  console.log(`smoke: the image's ${BUNDLE} (${stage.copies.length} copies from the build) answers /healthz after ${Math.round(performance.now() - started)} ms`);
   const ready = await get('/readyz');
   if (ready.status !== 200) fail(`/readyz answered ${ready.status}: ${ready.body}`);
   for (const { provider, id } of seeds) {
@@ -61,6 +94,9 @@ try {
     if (answer.status !== 200 || task.provider !== provider) fail(`GET /tasks/${id} answered ${answer.status}: ${answer.body}`);
     console.log(`smoke: ${id} is ${task.status}`);
   }
+  // The docs UI serves its files from its package folder: the runtime stage must have it.
+  const docs = await get('/docs/static/swagger-ui-bundle.js');
+  if (docs.status !== 200 || docs.body.length < 100_000) fail(`the API docs did not load (${docs.status}): the runtime stage lacks what they read`);
   gateway.kill('SIGTERM');
   const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
   if (code !== 0) fail(`SIGTERM ended the bundle with ${code}`);
@@ -68,4 +104,5 @@ try {
 } finally {
   if (gateway.exitCode === null) gateway.kill('SIGKILL');
   await Promise.all(simulators.map((simulator) => simulator.close()));
+  rmSync(image, { recursive: true, force: true });
 }

@@ -1,0 +1,43 @@
+/**
+ * The Dockerfile cannot be built here (no Docker engine): its shape is checked instead, and
+ * `npm run smoke` (in CI, after the build) starts the bundle from exactly the files its
+ * runtime stage copies.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+
+const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8').replace(/\\\n/g, ' ');
+const lines = dockerfile.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+const stages = lines.reduce<string[][]>((all, line) => {
+  if (/^FROM\s/i.test(line)) all.push([line]);
+  else all.at(-1)?.push(line);
+  return all;
+}, []);
+const runtime = stages.at(-1) ?? [];
+
+test('multi-stage: a build stage, then a runtime stage on the same base', () => {
+  assert.ok(stages.length >= 2);
+  assert.match(stages[0]![0]!, /^FROM \$\{NODE_IMAGE\} AS build$/);
+  assert.match(runtime[0]!, /^FROM \$\{NODE_IMAGE\} AS runtime$/);
+  assert.match(lines[0]!, /^ARG NODE_IMAGE=node:\d+-slim$/, 'the current LTS, overridable with a pinned digest');
+});
+
+test('the runtime stage holds only the bundle and what it loads, runs as node, checks health, and runs node as PID 1', () => {
+  const copies = runtime.filter((line) => line.startsWith('COPY'));
+  assert.deepEqual(
+    copies.map((line) => line.replace(/--chown=\S+ /, '')),
+    ['COPY --from=build /app/dist/taskgate.mjs ./taskgate.mjs', 'COPY --from=build /app/dist/runtime/node_modules ./node_modules'],
+  );
+  assert.ok(runtime.includes('USER node'));
+  assert.ok(runtime.some((line) => /^HEALTHCHECK .*CMD \["node", "-e", .*\/healthz/.test(line)));
+  assert.ok(runtime.includes('CMD ["node", "taskgate.mjs"]'), 'node itself, not npm: SIGTERM reaches it');
+  const bundleScript = readFileSync(new URL('../../scripts/bundle.ts', import.meta.url), 'utf8');
+  assert.match(bundleScript, /outfile: 'dist\/taskgate\.mjs'/);
+  assert.match(bundleScript, /copyRuntimeDependencies\(EXTERNAL_PACKAGES, process\.cwd\(\), 'dist\/runtime'\)/);
+});
+
+test('secrets and local files stay out of the build context', () => {
+  const ignored = readFileSync(new URL('../../.dockerignore', import.meta.url), 'utf8').split('\n');
+  for (const entry of ['.env*', 'node_modules', 'dist', '.git']) assert.ok(ignored.includes(entry), entry);
+});
