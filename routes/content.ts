@@ -72,7 +72,10 @@ const BINARY_RESPONSE = {
     'accept-ranges': { type: 'string', description: '`bytes` when the file\'s origin serves ranges' },
     etag: { type: 'string', description: 'The file\'s validator, for `If-Range`' },
   },
-  content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+  // The file's own media type, passed on from where the provider keeps it.
+  content: Object.fromEntries(
+    ['video/*', 'image/*', 'audio/*', 'application/octet-stream'].map((type) => [type, { schema: { type: 'string', format: 'binary' } }]),
+  ),
 };
 
 /** The index of the output `url` names (the first video, else the first output). */
