@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { Metrics } from './metrics.js';
 import cors from './plugins/cors.js';
 import docs from './plugins/docs.js';
+import fleet from './plugins/fleet.js';
 import lifecycle from './plugins/lifecycle.js';
 import observability from './plugins/observability.js';
 import problems, { routerErrorHandler } from './plugins/problems.js';
@@ -74,7 +75,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   const metrics = deps.metrics ?? new Metrics();
   const clients = buildClients(config, deps.providers ?? PROVIDERS, upstreamObserver(app, metrics), deps.dispatcher);
-  const service = new TaskService(config, clients, metrics);
+  await app.register(fleet, { config, metrics });
+  const service = new TaskService(config, clients, metrics, app.taskStore);
   app.decorate('taskService', service);
   app.decorate('metrics', metrics);
 
@@ -90,7 +92,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   await app.register(docs, { version: VERSION });
   await app.register(cors, { origins: config.corsOrigins });
-  await app.register(taskApi, { config, service });
+  await app.register(taskApi, { config, service, store: app.taskStore });
   await app.register(operationRoutes, { clients, metrics });
   return app;
 }

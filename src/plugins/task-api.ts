@@ -7,6 +7,7 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import { ClientKeys } from '../auth.js';
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
+import type { TaskStore } from '../fleet/store.js';
 import type { TaskService } from '../tasks/service.js';
 import batchRoutes from '../../routes/batch.js';
 import eventRoutes from '../../routes/events.js';
@@ -15,9 +16,11 @@ import taskRoutes from '../../routes/tasks.js';
 export interface TaskApiOptions {
   config: Config;
   service: TaskService;
+  /** Decides where rate-limit counts live: this process, or the fleet. */
+  store: TaskStore;
 }
 
-const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service }) => {
+const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, store }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
   // No hook at all when the API is open: it would run on every request.
   if (clientKeys.enabled) {
@@ -33,6 +36,9 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
       // After authentication, so the bucket is the client's key (or its IP when open).
       hook: 'preHandler',
       keyGenerator: (request) => request.clientKeyId ?? request.ip,
+      ...store.rateLimitOptions(),
+      // Belt and braces: a store failure lets the request through rather than failing it.
+      skipOnError: true,
       errorResponseBuilder: (_request, context) =>
         new GatewayError('rate_limited', {
           retryAfter: Math.max(1, Math.ceil(context.ttl / 1000)),
