@@ -3,11 +3,24 @@
  * simulator of every provider in the registry on loopback, the gateway on PORT (default
  * 8080, on 127.0.0.1 unless HOST is set) wired to them with demo keys, and curl lines that
  * work. Ctrl-C stops everything through the gateway's own graceful shutdown.
+ *
+ * npm run demo -- --fleet 3 — the same behind a round-robin front on PORT, served by 3
+ * replicas sharing one Redis (a throwaway redis-server when it is installed, else REDIS_URL).
  */
+import type { FastifyInstance } from 'fastify';
+import { parseArgs } from 'node:util';
 import { buildApp } from '../src/app.js';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig, type Config } from '../src/config.js';
 import { PROVIDERS } from '../src/providers/index.js';
 import { defaultSimulatorKey, loadProfile, startSimulator, type DemoTask, type Simulator } from '../src/simulators/index.js';
+import { redisServerInstalled, startLocalRedis, startRoundRobin, type LocalRedis, type RoundRobinFront } from './local-fleet.js';
+
+const { values: options } = parseArgs({ options: { fleet: { type: 'string' } }, strict: true });
+const fleetSize = options.fleet === undefined ? undefined : Number(options.fleet);
+if (fleetSize !== undefined && !(Number.isInteger(fleetSize) && fleetSize >= 1 && fleetSize <= 32)) {
+  console.error(`taskgate demo: --fleet needs a number of replicas from 1 to 32, got "${options.fleet}"`);
+  process.exit(2);
+}
 
 interface Started {
   name: string;
@@ -39,18 +52,71 @@ try {
   process.exit(1);
 }
 
-const app = await buildApp(config);
-try {
-  await app.listen({ port: config.port, host: config.host });
-} catch (error) {
-  console.error(`taskgate demo: cannot listen on ${config.host}:${config.port} (${(error as NodeJS.ErrnoException).code}); try PORT=8081 npm run demo`);
+let redis: LocalRedis | undefined;
+let front: RoundRobinFront | undefined;
+const apps: FastifyInstance[] = [];
+const closeAll = async () => {
+  await front?.close();
+  await Promise.all(apps.map((app) => app.shutdown()));
+  await redis?.stop();
   await closeSimulators();
-  process.exit(1);
+};
+
+/** Listens, and answers the origin to print (a wildcard host is reached on loopback). */
+async function listenOrExit(app: FastifyInstance, port: number, host: string): Promise<string> {
+  try {
+    await app.listen({ port, host });
+  } catch (error) {
+    console.error(`taskgate demo: cannot listen on ${host}:${port} (${(error as NodeJS.ErrnoException).code}); try PORT=8081 npm run demo`);
+    await closeAll();
+    process.exit(1);
+  }
+  const address = app.server.address();
+  const listening = typeof address === 'object' && address !== null ? address.port : port;
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${listening}`;
 }
-const address = app.server.address();
-const port = typeof address === 'object' && address !== null ? address.port : config.port;
-const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+/** The replicas' config: the demo's, on a free loopback port each, sharing REDIS_URL when there is one. */
+async function fleetConfig(base: Config): Promise<{ config: Config; note: string }> {
+  let url = base.redis.url;
+  let note = url === undefined ? '' : 'REDIS_URL';
+  if (url === undefined && redisServerInstalled()) {
+    redis = await startLocalRedis();
+    url = redis.url;
+    note = 'a throwaway redis-server';
+  }
+  if (url === undefined) {
+    console.warn('taskgate demo: redis-server is not installed and REDIS_URL is unset: the replicas run without Redis, each on its own (apt-get install -y redis-server)');
+  }
+  return { config: { ...base, port: 0, host: '127.0.0.1', redis: { ...base.redis, url } }, note };
+}
+
+let base: string;
+const listing: string[] = [];
+if (fleetSize === undefined) {
+  const app = await buildApp(config);
+  apps.push(app);
+  base = await listenOrExit(app, config.port, config.host);
+} else {
+  const { config: replicaConfig, note } = await fleetConfig(config);
+  const replicaUrls: string[] = [];
+  for (let index = 0; index < fleetSize; index++) {
+    const app = await buildApp(replicaConfig);
+    apps.push(app);
+    replicaUrls.push(await listenOrExit(app, 0, '127.0.0.1'));
+  }
+  try {
+    front = await startRoundRobin(replicaUrls, config.port, config.host);
+  } catch (error) {
+    console.error(`taskgate demo: cannot listen on ${config.host}:${config.port} (${(error as NodeJS.ErrnoException).code}); try PORT=8081 npm run demo -- --fleet ${fleetSize}`);
+    await closeAll();
+    process.exit(1);
+  }
+  base = front.url;
+  replicaUrls.forEach((url, index) => listing.push(`replica ${index + 1}\t${url}`));
+  listing.push(`redis\t${replicaConfig.redis.url === undefined ? 'none: the replicas share nothing' : `${replicaConfig.redis.url} (${note})`}`);
+}
 const auth = config.apiKeys.length > 0 ? ` -H 'Authorization: Bearer ${config.apiKeys[0]}'` : '';
 
 const curl = (path: string, flags = '-s') => `  curl ${flags}${auth} '${base}${path}'`;
@@ -70,11 +136,15 @@ lines.push('  # errors are application/problem+json');
 lines.push(curl('/tasks/task_missing_demo'));
 lines.push(curl('/tasks/not-a-known-id'));
 
-const width = Math.max(...started.map(({ name }) => name.length)) + ' simulator'.length;
+const rows: Array<[string, string]> = [
+  [fleetSize === undefined ? 'gateway' : `gateway (round-robin over ${fleetSize} replicas)`, `${base}   (docs: ${base}/docs)`],
+  ...listing.map((line) => line.split('\t') as [string, string]),
+  ...started.map(({ name, simulator }): [string, string] => [`${name} simulator`, simulator.url]),
+];
+const width = Math.max(...rows.map(([name]) => name.length));
 console.log(`
 taskgate demo
-  ${'gateway'.padEnd(width)}  ${base}   (docs: ${base}/docs)
-${started.map(({ name, simulator }) => `  ${`${name} simulator`.padEnd(width)}  ${simulator.url}`).join('\n')}
+${rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`).join('\n')}
 
 Try:
 ${lines.join('\n')}
@@ -87,8 +157,7 @@ async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping`);
-  await app.shutdown();
-  await closeSimulators();
+  await closeAll();
   process.exit(0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));
