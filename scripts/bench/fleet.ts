@@ -122,7 +122,8 @@ async function runFleetWaiters(settings: BenchSettings, redis: LocalRedis, plan:
     // Running for longer than the scenario: every waiter is held until the pools are closed.
     await inBatches(tasks, 32, (task) => pinTask(task.base, task.id, { timeline: [{ atMs: 0, status: 'in_progress', progress: 10 }] }));
     for (const gateway of gateways) {
-      pools.push(new Pool(gateway.url, { connections: Math.ceil(plan.waiters / plan.replicas) + 16, headersTimeout: 120_000, bodyTimeout: 120_000 }));
+      // One connection per waiter: rounds of the tasks do not divide evenly over the replicas.
+      pools.push(new Pool(gateway.url, { connections: plan.waiters, headersTimeout: 120_000, bodyTimeout: 120_000 }));
     }
     let failures = 0;
     const pending: Promise<void>[] = [];

@@ -295,13 +295,15 @@ export class FleetRedis {
   }
 
   /**
-   * A command timed out. One PING with the same deadline confirms that Redis is silent
-   * before every request is sent to the fallback (one slow command is not an outage).
+   * A command timed out. One PING confirms that Redis is silent before every request is
+   * sent to the fallback (one slow command is not an outage); meanwhile each request still
+   * waits at most its own command deadline.
    */
   private confirmDown(): void {
     if (this.confirming || this.health !== 'up') return;
     this.confirming = true;
-    withinDeadline(this.commands.ping(), this.commandTimeoutMs).then(
+    // Longer than one command's deadline: on a starved machine Redis itself may miss one, and a flap costs more than a wait.
+    withinDeadline(this.commands.ping(), this.commandTimeoutMs * 3).then(
       (reply) => {
         this.confirming = false;
         if (reply === TIMED_OUT) this.markDown();
