@@ -4,7 +4,7 @@
  */
 import type { FastifyContextConfig, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../src/errors.js';
-import type { RenderedTask, ViewContext } from '../src/tasks/render.js';
+import type { RenderedTask, TaskSnapshot, ViewContext } from '../src/tasks/render.js';
 import { isTerminal } from '../schemas/task.js';
 
 export interface ViewSettings {
@@ -38,15 +38,34 @@ export function viewContext(request: FastifyRequest, settings: ViewSettings): Vi
   return { origin: publicOrigin(request, settings), token: request.linkToken };
 }
 
+/** RFC 9110's weak comparison, which If-None-Match uses: `W/` prefixes do not matter. */
 function matchesIfNoneMatch(header: string, etag: string): boolean {
   if (header.trim() === '*') return true;
-  return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
+  const opaque = etag.startsWith('W/') ? etag.slice(2) : etag;
+  return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === opaque);
+}
+
+/**
+ * `Age` of a running task's answer that was fetched before this request asked (a reused
+ * one), in whole seconds; undefined otherwise. Terminal answers carry none: with their
+ * `max-age` it would only make browsers drop them sooner, and they never change.
+ */
+export function ageOf(snapshot: TaskSnapshot, askedAt: number): number | undefined {
+  if (snapshot.fetchedAt >= askedAt || isTerminal(snapshot.state.status)) return undefined;
+  return Math.floor((Date.now() - snapshot.fetchedAt) / 1000);
 }
 
 /** Sends a rendered Task with its ETag and caching headers, or a 304 when the client has this version. */
-export function sendTask(request: FastifyRequest, reply: FastifyReply, rendered: RenderedTask, terminalMaxAgeSeconds: number): FastifyReply {
+export function sendTask(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  rendered: RenderedTask,
+  terminalMaxAgeSeconds: number,
+  ageSeconds?: number,
+): FastifyReply {
   // Terminal tasks never change again; others must be revalidated (the ETag makes that cheap).
   reply.header('cache-control', isTerminal(rendered.task.status) ? `private, max-age=${terminalMaxAgeSeconds}` : 'no-cache');
+  if (ageSeconds !== undefined) reply.header('age', String(Math.max(0, ageSeconds)));
   reply.header('etag', rendered.etag);
   const ifNoneMatch = request.headers['if-none-match'];
   if (ifNoneMatch !== undefined && matchesIfNoneMatch(ifNoneMatch, rendered.etag)) return reply.code(304).send();

@@ -14,7 +14,7 @@ import { preferredWait, TaskParamsSchema, TaskRequestHeadersSchema, WAIT_RULE, W
 import { TaskSchema } from '../schemas/task.js';
 import { LINK_AUTH, jsonResponse, REQUEST_ID_HEADER } from './documentation.js';
 import { problemResponses, TASK_LOOKUP_CODES } from './problem-responses.js';
-import { clientGone, sendTask, LINKED_TASK_ROUTE_CONFIG, viewContext, type ViewSettings } from './task-replies.js';
+import { ageOf, clientGone, sendTask, LINKED_TASK_ROUTE_CONFIG, viewContext, type ViewSettings } from './task-replies.js';
 
 export interface TaskRoutesOptions {
   service: TaskService;
@@ -74,12 +74,20 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
             {
               examples: TASK_EXAMPLES,
               headers: {
-                etag: { type: 'string', description: 'Validator of this answer, for `If-None-Match`' },
+                etag: {
+                  type: 'string',
+                  description: 'Validator of this answer, for `If-None-Match`; weak (`W/…`) while the task runs, since only the `poll_after_ms` countdown differs',
+                },
                 'cache-control': {
                   type: 'string',
                   description: '`private, max-age=…` for terminal tasks (they never change again), `no-cache` otherwise',
                 },
                 'preference-applied': { type: 'string', description: '`wait=N` when a `Prefer: wait=N` was honoured' },
+                age: {
+                  type: 'integer',
+                  description:
+                    'Seconds since a running task\'s answer was fetched from its provider, when it is a reused one; its `poll_after_ms` counts down to the next refresh',
+                },
                 'x-request-id': REQUEST_ID_HEADER,
               },
             },
@@ -90,6 +98,7 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
       },
     },
     async (request, reply) => {
+      const askedAt = Date.now();
       const { id } = request.params;
       const wait = resolveWait(request.query.wait, request.headers.prefer);
       const context = viewContext(request, views);
@@ -98,7 +107,7 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
           ? await service.waitForTask(id, { waitMs: wait.seconds * 1000, signal: clientGone(reply) })
           : await service.getTask(id);
       if (wait.fromPrefer) reply.header('preference-applied', `wait=${wait.seconds}`);
-      return sendTask(request, reply, service.render(snapshot, context), terminalMaxAgeSeconds);
+      return sendTask(request, reply, service.render(snapshot, context), terminalMaxAgeSeconds, ageOf(snapshot, askedAt));
     },
   );
 };

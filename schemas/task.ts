@@ -63,7 +63,9 @@ export const TaskSchema = z
       .int()
       .nonnegative()
       .nullable()
-      .describe('For non-terminal tasks: how long to wait before asking again; null when terminal'),
+      .describe(
+        "For non-terminal tasks: how long to wait before asking again, from the provider's cadence; a reused answer counts down to the gateway's next refresh. Null when terminal",
+      ),
     content_url: absoluteUrl
       .nullable()
       .describe('For a succeeded task: the gateway URL that streams its primary output (`GET /tasks/{id}/content`); null otherwise'),

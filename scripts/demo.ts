@@ -3,13 +3,26 @@
  * simulator of every provider in the registry on loopback, the gateway on PORT (default
  * 8080, on 127.0.0.1 unless HOST is set) wired to them with demo keys, and curl lines that
  * work. Ctrl-C stops everything through the gateway's own graceful shutdown.
+ *
+ * npm run demo -- --fleet 3 — the same behind a round-robin front on PORT, served by 3
+ * replicas sharing one Redis (a throwaway redis-server when it is installed, else REDIS_URL).
  */
+import type { FastifyInstance } from 'fastify';
+import { parseArgs } from 'node:util';
 import { buildApp } from '../src/app.js';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig, type Config } from '../src/config.js';
 import { PROVIDERS } from '../src/providers/index.js';
 import { defaultSimulatorKey, loadProfile, startSimulator, type DemoTask, type Simulator } from '../src/simulators/index.js';
 import { startCdn } from '../src/simulators/media/cdn.js';
 import { startDemoPage } from './demo-page.js';
+import { redisServerInstalled, startLocalRedis, startRoundRobin, type LocalRedis, type RoundRobinFront } from './local-fleet.js';
+
+const { values: options } = parseArgs({ options: { fleet: { type: 'string' } }, strict: true });
+const fleetSize = options.fleet === undefined ? undefined : Number(options.fleet);
+if (fleetSize !== undefined && !(Number.isInteger(fleetSize) && fleetSize >= 1 && fleetSize <= 32)) {
+  console.error(`taskgate demo: --fleet needs a number of replicas from 1 to 32, got "${options.fleet}"`);
+  process.exit(2);
+}
 
 interface Started {
   name: string;
@@ -41,7 +54,7 @@ const closeSimulators = async () => {
   await Promise.all([...started.map(({ simulator }) => simulator.close()), cdn.close()]);
 };
 
-let config;
+let config: Config;
 try {
   // CORS for any origin: the browser demo page is served from an origin of its own.
   config = loadConfig({ LOG_LEVEL: 'warn', HOST: '127.0.0.1', TASKGATE_CORS_ORIGINS: '*', ...process.env, ...env });
@@ -52,28 +65,84 @@ try {
   process.exit(1);
 }
 
+// The CDN is on loopback: allowed by name, as an operator would list an internal file host.
 const cdnAddress = new URL(cdn.url);
-const app = await buildApp(
-  { ...config, content: { allowHosts: [...config.content.allowHosts, { host: cdnAddress.hostname, port: Number(cdnAddress.port) }] } },
-  {
-    // The demo never leaves loopback: result URLs naming hosts on the internet (the seed
-    // documents' own) are not resolved, so fetching them is a 502 instead of a packet out.
-    resolveHostname: async (hostname) => {
-      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
-    },
+config = { ...config, content: { allowHosts: [...config.content.allowHosts, { host: cdnAddress.hostname, port: Number(cdnAddress.port) }] } };
+const appDeps = {
+  // The demo never leaves loopback: result URLs naming hosts on the internet (the seed
+  // documents' own) are not resolved, so fetching them is a 502 instead of a packet out.
+  resolveHostname: async (hostname: string): Promise<never> => {
+    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
   },
-);
-try {
-  await app.listen({ port: config.port, host: config.host });
-} catch (error) {
-  console.error(`taskgate demo: cannot listen on ${config.host}:${config.port} (${(error as NodeJS.ErrnoException).code}); try PORT=8081 npm run demo`);
+};
+
+let redis: LocalRedis | undefined;
+let front: RoundRobinFront | undefined;
+const apps: FastifyInstance[] = [];
+let closePage: (() => Promise<void>) | undefined;
+const closeAll = async () => {
+  await closePage?.();
+  await front?.close();
+  await Promise.all(apps.map((app) => app.shutdown()));
+  await redis?.stop();
   await closeSimulators();
-  process.exit(1);
+};
+
+/** Listens, and answers the origin to print (a wildcard host is reached on loopback). */
+async function listenOrExit(app: FastifyInstance, port: number, host: string): Promise<string> {
+  try {
+    await app.listen({ port, host });
+  } catch (error) {
+    console.error(`taskgate demo: cannot listen on ${host}:${port} (${(error as NodeJS.ErrnoException).code}); try PORT=8081 npm run demo`);
+    await closeAll();
+    process.exit(1);
+  }
+  const address = app.server.address();
+  const listening = typeof address === 'object' && address !== null ? address.port : port;
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${listening}`;
 }
-const address = app.server.address();
-const port = typeof address === 'object' && address !== null ? address.port : config.port;
-const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+/** The replicas' config: the demo's, on a free loopback port each, sharing REDIS_URL when there is one. */
+async function fleetConfig(base: Config): Promise<{ config: Config; note: string }> {
+  let url = base.redis.url;
+  let note = url === undefined ? '' : 'REDIS_URL';
+  if (url === undefined && redisServerInstalled()) {
+    redis = await startLocalRedis();
+    url = redis.url;
+    note = 'a throwaway redis-server';
+  }
+  if (url === undefined) {
+    console.warn('taskgate demo: redis-server is not installed and REDIS_URL is unset: the replicas run without Redis, each on its own (apt-get install -y redis-server)');
+  }
+  return { config: { ...base, port: 0, host: '127.0.0.1', redis: { ...base.redis, url } }, note };
+}
+
+let base: string;
+const listing: string[] = [];
+if (fleetSize === undefined) {
+  const app = await buildApp(config, appDeps);
+  apps.push(app);
+  base = await listenOrExit(app, config.port, config.host);
+} else {
+  const { config: replicaConfig, note } = await fleetConfig(config);
+  const replicaUrls: string[] = [];
+  for (let index = 0; index < fleetSize; index++) {
+    const app = await buildApp(replicaConfig, appDeps);
+    apps.push(app);
+    replicaUrls.push(await listenOrExit(app, 0, '127.0.0.1'));
+  }
+  try {
+    front = await startRoundRobin(replicaUrls, config.port, config.host);
+  } catch (error) {
+    console.error(`taskgate demo: cannot listen on ${config.host}:${config.port} (${(error as NodeJS.ErrnoException).code}); try PORT=8081 npm run demo -- --fleet ${fleetSize}`);
+    await closeAll();
+    process.exit(1);
+  }
+  base = front.url;
+  replicaUrls.forEach((url, index) => listing.push(`replica ${index + 1}\t${url}`));
+  listing.push(`redis\t${replicaConfig.redis.url === undefined ? 'none: the replicas share nothing' : `${replicaConfig.redis.url} (${note})`}`);
+}
 const auth = config.apiKeys.length > 0 ? ` -H 'Authorization: Bearer ${config.apiKeys[0]}'` : '';
 
 const curl = (path: string, flags = '-s') => `  curl ${flags}${auth} '${base}${path}'`;
@@ -107,8 +176,8 @@ let demoTasks = 0;
 const page = await startDemoPage({
   gateway: base,
   apiKey: config.apiKeys[0],
-  host,
-  port: port + 1,
+  host: '127.0.0.1',
+  port: config.port + 1,
   newTask: () => {
     const nativeId = `demo${Date.now().toString(36)}${(demoTasks++).toString(36)}`;
     pageProvider!.simulator.setTask(nativeId, {
@@ -123,14 +192,19 @@ const page = await startDemoPage({
     return `${pageProvider!.name}:${nativeId}`;
   },
 });
+closePage = page.close;
 
-const width = Math.max(...started.map(({ name }) => name.length)) + ' simulator'.length;
+const rows: Array<[string, string]> = [
+  [fleetSize === undefined ? 'gateway' : `gateway (round-robin over ${fleetSize} replicas)`, `${base}   (docs: ${base}/docs)`],
+  ['browser demo', `${page.url}   (open it: a task followed live, then its video)`],
+  ...listing.map((line) => line.split('\t') as [string, string]),
+  ...started.map(({ name, simulator }): [string, string] => [`${name} simulator`, simulator.url]),
+  ['file origin', cdn.url],
+];
+const width = Math.max(...rows.map(([name]) => name.length));
 console.log(`
 taskgate demo
-  ${'gateway'.padEnd(width)}  ${base}   (docs: ${base}/docs)
-  ${'browser demo'.padEnd(width)}  ${page.url}   (open it: a task followed live, then its video)
-${started.map(({ name, simulator }) => `  ${`${name} simulator`.padEnd(width)}  ${simulator.url}`).join('\n')}
-  ${'file origin'.padEnd(width)}  ${cdn.url}
+${rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`).join('\n')}
 
 Try:
 ${lines.join('\n')}
@@ -143,8 +217,7 @@ async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping`);
-  await app.shutdown();
-  await Promise.all([page.close(), closeSimulators()]);
+  await closeAll();
   process.exit(0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));

@@ -12,6 +12,7 @@ import { Metrics } from './metrics.js';
 import connections, { clientErrorHandler, nodeServerOptions } from './plugins/connections.js';
 import cors from './plugins/cors.js';
 import docs from './plugins/docs.js';
+import fleet from './plugins/fleet.js';
 import lifecycle from './plugins/lifecycle.js';
 import observability from './plugins/observability.js';
 import problems, { routerErrorHandler } from './plugins/problems.js';
@@ -82,7 +83,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   const metrics = deps.metrics ?? new Metrics();
   const clients = buildClients(config, deps.providers ?? PROVIDERS, upstreamObserver(app, metrics), deps.dispatcher);
-  const service = new TaskService(config, clients, metrics);
+  await app.register(fleet, { config, metrics });
+  const service = new TaskService(config, clients, metrics, app.taskStore);
   const content = new ContentProxy({
     timeoutMs: config.upstreamTimeoutMs,
     allowHosts: config.content.allowHosts,
@@ -107,7 +109,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   await app.register(docs, { version: VERSION });
   await app.register(cors, { origins: config.corsOrigins });
-  await app.register(taskApi, { config, service, content, metrics });
+  await app.register(taskApi, { config, service, content, metrics, store: app.taskStore });
   await app.register(operationRoutes, { clients, metrics });
   await app.register(problemRoutes);
   return app;

@@ -39,6 +39,12 @@ const httpUrl = z
 
 const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://app.example');
 
+/** REDIS_URL: `redis://` or `rediss://` (TLS); a password in it is how Redis takes one. */
+const redisUrl = z
+  .string()
+  .trim()
+  .refine((value) => URL.canParse(value) && /^rediss?:$/.test(new URL(value).protocol), 'must be a redis:// or rediss:// URL');
+
 const RoutingRuleSchema = z
   .object({
     /** Matches ids that start with this text. */
@@ -144,10 +150,16 @@ function configSchema(providers: readonly ProviderDefinition[]) {
           /** Terminal tasks kept in memory (LRU). */
           terminalMaxEntries: z.number().int().min(1).default(10_000),
           terminalTtlMs: durationMs.default(60 * 60 * 1000),
-          /** How long a non-terminal answer may be reused; never more than poll_after_ms. */
-          freshMs: optionalDurationMs.default(1000),
+          /**
+           * Shortens how long a non-terminal answer is reused (it is reused until the
+           * provider's cadence has passed since it was fetched); unset: no shortening, 0: never reused.
+           */
+          freshMs: optionalDurationMs.optional(),
+          /** How long a provider's "no such task" is remembered, per provider and native id; 0: never. */
+          notFoundMs: optionalDurationMs.default(30_000),
           /** Remembered id -> provider answers of ambiguous ids. */
           routeMemoMaxEntries: z.number().int().min(1).default(10_000),
+          routeMemoTtlMs: durationMs.default(24 * 60 * 60 * 1000),
         })
         .strict()
         .prefault({}),
@@ -220,6 +232,19 @@ function configSchema(providers: readonly ProviderDefinition[]) {
         })
         .strict()
         .prefault({}),
+      /** Fleet mode (REDIS_URL): state shared by every replica through Redis; no url: everything in this process. */
+      redis: z
+        .object({
+          url: redisUrl.optional(),
+          /** Namespace of every key and channel. */
+          prefix: z.string().min(1).default('taskgate:'),
+          /** Longest wait for one Redis command before Redis counts as down (then: in-process fallback). */
+          commandTimeoutMs: durationMs.default(50),
+          /** How long the boot waits for a first connection before starting in fallback. */
+          connectTimeoutMs: durationMs.default(2000),
+        })
+        .strict()
+        .prefault({}),
       maxUpstreamBodyBytes: positiveNumber.default(1024 * 1024),
       upstreamRetries: wholeNumber.default(2),
     })
@@ -267,6 +292,8 @@ function envSettings(providers: readonly ProviderDefinition[]): EnvSetting[] {
     { variable: 'CIRCUIT_OPEN_MS', path: ['circuit', 'openMs'], read: asWholeNumber },
     { variable: 'TASKGATE_PUBLIC_URL', path: ['publicUrl'], read: asText },
     { variable: 'TASKGATE_LINK_SECRET', path: ['linkSecret'], read: asText },
+    { variable: 'REDIS_URL', path: ['redis', 'url'], read: asText },
+    { variable: 'TASKGATE_REDIS_PREFIX', path: ['redis', 'prefix'], read: asText },
     ...providers.flatMap((definition) => [
       { variable: `${definition.envPrefix}_API_KEY`, path: ['providers', definition.name, 'apiKey'], read: asText },
       { variable: `${definition.envPrefix}_BASE_URL`, path: ['providers', definition.name, 'baseUrl'], read: asText },

@@ -2,6 +2,7 @@
  * Prometheus metrics, one registry per app so tests can build many apps side by side.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { StoreStats } from './fleet/store.js';
 import type { CircuitState } from './upstream/breaker.js';
 import type { ProviderClientObserver } from './providers/client.js';
 
@@ -77,7 +78,7 @@ export class Metrics implements ProviderClientObserver {
   });
   readonly cacheLookups = new Counter({
     name: 'taskgate_cache_lookups_total',
-    help: 'Task cache lookups, by cache (terminal, fresh) and result (hit, miss)',
+    help: 'Task cache lookups, by cache (terminal, fresh, not_found) and result (hit, miss)',
     labelNames: ['cache', 'result'] as const,
     registers: [this.registry],
   });
@@ -137,6 +138,7 @@ export class Metrics implements ProviderClientObserver {
   readonly terminalHit = this.cacheLookups.labels({ cache: 'terminal', result: 'hit' });
   readonly freshHit = this.cacheLookups.labels({ cache: 'fresh', result: 'hit' });
   readonly cacheMiss = this.cacheLookups.labels({ cache: 'terminal', result: 'miss' });
+  readonly notFoundHit = this.cacheLookups.labels({ cache: 'not_found', result: 'hit' });
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'taskgate_' });
@@ -166,6 +168,37 @@ export class Metrics implements ProviderClientObserver {
 
   onContentBytes(provider: string, bytes: number): void {
     this.contentBytes.inc({ provider }, bytes);
+  }
+
+  /** Fleet mode: Redis health, leases held and subscriptions, read from the store at each scrape. */
+  trackFleet(stats: () => StoreStats): void {
+    new Gauge({
+      name: 'taskgate_redis_up',
+      help: '1 while Redis answers (fleet mode), 0 while this replica works on its own',
+      registers: [this.registry],
+      collect() {
+        this.set(stats().redisUp === true ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'taskgate_fleet_leases_held',
+      help: 'Fleet leases this replica holds: poll (one per task it polls for the fleet), flight (upstream calls it runs for the fleet)',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+      collect() {
+        const current = stats();
+        this.set({ kind: 'poll' }, current.pollLeases);
+        this.set({ kind: 'flight' }, current.flightLeases);
+      },
+    });
+    new Gauge({
+      name: 'taskgate_redis_subscriptions',
+      help: 'Redis channels this replica subscribes (one per watched task, however many clients wait on it)',
+      registers: [this.registry],
+      collect() {
+        this.set(stats().subscriptions);
+      },
+    });
   }
 
   onAttempt(provider: string, outcome: string, seconds: number): void {

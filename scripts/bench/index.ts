@@ -4,7 +4,7 @@
  *
  *   npm run bench                      full run (~15 min), rewrites BENCHMARKS.md's results
  *   npm run bench -- --quick           short smoke run; prints, writes only with --write
- *   options: --only cached,passthrough,storm,waiters,startup   --source (gateway via tsx)
+ *   options: --only cached,passthrough,storm,waiters,startup,fleet   --source (gateway via tsx)
  *            --no-build   --write   --no-write   --json FILE   --cpu-prof DIR (gateway profiles)
  *            --from-json FILE (rewrite BENCHMARKS.md from a saved run's results, no measuring)
  */
@@ -14,6 +14,7 @@ import { cpus, release, totalmem, tmpdir, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCached } from './cached.js';
+import { runFleet } from './fleet.js';
 import { runPassthrough } from './passthrough.js';
 import { killAll, loadAverage } from './processes.js';
 import { writeReport, type BenchResults } from './report.js';
@@ -22,7 +23,7 @@ import { runStartup } from './startup.js';
 import { runStorm } from './storm.js';
 import { runWaiters, type WaitersOptions } from './waiters.js';
 
-const SCENARIOS = ['cached', 'passthrough', 'storm', 'waiters', 'startup'] as const;
+const SCENARIOS = ['cached', 'passthrough', 'storm', 'waiters', 'startup', 'fleet'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -122,13 +123,13 @@ async function main(): Promise<void> {
     log('pass-through');
     results.passthrough = await runPassthrough(settings);
   }
+  const storm = quick
+    ? { clients: 200, tasks: 20, durationSeconds: 8, clientIntervalMs: 1000 }
+    : { clients: 1000, tasks: 100, durationSeconds: 30, clientIntervalMs: 1000 };
   if (selected.has('storm')) {
     log('polling storm');
-    const storm = quick
-      ? { clients: 200, tasks: 20, durationSeconds: 8, clientIntervalMs: 1000 }
-      : { clients: 1000, tasks: 100, durationSeconds: 30, clientIntervalMs: 1000 };
-    // The storm polls every second: with a 1-s provider cadence the gateway may ask
-    // once per interval; with the default 5-s cadence DESIGN.md still caps reuse at 1 s.
+    // The storm polls every second, at a 1-s provider cadence and at the default 5-s one
+    // (a running answer is reused until the cadence has passed: at most one call per interval).
     results.storms = [await runStorm(settings, { ...storm, cadenceMs: 1000 }), await runStorm(settings, { ...storm, cadenceMs: undefined })];
   }
   if (selected.has('waiters')) {
@@ -144,6 +145,10 @@ async function main(): Promise<void> {
     log('start-up');
     results.startup = [await runStartup(settings, 'dist', quick ? 2 : 5)];
     if (!quick) results.startup.push(await runStartup(settings, 'source', 3));
+  }
+  if (selected.has('fleet')) {
+    log('fleet: 3 replicas on one redis-server');
+    results.fleet = await runFleet(settings, storm);
   }
   results.environment.loadAfter = loadAverage();
 

@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { CachedResult } from './cached.js';
+import type { FleetResult } from './fleet.js';
 import type { PassthroughResult } from './passthrough.js';
 import type { StartupResult } from './startup.js';
 import type { StormResult } from './storm.js';
@@ -37,6 +38,7 @@ export interface BenchResults {
   storms?: StormResult[];
   waiters?: { options: WaitersOptions; runs: WaitersRun[] };
   startup?: StartupResult[];
+  fleet?: FleetResult;
 }
 
 const yes = (met: boolean) => (met ? '**met**' : '**not met**');
@@ -44,7 +46,7 @@ const ratio = (value: Spread) => formatSpread(value, 2, '×');
 
 function summary(results: BenchResults): string[] {
   const rows: string[] = ['| scenario | measured (median of runs, min-max) | target | result |', '|---|---|---|---|'];
-  const { cached, passthrough, storms, waiters, startup } = results;
+  const { cached, passthrough, storms, waiters, startup, fleet } = results;
   if (cached) {
     rows.push(
       `| cached terminal task, 32 connections | gateway ${formatSpread(cached.rps.gateway)} req/s = ${ratio(cached.ratioToBare)} bare node:http, ${ratio(cached.ratioToFastify)} minimal fastify | ≥ 0.80× bare node:http | ${yes(cached.ratioToBare.median >= 0.8)} |`,
@@ -81,7 +83,32 @@ function summary(results: BenchResults): string[] {
       `| start-up: process start to first 200 (\`node dist/taskgate.mjs\`) | ${formatSpread(start.toHealthzMs, 0, ' ms')} | ≤ 500 ms | ${yes(start.toHealthzMs.median <= 500)} |`,
     );
   }
+  if (fleet !== undefined && 'skipped' in fleet) {
+    rows.push(`| fleet (3 replicas on one Redis) | skipped: ${fleet.skipped} | - | n/a |`);
+  } else if (fleet !== undefined) {
+    const { storm, cached: fleetCached, waiters: fleetWaiters } = fleet;
+    const distinct = fleetWaiters.perReplica.every((replica) => replica.subscriptions === replica.tasks);
+    rows.push(
+      `| fleet polling storm: ${round(storm.clients)} clients round-robin over 3 replicas on one Redis, ${storm.tasks} running tasks, every ${storm.clientIntervalMs / 1000} s for ${storm.durationSeconds} s, cadence ${storm.effectiveCadenceMs / 1000} s (default) | ${storm.perCadence.mean.toFixed(2)} upstream calls per task per cadence interval (max ${storm.perCadence.max.toFixed(2)}) | ≤ 1.1 | ${yes(storm.perCadence.mean <= 1.1)} |`,
+      `| fleet: cached task throughput of one replica with Redis vs the same replica without | ${ratio(fleetCached.ratio)} (${formatSpread(fleetCached.rps.fleet)} vs ${formatSpread(fleetCached.rps.single)} req/s) | ≥ 0.90× | ${yes(fleetCached.ratio.median >= 0.9)} |`,
+      `| fleet: ${round(fleetWaiters.waiters)} waiters over 3 replicas, ${round(fleetWaiters.tasks)} tasks: Redis subscriptions per replica | ${fleetWaiters.perReplica.map((replica) => round(replica.subscriptions)).join(' / ')} for ${fleetWaiters.perReplica.map((replica) => round(replica.tasks)).join(' / ')} distinct tasks (${fleetWaiters.perReplica.map((replica) => round(replica.waiters)).join(' / ')} waiters) | = distinct tasks per replica | ${yes(distinct)} |`,
+    );
+  }
   return rows;
+}
+
+function fleetDetails(fleet: Exclude<FleetResult, { skipped: string }>): string[] {
+  const { storm, cached, waiters } = fleet;
+  return [
+    '### Fleet (3 replicas on one redis-server)',
+    '',
+    `Three gateway processes (the same entry, each with \`REDIS_URL\` on one local redis-server, no persistence) and the simulators, each its own process. Storm: client \`i\` keeps one connection to replica \`i mod 3\` and asks for task \`i mod ${storm.tasks}\`, so every task is polled through every replica: ${round(storm.requests)} requests (non-200 ${storm.non200}, failed ${storm.failures}, client p99 ${storm.p99Ms.toFixed(1)} ms), ${round(storm.upstreamCalls)} upstream calls = ${storm.perCadence.mean.toFixed(2)} / ${storm.perCadence.median.toFixed(2)} / ${storm.perCadence.max.toFixed(2)} (mean / median / max) per task per ${storm.effectiveCadenceMs / 1000}-s cadence interval, for the whole fleet.`,
+    '',
+    `Cached task (\`GET /tasks/video_69095b4ce0048190893a01510c0c98b0\`, 32 connections, flat out, alternating in each run): one replica with Redis ${formatSpread(cached.rps.fleet)} req/s, the same without ${formatSpread(cached.rps.single)} req/s; ratio ${ratio(cached.ratio)}. The terminal task is in the replica's local layer, so the answer costs no Redis round trip (with the rate limit on, each request would also count in Redis: the benchmarks run with \`TASKGATE_RATE_LIMIT=0\`).`,
+    '',
+    `Waiters: ${round(waiters.waiters)} \`?wait=60\` requests (waiter \`i\` asks for task \`i mod ${round(waiters.tasks)}\`, each round of the tasks through the next replica, so every replica holds waiters of every task), ${round(waiters.held)} held at once, ${waiters.failures} failed. Per replica: Redis subscriptions ${waiters.perReplica.map((replica) => round(replica.subscriptions)).join(' / ')}, poll loops (distinct tasks) ${waiters.perReplica.map((replica) => round(replica.tasks)).join(' / ')}, poll leases held ${waiters.perReplica.map((replica) => round(replica.pollLeases)).join(' / ')}. Redis reports ${round(waiters.redisChannels)} poll channels with ${waiters.subscribersPerChannel.min}-${waiters.subscribersPerChannel.max} subscribers each (a sample of 100). Over ${waiters.holdSeconds.toFixed(0)} s of holding, ${waiters.callsPerTaskPerCadence.toFixed(2)} upstream calls per task per ${waiters.cadenceMs / 1000}-s cadence for the whole fleet.`,
+    '',
+  ];
 }
 
 function cachedDetails(cached: CachedResult): string[] {
@@ -200,6 +227,7 @@ export function renderGenerated(results: BenchResults): string {
   if (results.storms) lines.push(...stormDetails(results.storms));
   if (results.waiters) lines.push(...waitersDetails(results.waiters));
   if (results.startup) lines.push(...startupDetails(results.startup));
+  if (results.fleet && !('skipped' in results.fleet)) lines.push(...fleetDetails(results.fleet));
   lines.push(END);
   return lines.join('\n');
 }

@@ -76,6 +76,8 @@ export interface GatewayOptions {
   configFile?: Record<string, unknown>;
   /** Extra node flags, e.g. `--cpu-prof`. */
   nodeFlags?: string[];
+  /** Extra environment (e.g. REDIS_URL for fleet mode). */
+  env?: Record<string, string>;
 }
 
 export interface Gateway extends RunningProcess {
@@ -98,6 +100,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     VTRIX_BASE_URL: options.simulators.vtrix,
     GRAVITEX_API_KEY: GRAVITEX_KEY,
     GRAVITEX_BASE_URL: options.simulators.gravitex,
+    ...options.env,
   };
   if (options.configFile !== undefined) {
     configDirectory = mkdtempSync(join(tmpdir(), 'taskgate-bench-'));

@@ -5,7 +5,7 @@
  */
 import { Client } from 'undici';
 import { sleep } from './processes.js';
-import { pinTask, resetSimulator, simulatorHits, startGateway, startSimulators, type BenchSettings } from './stack.js';
+import { pinTask, resetSimulator, simulatorHits, startGateway, startSimulators, type BenchSettings, type Gateway } from './stack.js';
 import { median, percentile } from './stats.js';
 
 export interface StormOptions {
@@ -15,6 +15,10 @@ export interface StormOptions {
   clientIntervalMs: number;
   /** The provider poll interval (cadence) configured on the gateway; undefined = the default. */
   cadenceMs: number | undefined;
+  /** Gateway processes; clients are spread over them round-robin (default 1). */
+  replicas?: number;
+  /** Fleet mode: the replicas share this Redis. */
+  redisUrl?: string;
 }
 
 export interface StormResult extends StormOptions {
@@ -51,8 +55,13 @@ export async function runStorm(settings: BenchSettings, options: StormOptions): 
       options.cadenceMs === undefined
         ? undefined
         : { providers: { vtrix: { pollIntervalMs: options.cadenceMs }, gravitex: { pollIntervalMs: options.cadenceMs } } };
-    const gateway = await startGateway({ mode: settings.mode, simulators, configFile, nodeFlags: settings.gatewayNodeFlags });
-    stops.unshift(gateway.stop);
+    const env = options.redisUrl === undefined ? undefined : { REDIS_URL: options.redisUrl, TASKGATE_REDIS_PREFIX: `bench-storm-${Date.now()}:` };
+    const gateways: Gateway[] = [];
+    for (let replica = 0; replica < (options.replicas ?? 1); replica++) {
+      const gateway = await startGateway({ mode: settings.mode, simulators, configFile, nodeFlags: settings.gatewayNodeFlags, env });
+      stops.unshift(gateway.stop);
+      gateways.push(gateway);
+    }
     const tasks = stormIds(options.tasks);
     await Promise.all([resetSimulator(simulators.vtrix), resetSimulator(simulators.gravitex)]);
     for (const task of tasks) {
@@ -68,7 +77,8 @@ export async function runStorm(settings: BenchSettings, options: StormOptions): 
     const started = performance.now();
     const endAt = started + options.durationSeconds * 1000;
     const poller = async (index: number): Promise<void> => {
-      const client = new Client(gateway.url, { keepAliveTimeout: 60_000 });
+      // Client i asks replica i mod replicas, as a round-robin balancer with sticky connections would send it.
+      const client = new Client(gateways[index % gateways.length]!.url, { keepAliveTimeout: 60_000 });
       clients.push(client);
       const path = `/tasks/${tasks[index % tasks.length]!.id}`;
       // Each client keeps its own phase, like independent browsers.
@@ -110,7 +120,7 @@ export async function runStorm(settings: BenchSettings, options: StormOptions): 
       perSecond: { mean: mean(perSecond), max: Math.max(...perSecond) },
     };
     settings.log(
-      `  storm (cadence ${cadenceMs} ms): ${requests} requests, non-200 ${non200}, failures ${failures}, p99 ${result.p99Ms.toFixed(1)} ms; ${result.upstreamCalls} upstream calls = ${result.perCadence.mean.toFixed(2)} per task per cadence interval (max ${result.perCadence.max.toFixed(2)}), ${result.perSecond.mean.toFixed(2)} per task per second`,
+      `  storm (cadence ${cadenceMs} ms, ${gateways.length} replica${gateways.length === 1 ? '' : 's'}${options.redisUrl === undefined ? '' : ' on Redis'}): ${requests} requests, non-200 ${non200}, failures ${failures}, p99 ${result.p99Ms.toFixed(1)} ms; ${result.upstreamCalls} upstream calls = ${result.perCadence.mean.toFixed(2)} per task per cadence interval (max ${result.perCadence.max.toFixed(2)}), ${result.perSecond.mean.toFixed(2)} per task per second`,
     );
     return result;
   } finally {

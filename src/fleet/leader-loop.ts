@@ -11,22 +11,30 @@ import { randomUUID } from 'node:crypto';
 import { Lease } from './lease.js';
 import { UNAVAILABLE, type FleetRedis, type RedisChannel, type Subscription } from './redis.js';
 
-export interface LeaderJoinOptions {
+/** How messages of a type other than string cross Redis; a message that does not decode is dropped. */
+export interface MessageCodec<M> {
+  encode(message: M): string;
+  decode(text: string): M | undefined;
+}
+
+export interface LeaderJoinOptions<M = string> {
   intervalMs: number;
   /** Lease time; default twice the interval. */
   leaseMs?: number;
   /** Polls upstream and publishes; must handle its own errors. A tick is skipped while the previous one still runs. */
   onTick: () => void | Promise<void>;
-  onMessage: (message: string) => void;
+  onMessage: (message: M) => void;
+  /** Needed unless messages are strings. */
+  codec?: MessageCodec<M>;
 }
 
 /** `local`: Redis is unavailable and this replica ticks on its own. */
 export type LeaderRole = 'joining' | 'leader' | 'follower' | 'local';
 
-export interface LeaderMembership {
+export interface LeaderMembership<M = string> {
   readonly role: LeaderRole;
-  /** To every joined replica; this one's `onMessage` gets it at once, not through Redis. */
-  publish(message: string): void;
+  /** To every joined replica; this one's `onMessage` gets it at once (the same object), not through Redis. */
+  publish(message: M): void;
   /** Stops ticking, unsubscribes and releases the lease if held. */
   leave(): void;
 }
@@ -44,7 +52,9 @@ interface LoopContext {
   replicaId: string;
 }
 
-class Member implements LeaderMembership {
+const STRING_CODEC: MessageCodec<string> = { encode: (message) => message, decode: (text) => text };
+
+class Member<M> implements LeaderMembership<M> {
   role: LeaderRole = 'joining';
   private token: string | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -54,13 +64,15 @@ class Member implements LeaderMembership {
   private readonly channel: RedisChannel;
   private readonly leaseMs: number;
   private readonly subscription: Subscription;
+  private readonly codec: MessageCodec<M>;
 
   constructor(
     private readonly context: LoopContext,
     key: string,
-    private readonly options: LeaderJoinOptions,
-    private readonly onLeave: (member: Member) => void,
+    private readonly options: LeaderJoinOptions<M>,
+    private readonly onLeave: (member: Member<M>) => void,
   ) {
+    this.codec = options.codec ?? (STRING_CODEC as unknown as MessageCodec<M>);
     this.leaseName = `leader:${key}`;
     this.channel = context.redis.channel('leader', key);
     this.leaseMs = options.leaseMs ?? options.intervalMs * 2;
@@ -68,10 +80,16 @@ class Member implements LeaderMembership {
     void this.step();
   }
 
-  publish(message: string): void {
+  publish(message: M): void {
     if (this.left) return;
     this.deliver(message);
-    void this.context.redis.publish(this.channel, `${this.context.replicaId}\n${message}`);
+    let text: string;
+    try {
+      text = this.codec.encode(message);
+    } catch {
+      return;
+    }
+    void this.context.redis.publish(this.channel, `${this.context.replicaId}\n${text}`);
   }
 
   leave(): void {
@@ -88,10 +106,16 @@ class Member implements LeaderMembership {
     const newline = raw.indexOf('\n');
     // Our own messages were delivered when we published them.
     if (newline < 0 || raw.slice(0, newline) === this.context.replicaId) return;
-    this.deliver(raw.slice(newline + 1));
+    let message: M | undefined;
+    try {
+      message = this.codec.decode(raw.slice(newline + 1));
+    } catch {
+      message = undefined;
+    }
+    if (message !== undefined) this.deliver(message);
   }
 
-  private deliver(message: string): void {
+  private deliver(message: M): void {
     if (this.left) return;
     try {
       this.options.onMessage(message);
@@ -152,7 +176,7 @@ class Member implements LeaderMembership {
 export class LeaderLoop {
   /** Tells this process's messages apart from other replicas' on the shared channel. */
   readonly replicaId = randomUUID();
-  private readonly members = new Map<string, Member>();
+  private readonly members = new Map<string, Member<never>>();
   private readonly context: LoopContext;
 
   constructor(redis: FleetRedis) {
@@ -171,12 +195,12 @@ export class LeaderLoop {
     return held;
   }
 
-  join(key: string, options: LeaderJoinOptions): LeaderMembership {
+  join<M = string>(key: string, options: LeaderJoinOptions<M>): LeaderMembership<M> {
     if (this.members.has(key)) throw new AlreadyJoinedError(key);
-    const member = new Member(this.context, key, options, (left) => {
-      if (this.members.get(key) === left) this.members.delete(key);
+    const member: Member<M> = new Member(this.context, key, options, (left) => {
+      if (this.members.get(key) === (left as unknown)) this.members.delete(key);
     });
-    this.members.set(key, member);
+    this.members.set(key, member as unknown as Member<never>);
     return member;
   }
 

@@ -65,17 +65,56 @@ function isReplyError(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError';
 }
 
+const TIMED_OUT: unique symbol = Symbol('timed out');
+
+/**
+ * `work`'s outcome, or TIMED_OUT when no reply came within `ms` and one more I/O phase.
+ * A timer that fires late because this process was busy then lets a reply that is already
+ * in the socket be read first (setImmediate runs after the I/O phase), so only Redis's own
+ * silence counts as a timeout, not this process's event-loop lag.
+ */
+function withinDeadline<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          resolve(TIMED_OUT);
+        }),
+      ms,
+    );
+    work.then(
+      (value) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
 export class FleetRedis {
   readonly prefix: string;
   private readonly commands: Redis;
   private readonly subscriber: Redis;
   private readonly probeMaxIntervalMs: number;
+  private readonly commandTimeoutMs: number;
   private readonly onHealthChange: ((up: boolean) => void) | undefined;
   private health: Health = 'starting';
   private probeDelayMs = FIRST_PROBE_DELAY_MS;
   private probeTimer: NodeJS.Timeout | undefined;
   private startupTimer: NodeJS.Timeout | undefined;
   private probing = false;
+  private confirming = false;
   private readonly channels = new Map<string, ChannelState>();
   /** Channels the subscriber connection holds at Redis, as far as its replies told us. */
   private readonly subscribedAtRedis = new Set<string>();
@@ -94,8 +133,10 @@ export class FleetRedis {
     this.probeMaxIntervalMs = options.probeMaxIntervalMs ?? 1000;
     this.onHealthChange = options.onHealthChange;
     const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 50;
     const connectionOptions: RedisOptions = {
-      commandTimeout: options.commandTimeoutMs ?? 50,
+      // Only a backstop that clears ioredis's queue: withinDeadline gives up on a command long before.
+      commandTimeout: Math.max(1000, this.commandTimeoutMs * 10),
       connectTimeout: connectTimeoutMs,
       enableOfflineQueue: false,
       // Commands in flight when the socket drops fail at once instead of waiting for a reconnect.
@@ -151,11 +192,13 @@ export class FleetRedis {
   async run<T>(command: (client: Redis) => Promise<T>): Promise<T | Unavailable> {
     if (this.health !== 'up') return UNAVAILABLE;
     try {
-      return await command(this.commands);
+      const reply = await withinDeadline(command(this.commands), this.commandTimeoutMs);
+      if (reply !== TIMED_OUT) return reply;
+      this.confirmDown();
     } catch (error) {
       if (!isReplyError(error)) this.markDown();
-      return UNAVAILABLE;
     }
+    return UNAVAILABLE;
   }
 
   /** True when Redis took the message (whether anyone listens is not known here). */
@@ -212,22 +255,26 @@ export class FleetRedis {
   }
 
   private sendSubscribe(channels: string[]): Promise<boolean> {
-    return this.subscriber.subscribe(...channels).then(
-      () => {
-        for (const channel of channels) this.subscribedAtRedis.add(channel);
-        return true;
-      },
-      (error: unknown) => {
-        if (!isReplyError(error)) this.markDown();
-        return false;
-      },
-    );
+    return this.onSubscriber(this.subscriber.subscribe(...channels), () => {
+      for (const channel of channels) this.subscribedAtRedis.add(channel);
+    });
   }
 
   private sendUnsubscribe(channels: string[]): Promise<boolean> {
-    return this.subscriber.unsubscribe(...channels).then(
-      () => {
-        for (const channel of channels) if (!this.channels.has(channel)) this.subscribedAtRedis.delete(channel);
+    return this.onSubscriber(this.subscriber.unsubscribe(...channels), () => {
+      for (const channel of channels) if (!this.channels.has(channel)) this.subscribedAtRedis.delete(channel);
+    });
+  }
+
+  /** A (un)subscribe with the command deadline: true once Redis confirmed it. */
+  private onSubscriber(work: Promise<unknown>, confirmed: () => void): Promise<boolean> {
+    return withinDeadline(work, this.commandTimeoutMs).then(
+      (reply) => {
+        if (reply === TIMED_OUT) {
+          this.confirmDown();
+          return false;
+        }
+        confirmed();
         return true;
       },
       (error: unknown) => {
@@ -245,6 +292,27 @@ export class FleetRedis {
     } catch {
       // The callback only logs and sets a gauge; its failure must not break the state machine.
     }
+  }
+
+  /**
+   * A command timed out. One PING confirms that Redis is silent before every request is
+   * sent to the fallback (one slow command is not an outage); meanwhile each request still
+   * waits at most its own command deadline.
+   */
+  private confirmDown(): void {
+    if (this.confirming || this.health !== 'up') return;
+    this.confirming = true;
+    // Longer than one command's deadline: on a starved machine Redis itself may miss one, and a flap costs more than a wait.
+    withinDeadline(this.commands.ping(), this.commandTimeoutMs * 3).then(
+      (reply) => {
+        this.confirming = false;
+        if (reply === TIMED_OUT) this.markDown();
+      },
+      (error: unknown) => {
+        this.confirming = false;
+        if (!isReplyError(error)) this.markDown();
+      },
+    );
   }
 
   private markDown(): void {

@@ -24,8 +24,41 @@ local value = redis.call('GET', KEYS[1])
 if not value then return false end
 return {value, redis.call('PTTL', KEYS[1])}`;
 
-export class SharedCache<V extends {}> {
-  private readonly redis: FleetRedis;
+// The first of several keys that holds a value, which one, and its remaining lifetime.
+const FIRST_WITH_TTL = `
+for index, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if value then return {index, value, redis.call('PTTL', key)} end
+end
+return false`;
+
+/** What findFirst needs of each cache, whatever its value type. */
+export interface RemoteLayer {
+  readonly redis: FleetRedis;
+  redisKey(key: string): RedisKey;
+  accept(key: string, text: string, ttlMs: number): boolean;
+}
+
+/**
+ * Looks `key` up in several caches of one FleetRedis at once (one round trip; their local
+ * layers are not consulted): the index of the first cache that has it, which now holds it
+ * locally too, or -1 on a miss, a bad entry, or Redis unavailable.
+ */
+export async function findFirst(caches: readonly RemoteLayer[], key: string): Promise<number> {
+  const first = caches[0];
+  if (first === undefined) return -1;
+  const keys = caches.map((cache) => cache.redisKey(key));
+  const reply = await first.redis.run((client) => client.eval(FIRST_WITH_TTL, keys.length, ...keys));
+  if (reply === UNAVAILABLE || !Array.isArray(reply)) return -1;
+  const [position, text, ttl] = reply as unknown[];
+  const index = typeof position === 'number' ? position - 1 : -1;
+  const cache = caches[index];
+  if (cache === undefined || typeof text !== 'string' || typeof ttl !== 'number') return -1;
+  return cache.accept(key, text, ttl) ? index : -1;
+}
+
+export class SharedCache<V extends {}> implements RemoteLayer {
+  readonly redis: FleetRedis;
   private readonly namespace: string;
   private readonly schema: z.ZodType<V>;
   private readonly local: LRUCache<string, V>;
@@ -62,6 +95,19 @@ export class SharedCache<V extends {}> {
     if (value === undefined) return undefined;
     if (typeof ttl === 'number' && ttl > 0) this.local.set(key, value, { ttl });
     return value;
+  }
+
+  /** Keeps `value` in this process only, e.g. one another replica stored and told us about. */
+  hold(key: string, value: V, ttlMs: number): void {
+    if (ttlMs > 0) this.local.set(key, value, { ttl: toPx(ttlMs) });
+  }
+
+  /** Holds a value read from Redis with `ttlMs` left; false when it does not decode or has no time left. */
+  accept(key: string, text: string, ttlMs: number): boolean {
+    const value = this.decode(text);
+    if (value === undefined || ttlMs <= 0) return false;
+    this.local.set(key, value, { ttl: ttlMs });
+    return true;
   }
 
   /** Stores locally at once and in Redis (best effort); both copies expire after `ttlMs`. */

@@ -50,7 +50,7 @@ export interface FlightCall<V> {
   reserveMs?: number;
 }
 
-const SharedErrorSchema = z.object({
+export const SharedErrorSchema = z.object({
   code: z.string(),
   detail: z.string(),
   provider: z.string().optional(),
@@ -102,6 +102,7 @@ export class FleetSingleFlight<V> {
   private readonly recheckMs: number;
   /** Callers in this process share one fleet flight per key (the first caller's options rule). */
   private readonly local = new Map<string, Promise<V>>();
+  private leadingCount = 0;
 
   constructor(options: FleetSingleFlightOptions<V>) {
     this.redis = options.redis;
@@ -114,6 +115,11 @@ export class FleetSingleFlight<V> {
 
   get inFlight(): number {
     return this.local.size;
+  }
+
+  /** Flights whose lease this process holds right now (it runs their call for the fleet). */
+  get leading(): number {
+    return this.leadingCount;
   }
 
   execute(key: string, call: FlightCall<V>): Promise<V> {
@@ -152,14 +158,17 @@ export class FleetSingleFlight<V> {
     );
     renewal.unref();
     let value: V;
+    this.leadingCount++;
     try {
       value = await call.run();
     } catch (error) {
+      this.leadingCount--;
       clearInterval(renewal);
       const shared = this.safely(() => this.codec.encodeError(error));
       void this.finish(key, token, shared === undefined ? undefined : { token, ok: false, error: shared });
       throw error;
     }
+    this.leadingCount--;
     clearInterval(renewal);
     const encoded = this.safely(() => ({ data: this.codec.encodeValue(value) }));
     void this.finish(key, token, encoded === undefined ? undefined : { token, ok: true, value: encoded.data });

@@ -11,6 +11,7 @@ import { ClientKeys, FailedAuthThrottle } from '../auth.js';
 import type { Config } from '../config.js';
 import type { ContentProxy } from '../content/proxy.js';
 import { GatewayError } from '../errors.js';
+import type { TaskStore } from '../fleet/store.js';
 import { LinkSigner } from '../links.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskService } from '../tasks/service.js';
@@ -38,6 +39,8 @@ export interface TaskApiOptions {
   service: TaskService;
   content: ContentProxy;
   metrics: Metrics;
+  /** Decides where rate-limit counts live: this process, or the fleet. */
+  store: TaskStore;
 }
 
 const INVALID_LINK = 'The link token is not valid for this task: it expired, belongs to another task, or its key was removed.';
@@ -53,13 +56,17 @@ function rateLimited(max: number, retryAfterSeconds: number): GatewayError {
  * The rate limit (@fastify/rate-limit, whatever its store): 1 per request before the body
  * is read, and for a weighted route the rest of its weight once the body says what it is.
  */
-async function registerRateLimit(api: FastifyInstance, perMinute: number): Promise<void> {
+async function registerRateLimit(api: FastifyInstance, perMinute: number, store: TaskStore): Promise<void> {
   await api.register(fastifyRateLimit, {
     max: perMinute,
     timeWindow: 60_000,
     // A route hook, so after the authentication hook: the bucket is the client's key (or its IP when open).
     hook: 'onRequest',
     keyGenerator: (request) => request.clientKeyId ?? request.ip,
+    // In fleet mode the counts live in Redis (@fastify/rate-limit's own store), so the limit is fleet-wide.
+    ...store.rateLimitOptions(),
+    // Belt and braces: a store failure lets the request through rather than failing it.
+    skipOnError: true,
     errorResponseBuilder: (_request, context) => rateLimited(context.max, Math.ceil(context.ttl / 1000)),
   });
   // The same store and key as the hook above: every charge lands in the client's one bucket.
@@ -84,7 +91,7 @@ async function registerRateLimit(api: FastifyInstance, perMinute: number): Promi
   });
 }
 
-const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics }) => {
+const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
   const links = new LinkSigner(config.linkSecret, clientKeys);
   const throttle = new FailedAuthThrottle(config.authFailuresPerMinute);
@@ -128,7 +135,7 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
       route.onRequest = [...existing, checkLink];
     });
   }
-  if (config.rateLimitPerMinute > 0) await registerRateLimit(api, config.rateLimitPerMinute);
+  if (config.rateLimitPerMinute > 0) await registerRateLimit(api, config.rateLimitPerMinute, store);
   const views = { publicUrl: config.publicUrl };
   await api.register(taskRoutes, { service, views, terminalMaxAgeSeconds: config.terminalMaxAgeSeconds });
   await api.register(batchRoutes, { service, views, maxConcurrentLookups: config.batch.maxConcurrentLookups, budgetMs: config.upstreamTimeoutMs });

@@ -2,12 +2,14 @@
  * A provider's TaskState as the client sees it: the Task (with gateway URLs for the
  * outputs that need our key, `content_url`, `poll_after_ms`), its JSON and its ETag. The
  * one place that renders a task, for GET, long-poll, SSE and batch alike; a cached state
- * is the same object, so each (state, id, origin, token) is rendered once.
+ * is the same object, so each (state, id, origin, token) is rendered once, and a reused
+ * running task only has its `poll_after_ms` countdown written into that rendering.
  */
 import { createHash } from 'node:crypto';
 import type { ProviderClient } from '../providers/client.js';
 import type { TaskState } from '../providers/types.js';
 import { isTerminal, serializeTask, type Task, type TaskOutput } from '../../schemas/task.js';
+import { cadenceOf, refreshInMs } from './lookup.js';
 
 /** Where the URLs the gateway hands out point, and the link token they carry. */
 export interface ViewContext {
@@ -18,8 +20,10 @@ export interface ViewContext {
 }
 
 export interface RenderedTask {
+  /** The Task as first rendered: for a running task its `poll_after_ms` is the whole cadence; `json` has the countdown. */
   task: Task;
   json: string;
+  /** Strong for a terminal task; weak (`W/…`) for a running one, whose bytes differ only in the countdown. */
   etag: string;
 }
 
@@ -31,6 +35,21 @@ export interface TaskSnapshot {
   /** The id as the provider knows it (what goes into its URL). */
   nativeId: string;
   state: TaskState;
+  /** Epoch ms when the provider's answer arrived (reused answers are older than their request). */
+  fetchedAt: number;
+}
+
+/**
+ * The countdown is rounded up to this step: a client that follows it never asks before
+ * the next refresh, and at most this much after it; a fresh answer shows the whole cadence.
+ */
+const COUNTDOWN_STEP_MS = 100;
+const POLL_AFTER_KEY = '"poll_after_ms":';
+
+/** A rendering with the number after `"poll_after_ms":` cut out, to be filled per answer. */
+interface Rendering extends RenderedTask {
+  head?: string;
+  tail?: string;
 }
 
 export function etagOf(payload: string): string {
@@ -75,7 +94,7 @@ export function toTask(snapshot: TaskSnapshot, context: ViewContext): Task {
     model: state.model,
     created_at: state.created_at,
     completed_at: state.completed_at,
-    poll_after_ms: isTerminal(state.status) ? null : (state.cadenceMs ?? client.pollIntervalMs),
+    poll_after_ms: isTerminal(state.status) ? null : cadenceOf(client, state),
     content_url: succeeded ? contentUrl(context, id) : null,
     expires_at: state.expires_at,
   };
@@ -84,17 +103,34 @@ export function toTask(snapshot: TaskSnapshot, context: ViewContext): Task {
 /** Renderings kept per state; more than this many ids/origins/tokens for one state is unusual. */
 const MAX_RENDERINGS_PER_STATE = 8;
 
-export class TaskRenderer {
-  private readonly renderings = new WeakMap<TaskState, Map<string, RenderedTask>>();
+function renderOnce(snapshot: TaskSnapshot, context: ViewContext): Rendering {
+  const task = toTask(snapshot, context);
+  const json = serializeTask(task);
+  if (task.poll_after_ms === null) return { task, json, etag: etagOf(json) };
+  // JSON escapes every quote inside a string value, so the key's text appears once: as the key.
+  const at = json.indexOf(POLL_AFTER_KEY) + POLL_AFTER_KEY.length;
+  const end = json.slice(at).search(/[,}]/) + at;
+  return { task, json, etag: `W/${etagOf(json)}`, head: json.slice(0, at), tail: json.slice(end) };
+}
 
-  render(snapshot: TaskSnapshot, context: ViewContext): RenderedTask {
+export class TaskRenderer {
+  private readonly renderings = new WeakMap<TaskState, Map<string, Rendering>>();
+
+  render(snapshot: TaskSnapshot, context: ViewContext, now: number = Date.now()): RenderedTask {
+    const rendered = this.rendering(snapshot, context);
+    if (rendered.head === undefined || rendered.tail === undefined) return rendered;
+    const cadence = cadenceOf(snapshot.client, snapshot.state);
+    const countdown = Math.min(cadence, Math.ceil(refreshInMs(snapshot.client, snapshot, now) / COUNTDOWN_STEP_MS) * COUNTDOWN_STEP_MS);
+    if (countdown === cadence) return rendered;
+    return { task: rendered.task, json: `${rendered.head}${countdown}${rendered.tail}`, etag: rendered.etag };
+  }
+
+  private rendering(snapshot: TaskSnapshot, context: ViewContext): Rendering {
     const key = `${snapshot.client.name}\n${snapshot.id}\n${context.origin}\n${context.token ?? ''}`;
     let known = this.renderings.get(snapshot.state);
     const cached = known?.get(key);
     if (cached !== undefined) return cached;
-    const task = toTask(snapshot, context);
-    const json = serializeTask(task);
-    const rendered = { task, json, etag: etagOf(json) };
+    const rendered = renderOnce(snapshot, context);
     if (known === undefined) {
       known = new Map();
       this.renderings.set(snapshot.state, known);

@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config.js';
 import type { GatewayError } from '../errors.js';
+import type { Observation, TaskStore } from '../fleet/store.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
 import { Router } from '../routing.js';
@@ -27,21 +28,25 @@ export interface TaskStream {
   follow(onEvent: (event: StreamEvent) => void): () => void;
 }
 
+function snapshotOf(id: string, client: ProviderClient, nativeId: string, observation: Observation): TaskSnapshot {
+  return { id, client, nativeId, state: observation.state, fetchedAt: observation.fetchedAt };
+}
+
 export class TaskService {
   readonly router: Router;
   readonly lookup: TaskLookup;
   readonly watcher: TaskWatcher;
   private readonly renderer = new TaskRenderer();
 
-  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics) {
+  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore) {
     this.router = new Router(config.routes, new Set(clients.keys()));
-    this.lookup = new TaskLookup(config, clients, metrics);
-    this.watcher = new TaskWatcher(this.lookup, metrics, config.waiters.max);
+    this.lookup = new TaskLookup(config, clients, metrics, store);
+    this.watcher = new TaskWatcher(this.lookup, store, metrics, config.waiters.max);
   }
 
   async getTask(id: string): Promise<TaskSnapshot> {
-    const { client, nativeId, state } = await this.lookup.locate(id, this.router.resolve(id));
-    return { id, client, nativeId, state };
+    const { client, nativeId, observation } = await this.lookup.locate(id, this.router.resolve(id));
+    return snapshotOf(id, client, nativeId, observation);
   }
 
   /**
@@ -49,8 +54,8 @@ export class TaskService {
    * working (signed links expire; a fresh status answer carries a fresh one).
    */
   async refreshTask(snapshot: TaskSnapshot): Promise<TaskSnapshot> {
-    this.lookup.forget(snapshot.client, snapshot.nativeId);
-    return { ...snapshot, state: await this.lookup.fetch(snapshot.client, snapshot.nativeId) };
+    await this.lookup.forget(snapshot.client, snapshot.nativeId);
+    return snapshotOf(snapshot.id, snapshot.client, snapshot.nativeId, await this.lookup.fetch(snapshot.client, snapshot.nativeId));
   }
 
   render(snapshot: TaskSnapshot, context: ViewContext): RenderedTask {
@@ -59,11 +64,11 @@ export class TaskService {
 
   /** Long-poll: the task once it is terminal, or its latest state after `waitMs`. */
   async waitForTask(id: string, options: WaitOptions): Promise<TaskSnapshot> {
-    const { client, nativeId, state } = await this.lookup.locate(id, this.router.resolve(id));
+    const { client, nativeId, observation } = await this.lookup.locate(id, this.router.resolve(id));
     // A request that reached this point after shutdown began gets the latest state now.
-    if (options.waitMs <= 0 || isTerminal(state.status) || this.watcher.draining) return { id, client, nativeId, state };
+    if (options.waitMs <= 0 || isTerminal(observation.state.status) || this.watcher.draining) return snapshotOf(id, client, nativeId, observation);
     return new Promise<TaskSnapshot>((resolve, reject) => {
-      let latest = state;
+      let latest = observation;
       let settled = false;
       const finish = (error?: GatewayError) => {
         if (settled) return;
@@ -72,13 +77,13 @@ export class TaskService {
         unwatch();
         options.signal?.removeEventListener('abort', onAbort);
         if (error) reject(error);
-        else resolve({ id, client, nativeId, state: latest });
+        else resolve(snapshotOf(id, client, nativeId, latest));
       };
       const onAbort = () => finish();
-      const unwatch = this.watcher.watch(client, nativeId, state, 'wait', (event: WatchEvent) => {
-        if ('state' in event) {
-          latest = event.state;
-          if (isTerminal(latest.status) || event.final === true) finish();
+      const unwatch = this.watcher.watch(client, nativeId, observation, 'wait', (event: WatchEvent) => {
+        if ('observation' in event) {
+          latest = event.observation;
+          if (isTerminal(latest.state.status) || event.final === true) finish();
         } else if (event.permanent) {
           finish(event.error);
         }
@@ -92,8 +97,8 @@ export class TaskService {
 
   /** SSE: the current state, and a way to follow it until it is terminal. */
   async streamTask(id: string): Promise<TaskStream> {
-    const { client, nativeId, state } = await this.lookup.locate(id, this.router.resolve(id));
-    const first: TaskSnapshot = { id, client, nativeId, state };
+    const { client, nativeId, observation } = await this.lookup.locate(id, this.router.resolve(id));
+    const first = snapshotOf(id, client, nativeId, observation);
     return {
       first,
       follow: (onEvent) => {
@@ -102,8 +107,8 @@ export class TaskService {
           queueMicrotask(() => onEvent({ snapshot: first, final: true }));
           return () => {};
         }
-        return this.watcher.watch(client, nativeId, state, 'sse', (event) => {
-          if ('state' in event) onEvent({ snapshot: { id, client, nativeId, state: event.state }, final: event.final === true });
+        return this.watcher.watch(client, nativeId, observation, 'sse', (event) => {
+          if ('observation' in event) onEvent({ snapshot: snapshotOf(id, client, nativeId, event.observation), final: event.final === true });
           else onEvent(event);
         });
       },

@@ -1,19 +1,25 @@
 /**
- * Poll loops for waiting clients. However many clients wait on one task (long-poll or
- * SSE), one loop polls its provider at the provider's cadence and tells them all; the loop
- * stops when the task is terminal, when a permanent error arrives, or when its last
- * waiter leaves.
+ * Poll loops for listeners of a task (long-poll and SSE waiters today; anything that wants
+ * to hear of changes can be a listener). However many listen, one loop per task in this
+ * process joins the task's poll membership in the TaskStore: in the fleet, only the
+ * replica holding the task's lease polls, and what it finds reaches the loops of every
+ * replica. Polls follow the countdown of the answer they got (the next refresh), so a
+ * change is seen right after it can exist. A loop stops when the task is terminal, when a
+ * permanent error arrives, or when its last listener leaves.
  */
 import { GatewayError, toGatewayError, type ProblemCode } from '../errors.js';
+import { decodeGatewayError, encodeGatewayError } from '../fleet/gateway-errors.js';
+import type { Observation, PollMembership, PollMessage, TaskStore } from '../fleet/store.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
-import type { TaskState } from '../providers/types.js';
 import { isTerminal } from '../../schemas/task.js';
-import type { TaskLookup } from './lookup.js';
+import { cadenceOf, refreshInMs, type TaskLookup } from './lookup.js';
 
-/** `final`: the gateway is shutting down and this is the last word the waiter gets. */
-export type WatchEvent = { state: TaskState; final?: boolean } | { error: GatewayError; permanent: boolean };
+/** `final`: the gateway is shutting down and this is the last word the listener gets. */
+export type WatchEvent = { observation: Observation; final?: boolean } | { error: GatewayError; permanent: boolean };
 export type WatchListener = (event: WatchEvent) => void;
+/** Who listens (a label of the waiters gauge). */
+export type WatchKind = 'wait' | 'sse';
 
 /** Errors that no amount of polling will fix. */
 const PERMANENT: ReadonlySet<ProblemCode> = new Set([
@@ -22,67 +28,116 @@ const PERMANENT: ReadonlySet<ProblemCode> = new Set([
   'provider_not_configured',
 ]);
 const MAX_BACKOFF_FACTOR = 8;
+/** A poll this early is still on time (timers and clocks disagree by a millisecond or so). */
+const DUE_SLACK_MS = 5;
+/** When a reused answer's countdown is already over, ask again this soon rather than at once. */
+const OVERDUE_DELAY_MS = 20;
 
 class PollLoop {
   readonly listeners = new Set<WatchListener>();
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;
+  private polling = false;
+  /** When this loop should poll next, if it is the one that polls. */
+  private nextPollAt: number;
+  private readonly membership: PollMembership;
 
   constructor(
     private readonly lookup: TaskLookup,
+    store: TaskStore,
     readonly client: ProviderClient,
     readonly nativeId: string,
-    public latest: TaskState,
+    public latest: Observation,
     private readonly onStop: (loop: PollLoop) => void,
-  ) {}
-
-  start(): void {
-    this.schedule(this.cadenceMs());
+  ) {
+    this.nextPollAt = this.refreshAt(latest);
+    this.membership = store.join(`${client.name}:${nativeId}`, {
+      intervalMs: cadenceOf(client, latest.state),
+      onTick: () => this.poll(),
+      onMessage: (message) => this.receive(message),
+    });
+    this.arm();
   }
 
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.timer);
+    this.membership.leave();
     this.onStop(this);
   }
 
-  /** The provider's cadence, or the one its latest answer set (OpenAI's poll-after header). */
-  private cadenceMs(): number {
-    return this.latest.cadenceMs ?? this.client.pollIntervalMs;
+  /** One millisecond after the countdown ends, so the answer it was counting down is gone by then. */
+  private refreshAt(observation: Observation): number {
+    const now = Date.now();
+    const countdown = refreshInMs(this.client, observation, now);
+    return now + (countdown > 0 ? countdown + 1 : OVERDUE_DELAY_MS);
   }
 
-  private schedule(delayMs: number): void {
+  private arm(): void {
+    clearTimeout(this.timer);
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.poll(), delayMs);
+    this.timer = setTimeout(() => void this.poll(), Math.max(0, this.nextPollAt - Date.now()));
     // Poll loops never keep the process alive on their own; shutdown drains waiters first.
     this.timer.unref();
   }
 
+  /** By its own timer, or by the fleet's tick (the lease is ours, or was just taken over). */
   private async poll(): Promise<void> {
-    let event: WatchEvent;
+    // Another replica polls: its findings arrive through receive().
+    if (this.stopped || this.polling || !this.membership.polls) return;
+    if (Date.now() < this.nextPollAt - DUE_SLACK_MS) {
+      this.arm();
+      return;
+    }
+    this.polling = true;
+    let message: PollMessage;
     try {
-      this.latest = await this.lookup.fetch(this.client, this.nativeId);
+      const observation = await this.lookup.fetch(this.client, this.nativeId);
       this.failures = 0;
-      event = { state: this.latest };
+      message = { observation };
     } catch (error) {
       const gatewayError = toGatewayError(error);
       this.failures++;
-      event = { error: gatewayError, permanent: PERMANENT.has(gatewayError.code) };
+      const shared = encodeGatewayError(gatewayError) ?? { code: 'internal_error', detail: gatewayError.detail };
+      message = { error: shared, permanent: PERMANENT.has(gatewayError.code) };
+      // Back off on upstream errors (doubling, capped), honouring a provider's Retry-After.
+      let delay = cadenceOf(this.client, this.latest.state) * Math.min(MAX_BACKOFF_FACTOR, 2 ** this.failures);
+      if (gatewayError.retryAfter !== undefined) delay = Math.max(delay, gatewayError.retryAfter * 1000);
+      this.nextPollAt = Date.now() + delay;
+    } finally {
+      this.polling = false;
     }
     if (this.stopped) return;
-    for (const listener of [...this.listeners]) listener(event);
-    const finished = 'state' in event ? isTerminal(event.state.status) : event.permanent;
-    if (finished) {
-      this.stop();
-      return;
+    // The same answer again (still inside its reuse window) is no news.
+    if ('observation' in message && message.observation.fetchedAt === this.latest.fetchedAt) {
+      this.nextPollAt = this.refreshAt(message.observation);
+    } else {
+      this.membership.publish(message);
     }
-    // Back off on upstream errors (doubling, capped), honouring a provider's Retry-After.
-    const factor = Math.min(MAX_BACKOFF_FACTOR, 2 ** this.failures);
-    let delay = this.failures === 0 ? this.cadenceMs() : this.cadenceMs() * factor;
-    if ('error' in event && event.error.retryAfter !== undefined) delay = Math.max(delay, event.error.retryAfter * 1000);
-    this.schedule(delay);
+    this.arm();
+  }
+
+  /** What the polling replica found (this one's own findings included). */
+  private receive(message: PollMessage): void {
+    if (this.stopped) return;
+    let event: WatchEvent;
+    if ('observation' in message) {
+      const { observation } = message;
+      // Messages can cross: an older answer than the one held is no news.
+      if (observation.fetchedAt < this.latest.fetchedAt) return;
+      this.latest = observation;
+      this.lookup.learn(this.client, this.nativeId, observation);
+      this.nextPollAt = this.refreshAt(observation);
+      event = { observation };
+    } else {
+      event = { error: decodeGatewayError(message.error), permanent: message.permanent };
+    }
+    for (const listener of [...this.listeners]) listener(event);
+    const finished = 'observation' in event ? isTerminal(event.observation.state.status) : event.permanent;
+    if (finished) this.stop();
+    else if (this.membership.polls) this.arm();
   }
 }
 
@@ -93,6 +148,7 @@ export class TaskWatcher {
 
   constructor(
     private readonly lookup: TaskLookup,
+    private readonly store: TaskStore,
     private readonly metrics: Metrics,
     private readonly maxWaiters: number,
   ) {}
@@ -114,7 +170,7 @@ export class TaskWatcher {
    * Adds a listener to the task's poll loop (starting it if needed) and returns the
    * function that removes it. Throws 503 when the gateway already holds `maxWaiters`.
    */
-  watch(client: ProviderClient, nativeId: string, current: TaskState, kind: 'wait' | 'sse', listener: WatchListener): () => void {
+  watch(client: ProviderClient, nativeId: string, current: Observation, kind: WatchKind, listener: WatchListener): () => void {
     if (this.waiterCount >= this.maxWaiters) {
       throw new GatewayError('service_unavailable', {
         retryAfter: 5,
@@ -124,13 +180,12 @@ export class TaskWatcher {
     const key = `${client.name}:${nativeId}`;
     let loop = this.loops.get(key);
     if (loop === undefined) {
-      loop = new PollLoop(this.lookup, client, nativeId, current, (stopped) => {
+      loop = new PollLoop(this.lookup, this.store, client, nativeId, current, (stopped) => {
         if (this.loops.get(key) === stopped) this.loops.delete(key);
         this.metrics.activePollLoops.set(this.loops.size);
       });
       this.loops.set(key, loop);
       this.metrics.activePollLoops.set(this.loops.size);
-      loop.start();
     }
     const active = loop;
     active.listeners.add(listener);
@@ -151,7 +206,7 @@ export class TaskWatcher {
   drain(): void {
     this.closing = true;
     for (const loop of [...this.loops.values()]) {
-      const event: WatchEvent = { state: loop.latest, final: true };
+      const event: WatchEvent = { observation: loop.latest, final: true };
       for (const listener of [...loop.listeners]) listener(event);
       loop.stop();
     }

@@ -1,0 +1,49 @@
+/**
+ * Task states as they cross replicas (Redis values, flight outcomes, poll messages). What
+ * comes back from Redis was written by another process, maybe another version, so it is
+ * parsed like any untrusted input: a value that does not fit is a miss, never a crash.
+ */
+import { z } from 'zod';
+import type { TaskState } from '../providers/types.js';
+import { TaskSchema } from '../../schemas/task.js';
+import { decodeGatewayError, encodeGatewayError } from './gateway-errors.js';
+import { SharedErrorSchema, type FlightCodec } from './single-flight.js';
+import type { MessageCodec } from './leader-loop.js';
+import type { Observation, PollMessage } from './store.js';
+
+const { id: _id, provider: _provider, poll_after_ms: _pollAfter, content_url: _contentUrl, ...stateFields } = TaskSchema.shape;
+
+export const TaskStateSchema: z.ZodType<TaskState> = z.object({
+  ...stateFields,
+  cadenceMs: z.number().int().positive().optional(),
+});
+
+export const ObservationSchema: z.ZodType<Observation> = z.object({ state: TaskStateSchema, fetchedAt: z.number().finite() });
+
+const PollMessageSchema: z.ZodType<PollMessage> = z.union([
+  z.object({ observation: ObservationSchema }),
+  z.object({ error: SharedErrorSchema, permanent: z.boolean() }),
+]);
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export const OBSERVATION_FLIGHT_CODEC: FlightCodec<Observation> = {
+  encodeValue: (value) => value,
+  decodeValue: (data) => ObservationSchema.parse(data),
+  encodeError: encodeGatewayError,
+  decodeError: decodeGatewayError,
+};
+
+export const POLL_MESSAGE_CODEC: MessageCodec<PollMessage> = {
+  encode: (message) => JSON.stringify(message),
+  decode: (text) => {
+    const parsed = PollMessageSchema.safeParse(parseJson(text));
+    return parsed.success ? parsed.data : undefined;
+  },
+};

@@ -1,0 +1,127 @@
+/**
+ * docker-compose.yml cannot be run here (no Docker engine), so it is checked by parsing:
+ * it builds from the Dockerfile's own stages, names only DESIGN.md's variables, points the
+ * replicas at its Redis and simulators, gives every service a health check, and leaves a
+ * replica time for shutdownDelayMs and its drain. Each replica's environment really boots
+ * a config (loadConfig), with the compose file's TASKGATE_CONFIG content.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { loadConfig } from '../src/config.js';
+import { REPO_ROOT } from './hardening/support.js';
+
+/** DESIGN.md "Configuration": the only variables a deployment may set. */
+const DESIGN_VARIABLES = new Set([
+  'PORT', 'HOST', 'LOG_LEVEL', 'VTRIX_API_KEY', 'VTRIX_BASE_URL', 'GRAVITEX_API_KEY', 'GRAVITEX_BASE_URL', 'TASKGATE_API_KEYS',
+  'TASKGATE_CORS_ORIGINS', 'UPSTREAM_TIMEOUT_MS', 'TASKGATE_RATE_LIMIT', 'CIRCUIT_FAILURE_THRESHOLD', 'CIRCUIT_OPEN_MS', 'TASKGATE_CONFIG',
+  'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'TASKGATE_PUBLIC_URL', 'TASKGATE_LINK_SECRET', 'TASKGATE_WEBHOOK_SECRET', 'REDIS_URL',
+  'TASKGATE_REDIS_PREFIX',
+]);
+
+const HealthcheckSchema = z.object({ test: z.array(z.string()).min(2), interval: z.string(), timeout: z.string(), retries: z.number() }).passthrough();
+const ServiceSchema = z
+  .object({
+    image: z.string().optional(),
+    build: z.object({ context: z.string(), target: z.string() }).optional(),
+    command: z.array(z.string()).optional(),
+    environment: z.record(z.string(), z.string()).optional(),
+    configs: z.array(z.object({ source: z.string(), target: z.string() })).optional(),
+    depends_on: z.record(z.string(), z.object({ condition: z.string() })).optional(),
+    ports: z.array(z.string()).optional(),
+    healthcheck: HealthcheckSchema,
+    stop_grace_period: z.string().optional(),
+  })
+  .passthrough();
+const ComposeSchema = z.object({
+  services: z.record(z.string(), ServiceSchema),
+  configs: z.record(z.string(), z.object({ content: z.string() })),
+});
+
+const compose = ComposeSchema.parse(parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }));
+const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+const stages = new Set([...dockerfile.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((match) => match[1]!));
+const services = Object.entries(compose.services);
+const replicas = services.filter(([, service]) => service.environment?.['REDIS_URL'] !== undefined);
+
+function seconds(duration: string): number {
+  const match = /^(\d+)(ms|s|m)$/.exec(duration);
+  assert.ok(match, `duration ${duration}`);
+  const value = Number(match[1]);
+  return match[2] === 'ms' ? value / 1000 : match[2] === 'm' ? value * 60 : value;
+}
+
+test('three gateway replicas built from the Dockerfile, plus Redis or Valkey and the simulators', () => {
+  assert.equal(replicas.length, 3);
+  for (const [name, service] of replicas) {
+    assert.equal(service.build?.context, '.', name);
+    assert.ok(stages.has(service.build!.target), `${name} builds stage "${service.build?.target}", not one of ${[...stages].join(', ')}`);
+    assert.equal(service.build!.target, [...stages].at(-1), 'the runtime image is the last stage');
+    assert.equal(service.command, undefined, "the image's own CMD (node as PID 1) runs the gateway");
+  }
+  const store = services.find(([, service]) => /^(valkey\/valkey|redis):/.test(service.image ?? ''));
+  assert.ok(store, 'a Redis or Valkey service');
+  const simulators = compose.services['simulators'];
+  assert.ok(simulators?.build !== undefined && stages.has(simulators.build.target));
+  assert.ok(simulators.command?.includes('src/simulators/main.ts'));
+});
+
+test('every service has a health check; replicas check readiness and wait for healthy dependencies', () => {
+  for (const [name, service] of services) assert.ok(service.healthcheck.test.length > 1, name);
+  for (const [name, service] of replicas) {
+    assert.match(service.healthcheck.test.join(' '), /\/readyz/, `${name} health is readiness`);
+    assert.match(service.healthcheck.test.join(' '), /127\.0\.0\.1:8080\//, 'the port the image listens on');
+    for (const dependency of Object.keys(service.depends_on ?? {})) {
+      assert.ok(compose.services[dependency], `${name} depends on an unknown service ${dependency}`);
+      assert.equal(service.depends_on![dependency]!.condition, 'service_healthy');
+    }
+  }
+  assert.match(dockerfile, /^EXPOSE 8080$/m);
+  assert.match(dockerfile, /PORT=8080/);
+});
+
+test("the replicas' environment names only DESIGN.md variables and boots a config on the fleet's Redis and simulators", () => {
+  const directory = mkdtempSync(join(tmpdir(), 'taskgate-compose-'));
+  try {
+    const simulatorArguments = compose.services['simulators']!.command!;
+    const flagValues = (flag: string) => simulatorArguments.flatMap((value, index) => (simulatorArguments[index - 1] === flag ? [value] : []));
+    const simulatorPorts = new Map(flagValues('--port').map((entry) => entry.split('=') as [string, string]));
+    const simulatorKeys = new Map(flagValues('--key').map((entry) => entry.split('=') as [string, string]));
+    for (const [name, service] of replicas) {
+      const environment = service.environment!;
+      for (const variable of Object.keys(environment)) assert.ok(DESIGN_VARIABLES.has(variable), `${name} sets ${variable}, which DESIGN.md does not name`);
+
+      const redisUrl = new URL(environment['REDIS_URL']!);
+      assert.match(redisUrl.protocol, /^rediss?:$/);
+      assert.ok(/^(valkey|redis)/.test(compose.services[redisUrl.hostname]?.image ?? ''), `REDIS_URL host ${redisUrl.hostname} is the Redis service`);
+      assert.ok(service.depends_on?.[redisUrl.hostname], `${name} waits for ${redisUrl.hostname}`);
+
+      for (const provider of ['vtrix', 'gravitex']) {
+        const baseUrl = new URL(environment[`${provider.toUpperCase()}_BASE_URL`]!);
+        assert.equal(baseUrl.hostname, 'simulators');
+        assert.equal(baseUrl.port, simulatorPorts.get(provider), `${provider} port`);
+        assert.equal(environment[`${provider.toUpperCase()}_API_KEY`], simulatorKeys.get(provider), `${provider} key`);
+      }
+
+      // The config file as the container sees it: the compose `configs` entry mounted at TASKGATE_CONFIG.
+      const mounted = service.configs?.find((entry) => entry.target === environment['TASKGATE_CONFIG']);
+      assert.ok(mounted, `${name} mounts a config at TASKGATE_CONFIG`);
+      const file = join(directory, `${name}.json`);
+      writeFileSync(file, compose.configs[mounted.source]!.content);
+      const config = loadConfig({ ...environment, TASKGATE_CONFIG: file });
+      assert.equal(config.redis.url, environment['REDIS_URL']);
+      assert.equal(config.redis.prefix, environment['TASKGATE_REDIS_PREFIX']);
+      assert.ok(config.shutdownDelayMs > 0, 'behind a balancer a replica keeps serving after SIGTERM');
+      assert.ok(
+        seconds(service.stop_grace_period ?? '10s') * 1000 > config.shutdownDelayMs + config.shutdownGraceMs,
+        `${name}: stop_grace_period must outlast shutdownDelayMs + shutdownGraceMs, or Docker kills the drain`,
+      );
+    }
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
