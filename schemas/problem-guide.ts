@@ -49,6 +49,10 @@ export const PROBLEM_GUIDE: Readonly<Record<ProblemCode, ProblemGuide>> = {
     meaning: 'The task has no result file yet: it has not succeeded (`detail` names its status).',
     action: 'Wait for `status: succeeded` (`?wait=`, or `/events`), then fetch `content_url`. A failed or canceled task never has one.',
   },
+  webhook_limit_reached: {
+    meaning: 'The task already has 10 active webhooks, the most one task may have.',
+    action: 'End one you no longer need (`DELETE /tasks/{id}/webhooks/{webhook_id}`), or fan out from one receiver of your own.',
+  },
   content_expired: {
     meaning: 'The provider no longer serves the result file (it answered 403, 404 or 410 for it), and asking the provider again gave no working link.',
     action: 'Providers keep files for a limited time (see `expires_at`). Generate the result again at the provider.',
@@ -96,6 +100,10 @@ export const PROBLEM_GUIDE: Readonly<Record<ProblemCode, ProblemGuide>> = {
   service_unavailable: {
     meaning: 'The gateway is shutting down, or holds as many waiting clients as it allows.',
     action: 'Retry after `Retry-After` seconds (a load balancer sends you to another replica), or poll without `wait`.',
+  },
+  webhooks_not_configured: {
+    meaning: 'This gateway has no webhook signing secret (`TASKGATE_WEBHOOK_SECRET`), so it sends no webhooks.',
+    action: 'Wait with `?wait=` or `/events` instead, or ask the operator to set `TASKGATE_WEBHOOK_SECRET` (`whsec_` + base64 of at least 24 random bytes).',
   },
   upstream_timeout: {
     meaning: 'The provider did not answer within the gateway\'s budget (`UPSTREAM_TIMEOUT_MS`, retries included), or a result file sent no headers within it.',

@@ -15,6 +15,7 @@ export const PROBLEM_CATALOG = {
   output_not_found: { status: 404, title: 'Output not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   task_not_ready: { status: 409, title: 'Task has no result yet' },
+  webhook_limit_reached: { status: 409, title: 'Too many webhooks on this task' },
   content_expired: { status: 410, title: 'Result file no longer served' },
   // Its own code, not invalid_request: the values may be fine, the framing (type, encoding, charset) is not.
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
@@ -28,6 +29,7 @@ export const PROBLEM_CATALOG = {
   provider_not_configured: { status: 503, title: 'Provider not configured' },
   provider_unavailable: { status: 503, title: 'Provider temporarily unavailable' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
+  webhooks_not_configured: { status: 503, title: 'Webhooks not configured' },
   upstream_timeout: { status: 504, title: 'Provider timed out' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

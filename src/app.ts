@@ -22,6 +22,7 @@ import { ProviderClient, type ProviderClientObserver } from './providers/client.
 import { PROVIDERS } from './providers/index.js';
 import type { ProviderDefinition } from './providers/types.js';
 import { TaskService } from './tasks/service.js';
+import webhooks from './webhooks/index.js';
 import operationRoutes from '../routes/operations.js';
 import problemRoutes from '../routes/problems.js';
 
@@ -91,6 +92,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     providerOrigins: Object.values(config.providers).map((settings) => settings.baseUrl),
     resolveHostname: deps.resolveHostname,
   });
+  await app.register(webhooks, { config, service, metrics, taskStore: app.taskStore, resolveHostname: deps.resolveHostname, userAgent: `taskgate/${VERSION}` });
   app.decorate('taskService', service);
   app.decorate('metrics', metrics);
   for (const [name, client] of clients) metrics.watchCircuit(name, () => client.circuitState);
@@ -109,7 +111,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   await app.register(docs, { version: VERSION });
   await app.register(cors, { origins: config.corsOrigins });
-  await app.register(taskApi, { config, service, content, metrics, store: app.taskStore });
+  await app.register(taskApi, { config, service, content, metrics, store: app.taskStore, webhooks: app.webhooks });
   await app.register(operationRoutes, { clients, metrics });
   await app.register(problemRoutes);
   return app;

@@ -37,6 +37,21 @@ const httpUrl = z
   }, 'must not contain credentials (user:password@): give keys in their own variables')
   .transform((value) => value.replace(/\/+$/, ''));
 
+/** About 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every 2 h (DESIGN.md "Webhooks"). */
+export const DEFAULT_WEBHOOK_RETRY_DELAYS_MS = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000] as const;
+/** Standard Webhooks keys are random bytes; fewer than 24 is a guessable key. */
+const MIN_WEBHOOK_SECRET_BYTES = 24;
+
+/** TASKGATE_WEBHOOK_SECRET: `whsec_` + base64 of at least 24 bytes; kept as written (the signer decodes it). */
+const webhookSecret = z
+  .string()
+  .trim()
+  .refine((value) => {
+    const encoded = value.startsWith('whsec_') ? value.slice('whsec_'.length) : undefined;
+    if (encoded === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0) return false;
+    return Buffer.from(encoded, 'base64').length >= MIN_WEBHOOK_SECRET_BYTES;
+  }, `must be whsec_ followed by the base64 of at least ${MIN_WEBHOOK_SECRET_BYTES} random bytes (e.g. whsec_$(openssl rand -base64 32))`);
+
 const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://app.example');
 
 /** REDIS_URL: `redis://` or `rediss://` (TLS); a password in it is how Redis takes one. */
@@ -232,6 +247,26 @@ function configSchema(providers: readonly ProviderDefinition[]) {
         })
         .strict()
         .prefault({}),
+      /** Signs webhook deliveries (Standard Webhooks); unset: webhooks are off (503 webhooks_not_configured). */
+      webhookSecret: webhookSecret.optional(),
+      webhooks: z
+        .object({
+          /**
+           * Delay before each retry of a failed delivery, jittered; the last one repeats until
+           * 24 h after the first attempt.
+           */
+          retryDelaysMs: z.array(durationMs).min(1).default(() => [...DEFAULT_WEBHOOK_RETRY_DELAYS_MS]),
+          /** One delivery attempt, connection to the end of the response headers. */
+          timeoutMs: durationMs.default(15_000),
+          /** Hosts (`host` or `host:port`) that may be targets although they resolve to internal addresses, plain http included. */
+          allowHosts: allowHostsSchema.default([]),
+          /** Active webhooks in all (the fleet's, in fleet mode); past it a registration gets 503. */
+          maxSubscriptions: positiveNumber.default(100_000),
+          /** Deliveries in flight at once from this process. */
+          concurrency: positiveNumber.default(64),
+        })
+        .strict()
+        .prefault({}),
       /** Fleet mode (REDIS_URL): state shared by every replica through Redis; no url: everything in this process. */
       redis: z
         .object({
@@ -292,6 +327,7 @@ function envSettings(providers: readonly ProviderDefinition[]): EnvSetting[] {
     { variable: 'CIRCUIT_OPEN_MS', path: ['circuit', 'openMs'], read: asWholeNumber },
     { variable: 'TASKGATE_PUBLIC_URL', path: ['publicUrl'], read: asText },
     { variable: 'TASKGATE_LINK_SECRET', path: ['linkSecret'], read: asText },
+    { variable: 'TASKGATE_WEBHOOK_SECRET', path: ['webhookSecret'], read: asText },
     { variable: 'REDIS_URL', path: ['redis', 'url'], read: asText },
     { variable: 'TASKGATE_REDIS_PREFIX', path: ['redis', 'prefix'], read: asText },
     ...providers.flatMap((definition) => [

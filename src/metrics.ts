@@ -89,7 +89,7 @@ export class Metrics implements ProviderClientObserver {
   });
   readonly activeWaiters = new Gauge({
     name: 'taskgate_active_waiters',
-    help: 'Clients currently waiting on a task (long-poll and SSE)',
+    help: 'Listeners of a task\'s poll loop: waiting clients (wait, sse) and tasks watched for their webhooks (webhook)',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
@@ -129,6 +129,12 @@ export class Metrics implements ProviderClientObserver {
   readonly droppedLogLines = new Counter({
     name: 'taskgate_log_lines_dropped_total',
     help: 'Log lines dropped because the log sink (stdout) was not taking them',
+    registers: [this.registry],
+  });
+  readonly webhookDeliveries = new Counter({
+    name: 'taskgate_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome (delivered, failed: a non-2xx answer, gone: 410, timeout, error: no answer, blocked: refused target), and deliveries given up after 24 h (abandoned)',
+    labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
   private readonly unknownStatusLabels = new Set<string>();
@@ -197,6 +203,42 @@ export class Metrics implements ProviderClientObserver {
       registers: [this.registry],
       collect() {
         this.set(stats().subscriptions);
+      },
+    });
+  }
+
+  /** Webhook deliveries not yet done, read at each scrape (fleet mode: the fleet's, the same on every replica). */
+  trackWebhookQueue(stats: () => Promise<{ depth: number; oldestCreatedAt: number | undefined } | undefined>): void {
+    type QueueStats = { depth: number; oldestCreatedAt: number | undefined };
+    let latest: QueueStats | undefined;
+    let reading: Promise<QueueStats | undefined> | undefined;
+    let readAt = 0;
+    // Both gauges are collected at once (Promise.all): one read of the store serves the scrape.
+    const read = (): Promise<QueueStats | undefined> => {
+      if (reading === undefined || Date.now() - readAt > 250) {
+        readAt = Date.now();
+        reading = stats().then(
+          (current) => (latest = current ?? latest),
+          () => latest,
+        );
+      }
+      return reading;
+    };
+    new Gauge({
+      name: 'taskgate_webhook_queue_depth',
+      help: 'Webhook deliveries pending (due now or waiting for a retry); in fleet mode the fleet\'s, the same on every replica',
+      registers: [this.registry],
+      async collect() {
+        this.set((await read())?.depth ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'taskgate_webhook_oldest_pending_seconds',
+      help: 'Age of the oldest pending webhook delivery since its event, 0 when none is pending',
+      registers: [this.registry],
+      async collect() {
+        const oldest = (await read())?.oldestCreatedAt;
+        this.set(oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
       },
     });
   }

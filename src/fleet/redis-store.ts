@@ -93,7 +93,8 @@ export class RedisTaskStore implements TaskStore {
 
   private constructor(
     config: Config,
-    private readonly redis: FleetRedis,
+    /** The fleet's connection, for the other state kept in Redis (webhooks). */
+    readonly redis: FleetRedis,
   ) {
     const { terminalMaxEntries, routeMemoMaxEntries } = config.cache;
     this.terminal = new SharedCache({ redis, namespace: 'terminal', maxEntries: terminalMaxEntries, schema: ObservationSchema });

@@ -15,11 +15,13 @@ import type { TaskStore } from '../fleet/store.js';
 import { LinkSigner } from '../links.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskService } from '../tasks/service.js';
+import type { Webhooks } from '../webhooks/index.js';
 import batchRoutes from '../../routes/batch.js';
 import contentRoutes from '../../routes/content.js';
 import eventRoutes from '../../routes/events.js';
 import linkRoutes from '../../routes/links.js';
 import taskRoutes from '../../routes/tasks.js';
+import webhookRoutes from '../../routes/webhooks.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -41,6 +43,8 @@ export interface TaskApiOptions {
   metrics: Metrics;
   /** Decides where rate-limit counts live: this process, or the fleet. */
   store: TaskStore;
+  /** Undefined: webhooks are off (their routes answer 503). */
+  webhooks: Webhooks | undefined;
 }
 
 const INVALID_LINK = 'The link token is not valid for this task: it expired, belongs to another task, or its key was removed.';
@@ -91,7 +95,7 @@ async function registerRateLimit(api: FastifyInstance, perMinute: number, store:
   });
 }
 
-const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store }) => {
+const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store, webhooks }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
   const links = new LinkSigner(config.linkSecret, clientKeys);
   const throttle = new FailedAuthThrottle(config.authFailuresPerMinute);
@@ -142,6 +146,7 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
   await api.register(eventRoutes, { service, views, keepAliveMs: config.waiters.keepAliveMs });
   await api.register(contentRoutes, { service, content, metrics });
   await api.register(linkRoutes, { service, views, links });
+  await api.register(webhookRoutes, { service, views, webhooks });
 };
 
 export default taskApi;

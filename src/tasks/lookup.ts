@@ -190,7 +190,8 @@ export class TaskLookup {
     else void this.store.notFound.set(key, shared, windowMs);
   }
 
-  private client(name: string): ProviderClient {
+  /** The provider's client by name (a webhook remembers where its task lives). */
+  client(name: string): ProviderClient {
     const client = this.clients.get(name);
     if (client === undefined) throw new GatewayError('no_provider_for_task_id', { detail: `No provider is named "${name}".` });
     return client;

@@ -18,8 +18,11 @@ import { cadenceOf, refreshInMs, type TaskLookup } from './lookup.js';
 /** `final`: the gateway is shutting down and this is the last word the listener gets. */
 export type WatchEvent = { observation: Observation; final?: boolean } | { error: GatewayError; permanent: boolean };
 export type WatchListener = (event: WatchEvent) => void;
-/** Who listens (a label of the waiters gauge). */
-export type WatchKind = 'wait' | 'sse';
+/**
+ * Who listens (a label of the waiters gauge). A `webhook` listener holds no client
+ * connection, so it does not count against `waiters.max` (webhooks have their own caps).
+ */
+export type WatchKind = 'wait' | 'sse' | 'webhook';
 
 /** Errors that no amount of polling will fix. */
 const PERMANENT: ReadonlySet<ProblemCode> = new Set([
@@ -171,7 +174,8 @@ export class TaskWatcher {
    * function that removes it. Throws 503 when the gateway already holds `maxWaiters`.
    */
   watch(client: ProviderClient, nativeId: string, current: Observation, kind: WatchKind, listener: WatchListener): () => void {
-    if (this.waiterCount >= this.maxWaiters) {
+    const counted = kind !== 'webhook';
+    if (counted && this.waiterCount >= this.maxWaiters) {
       throw new GatewayError('service_unavailable', {
         retryAfter: 5,
         detail: 'The gateway is holding as many waiting clients as it allows; poll instead or retry shortly.',
@@ -189,13 +193,13 @@ export class TaskWatcher {
     }
     const active = loop;
     active.listeners.add(listener);
-    this.waiterCount++;
+    if (counted) this.waiterCount++;
     this.metrics.activeWaiters.inc({ kind });
     let removed = false;
     return () => {
       if (removed) return;
       removed = true;
-      this.waiterCount--;
+      if (counted) this.waiterCount--;
       this.metrics.activeWaiters.dec({ kind });
       active.listeners.delete(listener);
       if (active.listeners.size === 0) active.stop();

@@ -1,0 +1,163 @@
+/**
+ * One delivery attempt per Standard Webhooks (standardwebhooks.com): a signed POST with a
+ * deadline, no redirects followed, through the same address guard as result files
+ * (src/content/address-guard.ts): the target URL is checked before anything is sent and
+ * every connection only reaches addresses the guard classified. The registration check
+ * is the same policy, plus a look at what the host resolves to right now.
+ */
+import { createHmac } from 'node:crypto';
+import { isIP } from 'node:net';
+import { request, type Dispatcher } from 'undici';
+import {
+  BlockedAddressError,
+  canonicalHost,
+  checkTargetUrl,
+  classifyAddress,
+  createGuardedAgent,
+  isAllowedHost,
+  isBlockedAddressError,
+  resolveWithSystem,
+  type AllowHost,
+  type ResolveHostname,
+  type TargetUrlPolicy,
+} from '../content/address-guard.js';
+
+/** Signs `{id}.{timestamp}.{body}` with the secret's decoded bytes (`whsec_` + base64). */
+export class WebhookSigner {
+  private readonly key: Buffer;
+
+  constructor(secret: string) {
+    this.key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  }
+
+  sign(messageId: string, timestampSeconds: number, body: string): string {
+    return `v1,${createHmac('sha256', this.key).update(`${messageId}.${timestampSeconds}.${body}`).digest('base64')}`;
+  }
+}
+
+export type AttemptOutcome = 'delivered' | 'failed' | 'gone' | 'timeout' | 'error' | 'blocked';
+
+export interface AttemptResult {
+  outcome: AttemptOutcome;
+  statusCode: number | null;
+  error: string | null;
+}
+
+export interface WebhookSenderOptions {
+  signer: WebhookSigner;
+  timeoutMs: number;
+  allowHosts: readonly AllowHost[];
+  resolveHostname?: ResolveHostname;
+  userAgent: string;
+}
+
+/** Why a registration was refused, for the problem's detail. */
+export class RefusedTargetError extends Error {
+  override readonly name = 'RefusedTargetError';
+}
+
+/** Of a receiver's answer only the status matters; a bigger body is cut off. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code;
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  return cause === undefined ? undefined : errorCode(cause);
+}
+
+export class WebhookSender {
+  private readonly dispatcher: Dispatcher;
+  private readonly policy: TargetUrlPolicy;
+  private readonly resolveHostname: ResolveHostname;
+
+  constructor(private readonly options: WebhookSenderOptions) {
+    this.policy = { allowHosts: options.allowHosts, allowPlainHttp: false };
+    this.resolveHostname = options.resolveHostname ?? resolveWithSystem;
+    this.dispatcher = createGuardedAgent({
+      allowHosts: options.allowHosts,
+      resolveHostname: options.resolveHostname,
+      connect: { timeout: Math.min(options.timeoutMs, 10_000) },
+      agent: { connections: 16, keepAliveTimeout: 4000, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs },
+    });
+  }
+
+  /**
+   * At registration: the URL rules, and the addresses the host resolves to now. A host
+   * that does not exist is refused; one whose lookup merely failed is accepted (each
+   * delivery checks it again).
+   */
+  async checkTarget(url: string): Promise<URL> {
+    let target: URL;
+    try {
+      target = checkTargetUrl(url, this.policy);
+    } catch (error) {
+      throw new RefusedTargetError(isBlockedAddressError(error) ? error.message : 'Refused target');
+    }
+    const host = canonicalHost(target.hostname);
+    const port = target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : Number(target.port);
+    if (isIP(host) !== 0 || isAllowedHost(this.options.allowHosts, host, port)) return target;
+    let addresses: readonly { address: string }[];
+    try {
+      addresses = await this.resolveHostname(host);
+    } catch (error) {
+      if (errorCode(error) === 'ENOTFOUND') throw new RefusedTargetError(`Refused ${host}: the host name does not resolve`);
+      return target;
+    }
+    for (const { address } of addresses) {
+      const verdict = classifyAddress(address);
+      if (!verdict.allowed) throw new RefusedTargetError(new BlockedAddressError(verdict.reason, host, address).message);
+    }
+    return target;
+  }
+
+  /** One attempt; never throws. */
+  async send(message: { id: string; url: string; body: string }, signal?: AbortSignal): Promise<AttemptResult> {
+    try {
+      checkTargetUrl(message.url, this.policy);
+    } catch (error) {
+      return { outcome: 'blocked', statusCode: null, error: isBlockedAddressError(error) ? error.message : 'Refused target' };
+    }
+    const timestamp = Math.floor(Date.now() / 1000);
+    const deadline = AbortSignal.timeout(this.options.timeoutMs);
+    try {
+      const response = await request(message.url, {
+        method: 'POST',
+        dispatcher: this.dispatcher,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': this.options.userAgent,
+          'webhook-id': message.id,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': this.options.signer.sign(message.id, timestamp, message.body),
+        },
+        body: message.body,
+        signal: signal === undefined ? deadline : AbortSignal.any([deadline, signal]),
+      });
+      // Read (and drop) the answer so the connection can be reused; its content means nothing here.
+      await response.body.dump({ limit: MAX_RESPONSE_BYTES }).catch(() => {});
+      const statusCode = response.statusCode;
+      if (statusCode >= 200 && statusCode < 300) return { outcome: 'delivered', statusCode, error: null };
+      if (statusCode === 410) return { outcome: 'gone', statusCode, error: null };
+      // DESIGN.md: redirects are not followed (the next hop could be anywhere); the attempt failed.
+      return { outcome: 'failed', statusCode, error: REDIRECTS.has(statusCode) ? 'redirect not followed' : null };
+    } catch (error) {
+      if (isBlockedAddressError(error)) {
+        const blocked = error instanceof BlockedAddressError ? error : (error as Error & { cause: BlockedAddressError }).cause;
+        return { outcome: 'blocked', statusCode: null, error: blocked.message };
+      }
+      const code = errorCode(error);
+      if (deadline.aborted || (code !== undefined && TIMEOUT_CODES.has(code))) {
+        return { outcome: 'timeout', statusCode: null, error: `no answer within ${this.options.timeoutMs} ms` };
+      }
+      if (signal?.aborted === true) return { outcome: 'error', statusCode: null, error: 'interrupted: the gateway was shutting down' };
+      return { outcome: 'error', statusCode: null, error: `connection failed${code === undefined ? '' : ` (${code})`}` };
+    }
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.destroy();
+  }
+}
