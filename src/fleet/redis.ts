@@ -187,12 +187,13 @@ export class FleetRedis {
   /**
    * Runs one command (keep it to one: the timeout is per command) on the command
    * connection. Answers UNAVAILABLE without a round trip while Redis is down, and
-   * UNAVAILABLE when the command fails; never throws.
+   * UNAVAILABLE when the command fails; never throws. `timeoutMs` replaces the command
+   * deadline for work that is not on a request's hot path and must not give up early.
    */
-  async run<T>(command: (client: Redis) => Promise<T>): Promise<T | Unavailable> {
+  async run<T>(command: (client: Redis) => Promise<T>, options: { timeoutMs?: number } = {}): Promise<T | Unavailable> {
     if (this.health !== 'up') return UNAVAILABLE;
     try {
-      const reply = await withinDeadline(command(this.commands), this.commandTimeoutMs);
+      const reply = await withinDeadline(command(this.commands), options.timeoutMs ?? this.commandTimeoutMs);
       if (reply !== TIMED_OUT) return reply;
       this.confirmDown();
     } catch (error) {

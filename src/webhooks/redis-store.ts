@@ -38,6 +38,9 @@ import type {
 } from './model.js';
 import type { QueueStats, WebhookStore } from './store.js';
 
+/** The deadline of one webhook step while Redis is up (a dead Redis answers UNAVAILABLE at once); below ioredis's own 1-s backstop. */
+const COMMAND_TIMEOUT_MS = 900;
+
 const SubscriptionSchema: z.ZodType<Subscription> = z.object({
   id: z.string(),
   taskId: z.string(),
@@ -388,7 +391,8 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   private eval(script: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    return this.redis.run((client) => client.eval(script, keys.length, ...keys, ...args.map(String)));
+    // Not a status answer's hot path, and a step that timed out may still have happened: a longer deadline.
+    return this.redis.run((client) => client.eval(script, keys.length, ...keys, ...args.map(String)), { timeoutMs: COMMAND_TIMEOUT_MS });
   }
 
   async register(registration: Registration): Promise<RegisterOutcome> {
