@@ -98,7 +98,7 @@ export const PROBLEM_GUIDE: Readonly<Record<ProblemCode, ProblemGuide>> = {
     action: 'Wait `Retry-After` seconds; one probe then tells whether it is back.',
   },
   service_unavailable: {
-    meaning: 'The gateway is shutting down, or holds as many waiting clients as it allows.',
+    meaning: 'The gateway is shutting down, holds as many waiting clients (or active webhooks) as it allows, or cannot reach the Redis its webhooks are kept in.',
     action: 'Retry after `Retry-After` seconds (a load balancer sends you to another replica), or poll without `wait`.',
   },
   webhooks_not_configured: {

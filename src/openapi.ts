@@ -166,9 +166,41 @@ function describeHeadOperations(document: OpenApiDocument): void {
   }
 }
 
+const SIGNATURE_HEADERS = [
+  { name: 'webhook-id', description: 'The event\'s id, `msg_…`: the same on every retry of one event; drop one you have processed already' },
+  { name: 'webhook-timestamp', description: 'Unix seconds of this attempt; refuse one far from your clock (Standard Webhooks libraries allow 5 minutes)' },
+  { name: 'webhook-signature', description: '`v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed by the base64-decoded `TASKGATE_WEBHOOK_SECRET` (after `whsec_`)' },
+];
+
+/** OpenAPI 3.1 `webhooks`: what the gateway POSTs to a registered URL, so clients can generate a receiver. */
+function describeWebhooks(document: OpenApiDocument): void {
+  if (document.components?.schemas?.['WebhookEventBody'] === undefined) return;
+  (document as OpenApiDocument & { webhooks?: unknown }).webhooks = {
+    taskEvent: {
+      post: {
+        operationId: 'receiveTaskEvent',
+        // The gateway calls the receiver: no key of ours, the signature is the authentication.
+        security: [],
+        tags: ['webhooks'],
+        summary: 'A task event, POSTed to a webhook registered with `POST /tasks/{id}/webhooks`',
+        description:
+          'Signed per Standard Webhooks (verify it with any of their libraries, e.g. `new Webhook(secret).verify(body, headers)`). Delivery is at least once: the same `webhook-id` may arrive again after a retry.',
+        parameters: SIGNATURE_HEADERS.map((header) => ({ in: 'header', required: true, schema: { type: 'string' }, ...header })),
+        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/WebhookEventBody' } } } },
+        responses: {
+          '200': { description: 'Any 2xx within 15 s: delivered' },
+          '410': { description: 'Gone: the webhook ends at once (no retry, no later event)' },
+          default: { description: 'Anything else (or no answer): retried with backoff for up to 24 h' },
+        },
+      },
+    },
+  };
+}
+
 export function transformObject(input: Parameters<typeof jsonSchemaTransformObject>[0]): OpenApiDocument {
   let document = jsonSchemaTransformObject(input) as OpenApiDocument;
   markOptionalBodies(document);
+  describeWebhooks(document);
   describeHeadOperations(document);
   const schemas = document.components?.schemas;
   if (schemas === undefined) return document;
@@ -211,13 +243,14 @@ export function swaggerOptions(version: string): FastifyDynamicSwaggerOptions {
         description: [
           'One API for the status of asynchronous AI generation tasks, whichever provider runs them: every task comes back in the same `Task` shape with one of five statuses.',
           'Errors are RFC 9457 `application/problem+json` with a stable `code`. A task that failed is not an error: it is a 200 with `status: failed`.',
-          'Poll `GET /tasks/{id}` every `poll_after_ms`, long-poll it with `?wait=N`, follow it with server-sent events at `/tasks/{id}/events`, or fetch up to 100 tasks with `POST /tasks/batch`.',
+          'Poll `GET /tasks/{id}` every `poll_after_ms`, long-poll it with `?wait=N`, follow it with server-sent events at `/tasks/{id}/events`, fetch up to 100 tasks with `POST /tasks/batch`, or have a backend told by a signed webhook (`POST /tasks/{id}/webhooks`).',
           'The `/tasks` routes are rate limited per client key (per IP when the gateway is open) and answer 429 `rate_limited` with `Retry-After` beyond the limit.',
         ].join('\n\n'),
       },
       servers: [{ url: '/', description: 'This gateway' }],
       tags: [
         { name: 'tasks', description: 'Task status: lookup, long-poll, batch and server-sent events' },
+        { name: 'webhooks', description: 'Being told when a task finishes: signed, retried deliveries per Standard Webhooks' },
         { name: 'operations', description: 'Health, readiness and metrics' },
       ],
       components: {
