@@ -4,7 +4,7 @@
  *
  *   npm run bench                      full run (~15 min), rewrites BENCHMARKS.md's results
  *   npm run bench -- --quick           short smoke run; prints, writes only with --write
- *   options: --only cached,passthrough,storm,waiters,startup,fleet   --source (gateway via tsx)
+ *   options: --only cached,passthrough,storm,waiters,startup,fleet,webhooks   --source (gateway via tsx)
  *            --no-build   --write   --no-write   --json FILE   --cpu-prof DIR (gateway profiles)
  *            --from-json FILE (rewrite BENCHMARKS.md from a saved run's results, no measuring)
  */
@@ -22,8 +22,9 @@ import type { BenchSettings, RunMode } from './stack.js';
 import { runStartup } from './startup.js';
 import { runStorm } from './storm.js';
 import { runWaiters, type WaitersOptions } from './waiters.js';
+import { runWebhooks } from './webhooks.js';
 
-const SCENARIOS = ['cached', 'passthrough', 'storm', 'waiters', 'startup', 'fleet'] as const;
+const SCENARIOS = ['cached', 'passthrough', 'storm', 'waiters', 'startup', 'fleet', 'webhooks'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -149,6 +150,13 @@ async function main(): Promise<void> {
   if (selected.has('fleet')) {
     log('fleet: 3 replicas on one redis-server');
     results.fleet = await runFleet(settings, storm);
+  }
+  if (selected.has('webhooks')) {
+    log('webhooks');
+    results.webhooks = await runWebhooks(
+      settings,
+      quick ? { webhooks: 1000, tasks: 100, firstTerminalMs: 8000, terminalSpreadMs: 4000 } : { webhooks: 10_000, tasks: 1000, firstTerminalMs: 15_000, terminalSpreadMs: 12_000 },
+    );
   }
   results.environment.loadAfter = loadAverage();
 

@@ -49,6 +49,7 @@ export class InProcessWebhookStore implements WebhookStore {
   readonly durable = false;
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly messages = new Map<string, StoredMessage>();
+  private readonly active = new Set<string>();
 
   register(registration: Registration): Promise<RegisterOutcome> {
     const { subscription } = registration;
@@ -76,7 +77,7 @@ export class InProcessWebhookStore implements WebhookStore {
     task.version++;
     task.writtenAt = now;
     const stored = { ...subscription, pending: registration.messages.length };
-    task.subscriptions.set(subscription.id, registration.terminal ? finalized(stored, 'finished') : stored);
+    this.keep(task, subscription.id, registration.terminal ? finalized(stored, 'finished') : stored);
     task.logs.set(subscription.id, []);
     for (const message of registration.messages) this.messages.set(message.id, { ...message, dueAt: now, attempts: 0, claimed: false });
     if (!registration.terminal) {
@@ -102,7 +103,7 @@ export class InProcessWebhookStore implements WebhookStore {
     const subscription = task?.subscriptions.get(webhookId);
     if (task === undefined || subscription === undefined) return Promise.resolve(false);
     if (subscription.state === 'active') {
-      task.subscriptions.set(webhookId, { ...subscription, state: 'ended', endedReason: reason, final: true });
+      this.keep(task, webhookId, { ...subscription, state: 'ended', endedReason: reason, final: true });
       task.version++;
       task.writtenAt = Date.now();
     }
@@ -154,11 +155,11 @@ export class InProcessWebhookStore implements WebhookStore {
       this.messages.set(message.id, { ...message, dueAt: take ? now + change.claim.leaseMs : now, attempts: take ? 1 : 0, claimed: take });
       if (take) claimed.push({ ...message, attempt: 1, token: TOKEN });
       const subscription = task.subscriptions.get(message.webhookId);
-      if (subscription !== undefined) task.subscriptions.set(message.webhookId, { ...subscription, pending: subscription.pending + 1 });
+      if (subscription !== undefined) this.keep(task, message.webhookId, { ...subscription, pending: subscription.pending + 1 });
     }
     for (const webhookId of change.finals) {
       const subscription = task.subscriptions.get(webhookId);
-      if (subscription !== undefined) task.subscriptions.set(webhookId, finalized(subscription, 'finished'));
+      if (subscription !== undefined) this.keep(task, webhookId, finalized(subscription, 'finished'));
     }
     if (change.terminal) {
       task.watched = false;
@@ -172,7 +173,7 @@ export class InProcessWebhookStore implements WebhookStore {
     if (task === undefined || !task.owned) return Promise.resolve();
     task.watched = false;
     task.owned = false;
-    for (const [id, subscription] of task.subscriptions) if (!subscription.final) task.subscriptions.set(id, finalized(subscription, reason));
+    for (const [id, subscription] of task.subscriptions) if (!subscription.final) this.keep(task, id, finalized(subscription, reason));
     task.version++;
     return Promise.resolve();
   }
@@ -216,7 +217,7 @@ export class InProcessWebhookStore implements WebhookStore {
     const subscription = task.subscriptions.get(message.webhookId);
     if (subscription !== undefined) {
       const updated = afterMessageDone(subscription, next);
-      task.subscriptions.set(message.webhookId, updated);
+      this.keep(task, message.webhookId, updated);
       if (updated.state !== subscription.state) task.version++;
     }
     return Promise.resolve(true);
@@ -240,9 +241,14 @@ export class InProcessWebhookStore implements WebhookStore {
   }
 
   private activeCount(): number {
-    let count = 0;
-    for (const task of this.tasks.values()) for (const subscription of task.subscriptions.values()) if (subscription.state === 'active') count++;
-    return count;
+    return this.active.size;
+  }
+
+  /** Stores a webhook's new state, keeping the set of active ones (the global cap) in step. */
+  private keep(task: TaskRecord, webhookId: string, subscription: Subscription): void {
+    task.subscriptions.set(webhookId, subscription);
+    if (subscription.state === 'active') this.active.add(webhookId);
+    else this.active.delete(webhookId);
   }
 
   private claimOf(taskId: string, task: TaskRecord): WatchClaim {
@@ -263,6 +269,7 @@ export class InProcessWebhookStore implements WebhookStore {
     for (const [taskId, task] of this.tasks) {
       if (task.writtenAt + RETENTION_MS >= now) continue;
       this.tasks.delete(taskId);
+      for (const id of task.subscriptions.keys()) this.active.delete(id);
       for (const [id, message] of this.messages) if (message.taskId === taskId) this.messages.delete(id);
     }
   }

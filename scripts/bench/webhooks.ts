@@ -1,0 +1,217 @@
+/**
+ * Scenario "webhooks" (issue 12): 10,000 webhooks over 1,000 pinned tasks that turn
+ * terminal within 30 s, registered through the gateway's API, delivered to a receiver in
+ * this process. Measures the delay from "terminal" (as the simulator's timeline has it:
+ * the bench starts each task's clock itself) to each delivery, duplicates and losses, the
+ * upstream calls per task per cadence interval (simulator hit counters), and the gateway's
+ * RSS. One gateway, no Redis: the store in its memory.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request as undiciRequest, Pool } from 'undici';
+import { memoryMb, sleep } from './processes.js';
+import {
+  inBatches,
+  pinTask,
+  resetSimulator,
+  simulatorHits,
+  startGateway,
+  startSimulators,
+  GRAVITEX_KEY,
+  GRAVITEX_TASK_PATH,
+  VTRIX_KEY,
+  VTRIX_TASK_PATH,
+  type BenchSettings,
+} from './stack.js';
+import { percentile, round } from './stats.js';
+
+export interface WebhooksOptions {
+  webhooks: number;
+  tasks: number;
+  /** When the first task turns terminal after its clock started (every webhook is registered by then). */
+  firstTerminalMs: number;
+  /** Terminal times are spread evenly over this window after `firstTerminalMs`. */
+  terminalSpreadMs: number;
+}
+
+export interface WebhooksResult {
+  options: WebhooksOptions;
+  cadenceMs: number;
+  registered: number;
+  registrationFailures: number;
+  registrationSeconds: number;
+  delivered: number;
+  duplicates: number;
+  missing: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  callsPerTaskPerCadence: { mean: number; max: number };
+  peakRssMb: number;
+  hwmRssMb: number;
+}
+
+/** The providers' default cadence: the bench leaves it as production has it. */
+const CADENCE_MS = 5000;
+
+export async function runWebhooks(settings: BenchSettings, options: WebhooksOptions): Promise<WebhooksResult> {
+  const firstArrival = new Map<string, number>();
+  const arrivals = new Map<string, number>();
+  const receiver = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      const path = request.url ?? '/';
+      arrivals.set(path, (arrivals.get(path) ?? 0) + 1);
+      if (!firstArrival.has(path)) firstArrival.set(path, Date.now());
+      response.writeHead(204).end();
+    });
+  });
+  receiver.listen(0, '127.0.0.1');
+  await once(receiver, 'listening');
+  const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+
+  const simulators = await startSimulators(settings.mode);
+  const stops: Array<() => Promise<void>> = [simulators.stop];
+  let pool: Pool | undefined;
+  let sampler: NodeJS.Timeout | undefined;
+  try {
+    const gateway = await startGateway({
+      mode: settings.mode,
+      simulators,
+      nodeFlags: settings.gatewayNodeFlags,
+      env: { TASKGATE_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}` },
+      configFile: { webhooks: { allowHosts: ['127.0.0.1'] } },
+    });
+    stops.unshift(gateway.stop);
+    await Promise.all([resetSimulator(simulators.vtrix), resetSimulator(simulators.gravitex)]);
+    const tasks = Array.from({ length: options.tasks }, (_, index) => {
+      const vtrix = index % 2 === 0;
+      const tag = index.toString(32).padStart(5, '0');
+      return {
+        id: vtrix ? `b7${tag.padStart(18, '0')}` : `video_hook${tag}`,
+        base: vtrix ? simulators.vtrix : simulators.gravitex,
+        path: vtrix ? VTRIX_TASK_PATH : GRAVITEX_TASK_PATH,
+        key: vtrix ? VTRIX_KEY : GRAVITEX_KEY,
+        terminalAfterMs: options.firstTerminalMs + Math.round(((index * 7919) % options.tasks) * (options.terminalSpreadMs / options.tasks)),
+        clockStartedAt: 0,
+        firstRegisteredAt: Number.POSITIVE_INFINITY,
+      };
+    });
+    await inBatches(tasks, 32, async (task) => {
+      await pinTask(task.base, task.id, {
+        timeline: [
+          { atMs: 0, status: 'in_progress', progress: 10 },
+          { atMs: task.terminalAfterMs, status: 'succeeded' },
+        ],
+      });
+    });
+    // A pinned task's clock starts at its next poll: the bench makes it, so it knows each terminal time.
+    await inBatches(tasks, 32, async (task) => {
+      task.clockStartedAt = Date.now();
+      const response = await undiciRequest(`${task.base}${task.path}${task.id}`, { headers: { authorization: `Bearer ${task.key}` } });
+      await response.body.dump();
+      if (response.statusCode !== 200) throw new Error(`starting the clock of ${task.id}: ${response.statusCode}`);
+    });
+
+    let peakRssMb = 0;
+    sampler = setInterval(() => {
+      try {
+        peakRssMb = Math.max(peakRssMb, memoryMb(gateway.pid).rss);
+      } catch {
+        // The gateway is gone; the run fails on its own.
+      }
+    }, 100);
+
+    pool = new Pool(gateway.url, { connections: 32 });
+    const registrations = Array.from({ length: options.webhooks }, (_, index) => ({ task: tasks[index % tasks.length]!, copy: Math.floor(index / tasks.length) }));
+    let registrationFailures = 0;
+    const registrationStarted = Date.now();
+    await inBatches(registrations, 32, async ({ task, copy }) => {
+      task.firstRegisteredAt = Math.min(task.firstRegisteredAt, Date.now());
+      const response = await pool!.request({
+        path: `/tasks/${task.id}/webhooks`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `${receiverUrl}/${task.id}/${copy}` }),
+      });
+      const text = await response.body.text();
+      if (response.statusCode !== 201 && registrationFailures++ === 0) settings.log(`  first failed registration: ${response.statusCode} ${text.slice(0, 200)}`);
+    });
+    const registrationSeconds = (Date.now() - registrationStarted) / 1000;
+    const firstTerminalAt = Math.min(...tasks.map((task) => task.clockStartedAt + task.terminalAfterMs));
+    settings.log(`  ${round(options.webhooks)} webhooks registered in ${registrationSeconds.toFixed(1)} s (${registrationFailures} failed), ${Math.round(firstTerminalAt - Date.now())} ms before the first task turns terminal`);
+
+    const lastTerminalAt = Math.max(...tasks.map((task) => task.clockStartedAt + task.terminalAfterMs));
+    const expected = options.webhooks - registrationFailures;
+    while (firstArrival.size < expected && Date.now() < lastTerminalAt + CADENCE_MS * 2 + 15_000) await sleep(100);
+    // A little longer, for any duplicate to show.
+    await sleep(2000);
+    clearInterval(sampler);
+    const memory = memoryMb(gateway.pid);
+
+    const delays: number[] = [];
+    let duplicates = 0;
+    for (const { task, copy } of registrations) {
+      const path = `/${task.id}/${copy}`;
+      const at = firstArrival.get(path);
+      if (at !== undefined) delays.push(at - (task.clockStartedAt + task.terminalAfterMs));
+      duplicates += Math.max(0, (arrivals.get(path) ?? 0) - 1);
+    }
+    const hits = { ...(await simulatorHits(simulators.vtrix)).byId, ...(await simulatorHits(simulators.gravitex)).byId };
+    const perCadence = tasks.map((task) => {
+      // Less the bench's own clock-starting call; the gateway's first call opens the first interval, its terminal poll ends the span.
+      const gatewayCalls = (hits[task.id] ?? 1) - 1;
+      const delivered = Math.min(...Array.from({ length: options.webhooks / options.tasks }, (_, copy) => firstArrival.get(`/${task.id}/${copy}`) ?? Number.POSITIVE_INFINITY));
+      const intervals = Math.max(1, (Math.min(delivered, Date.now()) - task.firstRegisteredAt) / CADENCE_MS);
+      return (gatewayCalls - 1) / intervals;
+    });
+    const result: WebhooksResult = {
+      options,
+      cadenceMs: CADENCE_MS,
+      registered: expected,
+      registrationFailures,
+      registrationSeconds,
+      delivered: firstArrival.size,
+      duplicates,
+      missing: expected - firstArrival.size,
+      p50Ms: percentile(delays, 0.5),
+      p99Ms: percentile(delays, 0.99),
+      maxMs: Math.max(...delays),
+      callsPerTaskPerCadence: { mean: perCadence.reduce((sum, value) => sum + value, 0) / perCadence.length, max: Math.max(...perCadence) },
+      peakRssMb: Math.max(peakRssMb, memory.rss),
+      hwmRssMb: memory.peak,
+    };
+    settings.log(
+      `  webhooks: ${result.delivered} of ${expected} delivered (${duplicates} duplicates, ${result.missing} missing); terminal→delivery p50 ${result.p50Ms} p99 ${result.p99Ms} max ${result.maxMs} ms; ${result.callsPerTaskPerCadence.mean.toFixed(2)} upstream calls per task per cadence (max ${result.callsPerTaskPerCadence.max.toFixed(2)}); RSS peak ${result.peakRssMb.toFixed(0)} MB`,
+    );
+    return result;
+  } finally {
+    clearInterval(sampler);
+    await pool?.destroy();
+    for (const stop of stops) await stop();
+    receiver.closeAllConnections();
+    receiver.close();
+  }
+}
+
+export function webhooksRows(result: WebhooksResult): string[] {
+  const yes = (met: boolean) => (met ? '**met**' : '**not met**');
+  const limit = result.cadenceMs + 1000;
+  const exact = result.duplicates === 0 && result.missing === 0;
+  return [
+    `| webhooks: ${round(result.options.webhooks)} over ${round(result.options.tasks)} tasks finishing within 30 s: terminal → delivery p99 | ${round(result.p99Ms)} ms (p50 ${round(result.p50Ms)}, max ${round(result.maxMs)}); ${round(result.delivered)} delivered, ${result.duplicates} duplicates, ${result.missing} missing | ≤ cadence + 1 s = ${round(limit)} ms, each exactly once | ${yes(result.p99Ms <= limit && exact)} |`,
+    `| webhooks: upstream calls per task per cadence interval; gateway RSS | ${result.callsPerTaskPerCadence.mean.toFixed(2)} (max ${result.callsPerTaskPerCadence.max.toFixed(2)}); ${round(result.peakRssMb)} MB peak | ≤ 1.1; report | ${yes(result.callsPerTaskPerCadence.mean <= 1.1)} |`,
+  ];
+}
+
+export function webhooksDetails(result: WebhooksResult): string[] {
+  const { options } = result;
+  return [
+    '### Webhooks',
+    '',
+    `${round(options.webhooks)} webhooks (\`POST /tasks/{id}/webhooks\`, 32 at a time, registered in ${result.registrationSeconds.toFixed(1)} s, ${result.registrationFailures} refused) over ${round(options.tasks)} pinned tasks (half per provider) that turn terminal between ${options.firstTerminalMs / 1000} s and ${(options.firstTerminalMs + options.terminalSpreadMs) / 1000} s after their clocks start (the bench starts each clock with its own direct poll, so it knows every terminal time), each webhook to its own path of a receiver in the bench process that answers 204. One gateway without Redis (the store in its memory), the providers' default ${result.cadenceMs / 1000}-s cadence. The delay is from the terminal time to the delivery's arrival; it is mostly where in its cadence the task happened to finish. Upstream calls per task per cadence interval: the simulators' hit counters less the bench's own call, from the first registration to the first delivery of the task. RSS: VmRSS sampled every 100 ms (peak ${round(result.peakRssMb)} MB, VmHWM ${round(result.hwmRssMb)} MB).`,
+    '',
+  ];
+}
