@@ -48,6 +48,9 @@ export interface WebhooksResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Terminal → the gateway saw it (the event's timestamp), and from then to the arrival. */
+  seenP99Ms: number;
+  sentP99Ms: number;
   callsPerTaskPerCadence: { mean: number; max: number };
   peakRssMb: number;
   hwmRssMb: number;
@@ -58,13 +61,21 @@ const CADENCE_MS = 5000;
 
 export async function runWebhooks(settings: BenchSettings, options: WebhooksOptions): Promise<WebhooksResult> {
   const firstArrival = new Map<string, number>();
+  /** When the gateway saw the change (the event's `timestamp`), per path. */
+  const seenAt = new Map<string, number>();
   const arrivals = new Map<string, number>();
   const receiver = createServer((request, response) => {
-    request.resume();
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      const arrivedAt = Date.now();
       const path = request.url ?? '/';
       arrivals.set(path, (arrivals.get(path) ?? 0) + 1);
-      if (!firstArrival.has(path)) firstArrival.set(path, Date.now());
+      if (!firstArrival.has(path)) {
+        firstArrival.set(path, arrivedAt);
+        const timestamp = Date.parse(String((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { timestamp?: unknown }).timestamp));
+        if (Number.isFinite(timestamp)) seenAt.set(path, timestamp);
+      }
       response.writeHead(204).end();
     });
   });
@@ -152,11 +163,19 @@ export async function runWebhooks(settings: BenchSettings, options: WebhooksOpti
     const memory = memoryMb(gateway.pid);
 
     const delays: number[] = [];
+    const seeing: number[] = [];
+    const sending: number[] = [];
     let duplicates = 0;
     for (const { task, copy } of registrations) {
       const path = `/${task.id}/${copy}`;
       const at = firstArrival.get(path);
-      if (at !== undefined) delays.push(at - (task.clockStartedAt + task.terminalAfterMs));
+      const seen = seenAt.get(path);
+      const terminalAt = task.clockStartedAt + task.terminalAfterMs;
+      if (at !== undefined) delays.push(at - terminalAt);
+      if (at !== undefined && seen !== undefined) {
+        seeing.push(seen - terminalAt);
+        sending.push(at - seen);
+      }
       duplicates += Math.max(0, (arrivals.get(path) ?? 0) - 1);
     }
     const hits = { ...(await simulatorHits(simulators.vtrix)).byId, ...(await simulatorHits(simulators.gravitex)).byId };
@@ -179,12 +198,14 @@ export async function runWebhooks(settings: BenchSettings, options: WebhooksOpti
       p50Ms: percentile(delays, 0.5),
       p99Ms: percentile(delays, 0.99),
       maxMs: Math.max(...delays),
+      seenP99Ms: percentile(seeing, 0.99),
+      sentP99Ms: percentile(sending, 0.99),
       callsPerTaskPerCadence: { mean: perCadence.reduce((sum, value) => sum + value, 0) / perCadence.length, max: Math.max(...perCadence) },
       peakRssMb: Math.max(peakRssMb, memory.rss),
       hwmRssMb: memory.peak,
     };
     settings.log(
-      `  webhooks: ${result.delivered} of ${expected} delivered (${duplicates} duplicates, ${result.missing} missing); terminal→delivery p50 ${result.p50Ms} p99 ${result.p99Ms} max ${result.maxMs} ms; ${result.callsPerTaskPerCadence.mean.toFixed(2)} upstream calls per task per cadence (max ${result.callsPerTaskPerCadence.max.toFixed(2)}); RSS peak ${result.peakRssMb.toFixed(0)} MB`,
+      `  webhooks: ${result.delivered} of ${expected} delivered (${duplicates} duplicates, ${result.missing} missing); terminal→delivery p50 ${result.p50Ms} p99 ${result.p99Ms} max ${result.maxMs} ms (terminal→seen p99 ${result.seenP99Ms}, seen→arrived p99 ${result.sentP99Ms}); ${result.callsPerTaskPerCadence.mean.toFixed(2)} upstream calls per task per cadence (max ${result.callsPerTaskPerCadence.max.toFixed(2)}); RSS peak ${result.peakRssMb.toFixed(0)} MB`,
     );
     return result;
   } finally {
@@ -211,7 +232,7 @@ export function webhooksDetails(result: WebhooksResult): string[] {
   return [
     '### Webhooks',
     '',
-    `${round(options.webhooks)} webhooks (\`POST /tasks/{id}/webhooks\`, 32 at a time, registered in ${result.registrationSeconds.toFixed(1)} s, ${result.registrationFailures} refused) over ${round(options.tasks)} pinned tasks (half per provider) that turn terminal between ${options.firstTerminalMs / 1000} s and ${(options.firstTerminalMs + options.terminalSpreadMs) / 1000} s after their clocks start (the bench starts each clock with its own direct poll, so it knows every terminal time), each webhook to its own path of a receiver in the bench process that answers 204. One gateway without Redis (the store in its memory), the providers' default ${result.cadenceMs / 1000}-s cadence. The delay is from the terminal time to the delivery's arrival; it is mostly where in its cadence the task happened to finish. Upstream calls per task per cadence interval: the simulators' hit counters less the bench's own call, from the first registration to the first delivery of the task. RSS: VmRSS sampled every 100 ms (peak ${round(result.peakRssMb)} MB, VmHWM ${round(result.hwmRssMb)} MB).`,
+    `${round(options.webhooks)} webhooks (\`POST /tasks/{id}/webhooks\`, 32 at a time, registered in ${result.registrationSeconds.toFixed(1)} s, ${result.registrationFailures} refused) over ${round(options.tasks)} pinned tasks (half per provider) that turn terminal between ${options.firstTerminalMs / 1000} s and ${(options.firstTerminalMs + options.terminalSpreadMs) / 1000} s after their clocks start (the bench starts each clock with its own direct poll, so it knows every terminal time), each webhook to its own path of a receiver in the bench process that answers 204. One gateway without Redis (the store in its memory), the providers' default ${result.cadenceMs / 1000}-s cadence. The delay is from the terminal time to the delivery's arrival; it is mostly where in its cadence the task happened to finish: from the terminal time to the gateway seeing it (the event's \`timestamp\`) p99 ${round(result.seenP99Ms)} ms, from then to the arrival p99 ${round(result.sentP99Ms)} ms. Upstream calls per task per cadence interval: the simulators' hit counters less the bench's own call, from the first registration to the first delivery of the task. RSS: VmRSS sampled every 100 ms (peak ${round(result.peakRssMb)} MB, VmHWM ${round(result.hwmRssMb)} MB).`,
     '',
   ];
 }

@@ -326,6 +326,8 @@ export class WebhookDispatcher {
       if (result.outcome === 'recorded') {
         owned.claim = { ...owned.claim, baseline: after, subscriptions: terminal ? [] : owned.claim.subscriptions };
         for (const message of result.claimed) this.deliver(message);
+        // No free slot for some: the next attempt to finish starts a sweep that claims them.
+        if (result.claimed.length < change.messages.length) this.backlog = true;
         if (terminal) this.drop(owned);
         return;
       }

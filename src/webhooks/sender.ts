@@ -49,6 +49,8 @@ export interface WebhookSenderOptions {
   allowHosts: readonly AllowHost[];
   resolveHostname?: ResolveHostname;
   userAgent: string;
+  /** Connections per receiver origin: the deliveries in flight at most. */
+  connections: number;
 }
 
 /** Why a registration was refused, for the problem's detail. */
@@ -80,7 +82,8 @@ export class WebhookSender {
       allowHosts: options.allowHosts,
       resolveHostname: options.resolveHostname,
       connect: { timeout: Math.min(options.timeoutMs, 10_000) },
-      agent: { connections: 16, keepAliveTimeout: 4000, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs },
+      // One receiver may take every delivery in flight (a backend with many webhooks on one URL).
+      agent: { connections: options.connections, keepAliveTimeout: 4000, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs },
     });
   }
 
