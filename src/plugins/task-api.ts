@@ -14,6 +14,7 @@ import { GatewayError } from '../errors.js';
 import { LinkSigner } from '../links.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskService } from '../tasks/service.js';
+import type { Tracer } from '../tracing/tracer.js';
 import batchRoutes from '../../routes/batch.js';
 import contentRoutes from '../../routes/content.js';
 import eventRoutes from '../../routes/events.js';
@@ -38,6 +39,7 @@ export interface TaskApiOptions {
   service: TaskService;
   content: ContentProxy;
   metrics: Metrics;
+  tracer?: Tracer;
 }
 
 const INVALID_LINK = 'The link token is not valid for this task: it expired, belongs to another task, or its key was removed.';
@@ -84,7 +86,7 @@ async function registerRateLimit(api: FastifyInstance, perMinute: number): Promi
   });
 }
 
-const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics }) => {
+const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, tracer }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
   const links = new LinkSigner(config.linkSecret, clientKeys);
   const throttle = new FailedAuthThrottle(config.authFailuresPerMinute);
@@ -133,7 +135,7 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
   await api.register(taskRoutes, { service, views, terminalMaxAgeSeconds: config.terminalMaxAgeSeconds });
   await api.register(batchRoutes, { service, views, maxConcurrentLookups: config.batch.maxConcurrentLookups, budgetMs: config.upstreamTimeoutMs });
   await api.register(eventRoutes, { service, views, keepAliveMs: config.waiters.keepAliveMs });
-  await api.register(contentRoutes, { service, content, metrics });
+  await api.register(contentRoutes, { service, content, metrics, tracer });
   await api.register(linkRoutes, { service, views, links });
 };
 

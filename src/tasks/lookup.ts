@@ -11,6 +11,8 @@ import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
 import type { TaskState } from '../providers/types.js';
 import type { Route } from '../routing.js';
+import { traceLookup, type LookupSource } from '../tracing/lookup-span.js';
+import type { Tracer } from '../tracing/tracer.js';
 import { isTerminal } from '../../schemas/task.js';
 
 export interface Located {
@@ -38,6 +40,8 @@ export class TaskLookup {
     private readonly config: Config,
     private readonly clients: ReadonlyMap<string, ProviderClient>,
     private readonly metrics: Metrics,
+    /** When tracing is on: a span per fetch saying how it was answered. */
+    private readonly tracer?: Tracer,
   ) {
     this.terminal = new LRUCache({ max: config.cache.terminalMaxEntries, ttl: config.cache.terminalTtlMs });
     this.fresh = new LRUCache({ max: config.cache.terminalMaxEntries, ttl: 1, ttlAutopurge: false });
@@ -63,23 +67,33 @@ export class TaskLookup {
    * loops come through here too, so their calls are shared with plain GETs).
    */
   fetch(client: ProviderClient, nativeId: string): Promise<TaskState> {
+    if (this.tracer === undefined) return this.fetchOnce(client, nativeId);
+    return traceLookup(this.tracer, client.name, nativeId, (answeredBy) => this.fetchOnce(client, nativeId, answeredBy));
+  }
+
+  /** fetch() itself; `answeredBy` hears how (a cache, another call in flight, or upstream). */
+  private fetchOnce(client: ProviderClient, nativeId: string, answeredBy?: (source: LookupSource) => void): Promise<TaskState> {
     const key = `${client.name}:${nativeId}`;
     const done = this.terminal.get(key);
     if (done !== undefined) {
       this.metrics.terminalHit.inc();
+      answeredBy?.('terminal_cache');
       return Promise.resolve(done);
     }
     const recent = this.fresh.get(key);
     if (recent !== undefined) {
       this.metrics.freshHit.inc();
+      answeredBy?.('fresh_cache');
       return Promise.resolve(recent);
     }
     const pending = this.inFlight.get(key);
     if (pending !== undefined) {
       this.metrics.coalesced.inc();
+      answeredBy?.('coalesced');
       return pending;
     }
     this.metrics.cacheMiss.inc();
+    answeredBy?.('upstream');
     const call = client.fetchTask(nativeId).then(
       (state) => {
         this.inFlight.delete(key);

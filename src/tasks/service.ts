@@ -7,6 +7,7 @@ import type { GatewayError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
 import { Router } from '../routing.js';
+import type { Tracer } from '../tracing/tracer.js';
 import { isTerminal } from '../../schemas/task.js';
 import { TaskLookup } from './lookup.js';
 import { TaskRenderer, type RenderedTask, type TaskSnapshot, type ViewContext } from './render.js';
@@ -33,10 +34,10 @@ export class TaskService {
   readonly watcher: TaskWatcher;
   private readonly renderer = new TaskRenderer();
 
-  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics) {
+  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, tracer?: Tracer) {
     this.router = new Router(config.routes, new Set(clients.keys()));
-    this.lookup = new TaskLookup(config, clients, metrics);
-    this.watcher = new TaskWatcher(this.lookup, metrics, config.waiters.max);
+    this.lookup = new TaskLookup(config, clients, metrics, tracer);
+    this.watcher = new TaskWatcher(this.lookup, metrics, config.waiters.max, tracer);
   }
 
   async getTask(id: string): Promise<TaskSnapshot> {

@@ -8,6 +8,7 @@ import { GatewayError, toGatewayError, type ProblemCode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
 import type { TaskState } from '../providers/types.js';
+import type { Tracer } from '../tracing/tracer.js';
 import { isTerminal } from '../../schemas/task.js';
 import type { TaskLookup } from './lookup.js';
 
@@ -35,6 +36,7 @@ class PollLoop {
     readonly nativeId: string,
     public latest: TaskState,
     private readonly onStop: (loop: PollLoop) => void,
+    private readonly tracer?: Tracer,
   ) {}
 
   start(): void {
@@ -60,10 +62,17 @@ class PollLoop {
     this.timer.unref();
   }
 
+  /** Each poll is a trace of its own: the loop outlives the request that started it. */
+  private traced(tracer: Tracer, fetch: () => Promise<TaskState>): Promise<TaskState> {
+    const attributes = { 'taskgate.provider': this.client.name, 'taskgate.poll.waiters': this.listeners.size, 'taskgate.poll.failures': this.failures };
+    return tracer.inSpan('taskgate.poll', { root: true, attributes }, fetch);
+  }
+
   private async poll(): Promise<void> {
     let event: WatchEvent;
     try {
-      this.latest = await this.lookup.fetch(this.client, this.nativeId);
+      const fetch = () => this.lookup.fetch(this.client, this.nativeId);
+      this.latest = await (this.tracer === undefined ? fetch() : this.traced(this.tracer, fetch));
       this.failures = 0;
       event = { state: this.latest };
     } catch (error) {
@@ -95,6 +104,7 @@ export class TaskWatcher {
     private readonly lookup: TaskLookup,
     private readonly metrics: Metrics,
     private readonly maxWaiters: number,
+    private readonly tracer?: Tracer,
   ) {}
 
   get waiters(): number {
@@ -127,7 +137,7 @@ export class TaskWatcher {
       loop = new PollLoop(this.lookup, client, nativeId, current, (stopped) => {
         if (this.loops.get(key) === stopped) this.loops.delete(key);
         this.metrics.activePollLoops.set(this.loops.size);
-      });
+      }, this.tracer);
       this.loops.set(key, loop);
       this.metrics.activePollLoops.set(this.loops.size);
       loop.start();
