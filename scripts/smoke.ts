@@ -1,11 +1,16 @@
 /**
  * npm run smoke — the production bundle as Docker and `npm start` run it: `node
  * dist/taskgate.mjs` (built first) against the provider simulators on loopback. Checks
- * /healthz, /readyz, a seed task of every provider, then SIGTERM → exit 0. `.ci/run` runs it
- * after the build; the tests run from sources, so this is what proves the bundle starts.
+ * /healthz, /readyz, a seed task of every provider, then SIGTERM → exit 0; then the same
+ * with tracing on (its SDK is a bundle of its own), exporting to a loopback OTLP receiver
+ * that must get the spans. `.ci/run` runs it after the build; the tests run from sources,
+ * so this is what proves the bundle starts.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { PROVIDERS } from '../src/providers/index.js';
@@ -34,8 +39,6 @@ for (const provider of PROVIDERS) {
   if (seed !== undefined) seeds.push({ provider: provider.name, id: `${provider.name}:${seed}` });
 }
 
-const gateway = spawn(process.execPath, [BUNDLE], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
 const base = `http://127.0.0.1:${PORT}`;
 
 async function get(path: string): Promise<{ status: number; body: string }> {
@@ -43,29 +46,56 @@ async function get(path: string): Promise<{ status: number; body: string }> {
   return { status: response.statusCode, body: await response.body.text() };
 }
 
+/** The bundle with `extraEnv`: healthy, ready, every seed answered, SIGTERM → 0. */
+async function smoke(extraEnv: Record<string, string>): Promise<void> {
+  const gateway = spawn(process.execPath, [BUNDLE], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
+  try {
+    const started = performance.now();
+    for (;;) {
+      if (gateway.exitCode !== null) fail(`the bundle exited with ${gateway.exitCode} before answering`);
+      if (performance.now() - started > 15_000) fail('no answer on /healthz within 15 s');
+      const health = await get('/healthz').catch(() => undefined);
+      if (health?.status === 200) break;
+      await sleep(50);
+    }
+    console.log(`smoke: ${BUNDLE} answers /healthz after ${Math.round(performance.now() - started)} ms`);
+    const ready = await get('/readyz');
+    if (ready.status !== 200) fail(`/readyz answered ${ready.status}: ${ready.body}`);
+    for (const { provider, id } of seeds) {
+      const answer = await get(`/tasks/${id}`);
+      const task = JSON.parse(answer.body) as { provider?: string; status?: string };
+      if (answer.status !== 200 || task.provider !== provider) fail(`GET /tasks/${id} answered ${answer.status}: ${answer.body}`);
+      console.log(`smoke: ${id} is ${task.status}`);
+    }
+    gateway.kill('SIGTERM');
+    const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
+    if (code !== 0) fail(`SIGTERM ended the bundle with ${code}`);
+    console.log('smoke: SIGTERM → exit 0');
+  } finally {
+    if (gateway.exitCode === null) gateway.kill('SIGKILL');
+  }
+}
+
+// A stand-in collector: counts the OTLP/HTTP trace exports it is sent.
+let exports = 0;
+const collector = createServer((incoming, answer) => {
+  incoming.resume();
+  incoming.on('end', () => {
+    if (incoming.method === 'POST' && incoming.url === '/v1/traces') exports++;
+    answer.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+  });
+});
+collector.listen(0, '127.0.0.1');
+await once(collector, 'listening');
+
 try {
-  const started = performance.now();
-  for (;;) {
-    if (gateway.exitCode !== null) fail(`the bundle exited with ${gateway.exitCode} before answering`);
-    if (performance.now() - started > 15_000) fail('no answer on /healthz within 15 s');
-    const health = await get('/healthz').catch(() => undefined);
-    if (health?.status === 200) break;
-    await sleep(50);
-  }
-  console.log(`smoke: ${BUNDLE} answers /healthz after ${Math.round(performance.now() - started)} ms`);
-  const ready = await get('/readyz');
-  if (ready.status !== 200) fail(`/readyz answered ${ready.status}: ${ready.body}`);
-  for (const { provider, id } of seeds) {
-    const answer = await get(`/tasks/${id}`);
-    const task = JSON.parse(answer.body) as { provider?: string; status?: string };
-    if (answer.status !== 200 || task.provider !== provider) fail(`GET /tasks/${id} answered ${answer.status}: ${answer.body}`);
-    console.log(`smoke: ${id} is ${task.status}`);
-  }
-  gateway.kill('SIGTERM');
-  const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
-  if (code !== 0) fail(`SIGTERM ended the bundle with ${code}`);
-  console.log('smoke: SIGTERM → exit 0');
+  await smoke({});
+  if (exports !== 0) fail('tracing is off by default, yet something was exported');
+  await smoke({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`, OTEL_BSP_SCHEDULE_DELAY: '100' });
+  if (exports === 0) fail('tracing on: no trace export reached the collector');
+  console.log(`smoke: tracing on: ${exports} OTLP export(s) received`);
 } finally {
-  if (gateway.exitCode === null) gateway.kill('SIGKILL');
+  collector.close();
   await Promise.all(simulators.map((simulator) => simulator.close()));
 }
