@@ -99,6 +99,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('taskService', service);
   app.decorate('metrics', metrics);
   for (const [name, client] of clients) metrics.watchCircuit(name, () => client.circuitState);
+  metrics.waitersMax.set(config.waiters.max);
 
   await app.register(tracingPlugin, { tracing });
   await app.register(requestId);
