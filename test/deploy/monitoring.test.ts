@@ -103,7 +103,7 @@ async function exercise(): Promise<void> {
 }
 
 before(async () => {
-  stack = await startStack({ after: (close) => void closers.push(close) });
+  stack = await startStack({ after: (close: () => Promise<void> | void) => void closers.push(close) });
   base = await listen(stack.app);
   await exercise();
 });
