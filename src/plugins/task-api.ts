@@ -15,6 +15,7 @@ import type { TaskStore } from '../fleet/store.js';
 import { LinkSigner } from '../links.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskService } from '../tasks/service.js';
+import type { Tracer } from '../tracing/tracer.js';
 import batchRoutes from '../../routes/batch.js';
 import contentRoutes from '../../routes/content.js';
 import eventRoutes from '../../routes/events.js';
@@ -41,6 +42,7 @@ export interface TaskApiOptions {
   metrics: Metrics;
   /** Decides where rate-limit counts live: this process, or the fleet. */
   store: TaskStore;
+  tracer?: Tracer;
 }
 
 const INVALID_LINK = 'The link token is not valid for this task: it expired, belongs to another task, or its key was removed.';
@@ -91,7 +93,7 @@ async function registerRateLimit(api: FastifyInstance, perMinute: number, store:
   });
 }
 
-const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store }) => {
+const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store, tracer }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
   const links = new LinkSigner(config.linkSecret, clientKeys);
   const throttle = new FailedAuthThrottle(config.authFailuresPerMinute);
@@ -140,7 +142,7 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
   await api.register(taskRoutes, { service, views, terminalMaxAgeSeconds: config.terminalMaxAgeSeconds });
   await api.register(batchRoutes, { service, views, maxConcurrentLookups: config.batch.maxConcurrentLookups, budgetMs: config.upstreamTimeoutMs });
   await api.register(eventRoutes, { service, views, keepAliveMs: config.waiters.keepAliveMs });
-  await api.register(contentRoutes, { service, content, metrics });
+  await api.register(contentRoutes, { service, content, metrics, tracer });
   await api.register(linkRoutes, { service, views, links });
 };
 
