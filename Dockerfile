@@ -29,6 +29,8 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build --chown=node:node /app/dist/taskgate.mjs ./taskgate.mjs
+# The OpenTelemetry SDK, a bundle of its own: loaded only when OTEL_* turn tracing on.
+COPY --from=build --chown=node:node /app/dist/tracing-sdk.mjs ./tracing-sdk.mjs
 COPY --from=build --chown=node:node /app/dist/runtime/node_modules ./node_modules
 USER node
 EXPOSE 8080

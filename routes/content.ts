@@ -11,6 +11,7 @@ import { GatewayError, isGatewayError } from '../src/errors.js';
 import type { Metrics } from '../src/metrics.js';
 import type { TaskSnapshot } from '../src/tasks/render.js';
 import type { TaskService } from '../src/tasks/service.js';
+import type { TraceSpan, Tracer } from '../src/tracing/tracer.js';
 import { LinkTokenQuerySchema } from '../schemas/links.js';
 import { TaskParamsSchema } from '../schemas/params.js';
 import type { TaskOutput } from '../schemas/task.js';
@@ -22,6 +23,8 @@ export interface ContentRoutesOptions {
   service: TaskService;
   content: ContentProxy;
   metrics: Metrics;
+  /** When tracing is on: a span per transfer, from the first upstream request to the last byte. */
+  tracer?: Tracer;
 }
 
 const ContentQuerySchema = LinkTokenQuerySchema.extend({
@@ -92,7 +95,7 @@ function fileName(snapshot: TaskSnapshot, index: number, output: TaskOutput, con
   return `${base}${index === 0 ? '' : `-${index}`}.${extension}`;
 }
 
-const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, { service, content, metrics }) => {
+const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, { service, content, metrics, tracer }) => {
   /** The upstream transfer for one output, asking the provider again once if a cached URL went stale. */
   async function openOutput(snapshot: TaskSnapshot, index: number, fetch: Parameters<ContentProxy['open']>[2]) {
     const url = snapshot.state.outputs[index]!.url;
@@ -108,7 +111,7 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
     }
   }
 
-  function send(reply: FastifyReply, snapshot: TaskSnapshot, index: number, upstream: ContentUpstream, download: boolean) {
+  function send(reply: FastifyReply, snapshot: TaskSnapshot, index: number, upstream: ContentUpstream, download: boolean, transfer: TraceSpan | undefined) {
     const output = snapshot.state.outputs[index]!;
     const contentType = upstream.headers['content-type'];
     // Bytes from elsewhere are served from our origin: anything but media is a download, never a page.
@@ -124,13 +127,22 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
       .header('referrer-policy', 'no-referrer');
     const provider = snapshot.client.name;
     metrics.onContentRequest(provider, String(upstream.statusCode));
+    transfer?.setAttributes({ 'http.response.status_code': upstream.statusCode });
     const { body } = upstream;
-    if (body === null) return reply.send();
+    if (body === null) {
+      transfer?.end();
+      return reply.send();
+    }
     let bytes = 0;
     body.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
     });
-    body.once('close', () => metrics.onContentBytes(provider, bytes));
+    body.once('close', () => {
+      metrics.onContentBytes(provider, bytes);
+      // Not complete: the client left, or the file's origin went silent, before the last byte.
+      transfer?.setAttributes({ 'taskgate.content.bytes': bytes, 'taskgate.content.complete': body.readableEnded });
+      transfer?.end();
+    });
     // A client that goes away stops the upstream transfer with it.
     reply.raw.once('close', () => body.destroy());
     return reply.send(body);
@@ -183,12 +195,19 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
         ifRange: range !== undefined && ifRange !== undefined && IF_RANGE.test(ifRange) ? ifRange : undefined,
         signal: clientGone(reply),
       };
+      const transfer = tracer?.startSpan('taskgate.content', {
+        kind: 'client',
+        attributes: { 'taskgate.provider': snapshot.client.name, 'taskgate.content.output': index, 'http.request.method': method, 'taskgate.content.range': fetch.range },
+      });
       try {
-        const opened = await openOutput(snapshot, index, fetch);
+        const open = () => openOutput(snapshot, index, fetch);
+        const opened = await (tracer === undefined || transfer === undefined ? open() : tracer.withSpan(transfer, open));
         const download = request.query.download === '1' || request.query.download === 'true';
-        return send(reply, opened.snapshot, index, opened.upstream, download);
+        return send(reply, opened.snapshot, index, opened.upstream, download, transfer);
       } catch (error) {
         if (isGatewayError(error)) metrics.onContentRequest(snapshot.client.name, error.code);
+        transfer?.recordError(error);
+        transfer?.end();
         throw error;
       }
     },

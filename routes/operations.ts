@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { GatewayError } from '../src/errors.js';
 import type { Metrics } from '../src/metrics.js';
 import type { ProviderClient } from '../src/providers/client.js';
-import { getProvider } from '../src/providers/index.js';
+import { getProvider, PROVIDER_NAMES } from '../src/providers/index.js';
 import { jsonResponse, NO_AUTH } from './documentation.js';
 import { problemResponses } from './problem-responses.js';
 
@@ -55,10 +55,10 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
           200: jsonResponse(ReadinessSchema, 'The gateway takes traffic; each provider with its circuit state', {
             examples: {
               ready: {
-                summary: 'Both providers configured, all circuits closed',
+                summary: 'Every provider configured, all circuits closed',
                 value: {
                   status: 'ready',
-                  providers: { vtrix: { configured: true, circuit: 'closed' }, gravitex: { configured: true, circuit: 'closed' } },
+                  providers: Object.fromEntries(PROVIDER_NAMES.map((name) => [name, { configured: true, circuit: 'closed' }])),
                 },
               },
             },

@@ -3,11 +3,16 @@
  * Dockerfile's runtime stage copies (read from the Dockerfile itself), laid out in a
  * temporary folder as in the image, and its CMD started there against the provider
  * simulators on loopback. Checks /healthz, /readyz, a seed task of every provider and the
- * API docs (which load files at run time), then SIGTERM → exit 0. `.ci/run` runs it after
- * the build; the tests run from sources, so this is what proves the image's files start.
+ * API docs (which load files at run time), then SIGTERM → exit 0; then the same with
+ * tracing on (its SDK is a bundle of its own), exporting to a loopback OTLP receiver that
+ * must get the spans. `.ci/run` runs it after the build; the tests run from sources, so
+ * this is what proves the image's files start.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -67,8 +72,6 @@ for (const provider of PROVIDERS) {
   if (seed !== undefined) seeds.push({ provider: provider.name, id: `${provider.name}:${seed}` });
 }
 
-const gateway = spawn(process.execPath, stage.command.slice(1), { cwd: image, env, stdio: ['ignore', 'inherit', 'inherit'] });
-const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
 const base = `http://127.0.0.1:${PORT}`;
 
 async function get(path: string): Promise<{ status: number; body: string }> {
@@ -76,33 +79,60 @@ async function get(path: string): Promise<{ status: number; body: string }> {
   return { status: response.statusCode, body: await response.body.text() };
 }
 
+/** The image's bundle with `extraEnv`: healthy, ready, every seed answered, the docs served, SIGTERM → 0. */
+async function smoke(extraEnv: Record<string, string>): Promise<void> {
+  const gateway = spawn(process.execPath, stage.command.slice(1), { cwd: image, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
+  try {
+    const started = performance.now();
+    for (;;) {
+      if (gateway.exitCode !== null) fail(`the bundle exited with ${gateway.exitCode} before answering`);
+      if (performance.now() - started > 15_000) fail('no answer on /healthz within 15 s');
+      const health = await get('/healthz').catch(() => undefined);
+      if (health?.status === 200) break;
+      await sleep(50);
+    }
+    console.log(`smoke: the image's ${BUNDLE} (${stage.copies.length} copies from the build) answers /healthz after ${Math.round(performance.now() - started)} ms`);
+    const ready = await get('/readyz');
+    if (ready.status !== 200) fail(`/readyz answered ${ready.status}: ${ready.body}`);
+    for (const { provider, id } of seeds) {
+      const answer = await get(`/tasks/${id}`);
+      const task = JSON.parse(answer.body) as { provider?: string; status?: string };
+      if (answer.status !== 200 || task.provider !== provider) fail(`GET /tasks/${id} answered ${answer.status}: ${answer.body}`);
+      console.log(`smoke: ${id} is ${task.status}`);
+    }
+    // The docs UI serves its files from its package folder: the runtime stage must have it.
+    const docs = await get('/docs/static/swagger-ui-bundle.js');
+    if (docs.status !== 200 || docs.body.length < 100_000) fail(`the API docs did not load (${docs.status}): the runtime stage lacks what they read`);
+    gateway.kill('SIGTERM');
+    const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
+    if (code !== 0) fail(`SIGTERM ended the bundle with ${code}`);
+    console.log('smoke: SIGTERM → exit 0');
+  } finally {
+    if (gateway.exitCode === null) gateway.kill('SIGKILL');
+  }
+}
+
+// A stand-in collector: counts the OTLP/HTTP trace exports it is sent.
+let exports = 0;
+const collector = createServer((incoming, answer) => {
+  incoming.resume();
+  incoming.on('end', () => {
+    if (incoming.method === 'POST' && incoming.url === '/v1/traces') exports++;
+    answer.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+  });
+});
+collector.listen(0, '127.0.0.1');
+await once(collector, 'listening');
+
 try {
-  const started = performance.now();
-  for (;;) {
-    if (gateway.exitCode !== null) fail(`the bundle exited with ${gateway.exitCode} before answering`);
-    if (performance.now() - started > 15_000) fail('no answer on /healthz within 15 s');
-    const health = await get('/healthz').catch(() => undefined);
-    if (health?.status === 200) break;
-    await sleep(50);
-  }
-  console.log(`smoke: the image's ${BUNDLE} (${stage.copies.length} copies from the build) answers /healthz after ${Math.round(performance.now() - started)} ms`);
-  const ready = await get('/readyz');
-  if (ready.status !== 200) fail(`/readyz answered ${ready.status}: ${ready.body}`);
-  for (const { provider, id } of seeds) {
-    const answer = await get(`/tasks/${id}`);
-    const task = JSON.parse(answer.body) as { provider?: string; status?: string };
-    if (answer.status !== 200 || task.provider !== provider) fail(`GET /tasks/${id} answered ${answer.status}: ${answer.body}`);
-    console.log(`smoke: ${id} is ${task.status}`);
-  }
-  // The docs UI serves its files from its package folder: the runtime stage must have it.
-  const docs = await get('/docs/static/swagger-ui-bundle.js');
-  if (docs.status !== 200 || docs.body.length < 100_000) fail(`the API docs did not load (${docs.status}): the runtime stage lacks what they read`);
-  gateway.kill('SIGTERM');
-  const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
-  if (code !== 0) fail(`SIGTERM ended the bundle with ${code}`);
-  console.log('smoke: SIGTERM → exit 0');
+  await smoke({});
+  if (exports !== 0) fail('tracing is off by default, yet something was exported');
+  await smoke({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`, OTEL_BSP_SCHEDULE_DELAY: '100' });
+  if (exports === 0) fail('tracing on: no trace export reached the collector');
+  console.log(`smoke: tracing on: ${exports} OTLP export(s) received`);
 } finally {
-  if (gateway.exitCode === null) gateway.kill('SIGKILL');
+  collector.close();
   await Promise.all(simulators.map((simulator) => simulator.close()));
   rmSync(image, { recursive: true, force: true });
 }

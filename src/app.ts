@@ -18,11 +18,13 @@ import observability from './plugins/observability.js';
 import problems, { routerErrorHandler } from './plugins/problems.js';
 import requestId, { requestIdOf } from './plugins/request-id.js';
 import taskApi from './plugins/task-api.js';
+import tracingPlugin from './plugins/tracing.js';
 import { ProviderClient, type ProviderClientObserver } from './providers/client.js';
 import { PROVIDERS } from './providers/index.js';
 import type { ProviderDefinition } from './providers/types.js';
 import { TaskService } from './tasks/service.js';
 import webhooks from './webhooks/index.js';
+import { startTracing, type Tracer } from './tracing/tracer.js';
 import operationRoutes from '../routes/operations.js';
 import problemRoutes from '../routes/problems.js';
 
@@ -50,12 +52,13 @@ export function buildClients(
   providers: readonly ProviderDefinition[],
   observer: ProviderClientObserver,
   dispatcher?: Dispatcher,
+  tracer?: Tracer,
 ): Map<string, ProviderClient> {
   const clients = new Map<string, ProviderClient>();
   for (const definition of providers) {
     const settings = config.providers[definition.name];
     if (settings === undefined) continue;
-    clients.set(definition.name, new ProviderClient(definition, settings, config, observer, dispatcher));
+    clients.set(definition.name, new ProviderClient(definition, settings, config, observer, dispatcher, tracer));
   }
   return clients;
 }
@@ -63,8 +66,9 @@ export function buildClients(
 function serverOptions(config: Config, deps: AppDeps): FastifyServerOptions {
   return {
     logger: deps.logger ?? { level: config.logLevel },
-    // One log line per request (the observability plugin) instead of Fastify's two.
-    logController: new LogController({ disableRequestLogging: true }),
+    // One log line per request (the observability plugin) instead of Fastify's two; the request
+    // id logged as `request_id`, the problem body's name for it (beside a traced request's trace_id).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     // Ids are up to 200 characters; longer ones must still reach the validator (400, not 404).
     routerOptions: { maxParamLength: 1024 },
     bodyLimit: 64 * 1024,
@@ -83,9 +87,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.setSerializerCompiler(serializerCompiler);
 
   const metrics = deps.metrics ?? new Metrics();
-  const clients = buildClients(config, deps.providers ?? PROVIDERS, upstreamObserver(app, metrics), deps.dispatcher);
+  // Undefined unless OTEL_* turn tracing on; then the spans below are made, else none.
+  const tracing = await startTracing(config.tracing, { serviceVersion: VERSION, log: app.log });
+  const tracer = tracing?.tracer;
+  const clients = buildClients(config, deps.providers ?? PROVIDERS, upstreamObserver(app, metrics), deps.dispatcher, tracer);
   await app.register(fleet, { config, metrics });
-  const service = new TaskService(config, clients, metrics, app.taskStore);
+  const service = new TaskService(config, clients, metrics, app.taskStore, tracer);
   const content = new ContentProxy({
     timeoutMs: config.upstreamTimeoutMs,
     allowHosts: config.content.allowHosts,
@@ -96,7 +103,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('taskService', service);
   app.decorate('metrics', metrics);
   for (const [name, client] of clients) metrics.watchCircuit(name, () => client.circuitState);
+  metrics.waitersMax.set(config.waiters.max);
 
+  await app.register(tracingPlugin, { tracing });
   await app.register(requestId);
   await app.register(problems);
   await app.register(observability, { metrics });
@@ -111,7 +120,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   await app.register(docs, { version: VERSION });
   await app.register(cors, { origins: config.corsOrigins });
-  await app.register(taskApi, { config, service, content, metrics, store: app.taskStore, webhooks: app.webhooks });
+  await app.register(taskApi, { config, service, content, metrics, store: app.taskStore, tracer, webhooks: app.webhooks });
   await app.register(operationRoutes, { clients, metrics });
   await app.register(problemRoutes);
   return app;

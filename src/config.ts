@@ -123,6 +123,90 @@ export function defaultRoutes(providers: readonly ProviderDefinition[]): Routing
     }));
 }
 
+/** OTLP over HTTP only: the protobuf body (the OpenTelemetry default) or JSON. */
+const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+const otlpProtocol = z.enum(OTLP_PROTOCOLS, { error: 'must be http/protobuf or http/json (OTLP over gRPC is not supported)' });
+const otlpCompression = z.enum(['gzip', 'none'], { error: 'must be gzip or none' });
+/** The OpenTelemetry spec's OTEL_TRACES_SAMPLER values. */
+export const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
+const keyValues = z.record(z.string(), z.string());
+
+/**
+ * Traces (OpenTelemetry), set by the spec's own OTEL_* variables: off unless an OTLP
+ * endpoint is given (or OTEL_TRACES_EXPORTER=otlp asks for the spec's default one), and
+ * off whatever else is set when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none. A
+ * signal-specific variable (…_TRACES_…) wins over the general one.
+ */
+function tracingSchema() {
+  return z
+    .object({
+      sdkDisabled: z.boolean().default(false),
+      exporter: z.enum(['otlp', 'none'], { error: 'must be otlp or none (no other exporter is built in)' }).optional(),
+      /** The collector's base URL: traces go to `{endpoint}/v1/traces`. */
+      endpoint: httpUrl.optional(),
+      /** The full URL traces are sent to, used as given. */
+      tracesEndpoint: httpUrl.optional(),
+      protocol: otlpProtocol.optional(),
+      tracesProtocol: otlpProtocol.optional(),
+      headers: keyValues.optional(),
+      tracesHeaders: keyValues.optional(),
+      timeoutMs: durationMs.optional(),
+      tracesTimeoutMs: durationMs.optional(),
+      compression: otlpCompression.optional(),
+      tracesCompression: otlpCompression.optional(),
+      serviceName: z.string().trim().min(1).optional(),
+      resourceAttributes: keyValues.default({}),
+      sampler: z.enum(TRACE_SAMPLERS, { error: `must be one of ${TRACE_SAMPLERS.join(', ')}` }).default('parentbased_always_on'),
+      /** The ratio of the traceidratio samplers. */
+      samplerArg: z.number().min(0).max(1).default(1),
+      batch: z
+        .object({
+          scheduleDelayMs: optionalDurationMs.default(5000),
+          exportTimeoutMs: durationMs.default(30_000),
+          maxQueueSize: positiveNumber.default(2048),
+          maxExportBatchSize: positiveNumber.default(512),
+        })
+        .strict()
+        .refine((batch) => batch.maxExportBatchSize <= batch.maxQueueSize, {
+          path: ['maxExportBatchSize'],
+          error: 'must not be larger than OTEL_BSP_MAX_QUEUE_SIZE',
+        })
+        .prefault({}),
+    })
+    .strict()
+    .prefault({})
+    .transform((settings) => {
+      const wanted = settings.tracesEndpoint !== undefined || settings.endpoint !== undefined || settings.exporter === 'otlp';
+      if (settings.sdkDisabled || settings.exporter === 'none' || !wanted) return { enabled: false as const };
+      // The spec's default collector address, when only OTEL_TRACES_EXPORTER=otlp was said.
+      const base = settings.endpoint ?? 'http://localhost:4318';
+      return {
+        enabled: true as const,
+        url: settings.tracesEndpoint ?? `${base}/v1/traces`,
+        protocol: settings.tracesProtocol ?? settings.protocol ?? 'http/protobuf',
+        headers: { ...settings.headers, ...settings.tracesHeaders },
+        timeoutMs: settings.tracesTimeoutMs ?? settings.timeoutMs ?? 10_000,
+        compression: settings.tracesCompression ?? settings.compression ?? 'none',
+        // The spec: OTEL_SERVICE_NAME wins over a service.name in OTEL_RESOURCE_ATTRIBUTES.
+        serviceName: settings.serviceName ?? settings.resourceAttributes['service.name'] ?? 'taskgate',
+        resourceAttributes: settings.resourceAttributes,
+        sampler: settings.sampler,
+        samplerRatio: settings.samplerArg,
+        batch: settings.batch,
+      };
+    });
+}
+export type TracingConfig = z.output<ReturnType<typeof tracingSchema>>;
+export type EnabledTracingConfig = Extract<TracingConfig, { enabled: true }>;
+
 function configSchema(providers: readonly ProviderDefinition[]) {
   const providerSettings = z
     .object(Object.fromEntries(providers.map((definition) => [definition.name, providerSchema(definition).prefault({})])))
@@ -282,6 +366,7 @@ function configSchema(providers: readonly ProviderDefinition[]) {
         .prefault({}),
       maxUpstreamBodyBytes: positiveNumber.default(1024 * 1024),
       upstreamRetries: wholeNumber.default(2),
+      tracing: tracingSchema(),
     })
     .strict();
 }
@@ -301,11 +386,56 @@ const asList: Reader = (text) =>
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
+/** The OpenTelemetry spec's booleans: only `true` (any case) is true. */
+const asBoolean: Reader = (text) => text.toLowerCase() === 'true';
+const asNumber: Reader = (text) => {
+  if (!/^\d+(\.\d+)?$/.test(text)) throw new Error('must be a number');
+  return Number(text);
+};
+/** `key1=value1,key2=value2`, values percent-decoded (W3C Baggage, as OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES are written). */
+const asKeyValues: Reader = (text) => {
+  const pairs: Record<string, string> = {};
+  for (const item of asList(text) as string[]) {
+    const separator = item.indexOf('=');
+    const key = item.slice(0, separator).trim();
+    if (separator <= 0 || key === '') throw new Error('must be a list of key=value pairs separated by commas');
+    try {
+      pairs[key] = decodeURIComponent(item.slice(separator + 1).trim());
+    } catch {
+      throw new Error(`the value of ${key} is not valid percent-encoding`);
+    }
+  }
+  return pairs;
+};
 const asOrigins: Reader = (text) => {
   const list = asList(text) as string[];
   if (list.length === 0) return null;
   return list.includes('*') ? '*' : list;
 };
+
+/** The OpenTelemetry variables taskgate reads (the SDK is given their values; it reads none itself). */
+const TRACING_VARIABLES: ReadonlyArray<readonly [string, string, Reader]> = [
+  ['OTEL_SDK_DISABLED', 'sdkDisabled', asBoolean],
+  ['OTEL_TRACES_EXPORTER', 'exporter', asText],
+  ['OTEL_EXPORTER_OTLP_ENDPOINT', 'endpoint', asText],
+  ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'tracesEndpoint', asText],
+  ['OTEL_EXPORTER_OTLP_PROTOCOL', 'protocol', asText],
+  ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'tracesProtocol', asText],
+  ['OTEL_EXPORTER_OTLP_HEADERS', 'headers', asKeyValues],
+  ['OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'tracesHeaders', asKeyValues],
+  ['OTEL_EXPORTER_OTLP_TIMEOUT', 'timeoutMs', asWholeNumber],
+  ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'tracesTimeoutMs', asWholeNumber],
+  ['OTEL_EXPORTER_OTLP_COMPRESSION', 'compression', asText],
+  ['OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'tracesCompression', asText],
+  ['OTEL_SERVICE_NAME', 'serviceName', asText],
+  ['OTEL_RESOURCE_ATTRIBUTES', 'resourceAttributes', asKeyValues],
+  ['OTEL_TRACES_SAMPLER', 'sampler', asText],
+  ['OTEL_TRACES_SAMPLER_ARG', 'samplerArg', asNumber],
+  ['OTEL_BSP_SCHEDULE_DELAY', 'batch.scheduleDelayMs', asWholeNumber],
+  ['OTEL_BSP_EXPORT_TIMEOUT', 'batch.exportTimeoutMs', asWholeNumber],
+  ['OTEL_BSP_MAX_QUEUE_SIZE', 'batch.maxQueueSize', asWholeNumber],
+  ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'batch.maxExportBatchSize', asWholeNumber],
+];
 
 interface EnvSetting {
   variable: string;
@@ -330,6 +460,7 @@ function envSettings(providers: readonly ProviderDefinition[]): EnvSetting[] {
     { variable: 'TASKGATE_WEBHOOK_SECRET', path: ['webhookSecret'], read: asText },
     { variable: 'REDIS_URL', path: ['redis', 'url'], read: asText },
     { variable: 'TASKGATE_REDIS_PREFIX', path: ['redis', 'prefix'], read: asText },
+    ...TRACING_VARIABLES.map(([variable, key, read]) => ({ variable, path: ['tracing', ...key.split('.')], read })),
     ...providers.flatMap((definition) => [
       { variable: `${definition.envPrefix}_API_KEY`, path: ['providers', definition.name, 'apiKey'], read: asText },
       { variable: `${definition.envPrefix}_BASE_URL`, path: ['providers', definition.name, 'baseUrl'], read: asText },

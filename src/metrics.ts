@@ -93,6 +93,12 @@ export class Metrics implements ProviderClientObserver {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  /** The cap (`waiters.max`), so a dashboard and an alert can tell how near it the waiters are. */
+  readonly waitersMax = new Gauge({
+    name: 'taskgate_waiters_max',
+    help: 'Waiting clients (long-poll and SSE) this gateway holds at most (waiters.max); past it, 503',
+    registers: [this.registry],
+  });
   readonly activePollLoops = new Gauge({
     name: 'taskgate_active_poll_loops',
     help: 'Tasks currently polled upstream on behalf of waiting clients',

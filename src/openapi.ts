@@ -6,6 +6,7 @@
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { codesForStatus, PROBLEM_CATALOG, problemType, type ProblemCode } from './errors.js';
+import { PROVIDER_NAMES } from './providers/index.js';
 
 type TransformInput = Parameters<typeof jsonSchemaTransform>[0];
 type Transformed = ReturnType<typeof jsonSchemaTransform>;
@@ -34,7 +35,7 @@ function problemExample(code: ProblemCode, status: number) {
     detail: title + '.',
     code,
     request_id: 'req-7f3a9c',
-    ...(PROVIDER_CODES.has(code) ? { provider: 'vtrix' } : {}),
+    ...(PROVIDER_CODES.has(code) ? { provider: PROVIDER_NAMES[0] } : {}),
   };
 }
 
@@ -245,6 +246,7 @@ export function swaggerOptions(version: string): FastifyDynamicSwaggerOptions {
           'Errors are RFC 9457 `application/problem+json` with a stable `code`. A task that failed is not an error: it is a 200 with `status: failed`.',
           'Poll `GET /tasks/{id}` every `poll_after_ms`, long-poll it with `?wait=N`, follow it with server-sent events at `/tasks/{id}/events`, fetch up to 100 tasks with `POST /tasks/batch`, or have a backend told by a signed webhook (`POST /tasks/{id}/webhooks`).',
           'The `/tasks` routes are rate limited per client key (per IP when the gateway is open) and answer 429 `rate_limited` with `Retry-After` beyond the limit.',
+          'Every error is `application/problem+json`, also those no operation lists: a path that does not exist is a 404 `not_found`; a path that exists, asked with a method it does not take, is a 405 `method_not_allowed` whose `Allow` header lists the methods it does take; a request the HTTP parser cannot read is a 400 (431 for oversized headers, 408 when it does not arrive in time). Every `type` URI resolves: `GET /problems/{code}`.',
         ].join('\n\n'),
       },
       servers: [{ url: '/', description: 'This gateway' }],

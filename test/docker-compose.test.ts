@@ -6,7 +6,7 @@
  * a config (loadConfig), with the compose file's TASKGATE_CONFIG content.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -124,4 +124,22 @@ test("the replicas' environment names only DESIGN.md variables and boots a confi
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
+});
+
+test('Prometheus scrapes every replica with the alerting rules, and Grafana loads the dashboard from deploy/', () => {
+  const mounts = (name: string) =>
+    z.array(z.string()).parse((compose.services[name] as Record<string, unknown> | undefined)?.['volumes']).map((volume) => volume.split(':'));
+  for (const name of ['prometheus', 'grafana']) {
+    for (const [source] of mounts(name)) assert.ok(existsSync(join(REPO_ROOT, source!)), `${name} mounts ${source}, which exists`);
+  }
+  const prometheus = parse(readFileSync(join(REPO_ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8')) as {
+    rule_files: string[];
+    scrape_configs: Array<{ metrics_path: string; static_configs: Array<{ targets: string[] }> }>;
+  };
+  const targets = prometheus.scrape_configs.flatMap((job) => job.static_configs.flatMap((config) => config.targets)).sort();
+  assert.deepEqual(targets, replicas.map(([name]) => `${name}:8080`).sort());
+  assert.equal(prometheus.scrape_configs[0]?.metrics_path, '/metrics');
+  const mountedAt = new Map(mounts('prometheus').map(([source, target]) => [target, source]));
+  for (const rules of prometheus.rule_files) assert.equal(mountedAt.get(rules), './deploy/prometheus/alerts.yml');
+  assert.ok(mounts('grafana').some(([source]) => source === './deploy/grafana/taskgate.json'));
 });

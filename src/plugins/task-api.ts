@@ -16,6 +16,7 @@ import { LinkSigner } from '../links.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskService } from '../tasks/service.js';
 import type { Webhooks } from '../webhooks/index.js';
+import type { Tracer } from '../tracing/tracer.js';
 import batchRoutes from '../../routes/batch.js';
 import contentRoutes from '../../routes/content.js';
 import eventRoutes from '../../routes/events.js';
@@ -45,6 +46,7 @@ export interface TaskApiOptions {
   store: TaskStore;
   /** Undefined: webhooks are off (their routes answer 503). */
   webhooks: Webhooks | undefined;
+  tracer?: Tracer;
 }
 
 const INVALID_LINK = 'The link token is not valid for this task: it expired, belongs to another task, or its key was removed.';
@@ -95,7 +97,7 @@ async function registerRateLimit(api: FastifyInstance, perMinute: number, store:
   });
 }
 
-const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store, webhooks }) => {
+const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store, tracer, webhooks }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
   const links = new LinkSigner(config.linkSecret, clientKeys);
   const throttle = new FailedAuthThrottle(config.authFailuresPerMinute);
@@ -144,7 +146,7 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
   await api.register(taskRoutes, { service, views, terminalMaxAgeSeconds: config.terminalMaxAgeSeconds });
   await api.register(batchRoutes, { service, views, maxConcurrentLookups: config.batch.maxConcurrentLookups, budgetMs: config.upstreamTimeoutMs });
   await api.register(eventRoutes, { service, views, keepAliveMs: config.waiters.keepAliveMs });
-  await api.register(contentRoutes, { service, content, metrics });
+  await api.register(contentRoutes, { service, content, metrics, tracer });
   await api.register(linkRoutes, { service, views, links });
   await api.register(webhookRoutes, { service, views, webhooks });
 };

@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici';
 import type { Config, ProviderConfig } from '../config.js';
 import { GatewayError, type ProblemCode } from '../errors.js';
 import { SecretRedactor } from '../redact.js';
+import type { Tracer } from '../tracing/tracer.js';
 import { CircuitBreaker, type CircuitState } from '../upstream/breaker.js';
 import { UpstreamClient, type UpstreamObserver } from '../upstream/client.js';
 import { knownTaskStatus } from './normalize.js';
@@ -36,6 +37,7 @@ export class ProviderClient {
     config: Config,
     private readonly observer?: ProviderClientObserver,
     dispatcher?: Dispatcher,
+    tracer?: Tracer,
   ) {
     this.name = definition.name;
     this.pollIntervalMs = settings.pollIntervalMs;
@@ -55,6 +57,8 @@ export class ProviderClient {
             connections: settings.connections,
             observer,
             dispatcher,
+            tracer,
+            urlTemplate: tracer === undefined ? undefined : definition.taskPath('{id}').replaceAll('%7Bid%7D', '{id}'),
           });
     this.breaker = new CircuitBreaker({
       provider: definition.name,

@@ -48,12 +48,14 @@ export interface Simulator {
   readonly provider: string;
   /** Task-status requests received for that id, or in all; faulted and rejected ones count. */
   hits(id?: string): number;
+  /** The name of every request header received (lower case), on any path: what the gateway sends providers. */
+  receivedHeaderNames(): ReadonlySet<string>;
   /** Pins a task's story; its clock restarts at its next poll. */
   setTask(id: string, script: TaskScript): void;
   /** Queues a fault for an id (`*` = every id). Faults of one id apply in injection order. */
   injectFault(id: string, fault: Fault): void;
   clearFaults(id?: string): void;
-  /** Forgets clocks, hits, pinned tasks and faults. */
+  /** Forgets clocks, hits, pinned tasks, faults and the header names received. */
   reset(): void;
   /** Stops listening and destroys open sockets (hanging and dripping ones included). */
   close(): Promise<void>;
@@ -129,6 +131,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
   private readonly faults = new Map<string, QueuedFault[]>();
   private readonly hitsById = new Map<string, number>();
   private totalHits = 0;
+  private readonly headerNames = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closing: Promise<void> | undefined;
   private readonly notFoundAnswer: PreparedAnswer;
@@ -171,6 +174,10 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     return id === undefined ? this.totalHits : (this.hitsById.get(id) ?? 0);
   }
 
+  receivedHeaderNames(): ReadonlySet<string> {
+    return this.headerNames;
+  }
+
   hitCounts(): { total: number; byId: Record<string, number> } {
     return { total: this.totalHits, byId: Object.fromEntries(this.hitsById) };
   }
@@ -204,6 +211,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     this.faults.clear();
     this.hitsById.clear();
     this.totalHits = 0;
+    this.headerNames.clear();
   }
 
   close(): Promise<void> {
@@ -224,6 +232,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
     const method = request.method ?? 'GET';
     const { taskPathPrefix } = this.profile;
+    for (const name in request.headers) this.headerNames.add(name);
 
     if (method === 'GET' && path.startsWith(taskPathPrefix)) {
       const id = decodeId(path.slice(taskPathPrefix.length));

@@ -14,6 +14,8 @@ import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
 import type { TaskState } from '../providers/types.js';
 import type { Route } from '../routing.js';
+import { traceLookup, type LookupSource } from '../tracing/lookup-span.js';
+import type { Tracer } from '../tracing/tracer.js';
 import { isTerminal } from '../../schemas/task.js';
 
 export interface Located {
@@ -51,6 +53,8 @@ export class TaskLookup {
     private readonly clients: ReadonlyMap<string, ProviderClient>,
     private readonly metrics: Metrics,
     private readonly store: TaskStore,
+    /** When tracing is on: a span per fetch saying how it was answered. */
+    private readonly tracer?: Tracer,
   ) {}
 
   /** Finds the task for a resolved route: at its provider, or at whichever candidate has it. */
@@ -72,14 +76,22 @@ export class TaskLookup {
    * come through here too, so their calls are shared with plain GETs).
    */
   fetch(client: ProviderClient, nativeId: string): Promise<Observation> {
+    if (this.tracer === undefined) return this.fetchOnce(client, nativeId);
+    return traceLookup(this.tracer, client.name, nativeId, (answeredBy) => this.fetchOnce(client, nativeId, answeredBy));
+  }
+
+  /** fetch() itself; `answeredBy` hears how (a cache, another call in flight, or a new call). */
+  private fetchOnce(client: ProviderClient, nativeId: string, answeredBy?: (source: LookupSource) => void): Promise<Observation> {
     const key = `${client.name}:${nativeId}`;
-    const known = this.fromLocal(key);
+    const known = this.fromLocal(key, answeredBy);
     if (known !== undefined) return known;
     const pending = this.inFlight.get(key);
     if (pending !== undefined) {
       this.metrics.coalesced.inc();
+      answeredBy?.('coalesced');
       return pending;
     }
+    answeredBy?.('upstream');
     const call = this.load(client, nativeId, key).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, call);
     return call;
@@ -108,15 +120,17 @@ export class TaskLookup {
   }
 
   /** What this process already holds, answered without a round trip to anyone. */
-  private fromLocal(key: string): Promise<Observation> | undefined {
+  private fromLocal(key: string, answeredBy?: (source: LookupSource) => void): Promise<Observation> | undefined {
     const done = this.store.terminal.peekLocal(key);
     if (done !== undefined) {
       this.metrics.terminalHit.inc();
+      answeredBy?.('terminal_cache');
       return Promise.resolve(done);
     }
     const recent = this.store.fresh.peekLocal(key);
     if (recent !== undefined) {
       this.metrics.freshHit.inc();
+      answeredBy?.('fresh_cache');
       return Promise.resolve(recent);
     }
     const missing = this.store.notFound.peekLocal(key);

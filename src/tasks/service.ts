@@ -8,6 +8,7 @@ import type { Observation, TaskStore } from '../fleet/store.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
 import { Router } from '../routing.js';
+import type { Tracer } from '../tracing/tracer.js';
 import { isTerminal } from '../../schemas/task.js';
 import { TaskLookup } from './lookup.js';
 import { TaskRenderer, type RenderedTask, type TaskSnapshot, type ViewContext } from './render.js';
@@ -38,10 +39,10 @@ export class TaskService {
   readonly watcher: TaskWatcher;
   private readonly renderer = new TaskRenderer();
 
-  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore) {
+  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore, tracer?: Tracer) {
     this.router = new Router(config.routes, new Set(clients.keys()));
-    this.lookup = new TaskLookup(config, clients, metrics, store);
-    this.watcher = new TaskWatcher(this.lookup, store, metrics, config.waiters.max);
+    this.lookup = new TaskLookup(config, clients, metrics, store, tracer);
+    this.watcher = new TaskWatcher(this.lookup, store, metrics, config.waiters.max, tracer);
   }
 
   async getTask(id: string): Promise<TaskSnapshot> {

@@ -12,6 +12,7 @@ import { decodeGatewayError, encodeGatewayError } from '../fleet/gateway-errors.
 import type { Observation, PollMembership, PollMessage, TaskStore } from '../fleet/store.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
+import type { Tracer } from '../tracing/tracer.js';
 import { isTerminal } from '../../schemas/task.js';
 import { cadenceOf, refreshInMs, type TaskLookup } from './lookup.js';
 
@@ -53,6 +54,7 @@ class PollLoop {
     readonly nativeId: string,
     public latest: Observation,
     private readonly onStop: (loop: PollLoop) => void,
+    private readonly tracer?: Tracer,
   ) {
     this.nextPollAt = this.refreshAt(latest);
     this.membership = store.join(`${client.name}:${nativeId}`, {
@@ -97,7 +99,8 @@ class PollLoop {
     this.polling = true;
     let message: PollMessage;
     try {
-      const observation = await this.lookup.fetch(this.client, this.nativeId);
+      const fetch = () => this.lookup.fetch(this.client, this.nativeId);
+      const observation = await (this.tracer === undefined ? fetch() : this.traced(this.tracer, fetch));
       this.failures = 0;
       message = { observation };
     } catch (error) {
@@ -120,6 +123,12 @@ class PollLoop {
       this.membership.publish(message);
     }
     this.arm();
+  }
+
+  /** Each poll is a trace of its own: the loop outlives the request that started it. */
+  private traced(tracer: Tracer, fetch: () => Promise<Observation>): Promise<Observation> {
+    const attributes = { 'taskgate.provider': this.client.name, 'taskgate.poll.waiters': this.listeners.size, 'taskgate.poll.failures': this.failures };
+    return tracer.inSpan('taskgate.poll', { root: true, attributes }, fetch);
   }
 
   /** What the polling replica found (this one's own findings included). */
@@ -154,6 +163,7 @@ export class TaskWatcher {
     private readonly store: TaskStore,
     private readonly metrics: Metrics,
     private readonly maxWaiters: number,
+    private readonly tracer?: Tracer,
   ) {}
 
   get waiters(): number {
@@ -184,10 +194,18 @@ export class TaskWatcher {
     const key = `${client.name}:${nativeId}`;
     let loop = this.loops.get(key);
     if (loop === undefined) {
-      loop = new PollLoop(this.lookup, this.store, client, nativeId, current, (stopped) => {
-        if (this.loops.get(key) === stopped) this.loops.delete(key);
-        this.metrics.activePollLoops.set(this.loops.size);
-      });
+      loop = new PollLoop(
+        this.lookup,
+        this.store,
+        client,
+        nativeId,
+        current,
+        (stopped) => {
+          if (this.loops.get(key) === stopped) this.loops.delete(key);
+          this.metrics.activePollLoops.set(this.loops.size);
+        },
+        this.tracer,
+      );
       this.loops.set(key, loop);
       this.metrics.activePollLoops.set(this.loops.size);
     }

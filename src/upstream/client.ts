@@ -6,6 +6,7 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
+import type { TraceSpan, Tracer } from '../tracing/tracer.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { UpstreamResponse } from './types.js';
 
@@ -22,6 +23,10 @@ export interface UpstreamClientOptions {
   retries: number;
   connections: number;
   observer?: UpstreamObserver;
+  /** When tracing is on: a client span per attempt. */
+  tracer?: Tracer;
+  /** The task path with `{id}` for the native id: a span's `url.template`, so ids stay out of traces. */
+  urlTemplate?: string;
   /** Tests and benchmarks may pass their own dispatcher; otherwise a Pool is made. */
   dispatcher?: Dispatcher;
 }
@@ -146,6 +151,8 @@ export class UpstreamClient {
   private readonly pathPrefix: string;
   private readonly origin: string;
   private readonly options: UpstreamClientOptions;
+  /** What every attempt's span says about where it went. */
+  private readonly spanAttributes: Readonly<Record<string, string | number>>;
 
   constructor(options: UpstreamClientOptions) {
     this.options = options;
@@ -154,6 +161,13 @@ export class UpstreamClient {
     // A base URL may carry a path (a provider behind a gateway prefix): keep it.
     this.pathPrefix = base.pathname.replace(/\/+$/, '');
     this.origin = base.origin;
+    this.spanAttributes = {
+      'http.request.method': 'GET',
+      'server.address': base.hostname,
+      'server.port': Number(base.port) || (base.protocol === 'https:' ? 443 : 80),
+      'url.template': this.pathPrefix + (options.urlTemplate ?? '/'),
+      'taskgate.provider': options.provider,
+    };
     this.ownsDispatcher = options.dispatcher === undefined;
     this.dispatcher =
       options.dispatcher ??
@@ -168,11 +182,22 @@ export class UpstreamClient {
 
   /** GET `path` with `headers`; resolves with the final answer or throws a GatewayError. */
   async get(path: string, headers: Record<string, string>): Promise<UpstreamResponse> {
-    const { retries, timeoutMs, observer } = this.options;
+    const { retries, timeoutMs, observer, tracer } = this.options;
     const deadline = Date.now() + timeoutMs;
+    /** Why the attempt about to be made is a retry. */
+    let retryReason: string | undefined;
     for (let attempt = 0; ; attempt++) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw this.timeoutError();
+      const span = tracer?.startSpan(`GET ${this.spanAttributes['url.template']}`, {
+        kind: 'client',
+        attributes: {
+          ...this.spanAttributes,
+          'taskgate.upstream.attempt': attempt + 1,
+          'http.request.resend_count': attempt === 0 ? undefined : attempt,
+          'taskgate.upstream.retry_reason': retryReason,
+        },
+      });
       const started = performance.now();
       let outcome: UpstreamResponse | { error: unknown };
       try {
@@ -186,18 +211,18 @@ export class UpstreamClient {
       if ('error' in outcome) {
         const code = errorCode(outcome.error);
         if (code !== undefined && TIMEOUT_ERRORS.has(code)) {
-          observer?.onAttempt(this.provider, 'timeout', seconds);
+          this.attempted(span, 'timeout', seconds);
           throw this.timeoutError(outcome.error);
         }
         if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
-          observer?.onAttempt(this.provider, 'oversized', seconds);
+          this.attempted(span, 'oversized', seconds);
           throw new GatewayError('upstream_invalid_response', {
             provider: this.provider,
             detail: `${this.provider} sent an answer larger than ${this.options.maxBodyBytes} bytes.`,
             cause: outcome.error,
           });
         }
-        observer?.onAttempt(this.provider, 'connection_error', seconds);
+        this.attempted(span, 'connection_error', seconds);
         const retryable = code !== undefined && CONNECTION_ERRORS.has(code);
         if (!retryable || lastAttempt || !(await this.backoff(attempt, deadline, 'connection_error'))) {
           throw new GatewayError('upstream_error', {
@@ -206,18 +231,21 @@ export class UpstreamClient {
             cause: outcome.error,
           });
         }
+        retryReason = 'connection_error';
         continue;
       }
 
       const status = outcome.statusCode;
-      observer?.onAttempt(this.provider, String(status), seconds);
+      this.attempted(span, String(status), seconds);
       if (!lastAttempt && RETRYABLE_STATUS.has(status)) {
-        if (await this.backoff(attempt, deadline, `status_${status}`)) continue;
+        retryReason = `status_${status}`;
+        if (await this.backoff(attempt, deadline, retryReason)) continue;
       } else if (!lastAttempt && status === 429) {
         const seconds = parseRetryAfter(outcome.headers['retry-after']);
         const wait = seconds === undefined ? undefined : seconds * 1000;
         if (wait !== undefined && wait <= SHORT_RETRY_AFTER_MS && Date.now() + wait < deadline) {
-          observer?.onRetry(this.provider, 'status_429');
+          retryReason = 'status_429';
+          observer?.onRetry(this.provider, retryReason);
           await sleep(wait);
           continue;
         }
@@ -255,6 +283,17 @@ export class UpstreamClient {
         reject(error);
       }
     });
+  }
+
+  /** Reports an attempt's outcome (a status code, timeout, connection_error, oversized) and ends its span. */
+  private attempted(span: TraceSpan | undefined, outcome: string, seconds: number): void {
+    this.options.observer?.onAttempt(this.provider, outcome, seconds);
+    if (span === undefined) return;
+    const status = Number(outcome);
+    span.setAttributes({ 'taskgate.upstream.outcome': outcome, 'http.response.status_code': Number.isNaN(status) ? undefined : status });
+    // HTTP client semantic conventions: a 4xx or 5xx answer, or none at all, is a failed attempt.
+    if (Number.isNaN(status) || status >= 400) span.fail(outcome);
+    span.end();
   }
 
   /** Waits a jittered, exponentially growing delay; false when it would pass the deadline. */

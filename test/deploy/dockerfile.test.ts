@@ -27,7 +27,11 @@ test('the runtime stage holds only the bundle and what it loads, runs as node, c
   const copies = runtime.filter((line) => line.startsWith('COPY'));
   assert.deepEqual(
     copies.map((line) => line.replace(/--chown=\S+ /, '')),
-    ['COPY --from=build /app/dist/taskgate.mjs ./taskgate.mjs', 'COPY --from=build /app/dist/runtime/node_modules ./node_modules'],
+    [
+      'COPY --from=build /app/dist/taskgate.mjs ./taskgate.mjs',
+      'COPY --from=build /app/dist/tracing-sdk.mjs ./tracing-sdk.mjs',
+      'COPY --from=build /app/dist/runtime/node_modules ./node_modules',
+    ],
   );
   assert.ok(runtime.includes('USER node'));
   assert.ok(runtime.some((line) => /^HEALTHCHECK .*CMD \["node", "-e", .*\/healthz/.test(line)));
