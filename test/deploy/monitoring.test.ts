@@ -3,6 +3,8 @@
  * (deploy/prometheus/alerts.yml) against a running gateway, so neither can rot: every
  * metric they name is in a live /metrics answer, the rules pass promtool's check and unit
  * tests, and a real Prometheus scraping the gateway answers every panel's query with data.
+ * The gateway runs the way every metric exists: fleet mode on its own redis-server, and
+ * webhooks on, delivered to a real receiver on loopback.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -13,9 +15,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
+import { parseAllowHosts } from '../../src/content/address-guard.js';
 import { rawRequest } from '../hardening/support.js';
 import { eventually, listen } from '../helpers/http.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { startRedis, waitFor } from '../helpers/redis.js';
 import { startStack, type Stack } from '../helpers/stack.js';
+import { newWebhookSecret } from '../helpers/webhook-stack.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DASHBOARD = join(ROOT, 'deploy', 'grafana', 'taskgate.json');
@@ -24,6 +30,8 @@ const ALERT_TESTS = join(ROOT, 'deploy', 'prometheus', 'alerts.test.yml');
 /** Debian's package (what .ci/run installs) brings both the server and promtool. */
 const INSTALL = 'apt-get install prometheus';
 const DONE = [{ atMs: 0, status: 'succeeded' as const, progress: 100 }];
+/** Long enough that a failed delivery is still pending (queue depth, oldest age) when Prometheus is asked. */
+const WEBHOOK_RETRY_DELAY_MS = 600_000;
 
 interface Panel {
   type: string;
@@ -75,9 +83,27 @@ function requireTool(name: string): void {
 
 let stack: Stack;
 let base: string;
+let receiver: Receiver;
+let rounds = 0;
 const closers: Array<() => Promise<void> | void> = [];
+const closable = { after: (close: () => Promise<void> | void) => void closers.push(close) };
 
-/** Traffic that gives every panel something to show: answers of each kind, retries, coalescing, waiting, a file, a cut connection. */
+/** A webhook on a finished task is delivered at once: one to a receiver path answering 200, one to a path answering 500 (then pending its retry). */
+async function deliverWebhooks(): Promise<void> {
+  rounds += 1;
+  for (const path of ['/delivered', '/failing']) {
+    const registered = await request(`${base}/tasks/vtrix:task_mon_done/webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `${receiver.url}${path}` }),
+    });
+    const answer = await registered.body.text();
+    assert.equal(registered.statusCode, 201, answer);
+  }
+  await Promise.all([receiver.waitFor('/delivered', rounds), receiver.waitFor('/failing', rounds)]);
+}
+
+/** Traffic that gives every panel something to show: answers of each kind, retries, coalescing, waiting, a file, a cut connection, webhooks. */
 async function exercise(): Promise<void> {
   const { vtrix } = stack;
   vtrix.setTask('task_mon_done', { variant: 'model', timeline: DONE });
@@ -100,10 +126,21 @@ async function exercise(): Promise<void> {
   await Promise.all([get('/tasks/vtrix:task_mon_pair'), get('/tasks/vtrix:task_mon_pair')]);
   const port = Number(new URL(base).port);
   await rawRequest(port, 'NOT HTTP\r\n\r\n');
+  await deliverWebhooks();
 }
 
 before(async () => {
-  stack = await startStack({ after: (close: () => Promise<void> | void) => void closers.push(close) });
+  const redis = await startRedis();
+  closers.push(() => redis.stop());
+  receiver = await startReceiver(closable);
+  receiver.respond('/failing', () => 500);
+  stack = await startStack(closable, {
+    env: { REDIS_URL: redis.url, TASKGATE_WEBHOOK_SECRET: newWebhookSecret() },
+    configure: (config) => ({
+      ...config,
+      webhooks: { ...config.webhooks, allowHosts: parseAllowHosts([`127.0.0.1:${receiver.port}`]), retryDelaysMs: [WEBHOOK_RETRY_DELAY_MS] },
+    }),
+  });
   base = await listen(stack.app);
   await exercise();
 });
@@ -219,4 +256,19 @@ test('Prometheus scraping the running gateway answers every panel’s query with
     }
   }
   assert.deepEqual(empty, [], 'panels whose query found no data');
+
+  // The webhook and fleet panels show what happened, not only zeros; the last round may postdate the last scrape.
+  const values = async (expr: string) => ((await query(prometheus, expr)) as Array<{ value: [number, string] }>).map((sample) => Number(sample.value[1]));
+  const settled = async (expr: string, expected: number[]) => {
+    let seen: number[] = [];
+    await waitFor(async () => JSON.stringify((seen = await values(expr))) === JSON.stringify(expected), 15_000);
+    assert.deepEqual(seen, expected, expr);
+  };
+  await settled('taskgate_redis_up{job="taskgate"}', [1]);
+  await settled('sum(taskgate_webhook_deliveries_total{job="taskgate", outcome="delivered"})', [rounds]);
+  await settled('sum(taskgate_webhook_deliveries_total{job="taskgate", outcome="failed"})', [rounds]);
+  // The failed deliveries wait for their retry, the oldest since the first round's event.
+  await settled('taskgate_webhook_queue_depth{job="taskgate"}', [rounds]);
+  const [oldest] = await values('taskgate_webhook_oldest_pending_seconds{job="taskgate"}');
+  assert.ok(oldest! > 0 && oldest! < WEBHOOK_RETRY_DELAY_MS / 1000, `oldest pending ${oldest} s`);
 });
