@@ -76,7 +76,7 @@ function decodeSegment(segment: string): string | undefined {
 }
 
 /**
- * Routes: `GET hits`, `POST tasks/{id}`, `POST faults/{id}` (`*` = every id),
+ * Routes: `GET hits`, `POST tasks/{id}` (`*` = every id not pinned on its own), `POST faults/{id}` (`*` = every id),
  * `DELETE faults[/{id}]`, `POST reset`.
  */
 export async function handleControl(

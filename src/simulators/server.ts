@@ -48,7 +48,7 @@ export interface Simulator {
   readonly provider: string;
   /** Task-status requests received for that id, or in all; faulted and rejected ones count. */
   hits(id?: string): number;
-  /** Pins a task's story; its clock restarts at its next poll. */
+  /** Pins a task's story (`*`: of every id not pinned on its own); its clock restarts at its next poll. */
   setTask(id: string, script: TaskScript): void;
   /** Queues a fault for an id (`*` = every id). Faults of one id apply in injection order. */
   injectFault(id: string, fault: Fault): void;
@@ -77,6 +77,8 @@ interface QueuedFault {
 }
 
 const FILES_PREFIX = '/files/';
+/** The script (and fault) key that stands for every id; never a valid task id itself. */
+const EVERY_ID = '*';
 /** What `/files/<id>.<extension>` serves, whatever the id: a CDN needs no task to exist. */
 const FILE_ASSETS: ReadonlyMap<string, CommittedAssetName> = new Map([
   ['webm', 'sample.webm'],
@@ -183,7 +185,11 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     // A copy sorted by time, so the phase lookup can stop at the first future phase.
     if (parsed.timeline !== undefined) parsed.timeline = [...parsed.timeline].sort((left, right) => left.atMs - right.atMs);
     this.scripts.set(id, parsed);
-    this.tasks.delete(id);
+    if (id !== EVERY_ID) {
+      this.tasks.delete(id);
+      return;
+    }
+    for (const known of this.tasks.keys()) if (!this.scripts.has(known)) this.tasks.delete(known);
   }
 
   injectFault(id: string, fault: Fault): void {
@@ -255,7 +261,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     if (request.headers.authorization !== this.expectedAuthorization) {
       return sendAnswer(response, prepareError(this.profile.unauthorized()));
     }
-    const fault = this.faults.size === 0 ? undefined : (this.takeFault(id) ?? this.takeFault('*'));
+    const fault = this.faults.size === 0 ? undefined : (this.takeFault(id) ?? this.takeFault(EVERY_ID));
     if (fault === undefined) return sendAnswer(response, this.currentAnswer(id));
     applyFault(fault, {
       request,
@@ -318,13 +324,14 @@ export class ProviderSimulator implements Simulator, ControlTarget {
   }
 
   private resolveTask(id: string): TaskState | null {
-    const pinned = this.scripts.get(id);
+    // A pinned `*` story makes every id exist (e.g. a new id per request in the benchmarks).
+    const pinned = this.scripts.get(id) ?? this.scripts.get(EVERY_ID);
     const plan = planTask(this.profile, id, pinned, this.owns);
     if (plan === undefined) return null;
     return {
       plan,
       raw: pinned?.raw === undefined ? undefined : prepareRaw(pinned.raw),
-      resultUrl: plan.seed?.resultUrl ?? this.options.publicFileUrl?.(id) ?? `${this.origin}${filePath(id, VIDEO_EXTENSION)}`,
+      resultUrl: pinned?.resultUrl ?? plan.seed?.resultUrl ?? this.options.publicFileUrl?.(id) ?? `${this.origin}${filePath(id, VIDEO_EXTENSION)}`,
       firstPollAt: undefined,
       answers: [],
     };

@@ -53,6 +53,19 @@ describe('hit counters and the /__sim/ control API', () => {
     assert.equal((body as { status: string }).status, 'failed');
   });
 
+  it('pins a story for every id with "*", below the ids pinned on their own, and a result URL', async () => {
+    const everyId = { variant: 'documented', timeline: [{ atMs: 0, status: 'succeeded' }], resultUrl: 'https://files.example/every.mp4' };
+    await control('POST', 'tasks/any-shape.1', JSON.stringify({ variant: 'documented', timeline: [{ atMs: 0, status: 'failed' }] }));
+    assert.deepEqual(await control('POST', `tasks/${encodeURIComponent('*')}`, JSON.stringify(everyId)), { status: 200, body: { ok: true } });
+    for (const id of ['no-provider-shape', 'task_missing_too']) {
+      const { status, body } = await poll(id);
+      assert.equal(status, 200, id);
+      assert.deepEqual([(body as { status: string }).status, (body as { url: string }).url], ['succeeded', 'https://files.example/every.mp4'], id);
+    }
+    assert.equal(((await poll('any-shape.1')).body as { status: string }).status, 'failed', 'its own pin wins');
+    assert.equal((await control('POST', 'tasks/x', JSON.stringify({ resultUrl: 'ftp://files.example/x' }))).status, 400);
+  });
+
   it('pins a raw answer and a missing task over HTTP', async () => {
     const raw = { raw: { status: 200, body: { code: 'success', data: { status: 'weird' } }, headers: { 'x-extra': 'yes' } } };
     await control('POST', 'tasks/video_raw', JSON.stringify(raw));
