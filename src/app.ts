@@ -3,7 +3,7 @@
  * no signals, no environment): the services it needs, then one plugin per concern.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Dispatcher } from 'undici';
 import type { Config } from './config.js';
 import type { ResolveHostname } from './content/address-guard.js';
@@ -17,10 +17,12 @@ import observability from './plugins/observability.js';
 import problems, { routerErrorHandler } from './plugins/problems.js';
 import requestId, { requestIdOf } from './plugins/request-id.js';
 import taskApi from './plugins/task-api.js';
+import { lazyRequestLogger } from './request-logger.js';
 import { ProviderClient, type ProviderClientObserver } from './providers/client.js';
 import { PROVIDERS } from './providers/index.js';
 import type { ProviderDefinition } from './providers/types.js';
 import { TaskService } from './tasks/service.js';
+import { validatorCompiler } from './validation.js';
 import operationRoutes from '../routes/operations.js';
 import problemRoutes from '../routes/problems.js';
 
@@ -63,6 +65,7 @@ function serverOptions(config: Config, deps: AppDeps): FastifyServerOptions {
     logger: deps.logger ?? { level: config.logLevel },
     // One log line per request (the observability plugin) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyRequestLogger,
     // Ids are up to 200 characters; longer ones must still reach the validator (400, not 404).
     routerOptions: { maxParamLength: 1024 },
     bodyLimit: 64 * 1024,

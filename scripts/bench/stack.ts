@@ -120,6 +120,8 @@ export interface GatewayOptions {
   nodeFlags?: string[];
   /** The node binary (default: the one running the bench), e.g. Node 24 for start-up. */
   nodeBinary?: string;
+  /** Another build of the gateway (a bundle), for side-by-side comparisons; default: this one. */
+  entry?: string;
 }
 
 export interface Gateway extends RunningProcess {
@@ -156,7 +158,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const spawned = spawnProcess({
     name: 'gateway',
     command: options.nodeBinary ?? process.execPath,
-    args: [...(options.nodeFlags ?? []), ...nodeEntry(options.mode, 'src/server.ts')],
+    args: [...(options.nodeFlags ?? []), ...(options.entry === undefined ? nodeEntry(options.mode, 'src/server.ts') : [options.entry])],
     env,
   });
   const cleanup = () => {

@@ -4,7 +4,7 @@
  * one place that renders a task, for GET, long-poll, SSE and batch alike; a cached state
  * is the same object, so each (state, id, origin, token) is rendered once.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ProviderClient } from '../providers/client.js';
 import type { TaskState } from '../providers/types.js';
 import { isTerminal, serializeTask, type Task, type TaskOutput } from '../../schemas/task.js';
@@ -34,7 +34,8 @@ export interface TaskSnapshot {
 }
 
 export function etagOf(payload: string): string {
-  return `"${createHash('sha1').update(payload).digest('base64url')}"`;
+  // The one-shot hash: the same digest as createHash().update().digest(), at half the cost.
+  return `"${hash('sha1', payload, 'base64url')}"`;
 }
 
 /** `{origin}/tasks/{id}/content`, `{id}` percent-encoded as one path segment. */
