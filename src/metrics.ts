@@ -155,8 +155,20 @@ export class Metrics implements ProviderClientObserver {
   /** The upstream series of each provider, by outcome. */
   private readonly attemptSeries = new Map<string, { timer: HistogramSeries<'provider'>; outcomes: Map<string, CounterSeries<'provider' | 'outcome'>> }>();
 
+  /** prom-client's process and runtime metrics are started at the first scrape, not at boot (issue 14 §4). */
+  private processMetricsPending: boolean;
+
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'taskgate_' });
+    this.processMetricsPending = options.processMetrics ?? true;
+  }
+
+  /** The Prometheus text of every metric (what `/metrics` answers). */
+  async text(): Promise<string> {
+    if (this.processMetricsPending) {
+      this.processMetricsPending = false;
+      collectDefaultMetrics({ register: this.registry, prefix: 'taskgate_' });
+    }
+    return this.registry.metrics();
   }
 
   /** Counts an answered request (and its latency unless it was held: SSE, long-poll). */
