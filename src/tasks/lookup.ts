@@ -59,6 +59,19 @@ export class TaskLookup {
   }
 
   /**
+   * What locate() would find in the terminal cache, without a promise; undefined when it
+   * is not there (the hot path of a finished task, issue 14 §2).
+   */
+  cachedTerminal(id: string, route: Route): Located | undefined {
+    const name = route.providers.length === 1 ? route.providers[0] : this.routeMemo.get(id);
+    const client = name === undefined ? undefined : this.clients.get(name);
+    const state = client === undefined ? undefined : this.terminal.get(`${client.name}:${route.nativeId}`);
+    if (client === undefined || state === undefined) return undefined;
+    this.metrics.terminalHit.inc();
+    return { client, nativeId: route.nativeId, state };
+  }
+
+  /**
    * The task's state at one provider, through the caches and the single-flight map (poll
    * loops come through here too, so their calls are shared with plain GETs).
    */
