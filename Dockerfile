@@ -20,7 +20,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY routes ./routes
 COPY schemas ./schemas
-COPY scripts/bundle.ts scripts/cli-bundle.ts scripts/runtime-deps.ts ./scripts/
+COPY scripts/bundle.ts scripts/bundle-undici.cjs scripts/cli-bundle.ts scripts/runtime-deps.ts ./scripts/
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
@@ -28,7 +28,9 @@ ENV NODE_ENV=production \
     PORT=8080 \
     HOST=0.0.0.0
 WORKDIR /app
+# The entry (it turns on Node's compile cache, kept in the container's temp directory) and the server bundle.
 COPY --from=build --chown=node:node /app/dist/taskgate.mjs ./taskgate.mjs
+COPY --from=build --chown=node:node /app/dist/taskgate-server.mjs ./taskgate-server.mjs
 # The OpenTelemetry SDK, a bundle of its own: loaded only when OTEL_* turn tracing on.
 COPY --from=build --chown=node:node /app/dist/tracing-sdk.mjs ./tracing-sdk.mjs
 COPY --from=build --chown=node:node /app/dist/runtime/node_modules ./node_modules

@@ -3,6 +3,7 @@
  * gateway with HTTP ranges, so a `<video>` or a download works with no provider key and
  * no provider URL in the client (DESIGN.md "Results").
  */
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -17,7 +18,7 @@ import { TaskParamsSchema } from '../schemas/params.js';
 import type { TaskOutput } from '../schemas/task.js';
 import { LINK_AUTH } from './documentation.js';
 import { problemResponses, TASK_LOOKUP_CODES } from './problem-responses.js';
-import { clientGone, LINKED_TASK_ROUTE_CONFIG } from './task-replies.js';
+import { LINKED_TASK_ROUTE_CONFIG } from './task-replies.js';
 
 export interface ContentRoutesOptions {
   service: TaskService;
@@ -133,19 +134,17 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
       transfer?.end();
       return reply.send();
     }
-    let bytes = 0;
-    body.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-    });
-    body.once('close', () => {
+    // The bytes go from the upstream socket into the client's answer with nothing in between:
+    // the reply is Fastify's no more, so its headers (request id, CORS…) are written here.
+    reply.hijack();
+    reply.raw.writeHead(upstream.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
+    body.sendTo(reply.raw, (bytes, complete) => {
       metrics.onContentBytes(provider, bytes);
       // Not complete: the client left, or the file's origin went silent, before the last byte.
-      transfer?.setAttributes({ 'taskgate.content.bytes': bytes, 'taskgate.content.complete': body.readableEnded });
+      transfer?.setAttributes({ 'taskgate.content.bytes': bytes, 'taskgate.content.complete': complete });
       transfer?.end();
     });
-    // A client that goes away stops the upstream transfer with it.
-    reply.raw.once('close', () => body.destroy());
-    return reply.send(body);
+    return reply;
   }
 
   // HEAD first: declared after GET it would clash with the HEAD route Fastify adds for every GET.
@@ -193,7 +192,7 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
         method,
         range: range !== undefined && RANGE.test(range) ? range : undefined,
         ifRange: range !== undefined && ifRange !== undefined && IF_RANGE.test(ifRange) ? ifRange : undefined,
-        signal: clientGone(reply),
+        answer: reply.raw,
       };
       const transfer = tracer?.startSpan('taskgate.content', {
         kind: 'client',

@@ -101,7 +101,7 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
       },
     },
     async (_request, reply) => {
-      const text = await metrics.registry.metrics();
+      const text = await metrics.text();
       return reply.type(metrics.registry.contentType).send(text);
     },
   );

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { defaultRoutes } from '../src/config.js';
 import { GatewayError } from '../src/errors.js';
 import { PROVIDERS } from '../src/providers/index.js';
+import type { TaskSnapshot } from '../src/tasks/render.js';
 import type { TaskService } from '../src/tasks/service.js';
 import { TASK_EXAMPLES } from '../schemas/examples.js';
 import { LinkTokenQuerySchema } from '../schemas/links.js';
@@ -97,17 +98,24 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
         },
       },
     },
-    async (request, reply) => {
+    (request, reply) => {
       const askedAt = Date.now();
       const { id } = request.params;
       const wait = resolveWait(request.query.wait, request.headers.prefer);
-      const context = viewContext(request, views);
-      const snapshot =
-        wait.seconds > 0
-          ? await service.waitForTask(id, { waitMs: wait.seconds * 1000, signal: clientGone(reply) })
-          : await service.getTask(id);
-      if (wait.fromPrefer) reply.header('preference-applied', `wait=${wait.seconds}`);
-      return sendTask(request, reply, service.render(snapshot, context), terminalMaxAgeSeconds, ageOf(snapshot, askedAt));
+      const answer = (snapshot: TaskSnapshot) => {
+        if (wait.fromPrefer) reply.header('preference-applied', `wait=${wait.seconds}`);
+        return sendTask(request, reply, service.render(snapshot, viewContext(request, views)), terminalMaxAgeSeconds, ageOf(snapshot, askedAt));
+      };
+      // A finished task this replica holds is answered at once, without a promise (the hot path).
+      const cached = wait.seconds > 0 ? undefined : service.cachedTask(id);
+      if (cached !== undefined) {
+        answer(cached);
+        return;
+      }
+      const pending = wait.seconds > 0 ? service.waitForTask(id, { waitMs: wait.seconds * 1000, signal: clientGone(reply) }) : service.getTask(id);
+      return pending.then((snapshot) => {
+        answer(snapshot);
+      });
     },
   );
 };

@@ -1,20 +1,48 @@
 /**
  * npm run build, second step: bundle the production server into one file,
- * dist/taskgate.mjs, and the command line into another, dist/taskgate-cli.mjs (the
- * package's `bin`, see cli-bundle.ts). Start-up is dominated by resolving and compiling a
- * few hundred module files (issue 6 measured ~380 ms of module loading); one file cuts
- * most of that. @fastify/swagger-ui stays external because it serves its static files
- * from its own package folder. The OpenTelemetry SDK (src/tracing/sdk.ts, imported only
- * when tracing is on) is a bundle of its own, dist/tracing-sdk.mjs, so tracing off never
- * loads or even parses it.
+ * dist/taskgate-server.mjs, behind the entry dist/taskgate.mjs (src/launch.ts: it turns on
+ * Node's compile cache, which cannot cover the module that turns it on), and the command
+ * line into another, dist/taskgate-cli.mjs (the package's `bin`, see cli-bundle.ts).
+ * Start-up is dominated by resolving and compiling a few hundred module files (issue 6
+ * measured ~380 ms of module loading); one file cuts most of that. @fastify/swagger-ui
+ * stays external because it serves its static files from its own package folder (and is
+ * loaded at the first /docs request). The OpenTelemetry SDK (src/tracing/sdk.ts, imported
+ * only when tracing is on) is a bundle of its own, dist/tracing-sdk.mjs, so tracing off
+ * never loads or even parses it.
  */
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
 import { bundleCli, REQUIRE_SHIM } from './cli-bundle.js';
 import { copyRuntimeDependencies } from './runtime-deps.js';
 
 /** Packages the bundle loads from node_modules at run time (see the header). */
 export const EXTERNAL_PACKAGES = ['@fastify/swagger-ui'];
+
+/**
+ * Node's built-in modules through `require`, not `import`: an ESM import of a built-in
+ * builds its module facade from every export, which runs the lazy getters behind them
+ * (on Node 24 `node:http` then loads Node's own undici and `node:crypto` its WebCrypto:
+ * ~130 ms of a ~450 ms start-up, issue 14 §4). `require` reads only what is used.
+ */
+/** The gateway's `undici` imports resolve to the parts it uses (scripts/bundle-undici.cjs says why). */
+const undiciCore: Plugin = {
+  name: 'undici-core',
+  setup(plugin) {
+    const core = fileURLToPath(new URL('./bundle-undici.cjs', import.meta.url));
+    plugin.onResolve({ filter: /^undici$/ }, (args) => (args.importer.includes('/node_modules/') ? undefined : { path: core }));
+  },
+};
+
+const builtinsThroughRequire: Plugin = {
+  name: 'builtins-through-require',
+  setup(plugin) {
+    plugin.onResolve({ filter: /^node:/ }, (args) =>
+      args.namespace === 'builtin' ? { path: args.path, external: true } : { path: args.path, namespace: 'builtin' },
+    );
+    plugin.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
 
 await build({
   entryPoints: ['src/server.ts'],
@@ -22,9 +50,11 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  outfile: 'dist/taskgate.mjs',
+  outfile: 'dist/taskgate-server.mjs',
   external: EXTERNAL_PACKAGES,
   plugins: [
+    builtinsThroughRequire,
+    undiciCore,
     {
       // Each provider's simulator profile (a dev tool, loaded lazily) stays out of the server bundle.
       name: 'no-simulators',
@@ -45,6 +75,26 @@ await build({
   legalComments: 'none',
   minifyWhitespace: true,
   minifySyntax: true,
+  logLevel: 'warning',
+});
+console.log('bundled dist/taskgate-server.mjs');
+
+await build({
+  entryPoints: ['src/launch.ts'],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outfile: 'dist/taskgate.mjs',
+  plugins: [
+    {
+      name: 'server-bundle',
+      setup(plugin) {
+        plugin.onResolve({ filter: /^\.\/server\.js$/ }, () => ({ path: './taskgate-server.mjs', external: true }));
+      },
+    },
+  ],
+  legalComments: 'none',
   logLevel: 'warning',
 });
 console.log('bundled dist/taskgate.mjs');

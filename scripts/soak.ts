@@ -1,6 +1,7 @@
 /**
  * `npm run soak`: does the gateway stay up, and flat in memory, under a long run of faulty
- * traffic? Starts both provider simulators here and the real server (src/server.ts) in a
+ * traffic? Starts a simulator of every provider of the registry here (tasks pinned by any
+ * id, asked for by qualified id) and the real server (src/server.ts) in a
  * child process on loopback, sends mixed requests (most of them meeting an upstream fault
  * or a hostile id) with bounded concurrency, and prints the gateway's RSS and heap before,
  * after each round and after a forced GC, then whether it still answers /healthz and
@@ -19,11 +20,11 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { ProblemSchema } from '../schemas/problem.js';
 import { TaskSchema } from '../schemas/task.js';
+import { PROVIDERS } from '../src/providers/index.js';
 import { startSimulator, type Fault, type Simulator } from '../src/simulators/index.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
-const VTRIX_KEY = 'soak-vtrix-key';
-const GRAVITEX_KEY = 'sk-soak-gravitex-key';
+const keyOf = (provider: string) => `soak-${provider}-key`;
 /** Loaded into the gateway: SIGWINCH (ignored by default, and not one of close-with-grace's signals) runs a full GC, so "after GC" numbers are not luck. */
 const GC_HOOK = `data:text/javascript,${encodeURIComponent('process.on("SIGWINCH", () => globalThis.gc?.())')}`;
 
@@ -68,7 +69,8 @@ const MIX: Array<[number, Kind]> = [
   [2, { kind: 'slow_drip', ms: 2000 }],
 ];
 if (MIX.reduce((sum, [weight]) => sum + weight, 0) !== 100) throw new Error('the MIX weights must add up to 100');
-const BAD_IDS = ['..%2F..%2Fetc%2Fpasswd', 'a%00b', 'x'.repeat(250), '%E4%BB%BB%E5%8A%A1', 'vtrix:', 'vtrix:..', 'acme:1', 'task%0D%0Ax'];
+const FIRST_PROVIDER = PROVIDERS[0].name;
+const BAD_IDS = ['..%2F..%2Fetc%2Fpasswd', 'a%00b', 'x'.repeat(250), '%E4%BB%BB%E5%8A%A1', `${FIRST_PROVIDER}:`, `${FIRST_PROVIDER}:..`, 'acme:1', 'task%0D%0Ax'];
 
 function kindFor(index: number): Kind {
   let slot = (index * 37) % 100;
@@ -139,8 +141,13 @@ async function sample(pool: Pool, label: string, pid: number, collect: boolean):
 }
 
 async function main(): Promise<void> {
-  const vtrix = await startSimulator({ provider: 'vtrix', apiKey: VTRIX_KEY });
-  const gravitex = await startSimulator({ provider: 'gravitex', apiKey: GRAVITEX_KEY });
+  const simulators: Simulator[] = await Promise.all(PROVIDERS.map((provider) => startSimulator({ provider: provider.name, apiKey: keyOf(provider.name) })));
+  const providerEnv: Record<string, string> = {};
+  PROVIDERS.forEach((provider, index) => {
+    providerEnv[`${provider.envPrefix}_API_KEY`] = keyOf(provider.name);
+    providerEnv[`${provider.envPrefix}_BASE_URL`] = simulators[index]!.url;
+  });
+  const hotSimulator = simulators[0]!;
   const port = await freePort();
   let configDirectory: string | undefined;
   const fileSettings: Record<string, string> = {};
@@ -156,10 +163,7 @@ async function main(): Promise<void> {
     HOST: '127.0.0.1',
     PORT: String(port),
     LOG_LEVEL: 'warn',
-    VTRIX_API_KEY: VTRIX_KEY,
-    VTRIX_BASE_URL: vtrix.url,
-    GRAVITEX_API_KEY: GRAVITEX_KEY,
-    GRAVITEX_BASE_URL: gravitex.url,
+    ...providerEnv,
     UPSTREAM_TIMEOUT_MS: '500',
     // One client from one IP: the gateway's own limit would answer 429 to almost all of it.
     TASKGATE_RATE_LIMIT: '0',
@@ -172,7 +176,7 @@ async function main(): Promise<void> {
   const cleanup = async () => {
     if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
     await pool.close().catch(() => undefined);
-    await Promise.all([vtrix.close(), gravitex.close()]);
+    await Promise.all(simulators.map((simulator) => simulator.close()));
     if (configDirectory !== undefined) rmSync(configDirectory, { recursive: true, force: true });
   };
 
@@ -195,17 +199,16 @@ async function main(): Promise<void> {
     let sent = 0;
     const send = async (index: number): Promise<void> => {
       const kind = kindFor(index);
-      const onGravitex = index % 3 === 0;
-      const simulator: Simulator = onGravitex ? gravitex : vtrix;
+      const simulator = simulators[index % simulators.length]!;
       let path: string;
       if (kind === 'bad-id') {
         path = `/tasks/${BAD_IDS[index % BAD_IDS.length]}`;
       } else if (kind === 'hot') {
         // A handful of ids everybody polls: single flight and the caches at work.
-        path = `/tasks/vtrix:task_hot${index % 5}`;
-        vtrix.setTask(`task_hot${index % 5}`, { timeline: [{ atMs: 0, status: 'in_progress', progress: 30 }] });
+        path = `/tasks/${hotSimulator.provider}:task_hot${index % 5}`;
+        hotSimulator.setTask(`task_hot${index % 5}`, { timeline: [{ atMs: 0, status: 'in_progress', progress: 30 }] });
       } else {
-        const id = onGravitex ? `video_soak${String(index).padStart(28, '0')}` : `task_soak${index}`;
+        const id = `soak_${index}`;
         if (kind === 'ok') simulator.setTask(id, { timeline: [{ atMs: 0, status: 'succeeded' }] });
         else if (kind === 'running' || kind === 'wait') simulator.setTask(id, { timeline: [{ atMs: 0, status: 'in_progress', progress: 50 }] });
         else if (kind === 'missing') simulator.setTask(id, { missing: true });

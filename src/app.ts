@@ -3,7 +3,7 @@
  * no signals, no environment): the services it needs, then one plugin per concern.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Dispatcher } from 'undici';
 import type { Config } from './config.js';
 import type { ResolveHostname } from './content/address-guard.js';
@@ -19,12 +19,14 @@ import problems, { routerErrorHandler } from './plugins/problems.js';
 import requestId, { requestIdOf } from './plugins/request-id.js';
 import taskApi from './plugins/task-api.js';
 import tracingPlugin from './plugins/tracing.js';
+import { lazyRequestLogger } from './request-logger.js';
 import { ProviderClient, type ProviderClientObserver } from './providers/client.js';
 import { PROVIDERS } from './providers/index.js';
 import type { ProviderDefinition } from './providers/types.js';
 import { TaskService } from './tasks/service.js';
 import webhooks from './webhooks/index.js';
 import { startTracing, type Tracer } from './tracing/tracer.js';
+import { validatorCompiler } from './validation.js';
 import operationRoutes from '../routes/operations.js';
 import problemRoutes from '../routes/problems.js';
 
@@ -69,6 +71,7 @@ function serverOptions(config: Config, deps: AppDeps): FastifyServerOptions {
     // One log line per request (the observability plugin) instead of Fastify's two; the request
     // id logged as `request_id`, the problem body's name for it (beside a traced request's trace_id).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    childLoggerFactory: lazyRequestLogger,
     // Ids are up to 200 characters; longer ones must still reach the validator (400, not 404).
     routerOptions: { maxParamLength: 1024 },
     bodyLimit: 64 * 1024,

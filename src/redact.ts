@@ -24,6 +24,17 @@ export class SecretRedactor {
     return new SecretRedactor([...config.apiKeys, ...Object.values(config.providers).map((provider) => provider.apiKey)]);
   }
 
+  /**
+   * Could a value parsed from this text hold a key? Not when the text holds none and no
+   * escape sequence (JSON's `\u0073…` could spell one): then walking the parse is no use.
+   */
+  mayHold(text: string): boolean {
+    if (this.secrets.length === 0) return false;
+    if (text.includes('\\')) return true;
+    for (const secret of this.secrets) if (text.includes(secret)) return true;
+    return false;
+  }
+
   text(value: string): string {
     let text = value;
     for (const secret of this.secrets) if (text.includes(secret)) text = text.split(secret).join(REDACTED);

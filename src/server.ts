@@ -51,8 +51,8 @@ export async function startServer(config: Config) {
   return app;
 }
 
-// Only when run directly (node dist/taskgate.mjs), not when imported.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** The environment's configuration, then the server; an invalid configuration exits 1 naming the variable. */
+export async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(process.env);
@@ -65,3 +65,6 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   }
   await startServer(config);
 }
+
+// Only when run directly (node --import tsx src/server.ts), not when imported (src/launch.ts, tests).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -1,31 +1,23 @@
 /**
- * npm run bench — every scenario of the benchmark issue, on loopback, each server in its
- * own process and the load generator (autocannon) in this one; writes BENCHMARKS.md.
+ * npm run bench — every scenario of scripts/bench/scenarios.ts, on loopback, each server
+ * in its own process and the load generators in this one; writes BENCHMARKS.md.
  *
- *   npm run bench                      full run (~15 min), rewrites BENCHMARKS.md's results
+ *   npm run bench                      full run, rewrites BENCHMARKS.md's results
  *   npm run bench -- --quick           short smoke run; prints, writes only with --write
- *   options: --only cached,passthrough,storm,waiters,startup,fleet,webhooks   --source (gateway via tsx)
- *            --no-build   --write   --no-write   --json FILE   --cpu-prof DIR (gateway profiles)
+ *   options: --only NAME,NAME (see --list)   --source (gateway via tsx)   --no-build
+ *            --write   --no-write   --json FILE   --cpu-prof DIR (gateway profiles)
+ *            --node PATH (start-up on another Node too; default: the Node 24 of .ci/run, when there)
  *            --from-json FILE (rewrite BENCHMARKS.md from a saved run's results, no measuring)
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, tmpdir, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runCached } from './cached.js';
-import { runFleet } from './fleet.js';
-import { runPassthrough } from './passthrough.js';
 import { killAll, loadAverage } from './processes.js';
-import { writeReport, type BenchResults } from './report.js';
+import { renderGenerated, writeReport, type BenchResults } from './report.js';
+import { SCENARIOS } from './scenarios.js';
 import type { BenchSettings, RunMode } from './stack.js';
-import { runStartup } from './startup.js';
-import { runStorm } from './storm.js';
-import { runWaiters, type WaitersOptions } from './waiters.js';
-import { runWebhooks } from './webhooks.js';
-
-const SCENARIOS = ['cached', 'passthrough', 'storm', 'waiters', 'startup', 'fleet', 'webhooks'] as const;
-type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
   options: {
@@ -38,17 +30,25 @@ const { values } = parseArgs({
     json: { type: 'string' },
     'cpu-prof': { type: 'string' },
     'from-json': { type: 'string' },
+    node: { type: 'string', multiple: true },
+    list: { type: 'boolean', default: false },
   },
   strict: true,
 });
 
-const selected = new Set<Scenario>();
-for (const name of (values.only ?? SCENARIOS.join(',')).split(',').map((item) => item.trim())) {
-  if (!(SCENARIOS as readonly string[]).includes(name)) {
-    console.error(`bench: unknown scenario "${name}" (${SCENARIOS.join(', ')})`);
+if (values.list) {
+  for (const scenario of SCENARIOS) console.log(`${scenario.name.padEnd(12)} ${scenario.title}`);
+  process.exit(0);
+}
+
+const names = SCENARIOS.map((scenario) => scenario.name);
+const selected = new Set<string>();
+for (const name of (values.only ?? names.join(',')).split(',').map((item) => item.trim())) {
+  if (!names.includes(name)) {
+    console.error(`bench: unknown scenario "${name}" (${names.join(', ')})`);
     process.exit(2);
   }
-  selected.add(name as Scenario);
+  selected.add(name);
 }
 
 const quick = values.quick;
@@ -62,6 +62,15 @@ if (profileDirectory !== undefined && resolve(profileDirectory).startsWith(`${ro
   console.error('bench: keep --cpu-prof output out of the repo (e.g. /tmp/taskgate-prof)');
   process.exit(2);
 }
+/** The Node 24 that .ci/run installs (the image's LTS line), measured for start-up when present. */
+function defaultOtherNodes(): string[] {
+  const home = process.env['TASKGATE_NODE24_HOME'] ?? join(process.env['TMPDIR'] ?? '/tmp', 'taskgate-node24');
+  const binary = join(home, 'node_modules', 'node', 'bin', 'node');
+  if (existsSync(binary) && binary !== process.execPath) return [binary];
+  console.log(`bench: no Node 24 at ${binary}; start-up runs on ${process.version} only (install: mkdir -p ${home} && cd ${home} && echo '{"private":true}' > package.json && npm install node@24)`);
+  return [];
+}
+
 const settings: BenchSettings = {
   mode,
   quick,
@@ -69,6 +78,7 @@ const settings: BenchSettings = {
   durationSeconds: quick ? 3 : 8,
   warmupSeconds: quick ? 1 : 2,
   gatewayNodeFlags: profileDirectory === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDirectory)}`],
+  otherNodes: values.node ?? (selected.has('startup') ? defaultOtherNodes() : []),
   log,
 };
 
@@ -87,13 +97,13 @@ function osName(): string {
 
 async function main(): Promise<void> {
   if (values['from-json'] !== undefined) {
-    writeReport(join(root, 'BENCHMARKS.md'), JSON.parse(readFileSync(values['from-json'], 'utf8')) as BenchResults);
+    writeReport(join(root, 'BENCHMARKS.md'), JSON.parse(readFileSync(values['from-json'], 'utf8')) as BenchResults, SCENARIOS);
     log(`BENCHMARKS.md rewritten from ${values['from-json']}`);
     return;
   }
   if (mode === 'dist' && !values['no-build']) {
-    log('building dist/ (tsc -p tsconfig.build.json) so the gateway runs as in production');
-    const build = spawnSync(process.execPath, [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+    log('building dist/ (npm run build: tsc, then the one-file bundle) so the gateway runs as in production');
+    const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
     if (build.status !== 0) throw new Error('the build failed; fix it or run with --source');
   }
   const results: BenchResults = {
@@ -113,50 +123,14 @@ async function main(): Promise<void> {
       warmupSeconds: settings.warmupSeconds,
       quick,
     },
+    scenarios: {},
   };
   log(`taskgate bench: ${quick ? 'quick' : 'full'} run, ${settings.runs} runs × ${settings.durationSeconds} s, gateway from ${mode}, load ${results.environment.loadBefore}`);
 
-  if (selected.has('cached')) {
-    log('cached terminal task');
-    results.cached = await runCached(settings);
-  }
-  if (selected.has('passthrough')) {
-    log('pass-through');
-    results.passthrough = await runPassthrough(settings);
-  }
-  const storm = quick
-    ? { clients: 200, tasks: 20, durationSeconds: 8, clientIntervalMs: 1000 }
-    : { clients: 1000, tasks: 100, durationSeconds: 30, clientIntervalMs: 1000 };
-  if (selected.has('storm')) {
-    log('polling storm');
-    // The issue's storm polls every second, at a 1-s provider cadence and at the default 5-s one
-    // (a running answer is reused until the cadence has passed: at most one call per interval).
-    results.storms = [await runStorm(settings, { ...storm, cadenceMs: 1000 }), await runStorm(settings, { ...storm, cadenceMs: undefined })];
-  }
-  if (selected.has('waiters')) {
-    log('long-poll waiters');
-    const options: WaitersOptions = quick
-      ? { waiters: 1000, tasks: 100, firstTerminalMs: 4000, terminalSpreadMs: 4000, rampPerSecond: 2000 }
-      : { waiters: 10_000, tasks: 1000, firstTerminalMs: 12_000, terminalSpreadMs: 10_000, rampPerSecond: 2000 };
-    const runs = [];
-    for (let run = 0; run < (quick ? 1 : 3); run++) runs.push(await runWaiters(settings, options, run));
-    results.waiters = { options, runs };
-  }
-  if (selected.has('startup')) {
-    log('start-up');
-    results.startup = [await runStartup(settings, 'dist', quick ? 2 : 5)];
-    if (!quick) results.startup.push(await runStartup(settings, 'source', 3));
-  }
-  if (selected.has('fleet')) {
-    log('fleet: 3 replicas on one redis-server');
-    results.fleet = await runFleet(settings, storm);
-  }
-  if (selected.has('webhooks')) {
-    log('webhooks');
-    results.webhooks = await runWebhooks(
-      settings,
-      quick ? { webhooks: 1000, tasks: 100, firstTerminalMs: 8000, terminalSpreadMs: 4000 } : { webhooks: 10_000, tasks: 1000, firstTerminalMs: 15_000, terminalSpreadMs: 12_000 },
-    );
+  for (const scenario of SCENARIOS) {
+    if (!selected.has(scenario.name)) continue;
+    log(scenario.title);
+    results.scenarios[scenario.name] = await scenario.run(settings);
   }
   results.environment.loadAfter = loadAverage();
 
@@ -166,11 +140,10 @@ async function main(): Promise<void> {
   const complete = selected.size === SCENARIOS.length;
   const write = !values['no-write'] && (values.write || (complete && !quick));
   if (write) {
-    writeReport(join(root, 'BENCHMARKS.md'), results);
+    writeReport(join(root, 'BENCHMARKS.md'), results, SCENARIOS);
     log('BENCHMARKS.md updated');
   } else {
-    const { renderGenerated } = await import('./report.js');
-    log(renderGenerated(results));
+    log(renderGenerated(results, SCENARIOS));
   }
 }
 

@@ -1,8 +1,9 @@
 /**
- * Reference: nginx `proxy_pass` to the vtrix simulator, 1 worker, keep-alive upstream,
- * adding the provider key like the gateway does. Installed with apt-get when missing (as
- * root); when it cannot be had the scenario says so and goes on without it. Its config,
- * pid file and logs live in a temp directory, never in the repo.
+ * Reference: nginx `proxy_pass`, 1 worker, keep-alive upstreams, adding the provider key
+ * like the gateway does (pass-through), or streaming a file from the same origin the
+ * gateway fetches it from (content). Installed with apt-get when missing (as root); when
+ * it cannot be had the scenario says so and goes on without it. Its config, pid
+ * file and logs live in a temp directory, never in the repo.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ function findNginx(): string | undefined {
   return CANDIDATES.find((candidate) => existsSync(candidate));
 }
 
-/** The nginx binary, installing it when missing; or why it cannot be had. */
+/** The nginx binary, installing it when missing (as root); or why it cannot be had. */
 export function ensureNginx(log: (line: string) => void): { binary: string; version: string } | { skip: string } {
   let binary = findNginx();
   if (binary === undefined) {
@@ -47,12 +48,52 @@ export interface Nginx extends RunningProcess {
   cpuMs(): number;
 }
 
-export async function startNginx(binary: string, upstream: string, apiKey: string, taskPath: string): Promise<Nginx> {
+/** One `location` of the generated config: requests under `prefix` go to `upstream` + `upstreamPath` + the rest. */
+export interface NginxLocation {
+  prefix: string;
+  /** Origin of the upstream, e.g. `http://127.0.0.1:43121`. */
+  upstream: string;
+  /** Replaces `prefix` in the upstream request, e.g. a provider's `taskPathPrefix`. */
+  upstreamPath: string;
+  /** Headers nginx sets on the upstream request (the provider key). */
+  headers?: Record<string, string>;
+  /**
+   * Stream the answer at the client's pace instead of spooling it to temp files when the
+   * client is slower: a file proxy that never touches the disk, like the gateway.
+   */
+  streamed?: boolean;
+}
+
+function locationBlock(location: NginxLocation, index: number): string {
+  const headers = Object.entries(location.headers ?? {})
+    .map(([name, value]) => `      proxy_set_header ${name} "${value}";`)
+    .join('\n');
+  return `
+    location ${location.prefix} {
+      proxy_pass http://upstream${index}${location.upstreamPath};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+${headers}${location.streamed ? '\n      proxy_max_temp_file_size 0;' : ''}
+    }`;
+}
+
+/** Starts nginx with these locations; resolves once `probePath` answers 200 through it. */
+export async function startNginx(binary: string, locations: readonly NginxLocation[], probePath: string): Promise<Nginx> {
   const directory = mkdtempSync(join(tmpdir(), 'taskgate-bench-nginx-'));
   // Workers run as nobody when the master is root; let them into the temp paths.
   chmodSync(directory, 0o755);
   const port = await freePort();
-  const upstreamHost = new URL(upstream).host;
+  const upstreams = locations
+    .map(
+      (location, index) => `
+  upstream upstream${index} {
+    server ${new URL(location.upstream).host};
+    keepalive 128;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+  }`,
+    )
+    .join('');
   const config = `
 worker_processes 1;
 daemon off;
@@ -66,23 +107,10 @@ http {
   proxy_temp_path ${directory}/proxy;
   fastcgi_temp_path ${directory}/fastcgi;
   uwsgi_temp_path ${directory}/uwsgi;
-  scgi_temp_path ${directory}/scgi;
-  upstream simulator {
-    server ${upstreamHost};
-    keepalive 128;
-    keepalive_requests 1000000;
-    keepalive_timeout 60s;
-  }
+  scgi_temp_path ${directory}/scgi;${upstreams}
   server {
     listen 127.0.0.1:${port};
-    keepalive_requests 1000000;
-    location /tasks/ {
-      proxy_pass http://simulator${taskPath};
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Authorization "Bearer ${apiKey}";
-      proxy_set_header Accept "application/json";
-    }
+    keepalive_requests 1000000;${locations.map(locationBlock).join('')}
   }
 }
 `;
@@ -95,8 +123,7 @@ http {
     rmSync(directory, { recursive: true, force: true });
   };
   try {
-    // A vtrix seed id: proves the whole chain (nginx, key, simulator) answers 200.
-    await waitFor200(`${url}/tasks/d758n65e878c73cmdg20`, spawned.child, 10_000);
+    await waitFor200(`${url}${probePath}`, spawned.child, 10_000);
   } catch (error) {
     await stop();
     throw new Error(`nginx did not start: ${(error as Error).message}; ${spawned.stderr().trim()}`);

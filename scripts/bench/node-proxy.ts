@@ -1,22 +1,38 @@
 /**
  * Reference: the Node limit for the pass-through scenario. A bare `node:http` server
- * that forwards `GET /tasks/{id}` to the vtrix simulator over an undici keep-alive pool
- * (the same pool size as the gateway's default), parses the answer and does a minimal
- * mapping to the Task shape: no routing table, caches, retries, breaker, schemas or logs.
- * With `--fastify` the same proxy runs as one plain fastify route (no hooks, schemas or
- * logger): the framework's own share of the gateway's cost. Prints `{"url": …}` once it listens.
+ * that forwards `GET /tasks/{id}` to one provider's simulator over an undici keep-alive
+ * pool, parses the answer and does a minimal, generic mapping to the Task shape (a `data`
+ * wrapper unwrapped, the status word mapped, progress scaled): no routing table, caches,
+ * retries, breaker, schemas or logs. With `--fastify` the same proxy runs as one plain
+ * fastify route (no hooks, schemas or logger): the framework's own share of the gateway's
+ * cost, and the pass-through target. Prints `{"url": …}` once it listens.
  *
- * node --import tsx scripts/bench/node-proxy.ts --upstream URL --key KEY [--fastify]
+ * node --import tsx scripts/bench/node-proxy.ts --upstream URL --task-path PREFIX
+ *   --provider NAME [--header NAME=VALUE]... [--fastify]
  */
 import { createServer, type ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { Pool } from 'undici';
 
-const { values } = parseArgs({ options: { upstream: { type: 'string' }, key: { type: 'string' }, fastify: { type: 'boolean', default: false } } });
-if (values.upstream === undefined || values.key === undefined) throw new Error('--upstream and --key are required');
-const pool = new Pool(values.upstream, { connections: 128, keepAliveTimeout: 30_000 });
-const upstreamHeaders = { accept: 'application/json', authorization: `Bearer ${values.key}` };
+const { values } = parseArgs({
+  options: {
+    upstream: { type: 'string' },
+    'task-path': { type: 'string' },
+    provider: { type: 'string' },
+    header: { type: 'string', multiple: true },
+    fastify: { type: 'boolean', default: false },
+  },
+});
+const { upstream, provider } = values;
+const taskPath = values['task-path'];
+if (upstream === undefined || taskPath === undefined || provider === undefined) throw new Error('--upstream, --task-path and --provider are required');
+const pool = new Pool(upstream, { connections: 128, keepAliveTimeout: 30_000 });
+const upstreamHeaders: Record<string, string> = { accept: 'application/json' };
+for (const entry of values.header ?? []) {
+  const equals = entry.indexOf('=');
+  upstreamHeaders[entry.slice(0, equals).toLowerCase()] = entry.slice(equals + 1);
+}
 const PREFIX = '/tasks/';
 const ID = /^[A-Za-z0-9._:-]{1,200}$/;
 const STATUS: Record<string, string> = {
@@ -38,12 +54,12 @@ function toTask(id: string, raw: Body): string {
   const word = String(task['status'] ?? '');
   const status = STATUS[word.toLowerCase()] ?? 'in_progress';
   const progress = typeof task['progress'] === 'number' ? Math.round(task['progress'] <= 1 ? task['progress'] * 100 : task['progress']) : null;
-  const content = ((task['output'] as Body[] | undefined)?.[0]?.['content'] as Body[] | undefined) ?? [];
-  const outputs = content.map((item) => ({ type: item['type'] === 'image' ? 'image' : 'video', url: String(item['url']) }));
+  const url = typeof task['url'] === 'string' ? task['url'] : undefined;
+  const outputs = url === undefined ? [] : [{ type: 'video', url }];
   const terminal = status === 'succeeded' || status === 'failed' || status === 'canceled';
   return JSON.stringify({
     id,
-    provider: 'vtrix',
+    provider,
     provider_task_id: id,
     status,
     provider_status: word,
@@ -63,7 +79,7 @@ async function proxy(id: string): Promise<[number, string]> {
   if (!ID.test(id)) return [400, '{"code":"invalid_task_id"}'];
   try {
     const upstream = await pool.request({
-      path: `/model/v1/generation/task/${encodeURIComponent(id)}`,
+      path: `${taskPath}${encodeURIComponent(id)}`,
       method: 'GET',
       headers: upstreamHeaders,
       headersTimeout: 10_000,

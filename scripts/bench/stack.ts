@@ -1,20 +1,19 @@
 /**
  * The system under test, each part in its own process: the provider simulators
- * (src/simulators/main.ts) and the gateway's production entry (src/server.ts) configured
- * by environment only, exactly as `npm start` runs it.
+ * (src/simulators/main.ts, every provider of the registry) and the gateway's production
+ * entry configured by environment only, exactly as `npm start` runs it. Nothing here names
+ * a provider: the registry says which there are, each simulator's JSON line says where it
+ * listens and with which key, and each profile where its status call lives. Tasks are
+ * pinned through the `/__sim/` control API, so their ids may have any shape; the gateway
+ * is asked for them by qualified id (`<provider>:<id>`).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { PROVIDERS } from '../../src/providers/index.js';
+import { loadProfile, type TaskScript } from '../../src/simulators/index.js';
 import { cpuTimeMs, freePort, spawnProcess, stopProcess, waitFor200, type Spawned } from './processes.js';
-
-export const VTRIX_KEY = 'bench-vtrix-key';
-export const GRAVITEX_KEY = 'bench-gravitex-key';
-/** gravitex's documented example video: already succeeded at its first poll. */
-export const TERMINAL_TASK_ID = 'video_69095b4ce0048190893a01510c0c98b0';
-export const VTRIX_TASK_PATH = '/model/v1/generation/task/';
-export const GRAVITEX_TASK_PATH = '/v1/video/generations/';
 
 /** How the gateway and simulators are run: the compiled `dist/` (production) or the TypeScript sources through tsx. */
 export type RunMode = 'dist' | 'source';
@@ -22,6 +21,32 @@ export type RunMode = 'dist' | 'source';
 export interface RunningProcess {
   name: string;
   url: string;
+  pid: number;
+  spawned: Spawned;
+  stop(): Promise<void>;
+}
+
+/** One provider of the registry as its simulator runs for the bench. */
+export interface SimulatedProvider {
+  name: string;
+  /** The simulator's origin. */
+  url: string;
+  /** The key the simulator expects (and the gateway is given). */
+  key: string;
+  /** `<PREFIX>_API_KEY` / `<PREFIX>_BASE_URL`. */
+  envPrefix: string;
+  /** Path up to the task id of its status call (the profile's `taskPathPrefix`). */
+  taskPathPrefix: string;
+  /** The headers that carry its key, as the gateway sends them. */
+  authHeaders: Record<string, string>;
+  /** Its default poll cadence, from the registry. */
+  defaultCadenceMs: number;
+}
+
+export interface Simulators {
+  providers: SimulatedProvider[];
+  /** The registry's first provider: where a single-provider scenario (pass-through, content) runs. */
+  primary: SimulatedProvider;
   pid: number;
   spawned: Spawned;
   stop(): Promise<void>;
@@ -36,37 +61,54 @@ function nodeEntry(mode: RunMode, source: string): string[] {
 
 /** The environment of a server process: this machine's PATH and HOME, nothing of the caller's config. */
 function baseEnv(): NodeJS.ProcessEnv {
-  return { PATH: process.env['PATH'], HOME: process.env['HOME'], NODE_ENV: 'production' };
-}
-
-export interface Simulators {
-  vtrix: string;
-  gravitex: string;
-  pid: number;
-  spawned: Spawned;
-  stop(): Promise<void>;
+  return { PATH: process.env['PATH'], HOME: process.env['HOME'], TMPDIR: process.env['TMPDIR'], NODE_ENV: 'production' };
 }
 
 export async function startSimulators(mode: RunMode): Promise<Simulators> {
+  const keys = PROVIDERS.map((provider) => ['--key', `${provider.name}=bench-${provider.name}-key`]).flat();
   const spawned = spawnProcess({
     name: 'simulators',
     command: process.execPath,
-    args: [...nodeEntry(mode, 'src/simulators/main.ts'), '--key', `vtrix=${VTRIX_KEY}`, '--key', `gravitex=${GRAVITEX_KEY}`],
+    args: [...nodeEntry(mode, 'src/simulators/main.ts'), ...keys],
     env: baseEnv(),
   });
-  const lines = await spawned.jsonLines(2);
-  const urlOf = (provider: string) => {
-    const line = lines.find((candidate) => candidate['provider'] === provider);
-    if (typeof line?.['url'] !== 'string') throw new Error(`the simulators did not report a ${provider} URL`);
-    return line['url'];
-  };
-  return {
-    vtrix: urlOf('vtrix'),
-    gravitex: urlOf('gravitex'),
-    pid: spawned.child.pid!,
-    spawned,
-    stop: () => stopProcess(spawned.child),
-  };
+  try {
+    const lines = await spawned.jsonLines(PROVIDERS.length);
+    const providers = await Promise.all(
+      PROVIDERS.map(async (definition): Promise<SimulatedProvider> => {
+        const line = lines.find((candidate) => candidate['provider'] === definition.name);
+        if (typeof line?.['url'] !== 'string' || typeof line['key'] !== 'string') throw new Error(`the simulators did not report ${definition.name}`);
+        return {
+          name: definition.name,
+          url: line['url'],
+          key: line['key'],
+          envPrefix: definition.envPrefix,
+          taskPathPrefix: (await loadProfile(definition.name)).taskPathPrefix,
+          authHeaders: definition.authHeaders(line['key']),
+          defaultCadenceMs: definition.defaultPollIntervalMs,
+        };
+      }),
+    );
+    return { providers, primary: providers[0]!, pid: spawned.child.pid!, spawned, stop: () => stopProcess(spawned.child) };
+  } catch (error) {
+    await stopProcess(spawned.child);
+    throw error;
+  }
+}
+
+/** How the gateway asks for a task pinned at `provider`: its qualified id. */
+export function qualifiedId(provider: SimulatedProvider, id: string): string {
+  return `${provider.name}:${id}`;
+}
+
+/** The status call of `id` on the provider's simulator, for direct requests. */
+export function directPath(provider: SimulatedProvider, id: string): string {
+  return `${provider.taskPathPrefix}${encodeURIComponent(id)}`;
+}
+
+/** A per-provider setting for every provider, as TASKGATE_CONFIG's `providers` wants it. */
+export function everyProvider(simulators: Simulators, settings: Record<string, unknown>): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(simulators.providers.map((provider) => [provider.name, settings]));
 }
 
 export interface GatewayOptions {
@@ -78,12 +120,18 @@ export interface GatewayOptions {
   nodeFlags?: string[];
   /** Extra environment (e.g. REDIS_URL for fleet mode). */
   env?: Record<string, string>;
+  /** The node binary (default: the one running the bench), e.g. Node 24 for start-up. */
+  nodeBinary?: string;
+  /** Another build of the gateway (a bundle), for side-by-side comparisons; default: this one. */
+  entry?: string;
 }
 
 export interface Gateway extends RunningProcess {
   /** performance.now() just before the process was spawned, and when /healthz first answered 200. */
   spawnedAt: number;
   healthyAt: number;
+  /** CPU time (user+sys) the process had used when /healthz first answered 200. */
+  cpuMsAtHealthy: number;
   cpuMs(): number;
 }
 
@@ -96,12 +144,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     TASKGATE_RATE_LIMIT: '0',
-    VTRIX_API_KEY: VTRIX_KEY,
-    VTRIX_BASE_URL: options.simulators.vtrix,
-    GRAVITEX_API_KEY: GRAVITEX_KEY,
-    GRAVITEX_BASE_URL: options.simulators.gravitex,
-    ...options.env,
   };
+  for (const provider of options.simulators.providers) {
+    env[`${provider.envPrefix}_API_KEY`] = provider.key;
+    env[`${provider.envPrefix}_BASE_URL`] = provider.url;
+  }
+  Object.assign(env, options.env);
   if (options.configFile !== undefined) {
     configDirectory = mkdtempSync(join(tmpdir(), 'taskgate-bench-'));
     const path = join(configDirectory, 'taskgate.json');
@@ -112,8 +160,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const spawnedAt = performance.now();
   const spawned = spawnProcess({
     name: 'gateway',
-    command: process.execPath,
-    args: [...(options.nodeFlags ?? []), ...nodeEntry(options.mode, 'src/server.ts')],
+    command: options.nodeBinary ?? process.execPath,
+    args: [...(options.nodeFlags ?? []), ...(options.entry === undefined ? nodeEntry(options.mode, 'src/server.ts') : [options.entry])],
     env,
   });
   const cleanup = () => {
@@ -135,6 +183,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     spawned,
     spawnedAt,
     healthyAt,
+    cpuMsAtHealthy: cpuTimeMs(pid),
     cpuMs: () => cpuTimeMs(pid),
     stop: async () => {
       await stopProcess(spawned.child);
@@ -143,8 +192,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 }
 
-/** A reference server of scripts/bench/ in its own process; it prints `{"url": …}` once it listens. */
-export async function startReference(name: string, file: string, args: string[] = []): Promise<RunningProcess> {
+/** A helper server of scripts/bench/ in its own process; it prints a JSON line with its `url` once it listens. */
+export async function startReference(name: string, file: string, args: string[] = []): Promise<RunningProcess & { line: Record<string, unknown> }> {
   const spawned = spawnProcess({
     name,
     command: process.execPath,
@@ -152,8 +201,11 @@ export async function startReference(name: string, file: string, args: string[] 
     env: baseEnv(),
   });
   const [line] = await spawned.jsonLines(1);
-  if (typeof line?.['url'] !== 'string') throw new Error(`${name} did not report its URL`);
-  return { name, url: line['url'], pid: spawned.child.pid!, spawned, stop: () => stopProcess(spawned.child) };
+  if (typeof line?.['url'] !== 'string') {
+    await stopProcess(spawned.child);
+    throw new Error(`${name} did not report its URL`);
+  }
+  return { name, url: line['url'], pid: spawned.child.pid!, spawned, line, stop: () => stopProcess(spawned.child) };
 }
 
 // ---- the simulators' control API (src/simulators/control.ts) ----
@@ -170,16 +222,28 @@ async function control(base: string, method: 'GET' | 'POST', path: string, body?
 }
 
 /** Forgets clocks, hits and pinned tasks (and so the memory the unique ids of a pass-through run took). */
-export async function resetSimulator(base: string): Promise<void> {
-  await control(base, 'POST', 'reset');
+export async function resetSimulator(provider: SimulatedProvider): Promise<void> {
+  await control(provider.url, 'POST', 'reset');
 }
 
-export async function pinTask(base: string, id: string, script: Record<string, unknown>): Promise<void> {
-  await control(base, 'POST', `tasks/${encodeURIComponent(id)}`, script);
+/** Pins a task's story; `*` pins it for every id not pinned on its own (any id then exists). */
+export async function pinTask(provider: SimulatedProvider, id: string, script: TaskScript): Promise<void> {
+  await control(provider.url, 'POST', `tasks/${encodeURIComponent(id)}`, script);
 }
 
-export async function simulatorHits(base: string): Promise<{ total: number; byId: Record<string, number> }> {
-  return (await control(base, 'GET', 'hits')) as { total: number; byId: Record<string, number> };
+export async function simulatorHits(provider: SimulatedProvider): Promise<{ total: number; byId: Record<string, number> }> {
+  return (await control(provider.url, 'GET', 'hits')) as { total: number; byId: Record<string, number> };
+}
+
+/** When each of the gateway's status calls for a pinned id reached the simulator (epoch ms). */
+export async function simulatorHitTimes(provider: SimulatedProvider, id: string): Promise<number[]> {
+  return ((await control(provider.url, 'GET', `hits/${encodeURIComponent(id)}`)) as { times: number[] }).times;
+}
+
+/** A task that has already succeeded at its first poll, pinned at the primary provider: its qualified id. */
+export async function pinTerminalTask(simulators: Simulators, id = 'bench-succeeded'): Promise<string> {
+  await pinTask(simulators.primary, id, { timeline: [{ atMs: 0, status: 'succeeded' }] });
+  return qualifiedId(simulators.primary, id);
 }
 
 /** Runs `work` over `items` with at most `limit` in flight. */
@@ -204,6 +268,8 @@ export interface BenchSettings {
   warmupSeconds: number;
   /** Extra node flags for the gateway (e.g. --cpu-prof), for profiling runs. */
   gatewayNodeFlags: string[];
+  /** Other node binaries the start-up scenario measures besides the bench's own (e.g. Node 24). */
+  otherNodes: string[];
   log(line: string): void;
 }
 

@@ -1,12 +1,24 @@
 /**
  * Scenario "long-poll waiters": 10,000 concurrent `?wait=60` requests over 1,000 tasks
- * whose timelines are pinned, so the bench knows when each turns terminal; measures the
- * gateway's RSS while it holds them and the delay from "terminal" to each waiter's answer.
+ * (spread over every provider of the registry) whose timelines are pinned, so the bench
+ * knows when each turns terminal; measures the gateway's RSS while it holds them and the
+ * delay from "terminal" to each waiter's answer.
  */
 import { request as undiciRequest, Pool } from 'undici';
 import { memoryMb, sleep } from './processes.js';
-import { inBatches, pinTask, resetSimulator, startGateway, startSimulators, GRAVITEX_KEY, GRAVITEX_TASK_PATH, VTRIX_KEY, VTRIX_TASK_PATH, type BenchSettings } from './stack.js';
-import { percentile } from './stats.js';
+import { defineScenario, type TargetRow } from './scenario.js';
+import {
+  directPath,
+  inBatches,
+  pinTask,
+  qualifiedId,
+  resetSimulator,
+  startGateway,
+  startSimulators,
+  type BenchSettings,
+  type SimulatedProvider,
+} from './stack.js';
+import { formatSpread, percentile, round, spread } from './stats.js';
 
 export interface WaitersOptions {
   waiters: number;
@@ -39,14 +51,8 @@ export interface WaitersRun {
 /** Waiters opened but not yet reported held by the gateway, at most. */
 const MAX_UNACCEPTED = 1000;
 
-function waiterTasks(count: number, run: number) {
-  return Array.from({ length: count }, (_, index) => {
-    const vtrix = index % 2 === 0;
-    const tag = `${run.toString(32)}${index.toString(32).padStart(5, '0')}`;
-    return vtrix
-      ? { provider: 'vtrix' as const, id: `a1${tag.padStart(18, '0')}` }
-      : { provider: 'gravitex' as const, id: `video_wait${tag}` };
-  });
+function waiterTasks(providers: readonly SimulatedProvider[], count: number, run: number) {
+  return Array.from({ length: count }, (_, index) => ({ provider: providers[index % providers.length]!, id: `wait-${run}-${index}` }));
 }
 
 function activeWaiters(metricsText: string): number {
@@ -57,7 +63,7 @@ function activeWaiters(metricsText: string): number {
   return total;
 }
 
-export async function runWaiters(settings: BenchSettings, options: WaitersOptions, run: number): Promise<WaitersRun> {
+async function runWaiters(settings: BenchSettings, options: WaitersOptions, run: number): Promise<WaitersRun> {
   const simulators = await startSimulators(settings.mode);
   const stops: Array<() => Promise<void>> = [simulators.stop];
   let pool: Pool | undefined;
@@ -65,15 +71,14 @@ export async function runWaiters(settings: BenchSettings, options: WaitersOption
   try {
     const gateway = await startGateway({ mode: settings.mode, simulators, nodeFlags: settings.gatewayNodeFlags });
     stops.unshift(gateway.stop);
-    await Promise.all([resetSimulator(simulators.vtrix), resetSimulator(simulators.gravitex)]);
-    const tasks = waiterTasks(options.tasks, run).map((task, index) => ({
+    await Promise.all(simulators.providers.map((provider) => resetSimulator(provider)));
+    const tasks = waiterTasks(simulators.providers, options.tasks, run).map((task, index) => ({
       ...task,
-      base: task.provider === 'vtrix' ? simulators.vtrix : simulators.gravitex,
       terminalAfterMs: options.firstTerminalMs + Math.round(((index * 7919) % options.tasks) * (options.terminalSpreadMs / options.tasks)),
       clockStartedAt: 0,
     }));
     await inBatches(tasks, 32, async (task) => {
-      await pinTask(task.base, task.id, {
+      await pinTask(task.provider, task.id, {
         timeline: [
           { atMs: 0, status: 'in_progress', progress: 10 },
           { atMs: task.terminalAfterMs, status: 'succeeded' },
@@ -83,10 +88,8 @@ export async function runWaiters(settings: BenchSettings, options: WaitersOption
     // A pinned task's clock starts at its next poll: start them all here, so the bench knows
     // each terminal time (taken at the send, so any error makes the measured delay longer).
     await inBatches(tasks, 32, async (task) => {
-      const path = task.provider === 'vtrix' ? `${VTRIX_TASK_PATH}${task.id}` : `${GRAVITEX_TASK_PATH}${task.id}`;
-      const key = task.provider === 'vtrix' ? VTRIX_KEY : GRAVITEX_KEY;
       task.clockStartedAt = Date.now();
-      const response = await undiciRequest(`${task.base}${path}`, { headers: { authorization: `Bearer ${key}` } });
+      const response = await undiciRequest(`${task.provider.url}${directPath(task.provider, task.id)}`, { headers: task.provider.authHeaders });
       await response.body.dump();
       if (response.statusCode !== 200) throw new Error(`starting the clock of ${task.id}: ${response.statusCode}`);
     });
@@ -124,7 +127,7 @@ export async function runWaiters(settings: BenchSettings, options: WaitersOption
         const terminalAt = task.clockStartedAt + task.terminalAfterMs;
         pending.push(
           pool
-            .request({ path: `/tasks/${task.id}?wait=60`, method: 'GET' })
+            .request({ path: `/tasks/${qualifiedId(task.provider, task.id)}?wait=60`, method: 'GET' })
             .then(async (response) => {
               const text = await response.body.text();
               const answeredAt = Date.now();
@@ -154,7 +157,8 @@ export async function runWaiters(settings: BenchSettings, options: WaitersOption
     await Promise.all(pending);
     clearInterval(sampler);
     const memory = memoryMb(gateway.pid);
-    const pollIntervalMs = 5000;
+    // The gateway polls each waited-on task at its provider's cadence: the slowest one bounds the delay.
+    const pollIntervalMs = Math.max(...simulators.providers.map((provider) => provider.defaultCadenceMs));
     const result: WaitersRun = {
       opened,
       answered,
@@ -179,3 +183,67 @@ export async function runWaiters(settings: BenchSettings, options: WaitersOption
     for (const stop of stops) await stop();
   }
 }
+
+export interface WaitersResult {
+  options: WaitersOptions;
+  runs: WaitersRun[];
+}
+
+const RSS_TARGET_MB = 300;
+/** How late after a poll a waiter may be answered, beyond the poll interval itself. */
+const ANSWER_SLACK_MS = 100;
+
+function waitersTargets(waiters: WaitersResult): TargetRow[] {
+  const rss = spread(waiters.runs.map((run) => run.peakRssMb));
+  const p99 = spread(waiters.runs.map((run) => run.p99Ms));
+  const limit = (waiters.runs[0]?.pollIntervalMs ?? 5000) + ANSWER_SLACK_MS;
+  return [
+    {
+      target: `${round(waiters.options.waiters)} long-poll waiters over ${round(waiters.options.tasks)} tasks: gateway RSS peak`,
+      measured: formatSpread(rss, 0, ' MB'),
+      goal: `≤ ${RSS_TARGET_MB} MB`,
+      met: rss.median <= RSS_TARGET_MB,
+    },
+    {
+      target: 'long-poll waiters: task terminal → answer, p99',
+      measured: formatSpread(p99, 0, ' ms'),
+      goal: `≤ poll interval + ${ANSWER_SLACK_MS} ms = ${round(limit)} ms`,
+      met: p99.median <= limit,
+    },
+  ];
+}
+
+function waitersDetails(waiters: WaitersResult): string[] {
+  const { options } = waiters;
+  const interval = waiters.runs[0]?.pollIntervalMs ?? 5000;
+  const lines = [
+    '### Long-poll waiters',
+    '',
+    `${round(options.waiters)} concurrent \`GET /tasks/{id}?wait=60\` (one connection each, opened at ${round(options.rampPerSecond)}/s) over ${round(options.tasks)} pinned tasks (spread over the providers) that turn terminal between ${options.firstTerminalMs / 1000} s and ${(options.firstTerminalMs + options.terminalSpreadMs) / 1000} s after their clocks start (the bench starts each clock with its own direct poll, so it knows every terminal time). The delay is from that time to the waiter's complete answer; the gateway polls each task at its provider's cadence (at most ${interval / 1000} s), so the delay is mostly where in its cycle the task happened to finish. RSS: the gateway's VmRSS sampled every 100 ms (peak) and VmHWM.`,
+    '',
+    '| run | opened / held at once | answered (terminal / failed / early) | RSS peak MB | VmHWM MB | delay p50 ms | delay p99 ms | delay max ms |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  waiters.runs.forEach((run, index) => {
+    lines.push(
+      `| ${index + 1} | ${round(run.opened)} / ${round(run.heldAtOnce)} | ${round(run.answered)} (${round(run.terminalAnswers)} / ${run.failures} / ${run.early}) | ${run.peakRssMb.toFixed(0)} | ${run.hwmRssMb.toFixed(0)} | ${round(run.p50Ms)} | ${round(run.p99Ms)} | ${round(run.maxMs)} |`,
+    );
+  });
+  lines.push('');
+  return lines;
+}
+
+export const waitersScenario = defineScenario<WaitersResult>({
+  name: 'waiters',
+  title: 'long-poll waiters',
+  run: async (settings) => {
+    const options: WaitersOptions = settings.quick
+      ? { waiters: 1000, tasks: 100, firstTerminalMs: 4000, terminalSpreadMs: 4000, rampPerSecond: 2000 }
+      : { waiters: 10_000, tasks: 1000, firstTerminalMs: 12_000, terminalSpreadMs: 10_000, rampPerSecond: 2000 };
+    const runs: WaitersRun[] = [];
+    for (let run = 0; run < (settings.quick ? 1 : 3); run++) runs.push(await runWaiters(settings, options, run));
+    return { options, runs };
+  },
+  targets: waitersTargets,
+  details: waitersDetails,
+});

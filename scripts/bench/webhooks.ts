@@ -10,21 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { request as undiciRequest, Pool } from 'undici';
+import { Pool } from 'undici';
 import { memoryMb, sleep } from './processes.js';
-import {
-  inBatches,
-  pinTask,
-  resetSimulator,
-  simulatorHits,
-  startGateway,
-  startSimulators,
-  GRAVITEX_KEY,
-  GRAVITEX_TASK_PATH,
-  VTRIX_KEY,
-  VTRIX_TASK_PATH,
-  type BenchSettings,
-} from './stack.js';
+import { defineScenario, type TargetRow } from './scenario.js';
+import { inBatches, pinTask, qualifiedId, resetSimulator, simulatorHits, startGateway, startSimulators, type BenchSettings } from './stack.js';
 import { percentile, round } from './stats.js';
 
 export interface WebhooksOptions {
@@ -38,7 +27,8 @@ export interface WebhooksOptions {
 
 export interface WebhooksResult {
   options: WebhooksOptions;
-  cadenceMs: number;
+  /** The cadences in force (the gateway's poll_after_ms of each task's first answer), longest first. */
+  cadencesMs: number[];
   registered: number;
   registrationFailures: number;
   registrationSeconds: number;
@@ -56,10 +46,7 @@ export interface WebhooksResult {
   hwmRssMb: number;
 }
 
-/** The providers' default cadence: the bench leaves it as production has it. */
-const CADENCE_MS = 5000;
-
-export async function runWebhooks(settings: BenchSettings, options: WebhooksOptions): Promise<WebhooksResult> {
+async function runWebhooks(settings: BenchSettings, options: WebhooksOptions): Promise<WebhooksResult> {
   const firstArrival = new Map<string, number>();
   /** When the gateway saw the change (the event's `timestamp`), per path. */
   const seenAt = new Map<string, number>();
@@ -96,34 +83,41 @@ export async function runWebhooks(settings: BenchSettings, options: WebhooksOpti
       configFile: { webhooks: { allowHosts: ['127.0.0.1'] } },
     });
     stops.unshift(gateway.stop);
-    await Promise.all([resetSimulator(simulators.vtrix), resetSimulator(simulators.gravitex)]);
+    const { providers } = simulators;
+    await Promise.all(providers.map((provider) => resetSimulator(provider)));
     const tasks = Array.from({ length: options.tasks }, (_, index) => {
-      const vtrix = index % 2 === 0;
-      const tag = index.toString(32).padStart(5, '0');
+      const provider = providers[index % providers.length]!;
+      const id = `hook-${index.toString(32).padStart(5, '0')}`;
       return {
-        id: vtrix ? `b7${tag.padStart(18, '0')}` : `video_hook${tag}`,
-        base: vtrix ? simulators.vtrix : simulators.gravitex,
-        path: vtrix ? VTRIX_TASK_PATH : GRAVITEX_TASK_PATH,
-        key: vtrix ? VTRIX_KEY : GRAVITEX_KEY,
+        id,
+        provider,
+        /** How the gateway is asked for it. */
+        gatewayId: qualifiedId(provider, id),
+        /** The cadence the gateway answered for it (the providers' defaults, or an answer's own hint). */
+        cadenceMs: provider.defaultCadenceMs,
         terminalAfterMs: options.firstTerminalMs + Math.round(((index * 7919) % options.tasks) * (options.terminalSpreadMs / options.tasks)),
         clockStartedAt: 0,
         firstRegisteredAt: Number.POSITIVE_INFINITY,
       };
     });
     await inBatches(tasks, 32, async (task) => {
-      await pinTask(task.base, task.id, {
+      await pinTask(task.provider, task.id, {
         timeline: [
           { atMs: 0, status: 'in_progress', progress: 10 },
           { atMs: task.terminalAfterMs, status: 'succeeded' },
         ],
       });
     });
-    // A pinned task's clock starts at its next poll: the bench makes it, so it knows each terminal time.
+    pool = new Pool(gateway.url, { connections: 32 });
+    // A pinned task's clock starts at its next poll: the bench makes it (one GET through the
+    // gateway), so it knows each terminal time, and the answer's poll_after_ms is the cadence.
     await inBatches(tasks, 32, async (task) => {
       task.clockStartedAt = Date.now();
-      const response = await undiciRequest(`${task.base}${task.path}${task.id}`, { headers: { authorization: `Bearer ${task.key}` } });
-      await response.body.dump();
-      if (response.statusCode !== 200) throw new Error(`starting the clock of ${task.id}: ${response.statusCode}`);
+      const response = await pool!.request({ path: `/tasks/${task.gatewayId}`, method: 'GET' });
+      const text = await response.body.text();
+      if (response.statusCode !== 200) throw new Error(`starting the clock of ${task.id}: ${response.statusCode} ${text.slice(0, 200)}`);
+      const pollAfter = (JSON.parse(text) as { poll_after_ms?: unknown }).poll_after_ms;
+      if (typeof pollAfter === 'number') task.cadenceMs = pollAfter;
     });
 
     let peakRssMb = 0;
@@ -135,14 +129,13 @@ export async function runWebhooks(settings: BenchSettings, options: WebhooksOpti
       }
     }, 100);
 
-    pool = new Pool(gateway.url, { connections: 32 });
     const registrations = Array.from({ length: options.webhooks }, (_, index) => ({ task: tasks[index % tasks.length]!, copy: Math.floor(index / tasks.length) }));
     let registrationFailures = 0;
     const registrationStarted = Date.now();
     await inBatches(registrations, 32, async ({ task, copy }) => {
       task.firstRegisteredAt = Math.min(task.firstRegisteredAt, Date.now());
       const response = await pool!.request({
-        path: `/tasks/${task.id}/webhooks`,
+        path: `/tasks/${task.gatewayId}/webhooks`,
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ url: `${receiverUrl}/${task.id}/${copy}` }),
@@ -156,7 +149,8 @@ export async function runWebhooks(settings: BenchSettings, options: WebhooksOpti
 
     const lastTerminalAt = Math.max(...tasks.map((task) => task.clockStartedAt + task.terminalAfterMs));
     const expected = options.webhooks - registrationFailures;
-    while (firstArrival.size < expected && Date.now() < lastTerminalAt + CADENCE_MS * 2 + 15_000) await sleep(100);
+    const longestCadenceMs = Math.max(...tasks.map((task) => task.cadenceMs));
+    while (firstArrival.size < expected && Date.now() < lastTerminalAt + longestCadenceMs * 2 + 15_000) await sleep(100);
     // A little longer, for any duplicate to show.
     await sleep(2000);
     clearInterval(sampler);
@@ -178,17 +172,17 @@ export async function runWebhooks(settings: BenchSettings, options: WebhooksOpti
       }
       duplicates += Math.max(0, (arrivals.get(path) ?? 0) - 1);
     }
-    const hits = { ...(await simulatorHits(simulators.vtrix)).byId, ...(await simulatorHits(simulators.gravitex)).byId };
+    const hits = new Map(await Promise.all(providers.map(async (provider) => [provider.name, (await simulatorHits(provider)).byId] as const)));
     const perCadence = tasks.map((task) => {
       // Less the bench's own clock-starting call; the gateway's first call opens the first interval, its terminal poll ends the span.
-      const gatewayCalls = (hits[task.id] ?? 1) - 1;
+      const gatewayCalls = (hits.get(task.provider.name)![task.id] ?? 1) - 1;
       const delivered = Math.min(...Array.from({ length: options.webhooks / options.tasks }, (_, copy) => firstArrival.get(`/${task.id}/${copy}`) ?? Number.POSITIVE_INFINITY));
-      const intervals = Math.max(1, (Math.min(delivered, Date.now()) - task.firstRegisteredAt) / CADENCE_MS);
+      const intervals = Math.max(1, (Math.min(delivered, Date.now()) - task.firstRegisteredAt) / task.cadenceMs);
       return (gatewayCalls - 1) / intervals;
     });
     const result: WebhooksResult = {
       options,
-      cadenceMs: CADENCE_MS,
+      cadencesMs: [...new Set(tasks.map((task) => task.cadenceMs))].sort((left, right) => right - left),
       registered: expected,
       registrationFailures,
       registrationSeconds,
@@ -217,22 +211,47 @@ export async function runWebhooks(settings: BenchSettings, options: WebhooksOpti
   }
 }
 
-export function webhooksRows(result: WebhooksResult): string[] {
-  const yes = (met: boolean) => (met ? '**met**' : '**not met**');
-  const limit = result.cadenceMs + 1000;
+function webhooksTargets(result: WebhooksResult): TargetRow[] {
+  // The longest cadence in force: a task finishing just after a poll is seen one cadence later.
+  const limit = result.cadencesMs[0]! + 1000;
   const exact = result.duplicates === 0 && result.missing === 0;
   return [
-    `| webhooks: ${round(result.options.webhooks)} over ${round(result.options.tasks)} tasks finishing within 30 s: terminal → delivery p99 | ${round(result.p99Ms)} ms (p50 ${round(result.p50Ms)}, max ${round(result.maxMs)}); ${round(result.delivered)} delivered, ${result.duplicates} duplicates, ${result.missing} missing | ≤ cadence + 1 s = ${round(limit)} ms, each exactly once | ${yes(result.p99Ms <= limit && exact)} |`,
-    `| webhooks: upstream calls per task per cadence interval; gateway RSS | ${result.callsPerTaskPerCadence.mean.toFixed(2)} (max ${result.callsPerTaskPerCadence.max.toFixed(2)}); ${round(result.peakRssMb)} MB peak | ≤ 1.1; report | ${yes(result.callsPerTaskPerCadence.mean <= 1.1)} |`,
+    {
+      target: `webhooks: ${round(result.options.webhooks)} over ${round(result.options.tasks)} tasks finishing within ${(result.options.firstTerminalMs + result.options.terminalSpreadMs) / 1000} s: terminal → delivery p99`,
+      measured: `${round(result.p99Ms)} ms (p50 ${round(result.p50Ms)}, max ${round(result.maxMs)}); ${round(result.delivered)} delivered, ${result.duplicates} duplicates, ${result.missing} missing`,
+      goal: `≤ cadence + 1 s = ${round(limit)} ms, each exactly once`,
+      met: result.p99Ms <= limit && exact,
+    },
+    {
+      target: 'webhooks: upstream calls per task per cadence interval',
+      measured: `${result.callsPerTaskPerCadence.mean.toFixed(2)} (max ${result.callsPerTaskPerCadence.max.toFixed(2)})`,
+      goal: '≤ 1.1',
+      met: result.callsPerTaskPerCadence.mean <= 1.1,
+    },
+    { target: 'webhooks: gateway RSS', measured: `${round(result.peakRssMb)} MB peak`, goal: 'report', met: undefined },
   ];
 }
 
-export function webhooksDetails(result: WebhooksResult): string[] {
+function webhooksDetails(result: WebhooksResult): string[] {
   const { options } = result;
   return [
     '### Webhooks',
     '',
-    `${round(options.webhooks)} webhooks (\`POST /tasks/{id}/webhooks\`, 32 at a time, registered in ${result.registrationSeconds.toFixed(1)} s, ${result.registrationFailures} refused) over ${round(options.tasks)} pinned tasks (half per provider) that turn terminal between ${options.firstTerminalMs / 1000} s and ${(options.firstTerminalMs + options.terminalSpreadMs) / 1000} s after their clocks start (the bench starts each clock with its own direct poll, so it knows every terminal time), each webhook to its own path of a receiver in the bench process that answers 204. One gateway without Redis (the store in its memory), the providers' default ${result.cadenceMs / 1000}-s cadence. The delay is from the terminal time to the delivery's arrival; it is mostly where in its cadence the task happened to finish: from the terminal time to the gateway seeing it (the event's \`timestamp\`) p99 ${round(result.seenP99Ms)} ms, from then to the arrival p99 ${round(result.sentP99Ms)} ms. Upstream calls per task per cadence interval: the simulators' hit counters less the bench's own call, from the first registration to the first delivery of the task. RSS: VmRSS sampled every 100 ms (peak ${round(result.peakRssMb)} MB, VmHWM ${round(result.hwmRssMb)} MB).`,
+    `${round(options.webhooks)} webhooks (\`POST /tasks/{id}/webhooks\`, 32 at a time, registered in ${result.registrationSeconds.toFixed(1)} s, ${result.registrationFailures} refused) over ${round(options.tasks)} pinned tasks (spread evenly over the registry's providers) that turn terminal between ${options.firstTerminalMs / 1000} s and ${(options.firstTerminalMs + options.terminalSpreadMs) / 1000} s after their clocks start (the bench starts each clock with a GET through the gateway, so it knows every terminal time, and that answer's \`poll_after_ms\` is the task's cadence), each webhook to its own path of a receiver in the bench process that answers 204. One gateway without Redis (the store in its memory), the providers' default cadences (${result.cadencesMs.map((ms) => `${ms / 1000} s`).join(' / ')} as the answers had them). The delay is from the terminal time to the delivery's arrival; it is mostly where in its cadence the task happened to finish: from the terminal time to the gateway seeing it (the event's \`timestamp\`) p99 ${round(result.seenP99Ms)} ms, from then to the arrival p99 ${round(result.sentP99Ms)} ms. Upstream calls per task per cadence interval: the simulators' hit counters less the call the bench's GET made, from the first registration to the first delivery of the task. RSS: VmRSS sampled every 100 ms (peak ${round(result.peakRssMb)} MB, VmHWM ${round(result.hwmRssMb)} MB).`,
     '',
   ];
 }
+
+export const webhooksScenario = defineScenario<WebhooksResult>({
+  name: 'webhooks',
+  title: 'webhooks',
+  run: (settings) =>
+    runWebhooks(
+      settings,
+      settings.quick
+        ? { webhooks: 1000, tasks: 100, firstTerminalMs: 8000, terminalSpreadMs: 4000 }
+        : { webhooks: 10_000, tasks: 1000, firstTerminalMs: 15_000, terminalSpreadMs: 12_000 },
+    ),
+  targets: webhooksTargets,
+  details: webhooksDetails,
+});

@@ -69,7 +69,9 @@ export function canonicalHost(hostname: string): string {
   let host = hostname.toLowerCase();
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   if (host.endsWith('.')) host = host.slice(0, -1);
-  if (isIPv6(host) && !host.includes('%')) host = new URL(`http://[${host}]/`).hostname.slice(1, -1);
+  // Only a name with a colon can be IPv6: the others skip Node's IPv6 pattern, whose first
+  // use alone costs milliseconds of a start-up (issue 14 §4).
+  if (host.includes(':') && isIPv6(host) && !host.includes('%')) host = new URL(`http://[${host}]/`).hostname.slice(1, -1);
   return host;
 }
 

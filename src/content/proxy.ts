@@ -5,7 +5,7 @@
  * fetch through the address guard, on pools of its own so downloads never starve status
  * calls.
  */
-import type { Readable } from 'node:stream';
+import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
 import type { ProviderClient } from '../providers/client.js';
@@ -35,25 +35,129 @@ export interface ContentFetch {
   /** The client's `Range` and `If-Range`, already checked for shape. */
   range: string | undefined;
   ifRange: string | undefined;
-  /** Aborted when the client goes away: the upstream transfer stops with it. */
-  signal: AbortSignal;
+  /** The client's answer: when the client goes away (before or during the transfer), the upstream transfer stops with it. */
+  answer: ServerResponse;
 }
 
 export interface ContentUpstream {
   statusCode: number;
   /** The upstream headers worth passing back (lower-case names). */
   headers: Record<string, string>;
-  /** Null for HEAD and for answers without a body. */
-  body: Readable | null;
+  /** The body still to come; null for HEAD and for answers without a body. */
+  body: UpstreamBody | null;
 }
 
 const MAX_REDIRECTS = 3;
+/** A redirect's or a refusal's body is read away (so the connection is reused) up to this, then the connection is dropped. */
+const MAX_DISCARDED_BYTES = 128 * 1024;
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** What a media player needs back; nothing else of the upstream's reaches the client. */
 const PASSED_HEADERS = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'etag', 'last-modified'] as const;
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 /** A header value passed on must be one short line. */
 const SAFE_HEADER_VALUE = /^[\x20-\x7e]{1,512}$/;
+
+class ClientGoneError extends Error {
+  readonly code = 'TASKGATE_CLIENT_GONE';
+}
+
+/**
+ * One upstream exchange, as undici's dispatch handler: its headers settle `started`; its
+ * body is held (paused) until `sendTo()` names the client's answer, then each chunk goes
+ * straight into it, the upstream paused whenever the client is slower (no stream between
+ * them, no buffering beyond the chunk in hand: issue 10's memory and throughput rows).
+ */
+export class UpstreamBody implements Dispatcher.DispatchHandler {
+  readonly started: Promise<{ statusCode: number; headers: Dispatcher.ResponseData['headers'] }>;
+  private settleStarted!: { resolve: (value: { statusCode: number; headers: Dispatcher.ResponseData['headers'] }) => void; reject: (error: unknown) => void };
+  private isStarted = false;
+  private controller: Dispatcher.DispatchController | undefined;
+  private sink: ServerResponse | undefined;
+  /** Chunks that came before the sink did: at most what one socket read held. */
+  private early: Buffer[] = [];
+  private ended = false;
+  private failure: Error | undefined;
+  private discarded: number | undefined;
+  private bytes = 0;
+  private onClosed: ((bytes: number, complete: boolean) => void) | undefined;
+
+  constructor(private readonly client: ServerResponse) {
+    this.started = new Promise((resolve, reject) => {
+      this.settleStarted = { resolve, reject };
+    });
+    client.once('close', this.clientClosed);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.client.destroyed) controller.abort(new ClientGoneError('the client went away'));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Dispatcher.ResponseData['headers']): void {
+    if (statusCode < 200) return;
+    this.isStarted = true;
+    controller.pause();
+    this.settleStarted.resolve({ statusCode, headers });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.discarded !== undefined) {
+      this.discarded += chunk.length;
+      if (this.discarded > MAX_DISCARDED_BYTES) controller.abort(new Error('discarded body too long'));
+    } else if (this.sink === undefined) {
+      this.early.push(chunk);
+    } else {
+      this.write(chunk);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.ended = true;
+    this.sink?.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (!this.isStarted) {
+      this.isStarted = true;
+      this.settleStarted.reject(error);
+      return;
+    }
+    // Cut mid-way (a stall past the idle timeout, a reset): the client's answer is cut too.
+    if (this.sink !== undefined) this.sink.destroy(error);
+    else this.failure = error;
+  }
+
+  /**
+   * Streams the rest of the body into the client's answer (its headers already set);
+   * `onClosed` hears, once the answer is closed, the bytes sent and whether the body was whole.
+   */
+  sendTo(sink: ServerResponse, onClosed: (bytes: number, complete: boolean) => void): void {
+    this.sink = sink;
+    this.onClosed = onClosed;
+    sink.on('drain', () => this.controller?.resume());
+    for (const chunk of this.early.splice(0)) this.write(chunk);
+    if (this.failure !== undefined) sink.destroy(this.failure);
+    else if (this.ended) sink.end();
+    else this.controller?.resume();
+  }
+
+  /** Reads the body away and drops it (a redirect's, a refusal's). */
+  discard(): void {
+    this.discarded = this.early.reduce((sum, chunk) => sum + chunk.length, 0);
+    this.early = [];
+    if (!this.ended) this.controller?.resume();
+  }
+
+  private write(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    if (!this.sink!.write(chunk)) this.controller?.pause();
+  }
+
+  private readonly clientClosed = (): void => {
+    if (!this.ended) this.controller?.abort(new ClientGoneError('the client went away'));
+    this.onClosed?.(this.bytes, this.ended);
+  };
+}
 
 function headerValue(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
   const value = headers[name];
@@ -64,6 +168,13 @@ function headerValue(headers: Dispatcher.ResponseData['headers'], name: string):
 function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/** An upstream answer whose headers are in and whose body is still to come. */
+interface Upstream {
+  statusCode: number;
+  headers: Dispatcher.ResponseData['headers'];
+  body: UpstreamBody;
 }
 
 export class ContentProxy {
@@ -96,7 +207,7 @@ export class ContentProxy {
       const response = await this.request(client, target, fetch);
       const location = headerValue(response.headers, 'location');
       if (REDIRECTS.has(response.statusCode) && location !== undefined) {
-        await response.body.dump().catch(() => {});
+        response.body.discard();
         if (hop >= MAX_REDIRECTS) {
           throw new GatewayError('upstream_error', { provider: client.name, detail: `The result file redirected more than ${MAX_REDIRECTS} times.` });
         }
@@ -128,19 +239,16 @@ export class ContentProxy {
     });
   }
 
-  private async request(client: ProviderClient, target: URL, fetch: ContentFetch): Promise<Dispatcher.ResponseData> {
+  private async request(client: ProviderClient, target: URL, fetch: ContentFetch): Promise<Upstream> {
     // The provider's key goes to its own origin only; a hop anywhere else goes without it.
     const headers: Record<string, string> = { accept: '*/*', ...client.contentHeaders(target.href) };
     if (fetch.range !== undefined) headers['range'] = fetch.range;
     if (fetch.ifRange !== undefined) headers['if-range'] = fetch.ifRange;
+    const body = new UpstreamBody(fetch.answer);
     try {
-      return await this.dispatcher.request({
-        origin: target.origin,
-        path: `${target.pathname}${target.search}`,
-        method: fetch.method,
-        headers,
-        signal: fetch.signal,
-      });
+      this.dispatcher.dispatch({ origin: target.origin, path: `${target.pathname}${target.search}`, method: fetch.method, headers }, body);
+      const { statusCode, headers: received } = await body.started;
+      return { statusCode, headers: received, body };
     } catch (error) {
       if (isBlockedAddressError(error)) throw this.blocked(client, error);
       const code = errorCode(error);
@@ -155,7 +263,7 @@ export class ContentProxy {
     }
   }
 
-  private async answer(client: ProviderClient, target: URL, response: Dispatcher.ResponseData, fetch: ContentFetch): Promise<ContentUpstream> {
+  private answer(client: ProviderClient, target: URL, response: Upstream, fetch: ContentFetch): ContentUpstream {
     const { statusCode } = response;
     const headers: Record<string, string> = {};
     for (const name of PASSED_HEADERS) {
@@ -163,9 +271,11 @@ export class ContentProxy {
       if (value !== undefined) headers[name] = value;
     }
     if (statusCode === 200 || statusCode === 206) {
-      return { statusCode, headers, body: fetch.method === 'HEAD' ? (await response.body.dump(), null) : response.body };
+      if (fetch.method !== 'HEAD') return { statusCode, headers, body: response.body };
+      response.body.discard();
+      return { statusCode, headers, body: null };
     }
-    await response.body.dump().catch(() => {});
+    response.body.discard();
     if (statusCode === 416) {
       const contentRange = headers['content-range'];
       throw new GatewayError('invalid_request', {

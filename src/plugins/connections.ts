@@ -11,7 +11,13 @@
  * - An answer sent before its request's body has arrived (a 401 to a keyless upload)
  *   closes the connection: otherwise Node goes on reading that body, however slowly.
  * - On shutdown, closeIdle() closes every connection without a complete request in
- *   progress: idle keep-alive ones, and stalled ones still sending headers or a body.
+ *   progress: idle keep-alive ones, and stalled ones still sending headers or a body;
+ *   closeAfterAnswers() makes every answer from then on the last of its connection.
+ *
+ * Both go through Node's own keep-alive decision (`response.shouldKeepAlive`, read when
+ * the headers are written) and its record of the request a socket is serving, rather than
+ * a hook on every answer: a request whose body has arrived and that is answered while the
+ * gateway runs costs nothing here (profiled: issue 14 §2).
  */
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
@@ -62,7 +68,13 @@ export function nodeServerOptions(http: HttpSettings): {
 
 /** The request being served on a socket (Node's own field: it is what Node itself checks). */
 function pendingResponse(socket: Socket): ServerResponse | undefined {
-  return (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
+
+/** Whether a body follows the headers (Node has not read any of it when the request is handed over). */
+function declaresBody(request: IncomingMessage): boolean {
+  const length = request.headers['content-length'];
+  return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined;
 }
 
 /** Writes a problem to a connection nothing was answered on yet, then ends it. */
@@ -99,10 +111,11 @@ export function clientErrorHandler(this: FastifyInstance, error: Error & { code?
   cutConnection(socket, CUT_ANSWERS[reason]());
 }
 
-/** Every open client connection, and the requests each is serving (with their answers). */
+/** Every open client connection, and how the answers on them end. */
 export class ConnectionRegister {
-  private readonly open = new Map<Socket, Map<IncomingMessage, ServerResponse>>();
+  private readonly open = new Set<Socket>();
   private lastRefusalLog = 0;
+  private lastAnswers = false;
 
   constructor(
     private readonly app: FastifyInstance,
@@ -126,7 +139,7 @@ export class ConnectionRegister {
         this.refuse(socket);
         return;
       }
-      this.open.set(socket, new Map());
+      this.open.add(socket);
       this.metrics.openConnections.set(this.open.size);
       socket.once('close', () => {
         this.open.delete(socket);
@@ -136,13 +149,37 @@ export class ConnectionRegister {
     });
   }
 
-  /** Registers a request on its connection until its answer is done (onRequest). */
+  /** What a request needs before it is served (onRequest): only one that has a body to come, or any once shutdown began. */
   begin(request: IncomingMessage, response: ServerResponse): void {
-    const requests = this.open.get(request.socket);
-    if (requests === undefined) return;
-    requests.set(request, response);
-    response.once('close', () => requests.delete(request));
-    if (!request.complete && !BODYLESS_METHODS.has(request.method ?? 'GET')) this.watchBody(request, response);
+    if (this.lastAnswers) {
+      response.shouldKeepAlive = false;
+      return;
+    }
+    if (!declaresBody(request)) return;
+    // Answered before its body has been read: close rather than read the rest of it first.
+    const keepAlive = response.shouldKeepAlive;
+    response.shouldKeepAlive = false;
+    const watched = !BODYLESS_METHODS.has(request.method ?? 'GET');
+    if (watched) this.watchBody(request);
+    request.once('end', () => {
+      if (!this.lastAnswers && !response.headersSent) response.shouldKeepAlive = keepAlive;
+      // After an answer Node has set the keep-alive timeout on the same socket: leave that one.
+      if (watched && !response.writableFinished) request.socket.setTimeout(0);
+    });
+  }
+
+  /**
+   * From now on every answer closes its connection (shutdown): those not sent yet say
+   * `Connection: close`, and those already streaming end their socket when they finish.
+   */
+  closeAfterAnswers(): void {
+    this.lastAnswers = true;
+    for (const socket of this.open) {
+      const response = pendingResponse(socket);
+      if (response === undefined || response.writableFinished) continue;
+      if (!response.headersSent) response.shouldKeepAlive = false;
+      else response.once('finish', () => socket.end());
+    }
   }
 
   /**
@@ -152,8 +189,10 @@ export class ConnectionRegister {
    */
   closeIdle(): number {
     let closed = 0;
-    for (const [socket, requests] of this.open) {
-      if ([...requests].some(([request, response]) => request.complete && !response.writableFinished)) continue;
+    for (const socket of this.open) {
+      const response = pendingResponse(socket);
+      const request = (response as (ServerResponse & { req?: IncomingMessage }) | undefined)?.req;
+      if (response !== undefined && request?.complete === true && !response.writableFinished) continue;
       socket.destroy();
       closed++;
     }
@@ -163,22 +202,18 @@ export class ConnectionRegister {
   /** Closes every connection, requests in progress included (the shutdown grace is over). */
   destroyAll(): number {
     const count = this.open.size;
-    for (const socket of this.open.keys()) socket.destroy();
+    for (const socket of this.open) socket.destroy();
     return count;
   }
 
   /**
    * The body idle timeout, on the socket (Node emits the timeout on the request only while
-   * the request is incomplete). Reset once the body has been read, before any answer: after
-   * an answer Node has set the keep-alive timeout on the same socket.
+   * the request is incomplete); begin() resets it once the body has been read.
    */
-  private watchBody(request: IncomingMessage, response: ServerResponse): void {
+  private watchBody(request: IncomingMessage): void {
     request.setTimeout(this.settings.bodyIdleTimeoutMs, () => {
       this.metrics.cutConnections.inc({ reason: 'body_idle' });
       cutConnection(request.socket, CUT_ANSWERS.body_idle());
-    });
-    request.once('end', () => {
-      if (!response.writableFinished) request.socket.setTimeout(0);
     });
   }
 
@@ -223,11 +258,6 @@ const connections: FastifyPluginCallback<ConnectionsOptions> = (app, { http, met
       throw new GatewayError('invalid_request', { detail: 'An HTTP/1.1 request needs a Host header.' });
     }
     next();
-  });
-  app.addHook('onSend', (request, reply, payload, next) => {
-    // Answered before the body arrived: close, rather than read the rest of it first.
-    if (request.raw.socket instanceof Socket && !request.raw.complete) reply.header('connection', 'close');
-    next(null, payload);
   });
   done();
 };

@@ -1,6 +1,7 @@
 /**
  * Readiness and shutdown, in one place. `app.shutdown()` (what SIGTERM runs) turns
- * readiness off at once and from then on every answer carries `Connection: close`; it keeps
+ * readiness off at once and from then on every answer closes its connection (the
+ * connection register sees to it, src/plugins/connections.ts); it keeps
  * serving for `shutdownDelayMs` so a load balancer can take the replica out of rotation,
  * then closes: the listener stops, waiters get their latest state now, connections with no
  * request in progress (idle keep-alive ones, stalled ones still sending headers or a body)
@@ -66,6 +67,7 @@ const lifecycle: FastifyPluginCallback<LifecycleOptions> = (app, options, done) 
     stopping ??= (async () => {
       state.ready = false;
       state.closing = true;
+      app.connections.closeAfterAnswers();
       if (options.shutdownDelayMs > 0) await sleep(options.shutdownDelayMs);
       await closeWithin(app, options.shutdownGraceMs);
     })();
@@ -75,19 +77,10 @@ const lifecycle: FastifyPluginCallback<LifecycleOptions> = (app, options, done) 
   app.addHook('preClose', (next) => {
     state.ready = false;
     state.closing = true;
+    // Clients (and balancers) reconnect elsewhere instead of reusing a connection.
+    app.connections.closeAfterAnswers();
     options.drain();
     app.connections.closeIdle();
-    next();
-  });
-  app.addHook('onSend', (_request, reply, payload, next) => {
-    // Clients (and balancers) reconnect elsewhere instead of reusing this connection.
-    if (state.closing) reply.header('connection', 'close');
-    next(null, payload);
-  });
-  // An answer whose headers went out before shutdown began (a stream) has no `Connection:
-  // close`; its socket would otherwise stay open for the keep-alive timeout.
-  app.addHook('onResponse', (request, _reply, next) => {
-    if (state.closing) request.raw.socket?.end();
     next();
   });
   app.addHook('onClose', () => options.release());

@@ -30,6 +30,8 @@ export class ProviderClient {
   private readonly breaker: CircuitBreaker;
   private readonly headers: Record<string, string>;
   private readonly redactor: SecretRedactor;
+  /** A base URL (which relative result URLs resolve against) that itself holds a key: redact every state. */
+  private readonly baseUrlHoldsSecret: boolean;
 
   constructor(
     private readonly definition: ProviderDefinition,
@@ -43,6 +45,7 @@ export class ProviderClient {
     this.pollIntervalMs = settings.pollIntervalMs;
     this.origin = new URL(settings.baseUrl).origin;
     this.redactor = SecretRedactor.fromConfig(config);
+    this.baseUrlHoldsSecret = this.redactor.mayHold(settings.baseUrl);
     // Only the provider's own auth goes upstream: client headers are never forwarded.
     this.headers = settings.apiKey === undefined ? {} : { accept: 'application/json', ...definition.authHeaders(settings.apiKey) };
     this.upstream =
@@ -111,7 +114,11 @@ export class ProviderClient {
     try {
       const response = await this.upstream.get(this.definition.taskPath(nativeId), this.headers);
       // Upstream text may echo a key back: redacted before an answer, a log or a metric sees it.
-      const state = this.redactor.value(this.definition.interpret(response, { nativeId, baseUrl: this.settings.baseUrl }));
+      // The state's text comes from the body, the native id and the base URL: when none of
+      // them can hold a key (the usual case), there is nothing to walk.
+      const interpreted = this.definition.interpret(response, { nativeId, baseUrl: this.settings.baseUrl });
+      const redact = this.baseUrlHoldsSecret || this.redactor.mayHold(response.body) || this.redactor.mayHold(nativeId);
+      const state = redact ? this.redactor.value(interpreted) : interpreted;
       if (knownTaskStatus(state.provider_status) === undefined) this.observer?.onUnknownStatus(this.name, state.provider_status);
       this.breaker.recordSuccess();
       return state;

@@ -13,6 +13,8 @@ const MAX_CONTROL_BODY_BYTES = 1024 * 1024;
 /** The part of a simulator the control API drives. */
 export interface ControlTarget {
   hitCounts(): { total: number; byId: Record<string, number> };
+  /** When each status request for a pinned id arrived (epoch ms, the latest 10,000). */
+  hitTimes(id: string): number[];
   setTask(id: string, script: TaskScript): void;
   injectFault(id: string, fault: Fault): void;
   clearFaults(id?: string): void;
@@ -76,7 +78,7 @@ function decodeSegment(segment: string): string | undefined {
 }
 
 /**
- * Routes: `GET hits`, `POST tasks/{id}`, `POST faults/{id}` (`*` = every id),
+ * Routes: `GET hits`, `GET hits/{id}` (when each status request for a pinned id came), `POST tasks/{id}` (`*` = every id not pinned on its own), `POST faults/{id}` (`*` = every id),
  * `DELETE faults[/{id}]`, `POST reset`.
  */
 export async function handleControl(
@@ -103,6 +105,8 @@ export async function handleControl(
   const id = rawId === undefined || extra.length > 0 ? undefined : decodeSegment(rawId);
   if (id !== undefined) {
     switch (route) {
+      case 'GET hits':
+        return sendJson(response, 200, { id, times: target.hitTimes(id) });
       case 'POST tasks':
         return withBody(request, response, taskScriptSchema, (script) => target.setTask(id, script));
       case 'POST faults':

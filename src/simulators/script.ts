@@ -31,6 +31,8 @@ export const taskScriptSchema = z.strictObject({
   /** Answer exactly this (after auth) instead of rendering a timeline. */
   raw: rawAnswerSchema.optional(),
   model: z.string().min(1).optional(),
+  /** The task's result file (e.g. a signed link on a CDN origin) instead of the simulator's own. */
+  resultUrl: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 const times = z.number().int().positive().optional();

@@ -50,7 +50,7 @@ export interface Simulator {
   hits(id?: string): number;
   /** The name of every request header received (lower case), on any path: what the gateway sends providers. */
   receivedHeaderNames(): ReadonlySet<string>;
-  /** Pins a task's story; its clock restarts at its next poll. */
+  /** Pins a task's story (`*`: of every id not pinned on its own); its clock restarts at its next poll. */
   setTask(id: string, script: TaskScript): void;
   /** Queues a fault for an id (`*` = every id). Faults of one id apply in injection order. */
   injectFault(id: string, fault: Fault): void;
@@ -79,6 +79,8 @@ interface QueuedFault {
 }
 
 const FILES_PREFIX = '/files/';
+/** The script (and fault) key that stands for every id; never a valid task id itself. */
+const EVERY_ID = '*';
 /** What `/files/<id>.<extension>` serves, whatever the id: a CDN needs no task to exist. */
 const FILE_ASSETS: ReadonlyMap<string, CommittedAssetName> = new Map([
   ['webm', 'sample.webm'],
@@ -130,6 +132,8 @@ export class ProviderSimulator implements Simulator, ControlTarget {
   private readonly tasks = new Map<string, TaskState | null>();
   private readonly faults = new Map<string, QueuedFault[]>();
   private readonly hitsById = new Map<string, number>();
+  /** Arrival times of status requests for pinned ids (a benchmark's clock of upstream calls). */
+  private readonly hitTimesById = new Map<string, number[]>();
   private totalHits = 0;
   private readonly headerNames = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -178,6 +182,10 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     return this.headerNames;
   }
 
+  hitTimes(id: string): number[] {
+    return [...(this.hitTimesById.get(id) ?? [])];
+  }
+
   hitCounts(): { total: number; byId: Record<string, number> } {
     return { total: this.totalHits, byId: Object.fromEntries(this.hitsById) };
   }
@@ -190,7 +198,11 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     // A copy sorted by time, so the phase lookup can stop at the first future phase.
     if (parsed.timeline !== undefined) parsed.timeline = [...parsed.timeline].sort((left, right) => left.atMs - right.atMs);
     this.scripts.set(id, parsed);
-    this.tasks.delete(id);
+    if (id !== EVERY_ID) {
+      this.tasks.delete(id);
+      return;
+    }
+    for (const known of this.tasks.keys()) if (!this.scripts.has(known)) this.tasks.delete(known);
   }
 
   injectFault(id: string, fault: Fault): void {
@@ -210,6 +222,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     this.tasks.clear();
     this.faults.clear();
     this.hitsById.clear();
+    this.hitTimesById.clear();
     this.totalHits = 0;
     this.headerNames.clear();
   }
@@ -258,13 +271,21 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     serveFile(request, response, loadAsset(name));
   }
 
+  private recordHitTime(id: string): void {
+    let times = this.hitTimesById.get(id);
+    if (times === undefined) this.hitTimesById.set(id, (times = []));
+    if (times.length >= 10_000) times.shift();
+    times.push(Date.now());
+  }
+
   private answerTaskStatus(id: string, request: IncomingMessage, response: ServerResponse): void {
     this.totalHits++;
     this.hitsById.set(id, (this.hitsById.get(id) ?? 0) + 1);
+    if (this.scripts.has(id)) this.recordHitTime(id);
     if (request.headers.authorization !== this.expectedAuthorization) {
       return sendAnswer(response, prepareError(this.profile.unauthorized()));
     }
-    const fault = this.faults.size === 0 ? undefined : (this.takeFault(id) ?? this.takeFault('*'));
+    const fault = this.faults.size === 0 ? undefined : (this.takeFault(id) ?? this.takeFault(EVERY_ID));
     if (fault === undefined) return sendAnswer(response, this.currentAnswer(id));
     applyFault(fault, {
       request,
@@ -327,13 +348,14 @@ export class ProviderSimulator implements Simulator, ControlTarget {
   }
 
   private resolveTask(id: string): TaskState | null {
-    const pinned = this.scripts.get(id);
+    // A pinned `*` story makes every id exist (e.g. a new id per request in the benchmarks).
+    const pinned = this.scripts.get(id) ?? this.scripts.get(EVERY_ID);
     const plan = planTask(this.profile, id, pinned, this.owns);
     if (plan === undefined) return null;
     return {
       plan,
       raw: pinned?.raw === undefined ? undefined : prepareRaw(pinned.raw),
-      resultUrl: plan.seed?.resultUrl ?? this.options.publicFileUrl?.(id) ?? `${this.origin}${filePath(id, VIDEO_EXTENSION)}`,
+      resultUrl: pinned?.resultUrl ?? plan.seed?.resultUrl ?? this.options.publicFileUrl?.(id) ?? `${this.origin}${filePath(id, VIDEO_EXTENSION)}`,
       firstPollAt: undefined,
       answers: [],
     };

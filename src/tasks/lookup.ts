@@ -72,6 +72,23 @@ export class TaskLookup {
   }
 
   /**
+   * What locate() would find in this process's terminal cache, without a promise;
+   * undefined when it is not there (the hot path of a finished task, issue 14 §2). The
+   * caller falls back to locate(), which also asks the fleet's layer. With tracing on the
+   * answer goes the whole way, so its lookup span says where it came from.
+   */
+  cachedTerminal(id: string, route: Route): Located | undefined {
+    if (this.tracer !== undefined) return undefined;
+    const name = route.providers.length === 1 ? route.providers[0] : this.store.routes.peekLocal(id);
+    const client = name === undefined ? undefined : this.clients.get(name);
+    if (client === undefined) return undefined;
+    const observation = this.store.terminal.peekLocal(`${client.name}:${route.nativeId}`);
+    if (observation === undefined) return undefined;
+    this.metrics.terminalHit.inc();
+    return { client, nativeId: route.nativeId, observation };
+  }
+
+  /**
    * The task's state at one provider, through the caches and the single flight (poll loops
    * come through here too, so their calls are shared with plain GETs).
    */

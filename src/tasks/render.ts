@@ -5,7 +5,7 @@
  * is the same object, so each (state, id, origin, token) is rendered once, and a reused
  * running task only has its `poll_after_ms` countdown written into that rendering.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ProviderClient } from '../providers/client.js';
 import type { TaskState } from '../providers/types.js';
 import { isTerminal, serializeTask, type Task, type TaskOutput } from '../../schemas/task.js';
@@ -53,7 +53,8 @@ interface Rendering extends RenderedTask {
 }
 
 export function etagOf(payload: string): string {
-  return `"${createHash('sha1').update(payload).digest('base64url')}"`;
+  // The one-shot hash: the same digest as createHash().update().digest(), at half the cost.
+  return `"${hash('sha1', payload, 'base64url')}"`;
 }
 
 /** `{origin}/tasks/{id}/content`, `{id}` percent-encoded as one path segment. */

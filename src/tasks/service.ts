@@ -50,6 +50,12 @@ export class TaskService {
     return snapshotOf(id, client, nativeId, observation);
   }
 
+  /** The task from this replica's terminal cache, without a promise, when it is there. */
+  cachedTask(id: string): TaskSnapshot | undefined {
+    const located = this.lookup.cachedTerminal(id, this.router.resolve(id));
+    return located === undefined ? undefined : snapshotOf(id, located.client, located.nativeId, located.observation);
+  }
+
   /**
    * The task asked of its provider again, whatever is cached: for a result URL that stopped
    * working (signed links expire; a fresh status answer carries a fresh one).

@@ -7,7 +7,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import {
   BlockedAddressError,
   canonicalHost,
@@ -126,9 +126,11 @@ export class WebhookSender {
     const timestamp = Math.floor(Date.now() / 1000);
     const deadline = AbortSignal.timeout(this.options.timeoutMs);
     try {
-      const response = await request(message.url, {
+      const target = new URL(message.url);
+      const response = await this.dispatcher.request({
+        origin: target.origin,
+        path: `${target.pathname}${target.search}`,
         method: 'POST',
-        dispatcher: this.dispatcher,
         headers: {
           'content-type': 'application/json',
           'user-agent': this.options.userAgent,

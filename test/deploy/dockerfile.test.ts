@@ -29,6 +29,7 @@ test('the runtime stage holds only the bundle and what it loads, runs as node, c
     copies.map((line) => line.replace(/--chown=\S+ /, '')),
     [
       'COPY --from=build /app/dist/taskgate.mjs ./taskgate.mjs',
+      'COPY --from=build /app/dist/taskgate-server.mjs ./taskgate-server.mjs',
       'COPY --from=build /app/dist/tracing-sdk.mjs ./tracing-sdk.mjs',
       'COPY --from=build /app/dist/runtime/node_modules ./node_modules',
     ],
@@ -38,6 +39,7 @@ test('the runtime stage holds only the bundle and what it loads, runs as node, c
   assert.ok(runtime.includes('CMD ["node", "taskgate.mjs"]'), 'node itself, not npm: SIGTERM reaches it');
   const bundleScript = readFileSync(new URL('../../scripts/bundle.ts', import.meta.url), 'utf8');
   assert.match(bundleScript, /outfile: 'dist\/taskgate\.mjs'/);
+  assert.match(bundleScript, /outfile: 'dist\/taskgate-server\.mjs'/);
   assert.match(bundleScript, /copyRuntimeDependencies\(EXTERNAL_PACKAGES, process\.cwd\(\), 'dist\/runtime'\)/);
 });
 

@@ -142,8 +142,11 @@ test('keys a provider echoes back (in an error, a status word, a model, a not-fo
   });
   vtrix.setTask('task_echo02', { raw: { status: 200, body: { id: 'task_echo02', status: `stuck_${WRONG_GRAVITEX_KEY}`, model: two } } });
   vtrix.setTask('task_echo03', { raw: { status: 404, body: { message: `task not found (key ${VTRIX_KEY})` } } });
+  // The key spelled with a JSON escape: not in the body's text, but in what it parses to.
+  const escapedKey = `\\u${VTRIX_KEY.charCodeAt(0).toString(16).padStart(4, '0')}${VTRIX_KEY.slice(1)}`;
+  vtrix.setTask('task_echo04', { raw: { status: 200, body: `{"id":"task_echo04","status":"failed","error":"bad key ${escapedKey}"}` } });
   const bodies: string[] = [];
-  for (const id of ['task_echo01', 'task_echo02', 'task_echo03']) {
+  for (const id of ['task_echo01', 'task_echo02', 'task_echo03', 'task_echo04']) {
     const response = await request(`${url}/tasks/vtrix:${id}`, { headers: { authorization: `Bearer ${one}` } });
     const body = await response.body.text();
     assertNoSecret(`${id} answer`, body);
@@ -157,6 +160,7 @@ test('keys a provider echoes back (in an error, a status word, a model, a not-fo
   assert.equal(stuck.provider_status, 'stuck_[redacted]');
   assert.equal(stuck.model, '[redacted]');
   assert.equal(JSON.parse(bodies[2]!).code, 'task_not_found');
+  assert.deepEqual(JSON.parse(bodies[3]!).error, { code: 'task_failed', message: 'bad key [redacted]' });
 
   const metrics = await request(`${url}/metrics`);
   const text = await metrics.body.text();

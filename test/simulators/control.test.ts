@@ -46,11 +46,43 @@ describe('hit counters and the /__sim/ control API', () => {
     });
   });
 
+  it('keeps when each status request for a pinned id arrived, and only for pinned ids', async () => {
+    await control('POST', 'tasks/video_timed', JSON.stringify({ timeline: [{ atMs: 0, status: 'in_progress', progress: 10 }] }));
+    const before = Date.now();
+    await poll('video_timed');
+    await poll('video_timed');
+    await poll('video_unpinned');
+    const after = Date.now();
+    const { status, body } = await control('GET', 'hits/video_timed');
+    assert.equal(status, 200);
+    const { id, times } = body as { id: string; times: number[] };
+    assert.equal(id, 'video_timed');
+    assert.equal(times.length, 2);
+    assert.ok(times.every((time) => time >= before && time <= after), `${times.join(', ')} within ${before}-${after}`);
+    assert.ok(times[0]! <= times[1]!);
+    assert.deepEqual((await control('GET', 'hits/video_unpinned')).body, { id: 'video_unpinned', times: [] });
+    simulator.reset();
+    assert.deepEqual((await control('GET', 'hits/video_timed')).body, { id: 'video_timed', times: [] });
+  });
+
   it('pins a task over HTTP', async () => {
     const script = { variant: 'documented', timeline: [{ atMs: 0, status: 'failed' }] };
     assert.deepEqual(await control('POST', 'tasks/video_pinned', JSON.stringify(script)), { status: 200, body: { ok: true } });
     const { body } = await poll('video_pinned');
     assert.equal((body as { status: string }).status, 'failed');
+  });
+
+  it('pins a story for every id with "*", below the ids pinned on their own, and a result URL', async () => {
+    const everyId = { variant: 'documented', timeline: [{ atMs: 0, status: 'succeeded' }], resultUrl: 'https://files.example/every.mp4' };
+    await control('POST', 'tasks/any-shape.1', JSON.stringify({ variant: 'documented', timeline: [{ atMs: 0, status: 'failed' }] }));
+    assert.deepEqual(await control('POST', `tasks/${encodeURIComponent('*')}`, JSON.stringify(everyId)), { status: 200, body: { ok: true } });
+    for (const id of ['no-provider-shape', 'task_missing_too']) {
+      const { status, body } = await poll(id);
+      assert.equal(status, 200, id);
+      assert.deepEqual([(body as { status: string }).status, (body as { url: string }).url], ['succeeded', 'https://files.example/every.mp4'], id);
+    }
+    assert.equal(((await poll('any-shape.1')).body as { status: string }).status, 'failed', 'its own pin wins');
+    assert.equal((await control('POST', 'tasks/x', JSON.stringify({ resultUrl: 'ftp://files.example/x' }))).status, 400);
   });
 
   it('pins a raw answer and a missing task over HTTP', async () => {
