@@ -4,6 +4,7 @@
  */
 import type { FastifyContextConfig, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../src/errors.js';
+import { Memo } from '../src/memo.js';
 import type { RenderedTask, TaskSnapshot, ViewContext } from '../src/tasks/render.js';
 import { isTerminal } from '../schemas/task.js';
 
@@ -29,8 +30,15 @@ const SAFE_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})?(?:\.[A-Za-z0-9](?:[A-Z
 export function publicOrigin(request: FastifyRequest, settings: ViewSettings): string {
   if (settings.publicUrl !== undefined) return settings.publicUrl;
   const host = request.host;
-  if (!SAFE_HOST.test(host)) throw new GatewayError('invalid_request', { detail: 'The Host header is not a valid host name.' });
+  if (!safeHosts.get(host, isSafeHost)) throw new GatewayError('invalid_request', { detail: 'The Host header is not a valid host name.' });
   return `${request.protocol}://${host}`;
+}
+
+/** The few Hosts a gateway is asked by come back on every request: each is checked once. */
+const safeHosts = new Memo<string, boolean>(256);
+
+function isSafeHost(host: string): boolean {
+  return SAFE_HOST.test(host);
 }
 
 /** Where this answer's URLs point, carrying the link token that authorized it (if one did). */

@@ -6,6 +6,7 @@
 import { TASK_ID_PATTERN, TASK_ID_RULE } from '../schemas/params.js';
 import type { RoutingRule } from './config.js';
 import { GatewayError } from './errors.js';
+import { Memo } from './memo.js';
 
 export interface Route {
   /** Candidate providers in order of preference; one for a direct route. */
@@ -28,6 +29,8 @@ interface CompiledRule {
 
 export class Router {
   private readonly rules: CompiledRule[];
+  /** An id is polled again and again: the rule table is walked once per id. */
+  private readonly ruleMatches = new Memo<string, string[] | undefined>(10_000);
 
   constructor(
     rules: readonly RoutingRule[],
@@ -59,11 +62,15 @@ export class Router {
       }
       return { providers: [provider], nativeId, qualified: true };
     }
-    for (const rule of this.rules) {
-      if (rule.matches(id)) return { providers: rule.providers, nativeId: id, qualified: false };
+    const providers = this.ruleMatches.get(id, this.matchRules);
+    if (providers === undefined) {
+      throw new GatewayError('no_provider_for_task_id', {
+        detail: 'No routing rule matches this id; qualify it as "<provider>:<id>".',
+      });
     }
-    throw new GatewayError('no_provider_for_task_id', {
-      detail: 'No routing rule matches this id; qualify it as "<provider>:<id>".',
-    });
+    return { providers, nativeId: id, qualified: false };
   }
+
+  /** The providers of the first rule that matches; undefined when none does. */
+  private readonly matchRules = (id: string): string[] | undefined => this.rules.find((rule) => rule.matches(id))?.providers;
 }

@@ -6,6 +6,7 @@
  * All pure: an unknown status word is noticed by the caller (ProviderClient's observer logs
  * and counts it, DESIGN.md "logged and counted"), not here.
  */
+import { Memo } from '../memo.js';
 import { GatewayError } from '../errors.js';
 import type { TaskError, TaskOutput, TaskStatus } from '../../schemas/task.js';
 import type { TaskState } from './types.js';
@@ -82,6 +83,9 @@ function formatInstant(epochMs: number): string | null {
   return `${date.toISOString().slice(0, 19)}Z`;
 }
 
+/** Every poll of a task brings its timestamps again: each distinct one is converted once. */
+const instants = new Memo<string | number, string | null>(4096);
+
 function fromEpochNumber(value: number): string | null {
   if (!Number.isFinite(value) || value <= 0) return null;
   return formatInstant(value < SECONDS_LIMIT ? value * 1000 : value);
@@ -109,11 +113,19 @@ function fromIsoString(text: string): string | null {
  * absent, zero or unparsable. ISO times without a zone are read as UTC, never as the host's zone.
  */
 export function toRfc3339(value: unknown): string | null {
-  if (typeof value === 'number') return fromEpochNumber(value);
+  if (typeof value === 'number') return instants.get(value, fromEpochValue);
   if (typeof value !== 'string') return null;
-  const text = value.trim();
+  return instants.get(value, fromText);
+}
+
+function fromText(value: string | number): string | null {
+  const text = String(value).trim();
   if (DECIMAL.test(text)) return fromEpochNumber(Number(text));
   return fromIsoString(text);
+}
+
+function fromEpochValue(value: string | number): string | null {
+  return fromEpochNumber(Number(value));
 }
 
 /**
