@@ -2,6 +2,7 @@
  * GET /tasks/{id}: HTTP in, one call into the task service, HTTP out (ETag, Cache-Control,
  * long-poll through `?wait` or `Prefer: wait`).
  */
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { defaultRoutes } from '../src/config.js';
@@ -30,11 +31,13 @@ interface WaitPreference {
 }
 
 /** DESIGN.md: with both the query and `Prefer`, the query wins. */
+const NO_WAIT: WaitPreference = Object.freeze({ seconds: 0, fromPrefer: false });
+
 export function resolveWait(query: number | undefined, prefer: string | undefined): WaitPreference {
   if (query !== undefined) return { seconds: query, fromPrefer: false };
   const fromHeader = preferredWait(prefer);
   if (!fromHeader.ok) throw new GatewayError('invalid_request', { detail: `Prefer: ${WAIT_RULE}.` });
-  return fromHeader.seconds === undefined ? { seconds: 0, fromPrefer: false } : { seconds: fromHeader.seconds, fromPrefer: true };
+  return fromHeader.seconds === undefined ? NO_WAIT : { seconds: fromHeader.seconds, fromPrefer: true };
 }
 
 /** The default rule table, as the operation's description shows it. */
@@ -51,6 +54,11 @@ function routingDescription(): string {
 
 const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options) => {
   const { service, views, terminalMaxAgeSeconds } = options;
+
+  const answer = (request: FastifyRequest, reply: FastifyReply, wait: WaitPreference, snapshot: TaskSnapshot, askedAt: number) => {
+    if (wait.fromPrefer) reply.header('preference-applied', `wait=${wait.seconds}`);
+    sendTask(request, reply, service.render(snapshot, viewContext(request, views)), terminalMaxAgeSeconds, ageOf(snapshot, askedAt));
+  };
 
   app.get(
     '/tasks/:id',
@@ -102,19 +110,17 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
       const askedAt = Date.now();
       const { id } = request.params;
       const wait = resolveWait(request.query.wait, request.headers.prefer);
-      const answer = (snapshot: TaskSnapshot) => {
-        if (wait.fromPrefer) reply.header('preference-applied', `wait=${wait.seconds}`);
-        return sendTask(request, reply, service.render(snapshot, viewContext(request, views)), terminalMaxAgeSeconds, ageOf(snapshot, askedAt));
-      };
-      // A finished task this replica holds is answered at once, without a promise (the hot path).
-      const cached = wait.seconds > 0 ? undefined : service.cachedTask(id);
-      if (cached !== undefined) {
-        answer(cached);
-        return;
+      if (wait.seconds === 0) {
+        // A finished task this replica holds is answered at once, without a promise or a closure (the hot path).
+        const cached = service.cachedTask(id);
+        if (cached !== undefined) {
+          answer(request, reply, wait, cached, askedAt);
+          return;
+        }
       }
       const pending = wait.seconds > 0 ? service.waitForTask(id, { waitMs: wait.seconds * 1000, signal: clientGone(reply) }) : service.getTask(id);
       return pending.then((snapshot) => {
-        answer(snapshot);
+        answer(request, reply, wait, snapshot, askedAt);
       });
     },
   );

@@ -6,7 +6,7 @@
  * in-process behaviour) while a background PING probe, backing off to about a second,
  * waits for it to return. Then the subscriptions are put back and Redis is *up* again.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 
 /** What a Redis call answers instead of throwing when Redis is down, slow or refused it. */
 export const UNAVAILABLE: unique symbol = Symbol('redis unavailable');
@@ -123,12 +123,14 @@ export class FleetRedis {
 
   /** Connects and resolves once Redis is up, or reported down after `connectTimeoutMs`. Never rejects. */
   static async create(options: FleetRedisOptions): Promise<FleetRedis> {
-    const redis = new FleetRedis(options);
+    // Loaded here, not at start-up: a gateway without REDIS_URL never evaluates ioredis (issue 14 §4).
+    const { Redis: RedisClient } = await import('ioredis');
+    const redis = new FleetRedis(options, RedisClient);
     await redis.settled;
     return redis;
   }
 
-  private constructor(options: FleetRedisOptions) {
+  private constructor(options: FleetRedisOptions, RedisClient: typeof Redis) {
     this.prefix = options.prefix;
     this.probeMaxIntervalMs = options.probeMaxIntervalMs ?? 1000;
     this.onHealthChange = options.onHealthChange;
@@ -147,8 +149,8 @@ export class FleetRedis {
       retryStrategy: (attempt) => Math.min(FIRST_PROBE_DELAY_MS * 2 ** attempt, this.probeMaxIntervalMs),
     };
     this.settled = new Promise((resolve) => (this.settle = resolve));
-    this.commands = new Redis(options.url, connectionOptions);
-    this.subscriber = new Redis(options.url, connectionOptions);
+    this.commands = new RedisClient(options.url, connectionOptions);
+    this.subscriber = new RedisClient(options.url, connectionOptions);
     for (const connection of [this.commands, this.subscriber]) {
       // Without a listener ioredis would throw connection errors at the process; health covers them.
       connection.on('error', () => {});
