@@ -166,6 +166,8 @@ export class Metrics implements ProviderClientObserver {
   readonly cacheMiss = this.cacheCounts.series('terminal miss', { cache: 'terminal', result: 'miss' });
   readonly notFoundHit = this.cacheCounts.series('not_found hit', { cache: 'not_found', result: 'hit' });
   readonly coalesced = this.coalescedCounts.series('', {});
+  /** The HTTP series of each route: its latency histogram, and its counters by method and status. */
+  private readonly httpSeries = new Map<string, { timer: HistogramSeries<'route'>; counters: Map<string, Map<number, CounterSeries<'method' | 'route' | 'status'>>> }>();
   /** The upstream series of each provider, by outcome. */
   private readonly attemptSeries = new Map<string, { timer: HistogramSeries<'provider'>; outcomes: Map<string, CounterSeries<'provider' | 'outcome'>> }>();
 
@@ -187,8 +189,24 @@ export class Metrics implements ProviderClientObserver {
 
   /** Counts an answered request (and its latency unless it was held: SSE, long-poll). */
   onHttpResponse(method: string, route: string, status: number, seconds: number | undefined): void {
-    this.httpRequestCounts.series(`${method} ${status} ${route}`, { method, route, status }).inc();
-    if (seconds !== undefined) this.httpDuration.series(route, { route }).observe(seconds);
+    let byRoute = this.httpSeries.get(route);
+    if (byRoute === undefined) {
+      byRoute = { timer: this.httpDuration.series(route, { route }), counters: new Map() };
+      this.httpSeries.set(route, byRoute);
+    }
+    // Found without building a key or a label object: the route and method strings are the same objects every time.
+    let byStatus = byRoute.counters.get(method);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      byRoute.counters.set(method, byStatus);
+    }
+    let counter = byStatus.get(status);
+    if (counter === undefined) {
+      counter = this.httpRequestCounts.series(`${method} ${status} ${route}`, { method, route, status });
+      byStatus.set(status, counter);
+    }
+    counter.inc();
+    if (seconds !== undefined) byRoute.timer.observe(seconds);
   }
 
   onContentRequest(provider: string, outcome: string): void {

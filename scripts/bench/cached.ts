@@ -51,7 +51,7 @@ async function runCached(settings: BenchSettings): Promise<CachedResult> {
     writeFileSync(responseFile, JSON.stringify({ body, headers }));
     const bare = await startReference('bare node:http', 'bare-server.ts', ['--response-file', responseFile]);
     stops.unshift(bare.stop);
-    const fastify = await startReference('minimal fastify', 'fastify-server.ts', ['--response-file', responseFile]);
+    const fastify = await startReference('minimal fastify', 'fastify-server.ts', ['--response-file', responseFile], settings.gatewayNodeFlags);
     stops.unshift(fastify.stop);
 
     const targets: Array<{ key: TargetKey; server: RunningProcess }> = [

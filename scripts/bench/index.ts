@@ -5,7 +5,7 @@
  *   npm run bench                      full run, rewrites BENCHMARKS.md's results
  *   npm run bench -- --quick           short smoke run; prints, writes only with --write
  *   options: --only NAME,NAME (see --list)   --source (gateway via tsx)   --no-build
- *            --write   --no-write   --json FILE   --cpu-prof DIR (gateway profiles)
+ *            --write   --no-write   --json FILE   --cpu-prof DIR (profiles of the gateway and of the fastify references)
  *            --node PATH (start-up on another Node too; default: the Node 24 of .ci/run, when there)
  *            --from-json FILE (rewrite BENCHMARKS.md from a saved run's results, no measuring)
  */

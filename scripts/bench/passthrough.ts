@@ -102,7 +102,7 @@ async function runPassthrough(settings: BenchSettings): Promise<PassthroughResul
     ];
     const proxy = await startReference('node:http + undici proxy', 'node-proxy.ts', proxyArgs);
     stops.unshift(proxy.stop);
-    const fastifyProxy = await startReference('fastify + undici proxy', 'node-proxy.ts', [...proxyArgs, '--fastify']);
+    const fastifyProxy = await startReference('fastify + undici proxy', 'node-proxy.ts', [...proxyArgs, '--fastify'], settings.gatewayNodeFlags);
     stops.unshift(fastifyProxy.stop);
     const plain = (id: string) => `/tasks/${id}`;
     const targets: Target[] = [

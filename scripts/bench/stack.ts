@@ -193,11 +193,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 }
 
 /** A helper server of scripts/bench/ in its own process; it prints a JSON line with its `url` once it listens. */
-export async function startReference(name: string, file: string, args: string[] = []): Promise<RunningProcess & { line: Record<string, unknown> }> {
+/** A reference server of scripts/bench/; `nodeFlags` as the gateway's (so `--cpu-prof` profiles both sides). */
+export async function startReference(
+  name: string,
+  file: string,
+  args: string[] = [],
+  nodeFlags: string[] = [],
+): Promise<RunningProcess & { line: Record<string, unknown> }> {
   const spawned = spawnProcess({
     name,
     command: process.execPath,
-    args: ['--import', 'tsx', join('scripts', 'bench', file), ...args],
+    args: [...nodeFlags, '--import', 'tsx', join('scripts', 'bench', file), ...args],
     env: baseEnv(),
   });
   const [line] = await spawned.jsonLines(1);
