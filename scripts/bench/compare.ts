@@ -6,10 +6,13 @@
  *   request of each leg;
  * - `--rate N`: both builds loaded at once at N req/s each, leg after leg: whatever else
  *   runs on the machine then weighs on both alike, so the CPU µs per request of the two is
- *   the steadiest comparison a shared 2-core machine gives (issue 14's before/after).
+ *   the steadiest comparison a shared 2-core machine gives (issue 14's before/after);
+ * - `--path startup`: the two builds started one after the other, `--legs` times each
+ *   (order swapped every leg), process start to the first 200 on /healthz; `--node PATH`
+ *   runs both on another Node (e.g. the Node 24 of .ci/run, with its compile cache).
  *
  *   node --import tsx scripts/bench/compare.ts --before OLD/taskgate.mjs [--after dist/taskgate.mjs]
- *     [--path cached|passthrough] [--legs 6] [--seconds 4] [--connections 32] [--rate N]
+ *     [--path cached|passthrough|startup] [--legs 6] [--seconds 4] [--connections 32] [--rate N] [--node PATH]
  */
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
@@ -27,10 +30,11 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '4' },
     connections: { type: 'string', default: '32' },
     rate: { type: 'string' },
+    node: { type: 'string' },
   },
 });
 if (values.before === undefined) throw new Error('--before BUNDLE is required');
-if (values.path !== 'cached' && values.path !== 'passthrough') throw new Error('--path is cached or passthrough');
+if (values.path !== 'cached' && values.path !== 'passthrough' && values.path !== 'startup') throw new Error('--path is cached, passthrough or startup');
 const legs = Number(values.legs);
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
@@ -45,6 +49,25 @@ interface Build {
 }
 
 const simulators = await startSimulators('dist');
+if (values.path === 'startup') {
+  try {
+    const entries = [['before', values.before], ['after', values.after]] as const;
+    const times: Record<string, number[]> = { before: [], after: [] };
+    // One start more than recorded: the first of each fills its compile cache (Node ≥ 22).
+    for (let index = 0; index <= legs; index++) {
+      for (const [name, entry] of index % 2 === 0 ? entries : [...entries].reverse()) {
+        const gateway = await startGateway({ mode: 'dist', simulators, entry, nodeBinary: values.node });
+        await gateway.stop();
+        if (index > 0) times[name]!.push(gateway.healthyAt - gateway.spawnedAt);
+      }
+    }
+    for (const [name] of entries) console.log(`${name}: median ${median(times[name]!).toFixed(0)} ms to the first 200 (${times[name]!.map((ms) => ms.toFixed(0)).join(', ')})`);
+  } finally {
+    await simulators.stop();
+    killAll();
+  }
+  process.exit(0);
+}
 const builds: Build[] = [];
 try {
   for (const [name, entry] of [['before', values.before], ['after', values.after]] as const) {

@@ -159,7 +159,10 @@ export async function runStorm(settings: BenchSettings, options: StormOptions): 
           if (response.statusCode === 200) {
             const body = JSON.parse(text) as { poll_after_ms?: unknown; progress?: unknown };
             answers.push({ at: Date.now(), progress: typeof body.progress === 'number' ? body.progress : undefined });
-            if (typeof body.poll_after_ms === 'number') wait = body.poll_after_ms;
+            if (typeof body.poll_after_ms === 'number') {
+              wait = body.poll_after_ms;
+              task.cadenceMs = Math.max(task.cadenceMs ?? 0, body.poll_after_ms);
+            }
           }
         } catch {
           failures++;
