@@ -375,9 +375,15 @@ describe('the CDN origin', () => {
     const growthMiB = (rssPeak - rssBefore) / MiB;
     context.diagnostic(`200 MiB in ${elapsedMs.toFixed(0)} ms (${((size / MiB / elapsedMs) * 1000).toFixed(0)} MiB/s, client in the same process)`);
     context.diagnostic(`RSS growth while streaming: ${growthMiB.toFixed(1)} MiB`);
-    // A server that ignored backpressure would buffer most of the 200 MiB.
-    assert.ok(growthMiB < 100, `RSS grew by ${growthMiB.toFixed(1)} MiB`);
-    assert.deepEqual(cdn.requests('synthetic-200m.bin').map(({ bytesSent, state }) => ({ bytesSent, state })), [{ bytesSent: size, state: 'completed' }]);
+    // Backpressure, measured where it acts: a server that ignored it would have queued most of
+    // the 200 MiB in the answer (the client here is slower, it checks every byte it reads).
+    const [served] = cdn.requests('synthetic-200m.bin');
+    assert.deepEqual({ bytesSent: served?.bytesSent, state: served?.state }, { bytesSent: size, state: 'completed' });
+    assert.ok(served!.peakQueuedBytes <= 2 * MiB, `${served!.peakQueuedBytes} bytes queued at once`);
+    context.diagnostic(`most bytes queued in the answer at once: ${served!.peakQueuedBytes}`);
+    // RSS is coarse (the client's chunks are garbage in the same process until V8 collects
+    // them): it only has to stay well under what buffering the file would take.
+    assert.ok(growthMiB < 160, `RSS grew by ${growthMiB.toFixed(1)} MiB`);
   });
 });
 

@@ -37,6 +37,8 @@ export interface CdnRequest {
   /** Undefined until the status is decided (e.g. during a headers delay). */
   status: number | undefined;
   bytesSent: number;
+  /** The most body bytes queued in the answer at once (see ServeOutcome). */
+  peakQueuedBytes: number;
   /** `streaming` until the answer ended; `aborted` when the client left (or close() cut it) first. */
   state: 'streaming' | 'completed' | 'aborted';
 }
@@ -218,6 +220,7 @@ class CdnServer implements Cdn {
       ifRange: headerText(request.headers['if-range']),
       status: undefined,
       bytesSent: 0,
+      peakQueuedBytes: 0,
       state: 'streaming',
     };
     this.records.push(record);
@@ -264,6 +267,7 @@ class CdnServer implements Cdn {
     });
     record.status = outcome.status;
     record.bytesSent = outcome.bytesSent;
+    record.peakQueuedBytes = outcome.peakQueuedBytes;
     record.state = outcome.completed ? 'completed' : 'aborted';
   }
 }

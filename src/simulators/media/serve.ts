@@ -64,6 +64,8 @@ export interface ServeOutcome {
   bytesSent: number;
   /** False when the client went away (or the server closed) before the answer was complete. */
   completed: boolean;
+  /** The most body bytes ever queued in the answer at once (not yet taken by the socket): backpressure's evidence. */
+  peakQueuedBytes: number;
 }
 
 /** What to answer, decided from the request headers alone. */
@@ -184,7 +186,14 @@ function drained(response: ServerResponse, signal: AbortSignal): Promise<boolean
  * Writes the body range, waiting for `drain` whenever the socket's buffer is full, so
  * memory stays at a chunk or two whatever the size. Resolves with the bytes handed over.
  */
-async function writeBody(response: ServerResponse, asset: Asset, range: ByteRange, pacing: ServePacing, signal: AbortSignal): Promise<number> {
+async function writeBody(
+  response: ServerResponse,
+  asset: Asset,
+  range: ByteRange,
+  pacing: ServePacing,
+  signal: AbortSignal,
+  queue: { peakBytes: number },
+): Promise<number> {
   let sent = 0;
   let stallAt = pacing.stallAfterBytes ?? Number.POSITIVE_INFINITY;
   // Corked, the small and large pieces of one synthetic block leave in one writev.
@@ -211,6 +220,7 @@ async function writeBody(response: ServerResponse, asset: Asset, range: ByteRang
           continue;
         }
         const flowing = response.write(rest);
+        queue.peakBytes = Math.max(queue.peakBytes, response.writableLength);
         sent += rest.length;
         rest = rest.subarray(rest.length);
         if (!flowing) {
@@ -238,7 +248,7 @@ export async function serveAsset(request: IncomingMessage, response: ServerRespo
   if (method !== 'GET' && method !== 'HEAD') {
     response.writeHead(405, { allow: 'GET, HEAD', 'content-length': 0 });
     response.end();
-    return { status: 405, bytesSent: 0, completed: true };
+    return { status: 405, bytesSent: 0, completed: true, peakQueuedBytes: 0 };
   }
   const plan = planAnswer(method, request.headers, asset, options.headers);
   const gone = new AbortController();
@@ -247,19 +257,20 @@ export async function serveAsset(request: IncomingMessage, response: ServerRespo
   try {
     const delayed = options.headersDelayMs !== undefined && options.headersDelayMs > 0;
     if (response.destroyed || (delayed && !(await pause(options.headersDelayMs, gone.signal)))) {
-      return { status: plan.status, bytesSent: 0, completed: false };
+      return { status: plan.status, bytesSent: 0, completed: false, peakQueuedBytes: 0 };
     }
     response.writeHead(plan.status, plan.headers);
     options.onHeaders?.(plan.status);
     if (method === 'HEAD' || plan.body === undefined) {
       response.end();
-      return { status: plan.status, bytesSent: 0, completed: true };
+      return { status: plan.status, bytesSent: 0, completed: true, peakQueuedBytes: 0 };
     }
-    const bytesSent = await writeBody(response, asset, plan.body, options, gone.signal);
+    const queue = { peakBytes: 0 };
+    const bytesSent = await writeBody(response, asset, plan.body, options, gone.signal, queue);
     const completed = !gone.signal.aborted && bytesSent === plan.body.last - plan.body.first + 1;
     if (completed) response.end();
     else response.destroy();
-    return { status: plan.status, bytesSent, completed };
+    return { status: plan.status, bytesSent, completed, peakQueuedBytes: queue.peakBytes };
   } finally {
     response.off('close', onClose);
   }
