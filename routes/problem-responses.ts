@@ -3,8 +3,7 @@
  * their HTTP status, each group a problem+json response that src/openapi.ts fills with
  * the codes' descriptions and one example per code.
  */
-import { PROBLEM_CATALOG, type ProblemCode } from '../schemas/problem.js';
-import { ProblemSchema } from '../schemas/problem.js';
+import { PROBLEM_CATALOG, ProblemSchema, type ProblemCode } from '../schemas/problem.js';
 
 /** The extension that carries a response's codes to src/openapi.ts (removed from the spec there). */
 export const PROBLEM_CODES_KEY = 'x-problem-codes';

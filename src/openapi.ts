@@ -7,6 +7,7 @@ import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { codesForStatus, PROBLEM_CATALOG, problemType, type ProblemCode } from './errors.js';
 import { PROVIDER_NAMES } from './providers/index.js';
+import { PROBLEM_CODES_KEY } from '../routes/problem-responses.js';
 
 type TransformInput = Parameters<typeof jsonSchemaTransform>[0];
 type Transformed = ReturnType<typeof jsonSchemaTransform>;
@@ -23,8 +24,6 @@ const PROVIDER_CODES: ReadonlySet<ProblemCode> = new Set([
   'upstream_timeout',
 ]);
 
-/** The extension routes/problem-responses.ts uses to pass an operation's codes for a status. */
-const PROBLEM_CODES_KEY = 'x-problem-codes';
 
 function problemExample(code: ProblemCode, status: number) {
   const { title } = PROBLEM_CATALOG[code];

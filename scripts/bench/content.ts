@@ -13,7 +13,7 @@
 import { Pool } from 'undici';
 import { runLoad, type LoadResult } from './load.js';
 import { ensureNginx, startNginx } from './nginx.js';
-import { cpuTimeMs, memoryMb, sleep } from './processes.js';
+import { cpuTimeMs, memoryMb, sampleRss, sleep } from './processes.js';
 import { defineScenario, type TargetRow } from './scenario.js';
 import {
   pinTask,
@@ -130,7 +130,7 @@ async function pinContentTask(simulators: Simulators, gateway: Gateway, link: st
 async function measureMemory(settings: BenchSettings, simulators: Simulators, configFile: Record<string, unknown>, link: string, sizes: ContentSizes): Promise<MemoryRun> {
   const gateway = await startGateway({ mode: settings.mode, simulators, configFile, nodeFlags: settings.gatewayNodeFlags });
   const pool = new Pool(gateway.url, { connections: sizes.memoryClients + 1 });
-  let sampler: NodeJS.Timeout | undefined;
+  let sampler: { stop(): number } | undefined;
   try {
     const path = `/tasks/${await pinContentTask(simulators, gateway, link, 'memory')}/content`;
     // At rest, with the route and the origin's pool warmed by one small range.
@@ -138,15 +138,11 @@ async function measureMemory(settings: BenchSettings, simulators: Simulators, co
     await warm.body.dump();
     await sleep(500);
     const idleRssMb = memoryMb(gateway.pid).rss;
-    let peakRssMb = idleRssMb;
-    sampler = setInterval(() => {
-      peakRssMb = Math.max(peakRssMb, memoryMb(gateway.pid).rss);
-    }, 100);
+    sampler = sampleRss(gateway.pid);
     const started = performance.now();
     const outcomes = await Promise.allSettled(Array.from({ length: sizes.memoryClients }, () => download(pool, `${gateway.url}${path}`)));
     const seconds = (performance.now() - started) / 1000;
-    clearInterval(sampler);
-    peakRssMb = Math.max(peakRssMb, memoryMb(gateway.pid).rss);
+    const peakRssMb = Math.max(idleRssMb, sampler.stop());
     const completed = outcomes.filter((outcome) => outcome.status === 'fulfilled' && outcome.value === sizes.memoryMb * MB).length;
     const run = { idleRssMb, peakRssMb, growthMb: peakRssMb - idleRssMb, seconds, completed, failures: sizes.memoryClients - completed };
     settings.log(
@@ -154,7 +150,7 @@ async function measureMemory(settings: BenchSettings, simulators: Simulators, co
     );
     return run;
   } finally {
-    clearInterval(sampler);
+    sampler?.stop();
     await pool.destroy();
     await gateway.stop();
   }

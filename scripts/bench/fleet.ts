@@ -7,14 +7,16 @@
  *   the distinct tasks it holds waiters for, not its clients, and one replica polls each task.
  */
 import { Redis } from 'ioredis';
-import { Pool, request } from 'undici';
+import { Pool } from 'undici';
 import { startLocalRedis, type LocalRedis } from '../local-fleet.js';
 import { CACHED_CONNECTIONS } from './cached.js';
 import { runLoad } from './load.js';
 import { sleep } from './processes.js';
 import { defineScenario, type TargetRow } from './scenario.js';
 import {
+  gatewayMetrics,
   inBatches,
+  metricSum,
   pinTask,
   pinTerminalTask,
   qualifiedId,
@@ -56,21 +58,6 @@ export interface FleetWaitersResult {
 export type FleetResult =
   | { skipped: string }
   | { storm: StormResult; cached: FleetCachedResult; waiters: FleetWaitersResult };
-
-/** The sum of a metric's samples (those with exactly `labels`, when given) in Prometheus text. */
-function sample(metrics: string, name: string, labels?: string): number {
-  let total = 0;
-  for (const line of metrics.split('\n')) {
-    const matches = labels === undefined ? line.startsWith(`${name} `) || line.startsWith(`${name}{`) : line.startsWith(`${name}${labels} `);
-    if (matches) total += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
-  }
-  return total;
-}
-
-async function metricsOf(gateway: Gateway): Promise<string> {
-  const response = await request(`${gateway.url}/metrics`);
-  return response.body.text();
-}
 
 async function runFleetCached(settings: BenchSettings, redis: LocalRedis): Promise<FleetCachedResult> {
   const simulators = await startSimulators(settings.mode);
@@ -140,7 +127,7 @@ async function runFleetWaiters(settings: BenchSettings, redis: LocalRedis, plan:
     }
     let failures = 0;
     const pending: Promise<void>[] = [];
-    const held = async () => (await Promise.all(gateways.map(metricsOf))).reduce((sum, text) => sum + sample(text, 'taskgate_active_waiters'), 0);
+    const held = async () => (await Promise.all(gateways.map(gatewayMetrics))).reduce((sum, text) => sum + metricSum(text, 'taskgate_active_waiters'), 0);
     const batch = Math.max(1, Math.round(plan.rampPerSecond / 20));
     // Waiter i asks for task i mod tasks, each round of the tasks on the next replica: every replica holds waiters of every task.
     for (let opened = 0; opened < plan.waiters; ) {
@@ -176,12 +163,12 @@ async function runFleetWaiters(settings: BenchSettings, redis: LocalRedis, plan:
 
     const perReplica = await Promise.all(
       gateways.map(async (gateway) => {
-        const text = await metricsOf(gateway);
+        const text = await gatewayMetrics(gateway);
         return {
-          subscriptions: sample(text, 'taskgate_redis_subscriptions'),
-          tasks: sample(text, 'taskgate_active_poll_loops'),
-          pollLeases: sample(text, 'taskgate_fleet_leases_held', '{kind="poll"}'),
-          waiters: sample(text, 'taskgate_active_waiters'),
+          subscriptions: metricSum(text, 'taskgate_redis_subscriptions'),
+          tasks: metricSum(text, 'taskgate_active_poll_loops'),
+          pollLeases: metricSum(text, 'taskgate_fleet_leases_held', '{kind="poll"}'),
+          waiters: metricSum(text, 'taskgate_active_waiters'),
         };
       }),
     );

@@ -195,6 +195,27 @@ export function memoryMb(pid: number): { rss: number; peak: number } {
   return { rss: field('VmRSS'), peak: field('VmHWM') };
 }
 
+/** VmRSS of a process sampled every `everyMs`; `stop()` ends it (again: no-op) and gives the peak in MB, a last reading included. */
+export function sampleRss(pid: number, everyMs = 100): { stop(): number } {
+  let peak = 0;
+  const read = () => {
+    try {
+      peak = Math.max(peak, memoryMb(pid).rss);
+    } catch {
+      // The process is gone; the run fails on its own.
+    }
+  };
+  read();
+  const timer = setInterval(read, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      read();
+      return peak;
+    },
+  };
+}
+
 export function loadAverage(): string {
   try {
     return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');

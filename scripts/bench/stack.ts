@@ -241,6 +241,22 @@ export async function simulatorHits(provider: SimulatedProvider): Promise<{ tota
   return (await control(provider.url, 'GET', 'hits')) as { total: number; byId: Record<string, number> };
 }
 
+/** The gateway's `/metrics` text. */
+export async function gatewayMetrics(gateway: Gateway): Promise<string> {
+  const response = await request(`${gateway.url}/metrics`);
+  return response.body.text();
+}
+
+/** The sum of a metric's samples (those with exactly `labels`, when given) in Prometheus text. */
+export function metricSum(metrics: string, name: string, labels?: string): number {
+  let total = 0;
+  for (const line of metrics.split('\n')) {
+    const matches = labels === undefined ? line.startsWith(`${name} `) || line.startsWith(`${name}{`) : line.startsWith(`${name}${labels} `);
+    if (matches) total += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  }
+  return total;
+}
+
 /** When each of the gateway's status calls for a pinned id reached the simulator (epoch ms). */
 export async function simulatorHitTimes(provider: SimulatedProvider, id: string): Promise<number[]> {
   return ((await control(provider.url, 'GET', `hits/${encodeURIComponent(id)}`)) as { times: number[] }).times;

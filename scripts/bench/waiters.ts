@@ -5,11 +5,13 @@
  * delay from "terminal" to each waiter's answer.
  */
 import { request as undiciRequest, Pool } from 'undici';
-import { memoryMb, sleep } from './processes.js';
+import { memoryMb, sampleRss, sleep } from './processes.js';
 import { defineScenario, type TargetRow } from './scenario.js';
 import {
   directPath,
+  gatewayMetrics,
   inBatches,
+  metricSum,
   pinTask,
   qualifiedId,
   resetSimulator,
@@ -55,19 +57,11 @@ function waiterTasks(providers: readonly SimulatedProvider[], count: number, run
   return Array.from({ length: count }, (_, index) => ({ provider: providers[index % providers.length]!, id: `wait-${run}-${index}` }));
 }
 
-function activeWaiters(metricsText: string): number {
-  let total = 0;
-  for (const line of metricsText.split('\n')) {
-    if (line.startsWith('taskgate_active_waiters')) total += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
-  }
-  return total;
-}
-
 async function runWaiters(settings: BenchSettings, options: WaitersOptions, run: number): Promise<WaitersRun> {
   const simulators = await startSimulators(settings.mode);
   const stops: Array<() => Promise<void>> = [simulators.stop];
   let pool: Pool | undefined;
-  let sampler: NodeJS.Timeout | undefined;
+  let sampler: { stop(): number } | undefined;
   try {
     const gateway = await startGateway({ mode: settings.mode, simulators, nodeFlags: settings.gatewayNodeFlags });
     stops.unshift(gateway.stop);
@@ -95,14 +89,7 @@ async function runWaiters(settings: BenchSettings, options: WaitersOptions, run:
     });
     const firstTerminalAt = Math.min(...tasks.map((task) => task.clockStartedAt + task.terminalAfterMs));
 
-    let peakRssMb = 0;
-    sampler = setInterval(() => {
-      try {
-        peakRssMb = Math.max(peakRssMb, memoryMb(gateway.pid).rss);
-      } catch {
-        // The gateway is gone; the run will fail on its own.
-      }
-    }, 100);
+    sampler = sampleRss(gateway.pid);
 
     pool = new Pool(gateway.url, { connections: options.waiters + 16, headersTimeout: 120_000, bodyTimeout: 120_000, keepAliveTimeout: 60_000 });
     const delays: number[] = [];
@@ -112,7 +99,7 @@ async function runWaiters(settings: BenchSettings, options: WaitersOptions, run:
     let early = 0;
     const pending: Promise<void>[] = [];
     const batch = Math.max(1, Math.round(options.rampPerSecond / 20));
-    const held = async () => activeWaiters(await (await undiciRequest(`${gateway.url}/metrics`)).body.text());
+    const held = async () => metricSum(await gatewayMetrics(gateway), 'taskgate_active_waiters');
     let opened = 0;
     // Open the waiters at the ramp rate, but never more than MAX_UNACCEPTED ahead of what
     // the gateway reports holding (an overflowing accept queue turns into resets), and stop
@@ -151,11 +138,10 @@ async function runWaiters(settings: BenchSettings, options: WaitersOptions, run:
     settings.log(`  waiters run ${run + 1}: ${opened} waiters opened, ${Math.round(firstTerminalAt - Date.now())} ms before the first task turns terminal`);
     // Everyone is in: ask the gateway how many it holds, just before the first task finishes.
     await sleep(Math.max(0, firstTerminalAt - Date.now() - 300));
-    const metrics = await undiciRequest(`${gateway.url}/metrics`);
-    const heldAtOnce = activeWaiters(await metrics.body.text());
+    const heldAtOnce = await held();
     if (opened < options.waiters) settings.log(`  waiters run ${run + 1}: only ${opened} of ${options.waiters} could be opened before the first task finished`);
     await Promise.all(pending);
-    clearInterval(sampler);
+    const peakRssMb = sampler.stop();
     const memory = memoryMb(gateway.pid);
     // The gateway polls each waited-on task at its provider's cadence: the slowest one bounds the delay.
     const pollIntervalMs = Math.max(...simulators.providers.map((provider) => provider.defaultCadenceMs));
@@ -166,7 +152,7 @@ async function runWaiters(settings: BenchSettings, options: WaitersOptions, run:
       failures,
       early,
       heldAtOnce,
-      peakRssMb: Math.max(peakRssMb, memory.rss),
+      peakRssMb,
       hwmRssMb: memory.peak,
       p50Ms: percentile(delays, 0.5),
       p99Ms: percentile(delays, 0.99),
@@ -178,7 +164,7 @@ async function runWaiters(settings: BenchSettings, options: WaitersOptions, run:
     );
     return result;
   } finally {
-    clearInterval(sampler);
+    sampler?.stop();
     await pool?.destroy();
     for (const stop of stops) await stop();
   }

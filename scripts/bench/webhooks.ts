@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
-import { memoryMb, sleep } from './processes.js';
+import { memoryMb, sampleRss, sleep } from './processes.js';
 import { defineScenario, type TargetRow } from './scenario.js';
 import { inBatches, pinTask, qualifiedId, resetSimulator, simulatorHits, startGateway, startSimulators, type BenchSettings } from './stack.js';
 import { percentile, round } from './stats.js';
@@ -73,7 +73,7 @@ async function runWebhooks(settings: BenchSettings, options: WebhooksOptions): P
   const simulators = await startSimulators(settings.mode);
   const stops: Array<() => Promise<void>> = [simulators.stop];
   let pool: Pool | undefined;
-  let sampler: NodeJS.Timeout | undefined;
+  let sampler: { stop(): number } | undefined;
   try {
     const gateway = await startGateway({
       mode: settings.mode,
@@ -120,14 +120,7 @@ async function runWebhooks(settings: BenchSettings, options: WebhooksOptions): P
       if (typeof pollAfter === 'number') task.cadenceMs = pollAfter;
     });
 
-    let peakRssMb = 0;
-    sampler = setInterval(() => {
-      try {
-        peakRssMb = Math.max(peakRssMb, memoryMb(gateway.pid).rss);
-      } catch {
-        // The gateway is gone; the run fails on its own.
-      }
-    }, 100);
+    sampler = sampleRss(gateway.pid);
 
     const registrations = Array.from({ length: options.webhooks }, (_, index) => ({ task: tasks[index % tasks.length]!, copy: Math.floor(index / tasks.length) }));
     let registrationFailures = 0;
@@ -153,7 +146,7 @@ async function runWebhooks(settings: BenchSettings, options: WebhooksOptions): P
     while (firstArrival.size < expected && Date.now() < lastTerminalAt + longestCadenceMs * 2 + 15_000) await sleep(100);
     // A little longer, for any duplicate to show.
     await sleep(2000);
-    clearInterval(sampler);
+    const peakRssMb = sampler.stop();
     const memory = memoryMb(gateway.pid);
 
     const delays: number[] = [];
@@ -195,7 +188,7 @@ async function runWebhooks(settings: BenchSettings, options: WebhooksOptions): P
       seenP99Ms: percentile(seeing, 0.99),
       sentP99Ms: percentile(sending, 0.99),
       callsPerTaskPerCadence: { mean: perCadence.reduce((sum, value) => sum + value, 0) / perCadence.length, max: Math.max(...perCadence) },
-      peakRssMb: Math.max(peakRssMb, memory.rss),
+      peakRssMb,
       hwmRssMb: memory.peak,
     };
     settings.log(
@@ -203,7 +196,7 @@ async function runWebhooks(settings: BenchSettings, options: WebhooksOptions): P
     );
     return result;
   } finally {
-    clearInterval(sampler);
+    sampler?.stop();
     await pool?.destroy();
     for (const stop of stops) await stop();
     receiver.closeAllConnections();

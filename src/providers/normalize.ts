@@ -113,19 +113,15 @@ function fromIsoString(text: string): string | null {
  * absent, zero or unparsable. ISO times without a zone are read as UTC, never as the host's zone.
  */
 export function toRfc3339(value: unknown): string | null {
-  if (typeof value === 'number') return instants.get(value, fromEpochValue);
-  if (typeof value !== 'string') return null;
-  return instants.get(value, fromText);
+  if (typeof value !== 'number' && typeof value !== 'string') return null;
+  return instants.get(value, convertInstant);
 }
 
-function fromText(value: string | number): string | null {
-  const text = String(value).trim();
+function convertInstant(value: string | number): string | null {
+  if (typeof value === 'number') return fromEpochNumber(value);
+  const text = value.trim();
   if (DECIMAL.test(text)) return fromEpochNumber(Number(text));
   return fromIsoString(text);
-}
-
-function fromEpochValue(value: string | number): string | null {
-  return fromEpochNumber(Number(value));
 }
 
 /**

@@ -82,10 +82,8 @@ export class TaskLookup {
     const name = route.providers.length === 1 ? route.providers[0] : this.store.routes.peekLocal(id);
     const client = name === undefined ? undefined : this.clients.get(name);
     if (client === undefined) return undefined;
-    const observation = this.store.terminal.peekLocal(`${client.name}:${route.nativeId}`);
-    if (observation === undefined) return undefined;
-    this.metrics.terminalHit.inc();
-    return { client, nativeId: route.nativeId, observation };
+    const observation = this.localTerminal(`${client.name}:${route.nativeId}`);
+    return observation === undefined ? undefined : { client, nativeId: route.nativeId, observation };
   }
 
   /**
@@ -138,9 +136,8 @@ export class TaskLookup {
 
   /** What this process already holds, answered without a round trip to anyone. */
   private fromLocal(key: string, answeredBy?: (source: LookupSource) => void): Promise<Observation> | undefined {
-    const done = this.store.terminal.peekLocal(key);
+    const done = this.localTerminal(key);
     if (done !== undefined) {
-      this.metrics.terminalHit.inc();
       answeredBy?.('terminal_cache');
       return Promise.resolve(done);
     }
@@ -156,6 +153,13 @@ export class TaskLookup {
       return Promise.reject(decodeGatewayError(missing));
     }
     return undefined;
+  }
+
+  /** A finished task in this process's terminal cache (counted as a hit). */
+  private localTerminal(key: string): Observation | undefined {
+    const done = this.store.terminal.peekLocal(key);
+    if (done !== undefined) this.metrics.terminalHit.inc();
+    return done;
   }
 
   /** The fleet's layer (one round trip); undefined on a miss. */

@@ -3,7 +3,7 @@
  * same rules as the Redis store; nothing survives a restart. Records expire like Redis
  * keys would (RETENTION_MS after their last write), checked by `prune` on every claim.
  */
-import { MAX_ENDED_PER_TASK, MAX_LOG_ENTRIES, RETENTION_MS, afterMessageDone, finalized } from './model.js';
+import { MAX_ENDED_PER_TASK, MAX_LOG_ENTRIES, RETENTION_MS, afterMessageDone, finalized, getsNewEvents } from './model.js';
 import type {
   AttemptNext,
   Baseline,
@@ -40,7 +40,6 @@ interface TaskRecord {
 interface StoredMessage extends NewMessage {
   dueAt: number;
   attempts: number;
-  claimed: boolean;
 }
 
 const TOKEN = 'this-process';
@@ -57,7 +56,7 @@ export class InProcessWebhookStore implements WebhookStore {
     let task = this.tasks.get(subscription.taskId);
     const active = task === undefined ? 0 : [...task.subscriptions.values()].filter((candidate) => candidate.state === 'active').length;
     if (active >= registration.maxPerTask) return Promise.resolve('task_limit');
-    if (this.activeCount() >= registration.maxSubscriptions) return Promise.resolve('global_limit');
+    if (this.active.size >= registration.maxSubscriptions) return Promise.resolve('global_limit');
     const now = Date.now();
     task ??= {
       provider: registration.provider,
@@ -79,7 +78,7 @@ export class InProcessWebhookStore implements WebhookStore {
     const stored = { ...subscription, pending: registration.messages.length };
     this.keep(task, subscription.id, registration.terminal ? finalized(stored, 'finished') : stored);
     task.logs.set(subscription.id, []);
-    for (const message of registration.messages) this.messages.set(message.id, { ...message, dueAt: now, attempts: 0, claimed: false });
+    for (const message of registration.messages) this.messages.set(message.id, { ...message, dueAt: now, attempts: 0 });
     if (!registration.terminal) {
       task.watchUntil = Math.max(task.watchUntil, registration.watchUntil);
       task.watched = true;
@@ -152,7 +151,7 @@ export class InProcessWebhookStore implements WebhookStore {
     const claimed: ClaimedMessage[] = [];
     for (const message of change.messages) {
       const take = claimed.length < change.claim.max;
-      this.messages.set(message.id, { ...message, dueAt: take ? now + change.claim.leaseMs : now, attempts: take ? 1 : 0, claimed: take });
+      this.messages.set(message.id, { ...message, dueAt: take ? now + change.claim.leaseMs : now, attempts: take ? 1 : 0 });
       if (take) claimed.push({ ...message, attempt: 1, token: TOKEN });
       const subscription = task.subscriptions.get(message.webhookId);
       if (subscription !== undefined) this.keep(task, message.webhookId, { ...subscription, pending: subscription.pending + 1 });
@@ -192,9 +191,8 @@ export class InProcessWebhookStore implements WebhookStore {
         continue;
       }
       message.attempts++;
-      message.claimed = true;
       message.dueAt = now + leaseMs;
-      const { dueAt: _dueAt, attempts, claimed: _claimed, ...fields } = message;
+      const { dueAt: _dueAt, attempts, ...fields } = message;
       claimed.push({ ...fields, attempt: attempts, token: TOKEN });
     }
     return Promise.resolve(claimed);
@@ -211,7 +209,6 @@ export class InProcessWebhookStore implements WebhookStore {
     task.writtenAt = Date.now();
     if (next.kind === 'retry') {
       stored.dueAt = next.at;
-      stored.claimed = false;
       return Promise.resolve(true);
     }
     this.messages.delete(message.id);
@@ -229,7 +226,6 @@ export class InProcessWebhookStore implements WebhookStore {
       const stored = this.messages.get(message.id);
       if (stored === undefined) continue;
       stored.dueAt = Date.now();
-      stored.claimed = false;
       stored.attempts = Math.max(0, stored.attempts - 1);
     }
     return Promise.resolve();
@@ -239,10 +235,6 @@ export class InProcessWebhookStore implements WebhookStore {
     let oldest: number | undefined;
     for (const message of this.messages.values()) oldest = oldest === undefined ? message.createdAt : Math.min(oldest, message.createdAt);
     return Promise.resolve({ depth: this.messages.size, oldestCreatedAt: oldest });
-  }
-
-  private activeCount(): number {
-    return this.active.size;
   }
 
   /** Stores a webhook's new state, keeping the set of active ones (the global cap) in step. */
@@ -261,7 +253,7 @@ export class InProcessWebhookStore implements WebhookStore {
       baseline: task.baseline,
       watchUntil: task.watchUntil,
       version: String(task.version),
-      subscriptions: [...task.subscriptions.values()].filter((subscription) => subscription.state === 'active' && !subscription.final),
+      subscriptions: [...task.subscriptions.values()].filter(getsNewEvents),
     };
   }
 

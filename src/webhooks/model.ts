@@ -163,6 +163,11 @@ export function afterMessageDone(subscription: Subscription, next: AttemptNext):
 }
 
 /** A subscription that gets no new events any more: ended at once unless events are still pending. */
+/** Still gets new events: active and not final (what a WatchClaim carries). */
+export function getsNewEvents(subscription: Subscription): boolean {
+  return subscription.state === 'active' && !subscription.final;
+}
+
 export function finalized(subscription: Subscription, reason: EndReason): Subscription {
   if (subscription.state !== 'active') return subscription;
   if (subscription.pending === 0) return { ...subscription, final: true, state: 'ended', endedReason: reason };

@@ -21,7 +21,7 @@ import { GatewayError } from '../errors.js';
 import { UNAVAILABLE, type FleetRedis, type RedisKey } from '../fleet/redis.js';
 import { WEBHOOK_EVENTS, WebhookDeliverySchema } from '../../schemas/webhooks.js';
 import { TASK_STATUSES } from '../../schemas/task.js';
-import { MAX_ENDED_PER_TASK, MAX_LOG_ENTRIES, RETENTION_MS } from './model.js';
+import { MAX_ENDED_PER_TASK, MAX_LOG_ENTRIES, RETENTION_MS, getsNewEvents } from './model.js';
 import type {
   AttemptNext,
   Baseline,
@@ -358,6 +358,15 @@ function unavailable(): GatewayError {
   return new GatewayError('service_unavailable', { retryAfter: 5, detail: 'Webhooks are kept in Redis, and Redis is unavailable right now; retry shortly.' });
 }
 
+/** Task ids per script call (bounded script arguments). */
+const IDS_PER_CALL = 500;
+
+function taskIdBatches(claims: readonly WatchClaim[]): string[][] {
+  const batches: string[][] = [];
+  for (let start = 0; start < claims.length; start += IDS_PER_CALL) batches.push(claims.slice(start, start + IDS_PER_CALL).map((claim) => claim.taskId));
+  return batches;
+}
+
 export class RedisWebhookStore implements WebhookStore {
   readonly durable = true;
   /** This replica's claim token of watched tasks. */
@@ -426,7 +435,7 @@ export class RedisWebhookStore implements WebhookStore {
 
   async list(taskId: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>> {
     const reply = await this.eval(LIST, [this.taskKey(taskId)], [this.prefixOf('log')]);
-    if (reply === UNAVAILABLE || !Array.isArray(reply)) throw unavailable();
+    if (!Array.isArray(reply)) throw unavailable();
     const listed: Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }> = [];
     for (const entry of reply as unknown[]) {
       if (!Array.isArray(entry)) continue;
@@ -467,9 +476,7 @@ export class RedisWebhookStore implements WebhookStore {
 
   async renewWatches(claims: readonly WatchClaim[], leaseMs: number): Promise<string[] | 'unavailable'> {
     const lost: string[] = [];
-    // Bounded script arguments per call.
-    for (let start = 0; start < claims.length; start += 500) {
-      const ids = claims.slice(start, start + 500).map((claim) => claim.taskId);
+    for (const ids of taskIdBatches(claims)) {
       const reply = await this.eval(RENEW_WATCHES, [this.watching], [Date.now() + leaseMs, this.token, this.prefixOf('task'), ...ids]);
       if (!Array.isArray(reply)) return 'unavailable';
       lost.push(...(reply as unknown[]).map(String));
@@ -478,10 +485,7 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async releaseWatches(claims: readonly WatchClaim[], delayMs: number): Promise<void> {
-    for (let start = 0; start < claims.length; start += 500) {
-      const ids = claims.slice(start, start + 500).map((claim) => claim.taskId);
-      await this.eval(RELEASE_WATCHES, [this.watching], [Date.now() + delayMs, this.token, this.prefixOf('task'), ...ids]);
-    }
+    for (const ids of taskIdBatches(claims)) await this.eval(RELEASE_WATCHES, [this.watching], [Date.now() + delayMs, this.token, this.prefixOf('task'), ...ids]);
   }
 
   async recordChange(claim: WatchClaim, change: Change): Promise<ChangeOutcome> {
@@ -505,7 +509,7 @@ export class RedisWebhookStore implements WebhookStore {
         ...change.messages.flatMap((message) => [message.id, JSON.stringify(metaOf(message)), message.body, message.createdAt, message.webhookId]),
       ],
     );
-    if (reply === UNAVAILABLE || !Array.isArray(reply)) return { outcome: 'unavailable' };
+    if (!Array.isArray(reply)) return { outcome: 'unavailable' };
     const [outcome, claimedCount] = reply as unknown[];
     if (outcome === 'lost' || outcome === 'stale') return { outcome };
     const count = typeof claimedCount === 'number' ? claimedCount : 0;
@@ -561,7 +565,7 @@ export class RedisWebhookStore implements WebhookStore {
     for (const [field, text] of hash) {
       if (!field.startsWith('sub:')) continue;
       const parsed = SubscriptionSchema.safeParse(parseJson(text));
-      if (parsed.success && parsed.data.state === 'active' && !parsed.data.final) subscriptions.push(parsed.data);
+      if (parsed.success && getsNewEvents(parsed.data)) subscriptions.push(parsed.data);
     }
     return {
       taskId,

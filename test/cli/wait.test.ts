@@ -91,9 +91,12 @@ test("a 503 is retried no sooner than the gateway's Retry-After", async (t) => {
   stack.vtrix.setTask('task_wretry02', { variant: 'model', timeline: [{ atMs: 0, status: 'succeeded' }] });
   // Longer than the 1 s the gateway retries by itself: it answers 503 with Retry-After: 2.
   stack.vtrix.injectFault('task_wretry02', { kind: 'rate_limit', retryAfter: 2, times: 1 });
+  const started = Date.now();
   const run = await runCli(['wait', 'task_wretry02', '--output', 'url', '--gateway', url]);
+  const elapsedMs = Date.now() - started;
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /^task_wretry02: upstream_rate_limited, retrying in 2s$/m);
+  assert.ok(elapsedMs >= 2000, `asked again after ${elapsedMs} ms, before the 2 s Retry-After`);
 });
 
 test('a connection reset on the way to the gateway is retried', async (t) => {

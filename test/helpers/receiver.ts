@@ -22,6 +22,8 @@ export interface Receiver {
   url: string;
   port: number;
   deliveries: ReceivedDelivery[];
+  /** TCP connections accepted, whatever came over them (a TLS hello, nothing at all). */
+  connections(): number;
   /** Deliveries to one path. */
   at(path: string): ReceivedDelivery[];
   respond(path: string, responder: Responder): void;
@@ -54,6 +56,8 @@ export async function startReceiver(t: Closable): Promise<Receiver> {
       response.writeHead(answer, { 'content-type': 'text/plain' }).end('ok');
     });
   });
+  let connections = 0;
+  server.on('connection', () => void connections++);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
@@ -68,6 +72,7 @@ export async function startReceiver(t: Closable): Promise<Receiver> {
     url: `http://127.0.0.1:${port}`,
     port,
     deliveries,
+    connections: () => connections,
     at,
     respond: (path, responder) => void responders.set(path, responder),
     waitFor: (path, count, timeoutMs = 15_000) =>

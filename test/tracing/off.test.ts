@@ -57,6 +57,7 @@ for (const [name, env] of [
 ] as const) {
   test(`an endpoint with ${name}: nothing loaded, nothing exported`, async (t) => {
     const lines = await serveSomeRequests(t, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...env });
+    assert.equal(lines.length, 3, 'one line per request');
     assert.equal(lines.some((line) => 'trace_id' in line), false);
     assert.deepEqual(loadedTelemetryModules(), []);
     assert.equal(receiver.exports.length, 0);
@@ -65,6 +66,7 @@ for (const [name, env] of [
 
 test('the same requests with the endpoint alone load the SDK and export their spans', async (t) => {
   const lines = await serveSomeRequests(t, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
+  assert.equal(lines.length, 3, 'one line per request');
   assert.ok(lines.every((line) => typeof line['trace_id'] === 'string'));
   assert.ok(loadedTelemetryModules().some((path) => path.includes('/@opentelemetry/sdk-trace/')));
   // close() flushed them: no waiting needed.
