@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { defaultRoutes } from '../src/config.js';
+import { defaultRoutes } from '../src/routing.js';
 import { GatewayError } from '../src/errors.js';
 import { PROVIDERS } from '../src/providers/index.js';
 import type { TaskSnapshot } from '../src/tasks/render.js';

@@ -10,7 +10,8 @@
 import type { FastifyInstance } from 'fastify';
 import { parseArgs } from 'node:util';
 import { buildApp } from '../src/app.js';
-import { ConfigError, loadConfig, type Config } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { type Config } from '../src/settings/schema.js';
 import { PROVIDERS } from '../src/providers/index.js';
 import { defaultSimulatorKey, loadProfile, startSimulator, type DemoTask, type Simulator } from '../src/simulators/index.js';
 import { startCdn } from '../src/simulators/media/cdn.js';

@@ -5,7 +5,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Dispatcher } from 'undici';
-import type { Config } from './config.js';
+import type { Config } from './settings/schema.js';
 import type { ResolveHostname } from './content/address-guard.js';
 import { ContentProxy } from './content/proxy.js';
 import { Metrics } from './metrics.js';
@@ -27,10 +27,10 @@ import { TaskService } from './tasks/service.js';
 import webhooks from './webhooks/index.js';
 import { startTracing, type Tracer } from './tracing/tracer.js';
 import { validatorCompiler } from './validation.js';
+import { VERSION } from './version.js';
 import operationRoutes from '../routes/operations.js';
 import problemRoutes from '../routes/problems.js';
 
-export const VERSION = '0.1.0';
 
 type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
 /** Fastify's compiler factories, typed for Ajv's schemas; ours take zod's (the same call shape). */

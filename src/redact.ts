@@ -4,7 +4,7 @@
  * configured provider key and client key is cut out of what a provider answered before it
  * can reach an answer, a log line or a metric label.
  */
-import type { Config } from './config.js';
+import type { Config } from './settings/schema.js';
 
 export const REDACTED = '[redacted]';
 

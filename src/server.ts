@@ -7,7 +7,8 @@
 import { pathToFileURL } from 'node:url';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
+import { type Config } from './settings/schema.js';
 import { LogSink } from './log-sink.js';
 import { Metrics } from './metrics.js';
 

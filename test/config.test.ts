@@ -109,11 +109,23 @@ test('TASKGATE_CONFIG sets routing rules and provider settings, and is validated
 
   const unknownProvider = join(dir, 'unknown.json');
   writeFileSync(unknownProvider, JSON.stringify({ routes: [{ prefix: 'x', providers: ['acme'] }] }));
-  assert.throws(() => loadConfig({ TASKGATE_CONFIG: unknownProvider }), /TASKGATE_CONFIG.*acme/);
+  assert.throws(() => loadConfig({ TASKGATE_CONFIG: unknownProvider }), /TASKGATE_CONFIG: routes\.0\.providers: names an unknown provider "acme" \(known: vtrix, gravitex, openai\)/);
 
   const notJson = join(dir, 'bad.json');
   writeFileSync(notJson, '{ nope');
-  assert.throws(() => loadConfig({ TASKGATE_CONFIG: notJson }), /TASKGATE_CONFIG: the file is not valid JSON/);
+  assert.throws(() => loadConfig({ TASKGATE_CONFIG: notJson }), /TASKGATE_CONFIG: the file ".*bad\.json" is not valid JSON/);
+});
+
+test('TASKGATE_CONFIG takes the JSON itself too, and a missing file is named with what the variable takes', () => {
+  const inline = loadConfig({ TASKGATE_CONFIG: ' {"cache": {"terminalMaxEntries": 7}, "routes": [{"prefix": "x", "providers": ["vtrix"]}]} ' });
+  assert.equal(inline.cache.terminalMaxEntries, 7);
+  assert.deepEqual(inline.routes, [{ prefix: 'x', providers: ['vtrix'] }]);
+  assert.throws(() => loadConfig({ TASKGATE_CONFIG: '{ nope' }), /^ConfigError: TASKGATE_CONFIG: the value is not valid JSON$/);
+  assert.throws(() => loadConfig({ TASKGATE_CONFIG: '{}x' }), /TASKGATE_CONFIG: the value is not valid JSON/);
+  assert.throws(
+    () => loadConfig({ TASKGATE_CONFIG: '/nonexistent/taskgate.json' }),
+    /^ConfigError: TASKGATE_CONFIG: cannot read the file "\/nonexistent\/taskgate\.json" \(ENOENT\); it takes the path of a JSON file, or the JSON itself$/,
+  );
 });
 
 test('connection deadlines, the connection cap, the batch lookup cap and the failed-auth throttle default to DESIGN.md and are validated', () => {

@@ -3,7 +3,7 @@
  * (only the final output) and which exit code it ends with.
  */
 import type { Invocation, OutputFormat } from './arguments.js';
-import { DEFAULT_GATEWAY_URL, type CliEnvironment } from './config.js';
+import { DEFAULT_GATEWAY_URL, type CliEnvironment } from './environment.js';
 import { Downloader } from './download.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 import { formatTaskText, type Paint } from './format.js';

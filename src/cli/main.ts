@@ -1,15 +1,15 @@
 /**
  * The `taskgate` command line's entry: `node dist/taskgate-cli.mjs` once built, or
- * `npm run -s taskgate -- …` from a clone. It is its own program, not the server: its
- * environment (TASKGATE_URL, TASKGATE_API_KEY, NO_COLOR) is read once, by src/config.ts
- * (the one reader of the environment), and passed in from here.
+ * `npm run -s taskgate -- …` from a clone. It is its own program, not the server: like
+ * src/server.ts for the server, this entry reads its process's environment once
+ * (TASKGATE_URL, TASKGATE_API_KEY, NO_COLOR) and passes it in.
  */
-import packageJson from '../../package.json' with { type: 'json' };
 import { parseInvocation } from './arguments.js';
 import { runCommand, type Terminal } from './commands.js';
-import { readCliEnvironment } from './config.js';
+import { readCliEnvironment } from './environment.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 import { painter } from './format.js';
+import { VERSION } from '../version.js';
 
 /** Belt and braces: whatever a message quotes, the key never reaches the screen. */
 function redact(text: string, apiKey: string | undefined): string {
@@ -17,7 +17,7 @@ function redact(text: string, apiKey: string | undefined): string {
 }
 
 async function main(): Promise<ExitCode> {
-  const environment = readCliEnvironment();
+  const environment = readCliEnvironment(process.env);
   // `taskgate status … | head -1`: a reader that stops early is not an error of ours.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
@@ -42,7 +42,7 @@ async function main(): Promise<ExitCode> {
       return EXIT.ok;
     }
     if (invocation.command === 'version') {
-      process.stdout.write(`taskgate ${packageJson.version}\n`);
+      process.stdout.write(`taskgate ${VERSION}\n`);
       return EXIT.ok;
     }
     return await runCommand(invocation, environment, terminal);

@@ -4,7 +4,7 @@
  * this process's to run.
  */
 import { LRUCache } from 'lru-cache';
-import type { Config } from '../config.js';
+import type { Config } from '../settings/schema.js';
 import type { SharedError } from './single-flight.js';
 import type { AnswerCache, Observation, PollJoinOptions, PollMembership, SharedHit, StoreStats, TaskStore } from './store.js';
 

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import LocalStore from '@fastify/rate-limit/store/LocalStore.js';
 import RedisStore from '@fastify/rate-limit/store/RedisStore.js';
-import type { Config } from '../config.js';
+import type { Config } from '../settings/schema.js';
 import { LeaderLoop } from './leader-loop.js';
 import { FleetRedis, UNAVAILABLE } from './redis.js';
 import { findFirst, SharedCache, type RemoteLayer } from './shared-cache.js';

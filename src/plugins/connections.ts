@@ -23,7 +23,7 @@ import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import type { Config } from '../config.js';
+import type { Config } from '../settings/schema.js';
 import { GatewayError, rawProblemResponse } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 

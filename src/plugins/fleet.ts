@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import type { Config } from '../config.js';
+import type { Config } from '../settings/schema.js';
 import { InProcessTaskStore } from '../fleet/in-process-store.js';
 import { RedisTaskStore } from '../fleet/redis-store.js';
 import type { TaskStore } from '../fleet/store.js';

@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
 import { ClientKeys, FailedAuthThrottle } from '../auth.js';
-import type { Config } from '../config.js';
+import type { Config } from '../settings/schema.js';
 import type { ContentProxy } from '../content/proxy.js';
 import { GatewayError } from '../errors.js';
 import type { TaskStore } from '../fleet/store.js';

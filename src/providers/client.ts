@@ -3,7 +3,7 @@
  * one call, `fetchTask(nativeId)`, that either returns a TaskState or throws a GatewayError.
  */
 import type { Dispatcher } from 'undici';
-import type { Config, ProviderConfig } from '../config.js';
+import type { Config, ProviderConfig } from '../settings/schema.js';
 import { GatewayError, type ProblemCode } from '../errors.js';
 import { SecretRedactor } from '../redact.js';
 import type { Tracer } from '../tracing/tracer.js';

@@ -6,7 +6,7 @@
  * concurrently with the winner remembered. Where all that is kept is the TaskStore's
  * business: this process, or the fleet (src/fleet/store.ts).
  */
-import type { Config } from '../config.js';
+import type { Config } from '../settings/schema.js';
 import { GatewayError } from '../errors.js';
 import { decodeGatewayError, encodeGatewayError } from '../fleet/gateway-errors.js';
 import type { Observation, TaskStore } from '../fleet/store.js';

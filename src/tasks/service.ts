@@ -2,7 +2,7 @@
  * What the routes call: route an id, look the task up, optionally wait on it or follow
  * it, and render what was found.
  */
-import type { Config } from '../config.js';
+import type { Config } from '../settings/schema.js';
 import type { GatewayError } from '../errors.js';
 import type { Observation, TaskStore } from '../fleet/store.js';
 import type { Metrics } from '../metrics.js';

@@ -26,7 +26,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import type { FastifyBaseLogger, FastifyPluginCallback, FastifyRequest } from 'fastify';
-import type { EnabledTracingConfig } from '../config.js';
+import type { EnabledTracingConfig } from './settings.js';
 import type { SpanKind, SpanOptions, TraceLogFields, TraceSpan, Tracer, Tracing, TracingContext } from './tracer.js';
 
 /** Probes and scrapes every few seconds would drown the traces worth reading. */

@@ -16,7 +16,7 @@
  * traces of its own with `root: true`, so it does not hang under a request long answered.
  */
 import type { FastifyBaseLogger, FastifyPluginCallback, FastifyRequest } from 'fastify';
-import type { EnabledTracingConfig, TracingConfig } from '../config.js';
+import type { EnabledTracingConfig, TracingConfig } from './settings.js';
 
 export type SpanKind = 'internal' | 'client' | 'producer' | 'consumer';
 /** Undefined values are left out, so callers can pass optional facts as they are. */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ClientKeys, FailedAuthThrottle } from '../../src/auth.js';
 import { GatewayError } from '../../src/errors.js';
-import type { Config } from '../../src/config.js';
+import type { Config } from '../../src/settings/schema.js';
 import { TaskSchema } from '../../schemas/task.js';
 import { json, startStack } from '../helpers/stack.js';
 import { assertProblem, header } from './support.js';

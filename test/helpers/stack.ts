@@ -5,7 +5,8 @@
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
+import { type Config } from '../../src/settings/schema.js';
 import { PROVIDERS, type ProviderName } from '../../src/providers/index.js';
 import { startSimulator, type Simulator } from '../../src/simulators/index.js';
 

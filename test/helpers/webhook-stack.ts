@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
+import { type Config } from '../../src/settings/schema.js';
 import { parseAllowHosts, type ResolveHostname } from '../../src/content/address-guard.js';
 import { startSimulators, withPollInterval, type Simulators } from './stack.js';
 

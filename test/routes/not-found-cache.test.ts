@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BatchResultSchema } from '../../schemas/batch.js';
-import type { Config } from '../../src/config.js';
+import type { Config } from '../../src/settings/schema.js';
 import { json, startStack } from '../helpers/stack.js';
 import { assertProblem } from '../hardening/support.js';
 

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, type EnabledTracingConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { type EnabledTracingConfig } from '../../src/tracing/settings.js';
 
 function enabled(env: Record<string, string>): EnabledTracingConfig {
   const { tracing } = loadConfig(env);
