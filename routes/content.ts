@@ -7,7 +7,9 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { bufferContent } from '../src/content/bytes.js';
 import type { ContentProxy, ContentUpstream } from '../src/content/proxy.js';
+import { isAbsoluteHttpUrl } from '../src/providers/normalize.js';
 import { GatewayError, isGatewayError } from '../src/errors.js';
 import type { Metrics } from '../src/metrics.js';
 import type { TaskSnapshot } from '../src/tasks/render.js';
@@ -99,7 +101,13 @@ function fileName(snapshot: TaskSnapshot, index: number, output: TaskOutput, con
 const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, { service, content, metrics, tracer }) => {
   /** The upstream transfer for one output, asking the provider again once if a cached URL went stale. */
   async function openOutput(snapshot: TaskSnapshot, index: number, fetch: Parameters<ContentProxy['open']>[2]) {
-    const url = snapshot.state.outputs[index]!.url;
+    const output = snapshot.state.outputs[index]!;
+    const { url } = output;
+    if (output.private === true && !isAbsoluteHttpUrl(url)) {
+      // Inline media: asked of the provider again, never kept in the task's cache.
+      const inline = await snapshot.client.openInline(snapshot.nativeId, output);
+      return { snapshot, upstream: bufferContent(snapshot.client.name, inline.bytes, inline.contentType, fetch) };
+    }
     try {
       return { snapshot, upstream: await content.open(snapshot.client, url, fetch) };
     } catch (error) {
@@ -178,6 +186,13 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
         throw new GatewayError('task_not_ready', {
           provider: snapshot.client.name,
           detail: `The task is ${state.status}; its result can be fetched once it has succeeded.`,
+        });
+      }
+      if (state.filesRemoved === true) {
+        metrics.onContentRequest(snapshot.client.name, 'content_expired');
+        throw new GatewayError('content_expired', {
+          provider: snapshot.client.name,
+          detail: `${snapshot.client.name} says it removed this task's result files.`,
         });
       }
       const index = request.query.output ?? primaryIndex(snapshot);

@@ -74,7 +74,7 @@ const operationRoutes: FastifyPluginAsyncZod<OperationRoutesOptions> = async (ap
       // Every task would answer 503 provider_not_configured: not a gateway to send traffic to.
       if (![...clients.values()].some((client) => client.configured)) {
         throw new GatewayError('service_unavailable', {
-          detail: `No provider is configured: set at least one of ${[...clients.keys()].map((name) => `${getProvider(name)?.envPrefix ?? name.toUpperCase()}_API_KEY`).join(', ')}.`,
+          detail: `No provider is configured: set the credentials of at least one (${[...clients.keys()].map((name) => `${name}: ${getProvider(name)?.credentials.map((spec) => spec.env).join(' + ') ?? '?'}`).join('; ')}).`,
         });
       }
       const providers: Record<string, { configured: boolean; circuit: 'closed' | 'open' | 'half_open' }> = {};

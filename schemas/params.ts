@@ -4,14 +4,19 @@
  */
 import { z } from 'zod';
 
-export const TASK_ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
-export const TASK_ID_RULE = 'A task id is 1-200 characters of letters, digits, ".", "_", ":" and "-".';
+/**
+ * 1-512 of `[A-Za-z0-9._:/@-]`, and no empty, `.` or `..` segment between slashes: an id
+ * (or the part of it a provider puts into its URL path) can never walk that path.
+ */
+export const TASK_ID_PATTERN = /^(?!(?:.*\/)?\.{0,2}(?:\/|$))[A-Za-z0-9._:/@-]{1,512}$/;
+export const TASK_ID_RULE =
+  'A task id is 1-512 characters of letters, digits, ".", "_", ":", "/", "@" and "-" (a "/" sent percent-encoded, as %2F), with no empty, "." or ".." part between slashes.';
 
 export const TaskIdSchema = z
   .string()
   .regex(TASK_ID_PATTERN, { error: TASK_ID_RULE })
   .describe(
-    'A task id: qualified as `<provider>:<native id>` (e.g. `vtrix:d758n65e878c73cmdg20`), or bare and routed by the rule table (see the operation description).',
+    'A task id: qualified as `<provider>:<native id>` (e.g. `vtrix:d758n65e878c73cmdg20`), or bare and routed by the rule table (see the operation description). One path segment: a `/` inside it is sent percent-encoded (`models%2Fveo-3.1-generate-preview%2Foperations%2Fmg3pt9cbmvr1`).',
   )
   .meta({ example: 'task_abc001' });
 

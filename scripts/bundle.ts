@@ -56,13 +56,6 @@ await build({
     builtinsThroughRequire,
     undiciCore,
     {
-      // Each provider's simulator profile (a dev tool, loaded lazily) stays out of the server bundle.
-      name: 'no-simulators',
-      setup(plugin) {
-        plugin.onResolve({ filter: /\/simulator\.js$/ }, (args) => ({ path: args.path, external: true }));
-      },
-    },
-    {
       name: 'tracing-sdk-apart',
       setup(plugin) {
         plugin.onResolve({ filter: /^\.\/sdk\.js$/ }, (args) =>

@@ -13,7 +13,7 @@ import { buildApp } from '../src/app.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { type Config } from '../src/settings/schema.js';
 import { PROVIDERS } from '../src/providers/index.js';
-import { defaultSimulatorKey, loadProfile, startSimulator, type DemoTask, type Simulator } from '../src/simulators/index.js';
+import { loadProfile, startSimulator, type DemoTask, type Simulator } from '../src/simulators/index.js';
 import { startCdn } from '../src/simulators/media/cdn.js';
 import { startDemoPage } from './demo-page.js';
 import { redisServerInstalled, startLocalRedis, startRoundRobin, type LocalRedis, type RoundRobinFront } from './local-fleet.js';
@@ -38,18 +38,15 @@ const RESULT_LINK_TTL_MS = 6 * 60 * 60 * 1000;
 const started: Started[] = [];
 const env: Record<string, string> = {};
 for (const provider of PROVIDERS) {
-  const apiKey = defaultSimulatorKey(provider.name);
   const simulator = await startSimulator({
     provider: provider.name,
-    apiKey,
     publicFileUrl: () => cdn.signedUrl('sample.webm', RESULT_LINK_TTL_MS),
   });
   const { demo } = await loadProfile(provider.name);
   // The pinned stories make every curl line below show something definite.
   for (const task of demo) if (task.script !== undefined) simulator.setTask(task.id.slice(task.id.indexOf(':') + 1), task.script);
   started.push({ name: provider.name, simulator, demo });
-  env[`${provider.envPrefix}_API_KEY`] = apiKey;
-  env[`${provider.envPrefix}_BASE_URL`] = simulator.url;
+  Object.assign(env, simulator.env);
 }
 const closeSimulators = async () => {
   await Promise.all([...started.map(({ simulator }) => simulator.close()), cdn.close()]);
@@ -147,25 +144,27 @@ if (fleetSize === undefined) {
 const auth = config.apiKeys.length > 0 ? ` -H 'Authorization: Bearer ${config.apiKeys[0]}'` : '';
 
 const curl = (path: string, flags = '-s') => `  curl ${flags}${auth} '${base}${path}'`;
+/** An id as one path segment: a `/` inside it (an operation name, a model path) goes as %2F. */
+const segment = (id: string) => encodeURIComponent(id);
 const lines: string[] = [];
 for (const { demo } of started) {
   for (const task of demo) {
     lines.push(`  # ${task.note}`);
-    lines.push(task.events ? curl(`/tasks/${task.id}/events`, '-sN') : curl(`/tasks/${task.id}`));
+    lines.push(task.events ? curl(`/tasks/${segment(task.id)}/events`, '-sN') : curl(`/tasks/${segment(task.id)}`));
   }
 }
 const first = started[0]?.demo[0];
 if (first !== undefined) {
   lines.push('  # ...or wait for a task instead of polling (holds up to 30 s)');
-  lines.push(curl(`/tasks/${first.id}?wait=30`));
+  lines.push(curl(`/tasks/${segment(first.id)}?wait=30`));
 }
 const streamed = started.flatMap(({ demo }) => demo).find((task) => task.events === true);
 if (streamed !== undefined) {
   lines.push('  # once it has succeeded: its video, streamed through the gateway; a range as players ask for it');
-  lines.push(curl(`/tasks/${streamed.id}/content`, '-s -o video.webm -D -'));
-  lines.push(curl(`/tasks/${streamed.id}/content`, "-s -o /dev/null -D - -H 'Range: bytes=0-1023'"));
+  lines.push(curl(`/tasks/${segment(streamed.id)}/content`, '-s -o video.webm -D -'));
+  lines.push(curl(`/tasks/${segment(streamed.id)}/content`, "-s -o /dev/null -D - -H 'Range: bytes=0-1023'"));
   lines.push('  # a browser link (no key in the page): status, events and content of this task only, for 15 min');
-  lines.push(curl(`/tasks/${streamed.id}/links`, '-s -X POST'));
+  lines.push(curl(`/tasks/${segment(streamed.id)}/links`, '-s -X POST'));
 }
 lines.push('  # errors are application/problem+json');
 lines.push(curl('/tasks/task_missing_demo'));

@@ -18,7 +18,7 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { PROVIDERS } from '../src/providers/index.js';
-import { defaultSimulatorKey, loadProfile, startSimulator, type Simulator } from '../src/simulators/index.js';
+import { loadProfile, startSimulator, type Simulator } from '../src/simulators/index.js';
 
 const PORT = 18000 + Math.floor(Math.random() * 2000);
 
@@ -63,11 +63,9 @@ const simulators: Simulator[] = [];
 const env: Record<string, string> = { PATH: process.env['PATH'] ?? '', PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
 const seeds: Array<{ provider: string; id: string }> = [];
 for (const provider of PROVIDERS) {
-  const apiKey = defaultSimulatorKey(provider.name);
-  const simulator = await startSimulator({ provider: provider.name, apiKey });
+  const simulator = await startSimulator({ provider: provider.name });
   simulators.push(simulator);
-  env[`${provider.envPrefix}_API_KEY`] = apiKey;
-  env[`${provider.envPrefix}_BASE_URL`] = simulator.url;
+  Object.assign(env, simulator.env);
   const [seed] = (await loadProfile(provider.name)).seeds.keys();
   if (seed !== undefined) seeds.push({ provider: provider.name, id: `${provider.name}:${seed}` });
 }

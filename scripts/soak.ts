@@ -21,10 +21,9 @@ import { Pool } from 'undici';
 import { ProblemSchema } from '../schemas/problem.js';
 import { TaskSchema } from '../schemas/task.js';
 import { PROVIDERS } from '../src/providers/index.js';
-import { startSimulator, type Fault, type Simulator } from '../src/simulators/index.js';
+import { simulatorCredentialValues, startSimulator, type Fault, type Simulator } from '../src/simulators/index.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
-const keyOf = (provider: string) => `soak-${provider}-key`;
 /** Loaded into the gateway: SIGWINCH (ignored by default, and not one of close-with-grace's signals) runs a full GC, so "after GC" numbers are not luck. */
 const GC_HOOK = `data:text/javascript,${encodeURIComponent('process.on("SIGWINCH", () => globalThis.gc?.())')}`;
 
@@ -141,12 +140,10 @@ async function sample(pool: Pool, label: string, pid: number, collect: boolean):
 }
 
 async function main(): Promise<void> {
-  const simulators: Simulator[] = await Promise.all(PROVIDERS.map((provider) => startSimulator({ provider: provider.name, apiKey: keyOf(provider.name) })));
-  const providerEnv: Record<string, string> = {};
-  PROVIDERS.forEach((provider, index) => {
-    providerEnv[`${provider.envPrefix}_API_KEY`] = keyOf(provider.name);
-    providerEnv[`${provider.envPrefix}_BASE_URL`] = simulators[index]!.url;
-  });
+  const simulators: Simulator[] = await Promise.all(
+    PROVIDERS.map((provider) => startSimulator({ provider: provider.name, credentials: simulatorCredentialValues(provider.name, 'soak') })),
+  );
+  const providerEnv: Record<string, string> = Object.assign({}, ...simulators.map((simulator) => simulator.env));
   const hotSimulator = simulators[0]!;
   const port = await freePort();
   let configDirectory: string | undefined;

@@ -22,6 +22,7 @@ import tracingPlugin from './plugins/tracing.js';
 import { lazyRequestLogger } from './request-logger.js';
 import { ProviderClient, type ProviderClientObserver } from './providers/client.js';
 import { PROVIDERS } from './providers/index.js';
+import { SecretRedactor } from './redact.js';
 import type { ProviderDefinition } from './providers/types.js';
 import { TaskService } from './tasks/service.js';
 import webhooks from './webhooks/index.js';
@@ -61,10 +62,12 @@ export function buildClients(
   tracer?: Tracer,
 ): Map<string, ProviderClient> {
   const clients = new Map<string, ProviderClient>();
+  // One redactor for all: a token one provider mints is cut out of every provider's answers.
+  const redactor = SecretRedactor.fromConfig(config, providers);
   for (const definition of providers) {
     const settings = config.providers[definition.name];
     if (settings === undefined) continue;
-    clients.set(definition.name, new ProviderClient(definition, settings, config, observer, dispatcher, tracer));
+    clients.set(definition.name, new ProviderClient({ definition, settings, config, redactor, observer, dispatcher, tracer }));
   }
   return clients;
 }
@@ -106,7 +109,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const content = new ContentProxy({
     timeoutMs: config.upstreamTimeoutMs,
     allowHosts: config.content.allowHosts,
-    providerOrigins: Object.values(config.providers).map((settings) => settings.baseUrl),
+    providerOrigins: [...clients.values()].flatMap((client) => client.origins),
     resolveHostname: deps.resolveHostname,
   });
   await app.register(webhooks, { config, service, metrics, taskStore: app.taskStore, resolveHostname: deps.resolveHostname, userAgent: `taskgate/${VERSION}` });

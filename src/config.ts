@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { PROVIDERS } from './providers/index.js';
 import type { ProviderDefinition } from './providers/types.js';
 import type { EnvKind, EnvSetting } from './settings/primitives.js';
-import { configSchema, type Config } from './settings/schema.js';
+import { baseUrlVariable, configSchema, type Config } from './settings/schema.js';
 import { TRACING_ENV_SETTINGS } from './tracing/settings.js';
 
 
@@ -80,8 +80,9 @@ function envSettings(providers: readonly ProviderDefinition[]): EnvSetting[] {
     { variable: 'TASKGATE_REDIS_PREFIX', path: ['redis', 'prefix'], kind: 'text' },
     ...TRACING_ENV_SETTINGS,
     ...providers.flatMap((definition): EnvSetting[] => [
-      { variable: `${definition.envPrefix}_API_KEY`, path: ['providers', definition.name, 'apiKey'], kind: 'text' },
-      { variable: `${definition.envPrefix}_BASE_URL`, path: ['providers', definition.name, 'baseUrl'], kind: 'text' },
+      ...definition.credentials.map((spec): EnvSetting => ({ variable: spec.env, path: ['providers', definition.name, spec.setting], kind: 'text' })),
+      { variable: baseUrlVariable(definition), path: ['providers', definition.name, 'baseUrl'], kind: 'text' },
+      ...(definition.urls ?? []).map((spec): EnvSetting => ({ variable: spec.env, path: ['providers', definition.name, spec.setting], kind: 'text' })),
     ]),
   ];
 }
@@ -129,6 +130,9 @@ function describeIssues(error: z.ZodError, fromEnv: readonly EnvSetting[]): stri
       const path = issue.path.map(String);
       const variable = fromEnv.find((setting) => setting.path.every((key, index) => path[index] === key));
       if (variable !== undefined) return `${variable.variable}: ${issue.message}`;
+      // A setting missing because of another one names its own variable (OPENAI_BASE_URL with OPENAI_API_KEY).
+      const named = issue.code === 'custom' ? (issue.params as { variable?: unknown } | undefined)?.variable : undefined;
+      if (typeof named === 'string') return `${named}: ${issue.message}`;
       return `TASKGATE_CONFIG: ${path.join('.') || '(root)'}: ${issue.message}`;
     })
     .join('; ');

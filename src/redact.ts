@@ -1,27 +1,48 @@
 /**
- * The keys this gateway holds never travel back out through upstream text. A provider may
- * echo what it was sent (our key in an error message, a status word, a URL); every
- * configured provider key and client key is cut out of what a provider answered before it
- * can reach an answer, a log line or a metric label.
+ * The secrets this gateway holds never travel back out through upstream text. A provider
+ * may echo what it was sent (our key in an error message, a status word, a URL); every
+ * configured provider credential, client key and token the gateway minted is cut out of
+ * what a provider answered before it can reach an answer, a log line or a metric label.
  */
+import type { ProviderDefinition } from './providers/types.js';
 import type { Config } from './settings/schema.js';
 
 export const REDACTED = '[redacted]';
 
 type Json = string | number | boolean | null | undefined | Json[] | { [key: string]: Json };
 
+/** Tokens minted at run time that stay redacted; older ones have long expired. */
+const MAX_LEARNED_SECRETS = 256;
+/** Shorter text is too common to cut out of answers (and no credential is this short). */
+const MIN_SECRET_LENGTH = 4;
+
 export class SecretRedactor {
   /** Longest first, so a key that contains another is cut out whole. */
-  private readonly secrets: readonly string[];
+  private secrets: readonly string[];
+  private readonly configured: ReadonlySet<string>;
+  /** Learned at run time (minted tokens, keys read from files), oldest first. */
+  private readonly learned: string[] = [];
 
   constructor(secrets: Iterable<string | undefined>) {
-    const unique = new Set([...secrets].filter((secret): secret is string => secret !== undefined && secret !== ''));
-    this.secrets = [...unique].sort((left, right) => right.length - left.length);
+    this.configured = new Set([...secrets].filter((secret): secret is string => secret !== undefined && secret !== ''));
+    this.secrets = [...this.configured].sort((left, right) => right.length - left.length);
   }
 
-  /** Every provider key and client key of this configuration. */
-  static fromConfig(config: Config): SecretRedactor {
-    return new SecretRedactor([...config.apiKeys, ...Object.values(config.providers).map((provider) => provider.apiKey)]);
+  /** Every client key and every secret credential of every provider of this configuration. */
+  static fromConfig(config: Config, providers: readonly ProviderDefinition[]): SecretRedactor {
+    const credentials = providers.flatMap((definition) => {
+      const values = config.providers[definition.name]?.credentials;
+      return definition.credentials.filter((spec) => spec.secret).map((spec) => values?.[spec.setting]);
+    });
+    return new SecretRedactor([...config.apiKeys, ...credentials]);
+  }
+
+  /** A secret learned at run time (a minted token): redacted from now on, like the configured ones. */
+  add(secret: string): void {
+    if (secret.length < MIN_SECRET_LENGTH || this.configured.has(secret) || this.learned.includes(secret)) return;
+    this.learned.push(secret);
+    if (this.learned.length > MAX_LEARNED_SECRETS) this.learned.shift();
+    this.secrets = [...this.configured, ...this.learned].sort((left, right) => right.length - left.length);
   }
 
   /**

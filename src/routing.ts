@@ -59,18 +59,34 @@ export function defaultRoutes(providers: readonly ProviderDefinition[]): Routing
 }
 
 
+/** Where a task may be: a provider and the id it knows it by. */
+export interface Candidate {
+  provider: string;
+  nativeId: string;
+}
+
 export interface Route {
-  /** Candidate providers in order of preference; one for a direct route. */
-  providers: string[];
+  /** Where to ask, in order of preference; more than one makes the id ambiguous. */
+  candidates: readonly Candidate[];
+  /** The id after the provider's name, or the whole id when it named none. */
   nativeId: string;
   /** True when the id named its provider (`vtrix:…`). */
   qualified: boolean;
 }
 
+/** What routing needs to know of each provider: its id form, and the native ids one id may be. */
+export type RoutedProvider = Pick<ProviderDefinition, 'name' | 'nativeIds' | 'expand'>;
+
 export function validateTaskId(id: string): void {
   if (!TASK_ID_PATTERN.test(id)) {
     throw new GatewayError('invalid_task_id', { detail: TASK_ID_RULE });
   }
+}
+
+/** Why an id cannot be routed, kept per id like a route. */
+interface Refusal {
+  code: 'invalid_task_id' | 'no_provider_for_task_id';
+  detail: string;
 }
 
 interface CompiledRule {
@@ -80,12 +96,12 @@ interface CompiledRule {
 
 export class Router {
   private readonly rules: CompiledRule[];
-  /** An id is polled again and again: the rule table is walked once per id. */
-  private readonly ruleMatches = new Memo<string, string[] | undefined>(10_000);
+  /** An id is polled again and again: it is routed once per memo generation. */
+  private readonly routes = new Memo<string, Route | Refusal>(10_000);
 
   constructor(
     rules: readonly RoutingRule[],
-    private readonly knownProviders: ReadonlySet<string>,
+    private readonly providers: ReadonlyMap<string, RoutedProvider>,
   ) {
     this.rules = rules.map((rule) => {
       const { prefix, pattern } = rule;
@@ -98,30 +114,42 @@ export class Router {
   /** Validates the id and returns where to look for it; throws the contract's 400/404. */
   resolve(id: string): Route {
     validateTaskId(id);
-    const colon = id.indexOf(':');
-    if (colon !== -1) {
-      // An id containing ":" is always qualified (DESIGN.md, details settled).
-      const provider = id.slice(0, colon);
-      const nativeId = id.slice(colon + 1);
-      if (!this.knownProviders.has(provider)) {
-        throw new GatewayError('no_provider_for_task_id', {
-          detail: `No provider is named "${provider}"; the providers are ${[...this.knownProviders].join(', ')}.`,
-        });
-      }
-      if (nativeId.length === 0) {
-        throw new GatewayError('invalid_task_id', { detail: 'The task id after "provider:" is empty.' });
-      }
-      return { providers: [provider], nativeId, qualified: true };
-    }
-    const providers = this.ruleMatches.get(id, this.matchRules);
-    if (providers === undefined) {
-      throw new GatewayError('no_provider_for_task_id', {
-        detail: 'No routing rule matches this id; qualify it as "<provider>:<id>".',
-      });
-    }
-    return { providers, nativeId: id, qualified: false };
+    const route = this.routes.get(id, this.route);
+    // A new error per request: an error object carries its request's fate (cause, stack).
+    if ('code' in route) throw new GatewayError(route.code, { detail: route.detail });
+    return route;
   }
 
-  /** The providers of the first rule that matches; undefined when none does. */
-  private readonly matchRules = (id: string): string[] | undefined => this.rules.find((rule) => rule.matches(id))?.providers;
+  private readonly route = (id: string): Route | Refusal => {
+    const colon = id.indexOf(':');
+    if (colon !== -1) {
+      // An id containing ":" is always qualified.
+      const name = id.slice(0, colon);
+      const nativeId = id.slice(colon + 1);
+      if (!this.providers.has(name)) {
+        return { code: 'no_provider_for_task_id', detail: `No provider is named "${name}"; the providers are ${[...this.providers.keys()].join(', ')}.` };
+      }
+      if (nativeId.length === 0) return { code: 'invalid_task_id', detail: 'The task id after "provider:" is empty.' };
+      return this.toRoute([name], nativeId, true);
+    }
+    const names = this.rules.find((rule) => rule.matches(id))?.providers;
+    if (names === undefined) {
+      return { code: 'no_provider_for_task_id', detail: 'No routing rule matches this id; qualify it as "<provider>:<id>".' };
+    }
+    return this.toRoute(names, id, false);
+  };
+
+  /** The candidates of the providers whose id form the native id has; a 400 naming the forms when none has it. */
+  private toRoute(names: readonly string[], nativeId: string, qualified: boolean): Route | Refusal {
+    const known = names.map((name) => this.providers.get(name)).filter((provider) => provider !== undefined);
+    const fitting = known.filter((provider) => provider.nativeIds.pattern.test(nativeId));
+    if (fitting.length === 0) {
+      const forms = known.map(({ name, nativeIds }) => `a ${name} task id is ${nativeIds.description}, e.g. ${nativeIds.example}`).join('; ');
+      return { code: 'invalid_task_id', detail: `The id does not have the form its provider uses: ${forms}.` };
+    }
+    const candidates = fitting.flatMap((provider) =>
+      (provider.expand?.(nativeId) ?? [nativeId]).map((candidate) => ({ provider: provider.name, nativeId: candidate })),
+    );
+    return { candidates, nativeId, qualified };
+  }
 }

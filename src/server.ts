@@ -11,8 +11,9 @@ import { ConfigError, loadConfig } from './config.js';
 import { type Config } from './settings/schema.js';
 import { LogSink } from './log-sink.js';
 import { Metrics } from './metrics.js';
+import { PROVIDERS } from './providers/index.js';
 
-const REDACTED_PATHS = ['req.headers.authorization', 'headers.authorization', '*.apiKey', '*.apiKeys', 'config.providers.*.apiKey'];
+const REDACTED_PATHS = ['req.headers.authorization', 'headers.authorization', '*.apiKey', '*.apiKeys', '*.credentials', 'config.providers.*.credentials'];
 /** After a clean shutdown, how long queued log lines may take to reach stdout. */
 const LOG_DRAIN_MS = 500;
 /**
@@ -33,8 +34,10 @@ export async function startServer(config: Config) {
   if (config.apiKeys.length === 0) {
     app.log.warn('TASKGATE_API_KEYS is not set: /tasks is open to anyone who can reach this gateway');
   }
-  for (const [name, settings] of Object.entries(config.providers)) {
-    if (settings.apiKey === undefined) app.log.warn({ provider: name }, `${name} has no API key: its tasks answer 503 provider_not_configured`);
+  const unconfigured = PROVIDERS.filter((definition) => config.providers[definition.name]?.credentials === undefined);
+  if (unconfigured.length > 0) {
+    const settings = unconfigured.map((definition) => `${definition.name} (${definition.credentials.map((spec) => spec.env).join(' + ')})`);
+    app.log.warn({ providers: unconfigured.map((definition) => definition.name) }, `not configured, their tasks answer 503 provider_not_configured: ${settings.join(', ')}`);
   }
 
   closeWithGrace(

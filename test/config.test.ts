@@ -19,7 +19,7 @@ test('defaults match the contract', () => {
   assert.equal(config.providers.gravitex!.baseUrl, 'https://api.gravitex.ai');
   assert.equal(config.providers.openai!.baseUrl, 'https://api.openai.com');
   assert.equal(config.providers.openai!.pollIntervalMs, 1000);
-  assert.equal(config.providers.vtrix!.apiKey, undefined, 'no key: not configured');
+  assert.equal(config.providers.vtrix!.credentials, undefined, 'no key: not configured');
   // DESIGN.md "Routing a task id", rule 2: the table is made from the providers' own rules.
   assert.deepEqual(config.routes, [
     { prefix: 'video_', providers: ['gravitex', 'openai'] },
@@ -51,7 +51,7 @@ test('environment values are parsed', () => {
     TASKGATE_RATE_LIMIT: '0',
   });
   assert.equal(config.port, 9090);
-  assert.equal(config.providers.vtrix!.apiKey, 'k1');
+  assert.equal(config.providers.vtrix!.credentials?.['apiKey'], 'k1');
   assert.equal(config.providers.vtrix!.baseUrl, 'http://127.0.0.1:1234', 'trailing slash dropped');
   assert.deepEqual(config.apiKeys, ['a', 'b', 'c']);
   assert.deepEqual(config.corsOrigins, ['https://app.example', 'http://localhost:3000']);

@@ -31,13 +31,11 @@ export interface SimulatedProvider {
   name: string;
   /** The simulator's origin. */
   url: string;
-  /** The key the simulator expects (and the gateway is given). */
-  key: string;
-  /** `<PREFIX>_API_KEY` / `<PREFIX>_BASE_URL`. */
-  envPrefix: string;
+  /** The environment that points a gateway at it: its credentials and base URL. */
+  env: Record<string, string>;
   /** Path up to the task id of its status call (the profile's `taskPathPrefix`). */
   taskPathPrefix: string;
-  /** The headers that carry its key, as the gateway sends them. */
+  /** The headers a direct client sends it. */
   authHeaders: Record<string, string>;
   /** Its default poll cadence, from the registry. */
   defaultCadenceMs: number;
@@ -77,15 +75,16 @@ export async function startSimulators(mode: RunMode): Promise<Simulators> {
     const providers = await Promise.all(
       PROVIDERS.map(async (definition): Promise<SimulatedProvider> => {
         const line = lines.find((candidate) => candidate['provider'] === definition.name);
-        if (typeof line?.['url'] !== 'string' || typeof line['key'] !== 'string') throw new Error(`the simulators did not report ${definition.name}`);
+        if (typeof line?.['url'] !== 'string' || typeof line['env'] !== 'object' || typeof line['headers'] !== 'object') {
+          throw new Error(`the simulators did not report ${definition.name}`);
+        }
         return {
           name: definition.name,
           url: line['url'],
-          key: line['key'],
-          envPrefix: definition.envPrefix,
+          env: line['env'] as Record<string, string>,
           taskPathPrefix: (await loadProfile(definition.name)).taskPathPrefix,
-          authHeaders: definition.authHeaders(line['key']),
-          defaultCadenceMs: definition.defaultPollIntervalMs,
+          authHeaders: line['headers'] as Record<string, string>,
+          defaultCadenceMs: definition.cadenceMs,
         };
       }),
     );
@@ -145,10 +144,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     LOG_LEVEL: 'warn',
     TASKGATE_RATE_LIMIT: '0',
   };
-  for (const provider of options.simulators.providers) {
-    env[`${provider.envPrefix}_API_KEY`] = provider.key;
-    env[`${provider.envPrefix}_BASE_URL`] = provider.url;
-  }
+  for (const provider of options.simulators.providers) Object.assign(env, provider.env);
   Object.assign(env, options.env);
   if (options.configFile !== undefined) {
     configDirectory = mkdtempSync(join(tmpdir(), 'taskgate-bench-'));

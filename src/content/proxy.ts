@@ -39,12 +39,23 @@ export interface ContentFetch {
   answer: ServerResponse;
 }
 
+/** A body still to be sent to the client. */
+export interface ContentBody {
+  /**
+   * Sends the rest of the body into the client's answer (its headers already set);
+   * `onClosed` hears, once the answer is closed, the bytes sent and whether the body was whole.
+   */
+  sendTo(sink: ServerResponse, onClosed: (bytes: number, complete: boolean) => void): void;
+  /** Reads the body away and drops it (a redirect's, a refusal's). */
+  discard(): void;
+}
+
 export interface ContentUpstream {
   statusCode: number;
   /** The upstream headers worth passing back (lower-case names). */
   headers: Record<string, string>;
   /** The body still to come; null for HEAD and for answers without a body. */
-  body: UpstreamBody | null;
+  body: ContentBody | null;
 }
 
 const MAX_REDIRECTS = 3;
@@ -67,7 +78,7 @@ class ClientGoneError extends Error {
  * straight into it, the upstream paused whenever the client is slower (no stream between
  * them, no buffering beyond the chunk in hand: issue 10's memory and throughput rows).
  */
-export class UpstreamBody implements Dispatcher.DispatchHandler {
+export class UpstreamBody implements Dispatcher.DispatchHandler, ContentBody {
   readonly started: Promise<{ statusCode: number; headers: Dispatcher.ResponseData['headers'] }>;
   private settleStarted!: { resolve: (value: { statusCode: number; headers: Dispatcher.ResponseData['headers'] }) => void; reject: (error: unknown) => void };
   private isStarted = false;
@@ -241,7 +252,7 @@ export class ContentProxy {
 
   private async request(client: ProviderClient, target: URL, fetch: ContentFetch): Promise<Upstream> {
     // The provider's key goes to its own origin only; a hop anywhere else goes without it.
-    const headers: Record<string, string> = { accept: '*/*', ...client.contentHeaders(target.href) };
+    const headers: Record<string, string> = { accept: '*/*', ...(await client.contentHeaders(target.href)) };
     if (fetch.range !== undefined) headers['range'] = fetch.range;
     if (fetch.ifRange !== undefined) headers['if-range'] = fetch.ifRange;
     const body = new UpstreamBody(fetch.answer);

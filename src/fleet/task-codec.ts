@@ -5,17 +5,19 @@
  */
 import { z } from 'zod';
 import type { TaskState } from '../providers/types.js';
-import { TaskSchema } from '../../schemas/task.js';
+import { TaskOutputSchema, TaskSchema } from '../../schemas/task.js';
 import { decodeGatewayError, encodeGatewayError } from './gateway-errors.js';
 import { SharedErrorSchema, type FlightCodec } from './single-flight.js';
 import type { MessageCodec } from './leader-loop.js';
 import type { Observation, PollMessage } from './store.js';
 
-const { id: _id, provider: _provider, poll_after_ms: _pollAfter, content_url: _contentUrl, ...stateFields } = TaskSchema.shape;
+const { id: _id, provider: _provider, poll_after_ms: _pollAfter, content_url: _contentUrl, outputs: _outputs, ...stateFields } = TaskSchema.shape;
 
 export const TaskStateSchema: z.ZodType<TaskState> = z.object({
   ...stateFields,
+  outputs: z.array(TaskOutputSchema.extend({ url: z.string().min(1), private: z.literal(true).optional() })),
   cadenceMs: z.number().int().positive().optional(),
+  filesRemoved: z.literal(true).optional(),
 });
 
 export const ObservationSchema: z.ZodType<Observation> = z.object({ state: TaskStateSchema, fetchedAt: z.number().finite() });

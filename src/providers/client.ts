@@ -1,68 +1,88 @@
 /**
- * A configured provider: its adapter, its connection pool and its circuit breaker, behind
- * one call, `fetchTask(nativeId)`, that either returns a TaskState or throws a GatewayError.
+ * A configured provider: its connection (credentials in use, its lookup), its upstream
+ * connections and its circuit breaker, behind one call, `fetchTask(nativeId)`, that
+ * either returns a TaskState or throws a GatewayError.
  */
 import type { Dispatcher } from 'undici';
-import type { Config, ProviderConfig } from '../settings/schema.js';
 import { GatewayError, type ProblemCode } from '../errors.js';
-import { SecretRedactor } from '../redact.js';
+import type { SecretRedactor } from '../redact.js';
+import type { Config, ProviderConfig } from '../settings/schema.js';
 import type { Tracer } from '../tracing/tracer.js';
 import { CircuitBreaker, type CircuitState } from '../upstream/breaker.js';
 import { UpstreamClient, type UpstreamObserver } from '../upstream/client.js';
-import { knownTaskStatus } from './normalize.js';
-import type { ProviderDefinition, TaskState } from './types.js';
+import { finalizeTask, StatusTable } from './normalize.js';
+import type { InlineContent, ProviderConnection, ProviderDefinition, StateOutput, TaskState, UpstreamCall } from './types.js';
 
 /** Outcomes that say the provider itself is unwell, as opposed to an answer about the task. */
 const CIRCUIT_FAILURES: ReadonlySet<ProblemCode> = new Set(['upstream_error', 'upstream_timeout']);
 
 export interface ProviderClientObserver extends UpstreamObserver {
   onCircuitState(provider: string, state: CircuitState): void;
-  /** A status word outside the mapping (served as in_progress). */
+  /** A status word outside the provider's table (served as in_progress). */
   onUnknownStatus(provider: string, word: string): void;
+}
+
+export interface ProviderClientOptions {
+  definition: ProviderDefinition;
+  settings: ProviderConfig;
+  config: Config;
+  /** Shared by every provider: learns the tokens each one mints. */
+  redactor: SecretRedactor;
+  observer?: ProviderClientObserver;
+  dispatcher?: Dispatcher;
+  tracer?: Tracer;
+}
+
+function originOf(url: string | undefined): string | undefined {
+  return url === undefined || !URL.canParse(url) ? undefined : new URL(url).origin;
 }
 
 export class ProviderClient {
   readonly name: string;
   readonly pollIntervalMs: number;
-  /** The origin of the provider's base URL: files there need our key (DESIGN.md). */
-  readonly origin: string;
+  readonly statuses: StatusTable;
+  /** The origins that get our credentials: the base URL's, and the provider's other URLs' (DESIGN.md "Results"). */
+  readonly origins: readonly string[];
+  readonly definition: ProviderDefinition;
   private readonly upstream: UpstreamClient | undefined;
+  private readonly connection: ProviderConnection | undefined;
   private readonly breaker: CircuitBreaker;
-  private readonly headers: Record<string, string>;
   private readonly redactor: SecretRedactor;
-  /** A base URL (which relative result URLs resolve against) that itself holds a key: redact every state. */
-  private readonly baseUrlHoldsSecret: boolean;
+  private readonly observer: ProviderClientObserver | undefined;
+  private baseUrlHoldsSecret = false;
 
-  constructor(
-    private readonly definition: ProviderDefinition,
-    private readonly settings: ProviderConfig,
-    config: Config,
-    private readonly observer?: ProviderClientObserver,
-    dispatcher?: Dispatcher,
-    tracer?: Tracer,
-  ) {
+  constructor(options: ProviderClientOptions) {
+    const { definition, settings, config, observer } = options;
+    this.definition = definition;
     this.name = definition.name;
     this.pollIntervalMs = settings.pollIntervalMs;
-    this.origin = new URL(settings.baseUrl).origin;
-    this.redactor = SecretRedactor.fromConfig(config);
-    this.baseUrlHoldsSecret = this.redactor.mayHold(settings.baseUrl);
-    // Only the provider's own auth goes upstream: client headers are never forwarded.
-    this.headers = settings.apiKey === undefined ? {} : { accept: 'application/json', ...definition.authHeaders(settings.apiKey) };
-    this.upstream =
-      settings.apiKey === undefined
-        ? undefined
-        : new UpstreamClient({
-            provider: definition.name,
-            baseUrl: settings.baseUrl,
-            timeoutMs: config.upstreamTimeoutMs,
-            maxBodyBytes: config.maxUpstreamBodyBytes,
-            retries: config.upstreamRetries,
-            connections: settings.connections,
-            observer,
-            dispatcher,
-            tracer,
-            urlTemplate: tracer === undefined ? undefined : definition.taskPath('{id}').replaceAll('%7Bid%7D', '{id}'),
-          });
+    this.statuses = new StatusTable(definition.statuses);
+    this.redactor = options.redactor;
+    this.observer = observer;
+    this.origins = [settings.baseUrl, ...Object.values(settings.urls)].map(originOf).filter((origin) => origin !== undefined);
+    const { credentials, baseUrl } = settings;
+    if (credentials !== undefined && baseUrl !== undefined) {
+      const upstream = new UpstreamClient({
+        provider: definition.name,
+        baseUrl,
+        timeoutMs: config.upstreamTimeoutMs,
+        maxBodyBytes: config.maxUpstreamBodyBytes,
+        retries: config.upstreamRetries,
+        connections: settings.connections,
+        observer,
+        dispatcher: options.dispatcher,
+        tracer: options.tracer,
+      });
+      this.upstream = upstream;
+      // Relative result URLs resolve against the base URL: one that holds a key taints every state.
+      this.baseUrlHoldsSecret = this.redactor.mayHold(baseUrl);
+      const connection: ProviderConnection = definition.connect({
+        settings: { ...settings, credentials, baseUrl },
+        addSecret: (secret) => this.redactor.add(secret),
+        newCall: () => upstream.call(this.authorize),
+      });
+      this.connection = connection;
+    }
     this.breaker = new CircuitBreaker({
       provider: definition.name,
       failureThreshold: config.circuit.failureThreshold,
@@ -74,63 +94,107 @@ export class ProviderClient {
   }
 
   get configured(): boolean {
-    return this.upstream !== undefined;
-  }
-
-  /** Is this absolute URL on the provider's own origin (where its key is needed)? */
-  isOwnOrigin(url: string): boolean {
-    // Cheap prefix test first; the parse settles `https://api.example.evil` vs `https://api.example`.
-    if (!url.startsWith(this.origin)) return false;
-    try {
-      return new URL(url).origin === this.origin;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Headers for fetching a result file at `url`: our key only for the provider's own origin. */
-  contentHeaders(url: string): Record<string, string> {
-    if (this.settings.apiKey === undefined || !this.isOwnOrigin(url)) return {};
-    return this.definition.authHeaders(this.settings.apiKey);
+    return this.connection !== undefined;
   }
 
   get circuitState(): CircuitState {
     return this.breaker.state;
   }
 
-  async fetchTask(nativeId: string): Promise<TaskState> {
-    if (this.upstream === undefined) {
-      throw new GatewayError('provider_not_configured', {
-        provider: this.name,
-        detail: `${this.name} has no API key configured on this gateway.`,
-      });
+  acceptsId(nativeId: string): boolean {
+    return this.definition.nativeIds.pattern.test(nativeId);
+  }
+
+  get idForm(): string {
+    const { description, example } = this.definition.nativeIds;
+    return `${description}, e.g. ${example}`;
+  }
+
+  /** Is this absolute URL on one of the provider's own origins (where its credentials are needed)? */
+  isOwnOrigin(url: string): boolean {
+    // Cheap prefix test first; the parse settles `https://api.example.evil` vs `https://api.example`.
+    if (!this.origins.some((origin) => url.startsWith(origin))) return false;
+    const origin = originOf(url);
+    return origin !== undefined && this.origins.includes(origin);
+  }
+
+  /** Headers for fetching a result file at `url`: our credentials only on the provider's own origins. */
+  async contentHeaders(url: string): Promise<Record<string, string>> {
+    if (this.connection === undefined || this.upstream === undefined || !this.isOwnOrigin(url)) return {};
+    return this.authorize(new URL(url), this.upstream.call(this.authorize));
+  }
+
+  /** The bytes of a private output that is not a URL (inline media), asked of the provider anew. */
+  async openInline(nativeId: string, output: StateOutput): Promise<InlineContent> {
+    const { connection, upstream } = this.ready();
+    if (connection.openInline === undefined) {
+      throw new GatewayError('upstream_invalid_response', { provider: this.name, detail: `${this.name} has no way to serve this output.` });
     }
-    // "." and ".." pass the id pattern but are dot-segments once in a URL path: an upstream
-    // proxy would resolve `/task/..` to its parent route. No provider issues such ids.
-    if (nativeId === '.' || nativeId === '..') {
-      throw new GatewayError('invalid_task_id', { detail: 'A task id cannot be "." or "..".' });
+    try {
+      return await connection.openInline(nativeId, output, upstream.call(this.authorize));
+    } catch (error) {
+      throw this.redacted(error);
+    }
+  }
+
+  async fetchTask(nativeId: string): Promise<TaskState> {
+    const { connection, upstream } = this.ready();
+    if (!this.acceptsId(nativeId)) {
+      throw new GatewayError('invalid_task_id', { provider: this.name, detail: `A ${this.name} task id is ${this.idForm}.` });
     }
     this.breaker.acquire();
     try {
-      const response = await this.upstream.get(this.definition.taskPath(nativeId), this.headers);
-      // Upstream text may echo a key back: redacted before an answer, a log or a metric sees it.
-      // The state's text comes from the body, the native id and the base URL: when none of
-      // them can hold a key (the usual case), there is nothing to walk.
-      const interpreted = this.definition.interpret(response, { nativeId, baseUrl: this.settings.baseUrl });
-      const redact = this.baseUrlHoldsSecret || this.redactor.mayHold(response.body) || this.redactor.mayHold(nativeId);
-      const state = redact ? this.redactor.value(interpreted) : interpreted;
-      if (knownTaskStatus(state.provider_status) === undefined) this.observer?.onUnknownStatus(this.name, state.provider_status);
+      // Upstream text may echo a secret back: redacted before an answer, a log or a metric sees
+      // it. The state's text comes from the bodies, the native id and the base URL: when none
+      // of them can hold one (the usual case), there is nothing to walk.
+      let mayHoldSecret = this.baseUrlHoldsSecret || this.redactor.mayHold(nativeId);
+      const call = upstream.call(this.authorize, (response) => {
+        mayHoldSecret ||= this.redactor.mayHold(response.body);
+      });
+      const draft = await connection.lookup(nativeId, call);
+      const finished = this.markPrivate(finalizeTask(this.name, this.statuses, draft));
+      const state = mayHoldSecret ? this.redactor.value(finished) : finished;
+      if (this.statuses.known(state.provider_status) === undefined && draft.status === undefined) {
+        this.observer?.onUnknownStatus(this.name, state.provider_status);
+      }
       this.breaker.recordSuccess();
       return state;
     } catch (error) {
-      if (error instanceof GatewayError) error.cause = this.redactor.value(error.cause);
       if (error instanceof GatewayError && CIRCUIT_FAILURES.has(error.code)) this.breaker.recordFailure();
       else this.breaker.recordSuccess();
-      throw error;
+      throw this.redacted(error);
     }
   }
 
   close(): Promise<void> {
     return this.upstream?.close() ?? Promise.resolve();
+  }
+
+  private ready(): { connection: ProviderConnection; upstream: UpstreamClient } {
+    if (this.connection === undefined || this.upstream === undefined) {
+      throw new GatewayError('provider_not_configured', {
+        provider: this.name,
+        detail: `${this.name} is not configured on this gateway (${this.definition.credentials.map((spec) => spec.env).join(', ')}).`,
+      });
+    }
+    return { connection: this.connection, upstream: this.upstream };
+  }
+
+  /** The provider's credentials, only towards its own origins. */
+  private readonly authorize = (url: URL, call: UpstreamCall): Record<string, string> | Promise<Record<string, string>> => {
+    if (this.connection === undefined || !this.origins.includes(url.origin)) return {};
+    return this.connection.authorize(url, call);
+  };
+
+  /** Files on the provider's own origins need our credentials: the client gets `/content` for them. */
+  private markPrivate(state: TaskState): TaskState {
+    if (!state.outputs.some((output) => output.private !== true && this.isOwnOrigin(output.url))) return state;
+    const outputs = state.outputs.map((output): StateOutput => (output.private !== true && this.isOwnOrigin(output.url) ? { ...output, private: true } : output));
+    return { ...state, outputs };
+  }
+
+  private redacted(error: unknown): unknown {
+    if (error instanceof GatewayError) error.cause = this.redactor.value(error.cause);
+    return error;
   }
 }

@@ -4,56 +4,52 @@
  * and `finalizeTask` enforces the Task invariants on what an adapter's mapper produced.
  *
  * All pure: an unknown status word is noticed by the caller (ProviderClient's observer logs
- * and counts it, DESIGN.md "logged and counted"), not here.
+ * and counts it), not here.
  */
 import { Memo } from '../memo.js';
 import { GatewayError } from '../errors.js';
 import type { TaskError, TaskOutput, TaskStatus } from '../../schemas/task.js';
-import type { TaskState } from './types.js';
+import type { StateOutput, StatusWords, TaskDraft, TaskState } from './types.js';
 
 export type OutputType = TaskOutput['type'];
-
-/** What an adapter's mapper produces: the TaskState before status mapping and invariants. */
-export type TaskDraft = Omit<TaskState, 'status' | 'url' | 'expires_at' | 'cadenceMs'> & {
-  /** When the provider stops serving the result files, if it says. */
-  expires_at?: string | null;
-};
 
 export const FAILURE_WITHOUT_DETAILS: Readonly<TaskError> = Object.freeze({
   code: 'task_failed',
   message: 'The provider reported a failure without details',
 });
 
-// A Map, not an object literal: upstream words such as "constructor" must not hit a prototype.
-const STATUS_BY_WORD: ReadonlyMap<string, TaskStatus> = new Map<string, TaskStatus>([
-  ['queued', 'queued'],
-  ['pending', 'queued'],
-  ['in_queue', 'queued'],
-  ['submitted', 'queued'],
-  ['not_start', 'queued'],
-  ['starting', 'queued'],
-  ['in_progress', 'in_progress'],
-  ['processing', 'in_progress'],
-  ['running', 'in_progress'],
-  ['unknown', 'in_progress'],
-  ['succeeded', 'succeeded'],
-  ['completed', 'succeeded'],
-  ['success', 'succeeded'],
-  ['failed', 'failed'],
-  ['failure', 'failed'],
-  ['error', 'failed'],
-  ['canceled', 'canceled'],
-  ['cancelled', 'canceled'],
-]);
+/**
+ * The status words of the first providers (vtrix, gravitex, the OpenAI-Videos family),
+ * which share one vocabulary; every other provider declares its own.
+ */
+export const COMMON_STATUS_WORDS: StatusWords = {
+  queued: ['queued', 'pending', 'in_queue', 'submitted', 'not_start', 'starting'],
+  in_progress: ['in_progress', 'processing', 'running', 'unknown'],
+  succeeded: ['succeeded', 'completed', 'success'],
+  failed: ['failed', 'failure', 'error'],
+  canceled: ['canceled', 'cancelled'],
+};
 
-/** The normalized status of a word from DESIGN.md's mapping (case-insensitive), if it is in it. */
-export function knownTaskStatus(word: string): TaskStatus | undefined {
-  return STATUS_BY_WORD.get(word.trim().toLowerCase());
-}
+/** One provider's status words, looked up case-insensitively. */
+export class StatusTable {
+  // A Map, not an object literal: upstream words such as "constructor" must not hit a prototype.
+  private readonly byWord = new Map<string, TaskStatus>();
 
-/** Maps a provider status word; a word outside the mapping means the task is still running. */
-export function toTaskStatus(word: string): TaskStatus {
-  return knownTaskStatus(word) ?? 'in_progress';
+  constructor(words: StatusWords) {
+    for (const [status, list] of Object.entries(words) as Array<[TaskStatus, readonly string[]]>) {
+      for (const word of list) this.byWord.set(word.toLowerCase(), status);
+    }
+  }
+
+  /** The status of a word in the table, if it is in it. */
+  known(word: string): TaskStatus | undefined {
+    return this.byWord.get(word.trim().toLowerCase());
+  }
+
+  /** A word outside the table means the task is still running. */
+  statusOf(word: string): TaskStatus {
+    return this.known(word) ?? 'in_progress';
+  }
 }
 
 /** The first argument that is a non-empty string (trimmed), else null. */
@@ -230,28 +226,34 @@ function toSafeProgress(progress: number | null): number | null {
   return progress !== null && Number.isInteger(progress) && progress >= 0 && progress <= 100 ? progress : null;
 }
 
+/** A usable output: an absolute http(s) URL, or a private one only its provider interprets (inline media). */
+function isUsable(output: StateOutput): boolean {
+  return output.private === true || isAbsoluteHttpUrl(output.url);
+}
+
 /**
- * Maps the draft's status word and enforces the Task invariants: succeeded ⇒ an absolute
- * http(s) `url` and progress 100; failed ⇒ an error (a generic one when the provider gave
- * none); otherwise no error. A succeeded task without a usable result is a broken upstream
- * answer: GatewayError `upstream_invalid_response`.
+ * Maps the draft's status word with the provider's table (unless the draft decided the
+ * status itself) and enforces the Task invariants: succeeded ⇒ a usable result (or the
+ * provider saying it removed the files) and progress 100; failed ⇒ an error (a generic one
+ * when the provider gave none); otherwise no error. A succeeded task without a usable
+ * result is a broken upstream answer: GatewayError `upstream_invalid_response`.
  */
-export function finalizeTask(provider: string, draft: TaskDraft): TaskState {
-  const status = toTaskStatus(draft.provider_status);
-  const outputs = draft.outputs.filter((output) => isAbsoluteHttpUrl(output.url));
-  const url = primaryOutputUrl(outputs);
-  if (status === 'succeeded' && url === null) {
+export function finalizeTask(provider: string, statuses: StatusTable, draft: TaskDraft): TaskState {
+  const status = draft.status ?? statuses.statusOf(draft.provider_status);
+  const outputs = draft.outputs.filter(isUsable);
+  const filesRemoved = status === 'succeeded' && outputs.length === 0 && draft.filesRemoved === true;
+  if (status === 'succeeded' && outputs.length === 0 && !filesRemoved) {
     throw new GatewayError('upstream_invalid_response', {
       provider,
       detail: `${provider} reported a succeeded task without a usable result URL`,
     });
   }
-  return {
+  const state: TaskState = {
     provider_task_id: draft.provider_task_id,
     status,
     provider_status: draft.provider_status,
     progress: status === 'succeeded' ? 100 : toSafeProgress(draft.progress),
-    url,
+    url: primaryOutputUrl(outputs),
     outputs,
     error: status === 'failed' ? (draft.error ?? { ...FAILURE_WITHOUT_DETAILS }) : null,
     model: draft.model,
@@ -259,4 +261,7 @@ export function finalizeTask(provider: string, draft: TaskDraft): TaskState {
     completed_at: draft.completed_at,
     expires_at: draft.expires_at ?? null,
   };
+  if (filesRemoved) state.filesRemoved = true;
+  if (draft.cadenceMs !== undefined) state.cadenceMs = draft.cadenceMs;
+  return state;
 }

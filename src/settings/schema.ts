@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { allowHostsSchema } from '../content/address-guard.js';
-import type { ProviderDefinition } from '../providers/types.js';
+import type { ProviderDefinition, ProviderSettings } from '../providers/types.js';
 import { defaultRoutes, RoutingRuleSchema } from '../routing.js';
 import { tracingSettingsSchema } from '../tracing/settings.js';
 import { durationMs, httpUrl, optionalDurationMs, positiveNumber, wholeNumber } from './primitives.js';
@@ -35,19 +35,62 @@ const redisUrl = z
   .trim()
   .refine((value) => URL.canParse(value) && /^rediss?:$/.test(new URL(value).protocol), 'must be a redis:// or rediss:// URL');
 
+/** `<NAME>_BASE_URL`: every provider's base URL override. */
+export function baseUrlVariable(definition: Pick<ProviderDefinition, 'name'>): string {
+  return `${definition.name.toUpperCase()}_BASE_URL`;
+}
+
+const credential = z.string().regex(/^[^\r\n]+$/, 'must be one line');
+
+/**
+ * A provider's settings from its declaration: each credential (the provider is configured
+ * once all are set, and a half-set provider is refused at boot), its base URL (required
+ * with the credentials when it has no default) and its other URLs.
+ */
 function providerSchema(definition: ProviderDefinition) {
+  const names = definition.credentials.map((spec) => spec.setting);
   return z
     .object({
-      /** Undefined: the provider is not configured and answers 503 provider_not_configured. */
-      apiKey: z.string().regex(/^[^\r\n]+$/, 'must be one line').optional(),
-      baseUrl: httpUrl.default(definition.defaultBaseUrl),
-      pollIntervalMs: durationMs.default(definition.defaultPollIntervalMs),
+      ...Object.fromEntries(names.map((name) => [name, credential.optional()])),
+      baseUrl: definition.defaultBaseUrl === undefined ? httpUrl.optional() : httpUrl.default(definition.defaultBaseUrl),
+      ...Object.fromEntries((definition.urls ?? []).map((spec) => [spec.setting, httpUrl.default(spec.default)])),
+      pollIntervalMs: durationMs.default(definition.cadenceMs),
       connections: positiveNumber.default(128),
     })
     .strict()
-    .transform((settings) => ({ name: definition.name, ...settings }));
+    .superRefine((settings, context) => {
+      const values = settings as Record<string, unknown>;
+      const given = definition.credentials.filter((spec) => values[spec.setting] !== undefined);
+      if (given.length === 0) return;
+      for (const spec of definition.credentials) {
+        if (values[spec.setting] !== undefined) continue;
+        context.addIssue({ code: 'custom', path: [spec.setting], params: { variable: spec.env }, message: `is required with ${given.map((other) => other.env).join(', ')}` });
+      }
+      if (settings.baseUrl === undefined) {
+        const why = definition.baseUrlRequired === undefined ? '' : `: ${definition.baseUrlRequired}`;
+        context.addIssue({
+          code: 'custom',
+          path: ['baseUrl'],
+          params: { variable: baseUrlVariable(definition) },
+          message: `is required with ${given.map((spec) => spec.env).join(', ')}${why}`,
+        });
+      }
+    })
+    .transform((settings): ProviderSettings => {
+      const values = settings as Record<string, unknown>;
+      const credentials = Object.fromEntries(names.map((name) => [name, values[name] as string | undefined]));
+      const configured = names.every((name) => credentials[name] !== undefined);
+      return {
+        name: definition.name,
+        credentials: configured ? (credentials as Record<string, string>) : undefined,
+        baseUrl: settings.baseUrl,
+        urls: Object.fromEntries((definition.urls ?? []).map((spec) => [spec.setting, values[spec.setting] as string])),
+        pollIntervalMs: settings.pollIntervalMs,
+        connections: settings.connections,
+      };
+    });
 }
-export type ProviderConfig = z.output<ReturnType<typeof providerSchema>>;
+export type ProviderConfig = ProviderSettings;
 
 export function configSchema(providers: readonly ProviderDefinition[]) {
   const providerSettings = z

@@ -1,34 +1,33 @@
 /**
  * Provider simulators: real HTTP servers that answer like each provider in the registry,
  * with deterministic task timelines and injectable faults. Each provider's profile
- * (variants, seeds, wording) lives in its own folder (`src/providers/<name>/simulator.ts`).
- * Used by `npm run demo`, the tests and the benchmarks; nothing here talks to the internet.
+ * (variants, seeds, wording, how it checks credentials) lives in its own folder, as
+ * `src/providers/<name>/simulator.ts`, found by that name. Used by `npm run demo`, the
+ * tests and the benchmarks; nothing here talks to the internet.
  */
-import { getProvider, PROVIDER_NAMES } from '../providers/index.js';
+import { PROVIDER_NAMES } from '../providers/index.js';
+import { definitionOf } from './credentials.js';
 import type { ProviderProfile } from './profile.js';
 import { ProviderSimulator, type Simulator, type SimulatorOptions } from './server.js';
 import { planTask, type TaskPlan } from './timeline.js';
 
 export type { Simulator, SimulatorOptions } from './server.js';
-export type { DemoTask, ProviderProfile, SeedTask } from './profile.js';
+export type { DemoTask, ProviderProfile, SeedTask, SimCredentials } from './profile.js';
 export type { Fault, FaultKind, Phase, PhaseStatus, RawAnswer, TaskScript, Variant } from './script.js';
 export { faultSchema, phaseSchema, taskScriptSchema } from './script.js';
 export type { TaskPlan } from './timeline.js';
 export { defaultOutcome, defaultTimeline } from './timeline.js';
+export { defaultSimulatorKey, plainCredentials, simulatorCredentialValues } from './credentials.js';
 
 /** Every provider that has a simulator: all of the registry. */
 export const SIMULATED_PROVIDERS: readonly string[] = PROVIDER_NAMES;
 
-/** The key a simulator expects when none is given (the demo's and the simulator CLI's). */
-export function defaultSimulatorKey(provider: string): string {
-  return `demo-${provider}-key`;
-}
-
-/** The simulator profile of a provider in the registry. */
+/** The simulator profile of a provider in the registry (its folder's `simulator.ts`). */
 export async function loadProfile(provider: string): Promise<ProviderProfile> {
-  const definition = getProvider(provider);
-  if (definition === undefined) throw new Error(`no provider is named "${provider}" (known: ${PROVIDER_NAMES.join(', ')})`);
-  return definition.simulator();
+  const { name } = definitionOf(provider);
+  const module = (await import(`../providers/${name}/simulator.js`)) as { profile?: ProviderProfile };
+  if (module.profile === undefined) throw new Error(`src/providers/${name}/simulator.ts exports no profile`);
+  return module.profile;
 }
 
 /** Starts a simulator listening on `host:port` (default 127.0.0.1, any free port). */

@@ -1,22 +1,25 @@
 /**
  * Runs provider simulators as a standalone process (the benchmarks keep them out of the
  * gateway's process this way, and `npm start` can be tried against them). Prints one JSON
- * line per simulator once it listens:
- *   {"provider":"vtrix","url":"http://127.0.0.1:43121","key":"demo-vtrix-key"}
+ * line per simulator once it listens: its URL, the environment a gateway needs to use it
+ * (credentials and base URL), and the headers a direct client sends:
+ *   {"provider":"vtrix","url":"http://127.0.0.1:43121","env":{"VTRIX_API_KEY":"demo-vtrix-key",…},"headers":{…}}
  * and exits 0 on SIGTERM/SIGINT.
  *
  * node --import tsx src/simulators/main.ts [--provider NAME]... [--host H] [--time-scale F]
  *   [--port NAME=N | --port N]... [--key NAME=K | --key K]...
  * Every provider of the registry by default; `--port N`/`--key K` without a name need a
- * single --provider. Configured by arguments only: a dev tool, it reads no env.
+ * single --provider; `--key` is the key of a provider with one API key, and the word the
+ * credentials of the others are made from (as the demo's are).
+ * Configured by arguments only: a dev tool, it reads no env.
  */
 import { parseArgs } from 'node:util';
-import { defaultSimulatorKey, SIMULATED_PROVIDERS, startSimulator, type Simulator } from './index.js';
+import { SIMULATED_PROVIDERS, simulatorCredentialValues, startSimulator, type Simulator } from './index.js';
 
 interface LaunchPlan {
   provider: string;
   port: number;
-  apiKey: string;
+  credentials: Record<string, string>;
 }
 
 function fail(message: string): never {
@@ -44,6 +47,12 @@ function byProvider(flag: string, entries: readonly string[], providers: Readonl
   return values;
 }
 
+/** `--key K`: the key itself for a provider with one API key; else the word its credentials are made from. */
+function credentialsFrom(provider: string, key: string | undefined): Record<string, string> {
+  const values = simulatorCredentialValues(provider, key ?? 'demo');
+  return key !== undefined && Object.keys(values).length === 1 && 'apiKey' in values ? { apiKey: key } : values;
+}
+
 function readPlans(argv: string[]): { plans: LaunchPlan[]; host: string; timeScale: number } {
   const { values } = parseArgs({
     args: argv,
@@ -66,7 +75,7 @@ function readPlans(argv: string[]): { plans: LaunchPlan[]; host: string; timeSca
   const plans = [...providers].map((provider) => {
     const port = parseNumber('port', ports.get(provider) ?? ports.get(''), 0);
     if (!Number.isInteger(port) || port < 0 || port > 65_535) fail(`port must be 0-65535, got ${port}`);
-    return { provider, port, apiKey: keys.get(provider) ?? keys.get('') ?? defaultSimulatorKey(provider) };
+    return { provider, port, credentials: credentialsFrom(provider, keys.get(provider) ?? keys.get('')) };
   });
   const timeScale = parseNumber('time-scale', values['time-scale'], 1);
   if (!(timeScale > 0)) fail(`--time-scale must be positive, got ${timeScale}`);
@@ -89,7 +98,7 @@ async function main(): Promise<void> {
   for (const plan of options.plans) {
     const simulator = await startSimulator({ ...plan, host: options.host, timeScale: options.timeScale });
     simulators.push(simulator);
-    process.stdout.write(`${JSON.stringify({ provider: simulator.provider, url: simulator.url, key: plan.apiKey })}\n`);
+    process.stdout.write(`${JSON.stringify({ provider: simulator.provider, url: simulator.url, env: simulator.env, headers: simulator.clientHeaders })}\n`);
   }
 }
 

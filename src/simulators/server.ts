@@ -10,7 +10,18 @@ import { JSON_CONTENT_TYPE, prepareAnswer, prepareError, sendAnswer, type Prepar
 import { applyFault } from './faults.js';
 import { loadAsset, type CommittedAssetName } from './media/assets.js';
 import { serveAsset, type Asset } from './media/serve.js';
-import { filePath, VIDEO_EXTENSION, type ContentRoute, type ProviderProfile, type RenderInput } from './profile.js';
+import { definitionOf, plainCredentials, simulatorCredentialValues } from './credentials.js';
+import {
+  filePath,
+  isSimAnswer,
+  VIDEO_EXTENSION,
+  type ErrorAnswer,
+  type ProviderProfile,
+  type RenderInput,
+  type SimCredentials,
+  type SimRequest,
+  type SimRoute,
+} from './profile.js';
 import {
   faultSchema,
   isTerminal,
@@ -24,7 +35,8 @@ import { phaseIndexAt, planTask, type TaskPlan } from './timeline.js';
 export interface SimulatorOptions {
   /** A provider of the registry, e.g. `vtrix`. */
   provider: string;
-  apiKey: string;
+  /** Credential values by the provider's setting names (`apiKey`…); default: the demo's. */
+  credentials?: Readonly<Record<string, string>>;
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 0: any free port. */
@@ -46,6 +58,12 @@ export interface Simulator {
   /** Origin without a trailing slash, e.g. `http://127.0.0.1:43121`. */
   readonly url: string;
   readonly provider: string;
+  /** The environment a gateway needs to use this simulator: its credentials and base URL. */
+  readonly env: Readonly<Record<string, string>>;
+  /** The credential values it accepts, by setting name. */
+  readonly credentials: Readonly<Record<string, string>>;
+  /** The headers a client calling it directly sends (the benchmarks' reference). */
+  readonly clientHeaders: Readonly<Record<string, string>>;
   /** Task-status requests received for that id, or in all; faulted and rejected ones count. */
   hits(id?: string): number;
   /** The name of every request header received (lower case), on any path: what the gateway sends providers. */
@@ -69,8 +87,8 @@ interface TaskState {
   readonly resultUrl: string;
   /** Wall-clock ms of the first poll: the task's clock starts here. */
   firstPollAt: number | undefined;
-  /** Prepared answer per phase index, filled on first use. */
-  readonly answers: (PreparedAnswer | undefined)[];
+  /** Prepared answer per view and phase index, filled on first use. */
+  readonly answers: Map<string, PreparedAnswer>;
 }
 
 interface QueuedFault {
@@ -79,6 +97,8 @@ interface QueuedFault {
 }
 
 const FILES_PREFIX = '/files/';
+/** Bodies a provider call may carry (a POST's JSON, a token request's form). */
+const MAX_REQUEST_BODY_BYTES = 64 * 1024;
 /** The script (and fault) key that stands for every id; never a valid task id itself. */
 const EVERY_ID = '*';
 /** What `/files/<id>.<extension>` serves, whatever the id: a CDN needs no task to exist. */
@@ -97,6 +117,18 @@ function decodeId(encoded: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A request's body as text, refused past MAX_REQUEST_BODY_BYTES. */
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_REQUEST_BODY_BYTES) throw new Error('request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Ranges, HEAD and validators as serve.ts does them; a failed write just drops the socket. */
@@ -123,7 +155,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
   readonly provider: string;
   private origin = '';
   private readonly server: Server;
-  private readonly expectedAuthorization: string;
+  private simCredentials: SimCredentials | undefined;
   private readonly timeScale: number;
   private readonly now: () => number;
   private readonly owns: (id: string) => boolean;
@@ -150,7 +182,6 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     this.timeScale = timeScale;
     this.now = options.now ?? Date.now;
     this.owns = options.owns ?? profile.owns;
-    this.expectedAuthorization = `Bearer ${options.apiKey}`;
     this.notFoundAnswer = prepareError(profile.notFound());
     this.server = createServer(this.handleRequest);
     // Keep-alive well past any client's idle pool timeout, so benchmarks reuse sockets.
@@ -160,6 +191,24 @@ export class ProviderSimulator implements Simulator, ControlTarget {
 
   get url(): string {
     return this.origin;
+  }
+
+  get env(): Readonly<Record<string, string>> {
+    return this.accepted().env;
+  }
+
+  get credentials(): Readonly<Record<string, string>> {
+    return this.accepted().values;
+  }
+
+  get clientHeaders(): Readonly<Record<string, string>> {
+    const credentials = this.accepted();
+    return this.profile.clientHeaders?.(credentials) ?? { authorization: `Bearer ${credentials.values['apiKey'] ?? ''}` };
+  }
+
+  private accepted(): SimCredentials {
+    if (this.simCredentials === undefined) throw new Error(`the ${this.provider} simulator is not listening yet`);
+    return this.simCredentials;
   }
 
   async listen(): Promise<void> {
@@ -172,6 +221,11 @@ export class ProviderSimulator implements Simulator, ControlTarget {
       });
     });
     this.origin = originOf(host, (this.server.address() as AddressInfo).port);
+    const values = this.options.credentials ?? simulatorCredentialValues(this.provider);
+    // Unknown names would leave a gateway silently unconfigured: say so at once.
+    const declared = definitionOf(this.provider).credentials.map((spec) => spec.setting);
+    for (const name of Object.keys(values)) if (!declared.includes(name)) throw new Error(`${this.provider} has no credential "${name}" (it has: ${declared.join(', ')})`);
+    this.simCredentials = (await this.profile.credentials?.(values, this.origin)) ?? plainCredentials(this.provider, values, this.origin);
   }
 
   hits(id?: string): number {
@@ -234,7 +288,7 @@ export class ProviderSimulator implements Simulator, ControlTarget {
       this.server.close(() => resolve());
       // Hanging and dripping responses would otherwise hold close() until their client quits.
       this.server.closeAllConnections();
-    });
+    }).then(() => this.simCredentials?.close?.());
     return this.closing;
   }
 
@@ -244,25 +298,62 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     const queryAt = rawUrl.indexOf('?');
     const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
     const method = request.method ?? 'GET';
-    const { taskPathPrefix } = this.profile;
     for (const name in request.headers) this.headerNames.add(name);
 
-    if (method === 'GET' && path.startsWith(taskPathPrefix)) {
-      const id = decodeId(path.slice(taskPathPrefix.length));
-      if (id !== undefined) return this.answerTaskStatus(id, request, response);
-    }
     if (path.startsWith(CONTROL_PREFIX)) {
       handleControl(this, request, response, path).catch(() => response.destroy());
       return;
     }
-    if (method === 'GET' || method === 'HEAD') {
-      // A content route may share the status path's prefix (OpenAI's `/v1/videos/{id}/content`).
-      if (path.startsWith(FILES_PREFIX)) return this.answerFile(path, request, response);
-      const content = this.profile.contentRoute(path, new URLSearchParams(queryAt === -1 ? '' : rawUrl.slice(queryAt + 1)));
-      if (content !== undefined) return this.answerContent(content, request, response);
-    }
-    sendAnswer(response, prepareError(this.profile.unknownPath(method, path)));
+    if ((method === 'GET' || method === 'HEAD') && path.startsWith(FILES_PREFIX)) return this.answerFile(path, request, response);
+    if (method === 'GET' || method === 'HEAD') return this.answerRequest(this.simRequest(request, path, rawUrl, queryAt, ''), request, response);
+    readBody(request).then(
+      (body) => this.answerRequest(this.simRequest(request, path, rawUrl, queryAt, body), request, response),
+      () => response.destroy(),
+    );
   };
+
+  private simRequest(request: IncomingMessage, path: string, rawUrl: string, queryAt: number, body: string): SimRequest {
+    return {
+      method: request.method ?? 'GET',
+      path,
+      query: new URLSearchParams(queryAt === -1 ? '' : rawUrl.slice(queryAt + 1)),
+      headers: request.headers,
+      body,
+    };
+  }
+
+  private answerRequest(simRequest: SimRequest, request: IncomingMessage, response: ServerResponse): void {
+    const route = this.profile.route === undefined ? this.defaultRoute(simRequest) : this.profile.route(simRequest, this.accepted());
+    if (route === undefined) return sendAnswer(response, prepareError(this.profile.unknownPath(simRequest.method, simRequest.path)));
+    if (route.kind === 'status') return this.answerTaskStatus(route, simRequest, request, response);
+    const refused = route.kind === 'answer' && route.open === true ? undefined : this.refusal(simRequest);
+    if (refused !== undefined) return sendAnswer(response, prepareError(refused));
+    if (route.kind === 'answer') return sendAnswer(response, prepareError(route.answer));
+    if (this.taskState(route.id) === null) return sendAnswer(response, this.notFoundAnswer);
+    serveFile(request, response, loadAsset(route.asset));
+  }
+
+  /** A one-GET provider: its status path, and its key-gated downloads (gravitex's, OpenAI's). */
+  private defaultRoute(request: SimRequest): SimRoute | undefined {
+    const { taskPathPrefix } = this.profile;
+    if (request.method === 'GET' && request.path.startsWith(taskPathPrefix)) {
+      const id = decodeId(request.path.slice(taskPathPrefix.length));
+      if (id !== undefined) return { kind: 'status', id };
+    }
+    if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
+    const content = this.profile.contentRoute(request.path, request.query);
+    if (content === undefined) return undefined;
+    if ('error' in content) return { kind: 'answer', answer: content.error };
+    const id = decodeId(content.encodedId);
+    return id === undefined ? { kind: 'answer', answer: this.profile.notFound() } : { kind: 'content', id, asset: content.asset };
+  }
+
+  /** The provider's refusal of these credentials, if it refuses them. */
+  private refusal(request: SimRequest): ErrorAnswer | undefined {
+    const credentials = this.accepted();
+    if (this.profile.authorize !== undefined) return this.profile.authorize(request, credentials);
+    return request.headers.authorization === `Bearer ${credentials.values['apiKey'] ?? ''}` ? undefined : this.profile.unauthorized();
+  }
 
   /** Result files are public (no key), like a CDN URL: the committed file of the extension. */
   private answerFile(path: string, request: IncomingMessage, response: ServerResponse): void {
@@ -278,33 +369,22 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     times.push(Date.now());
   }
 
-  private answerTaskStatus(id: string, request: IncomingMessage, response: ServerResponse): void {
+  private answerTaskStatus(route: { id: string; view?: string }, simRequest: SimRequest, request: IncomingMessage, response: ServerResponse): void {
+    const { id, view } = route;
     this.totalHits++;
     this.hitsById.set(id, (this.hitsById.get(id) ?? 0) + 1);
     if (this.scripts.has(id)) this.recordHitTime(id);
-    if (request.headers.authorization !== this.expectedAuthorization) {
-      return sendAnswer(response, prepareError(this.profile.unauthorized()));
-    }
+    const refused = this.refusal(simRequest);
+    if (refused !== undefined) return sendAnswer(response, prepareError(refused));
     const fault = this.faults.size === 0 ? undefined : (this.takeFault(id) ?? this.takeFault(EVERY_ID));
-    if (fault === undefined) return sendAnswer(response, this.currentAnswer(id));
+    if (fault === undefined) return sendAnswer(response, this.currentAnswer(id, view));
     applyFault(fault, {
       request,
       response,
       profile: this.profile,
-      normalAnswer: () => this.currentAnswer(id),
+      normalAnswer: () => this.currentAnswer(id, view),
       schedule: (callback, delayMs) => this.schedule(callback, delayMs),
     });
-  }
-
-  /** A download on the provider's own origin: needs the key, like the real ones. */
-  private answerContent(route: ContentRoute, request: IncomingMessage, response: ServerResponse): void {
-    if (request.headers.authorization !== this.expectedAuthorization) {
-      return sendAnswer(response, prepareError(this.profile.unauthorized()));
-    }
-    if ('error' in route) return sendAnswer(response, prepareError(route.error));
-    const id = decodeId(route.encodedId);
-    if (id === undefined || this.taskState(id) === null) return sendAnswer(response, this.notFoundAnswer);
-    serveFile(request, response, loadAsset(route.asset));
   }
 
   private takeFault(id: string): Fault | undefined {
@@ -327,15 +407,21 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     this.timers.add(timer);
   }
 
-  /** The answer this id deserves right now; starts its clock on the first call. */
-  private currentAnswer(id: string): PreparedAnswer {
+  /** The answer this id deserves right now, at one of the provider's calls; starts its clock on the first call. */
+  private currentAnswer(id: string, view: string | undefined): PreparedAnswer {
     const state = this.taskState(id);
-    if (state === null) return this.notFoundAnswer;
+    if (state === null) return view === undefined ? this.notFoundAnswer : prepareError(this.profile.notFound(view));
     if (state.raw !== undefined) return state.raw;
     const now = this.now();
     state.firstPollAt ??= now;
     const index = phaseIndexAt(state.plan.timeline, (now - state.firstPollAt) / this.timeScale);
-    return (state.answers[index] ??= this.renderPhase(id, state, state.firstPollAt, index));
+    const key = view === undefined ? String(index) : `${view}:${index}`;
+    let answer = state.answers.get(key);
+    if (answer === undefined) {
+      answer = this.renderPhase(id, state, state.firstPollAt, index, view);
+      state.answers.set(key, answer);
+    }
+    return answer;
   }
 
   private taskState(id: string): TaskState | null {
@@ -357,11 +443,11 @@ export class ProviderSimulator implements Simulator, ControlTarget {
       raw: pinned?.raw === undefined ? undefined : prepareRaw(pinned.raw),
       resultUrl: pinned?.resultUrl ?? plan.seed?.resultUrl ?? this.options.publicFileUrl?.(id) ?? `${this.origin}${filePath(id, VIDEO_EXTENSION)}`,
       firstPollAt: undefined,
-      answers: [],
+      answers: new Map(),
     };
   }
 
-  private renderPhase(id: string, state: TaskState, firstPollAt: number, index: number): PreparedAnswer {
+  private renderPhase(id: string, state: TaskState, firstPollAt: number, index: number, view: string | undefined): PreparedAnswer {
     const { timeline, variant, model, seed } = state.plan;
     const phase = timeline[index];
     if (phase === undefined) throw new Error(`no phase ${index} for task ${id}`);
@@ -378,7 +464,12 @@ export class ProviderSimulator implements Simulator, ControlTarget {
       baseUrl: this.origin,
       seeded: seed !== undefined,
     };
-    const answer = prepareAnswer(200, JSON.stringify(this.profile.render(variant, input)), JSON_CONTENT_TYPE);
+    const rendered = this.profile.render(variant, input, view);
+    if (isSimAnswer(rendered)) {
+      const body = typeof rendered.body === 'string' ? rendered.body : JSON.stringify(rendered.body);
+      return withHeaders(prepareAnswer(rendered.status, body, JSON_CONTENT_TYPE), rendered.headers);
+    }
+    const answer = prepareAnswer(200, JSON.stringify(rendered), JSON_CONTENT_TYPE);
     return withHeaders(answer, this.profile.statusHeaders?.(variant, input));
   }
 }

@@ -13,7 +13,7 @@ import type { Observation, TaskStore } from '../fleet/store.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
 import type { TaskState } from '../providers/types.js';
-import type { Route } from '../routing.js';
+import type { Candidate, Route } from '../routing.js';
 import { traceLookup, type LookupSource } from '../tracing/lookup-span.js';
 import type { Tracer } from '../tracing/tracer.js';
 import { isTerminal } from '../../schemas/task.js';
@@ -57,33 +57,43 @@ export class TaskLookup {
     private readonly tracer?: Tracer,
   ) {}
 
-  /** Finds the task for a resolved route: at its provider, or at whichever candidate has it. */
+  /** Finds the task for a resolved route: at its one candidate, or at whichever candidate has it. */
   async locate(id: string, route: Route): Promise<Located> {
-    if (route.providers.length === 1) {
-      const client = this.client(route.providers[0]!);
-      return { client, nativeId: route.nativeId, observation: await this.fetch(client, route.nativeId) };
-    }
-    const remembered = this.store.routes.peekLocal(id) ?? (this.store.shared ? await this.store.routes.get(id) : undefined);
-    if (remembered !== undefined) {
-      const client = this.client(remembered);
-      return { client, nativeId: route.nativeId, observation: await this.fetch(client, route.nativeId) };
-    }
-    return this.probe(id, route);
+    const known = this.knownCandidate(id, route) ?? (this.store.shared ? this.remembered(route, await this.store.routes.get(id)) : undefined);
+    if (known === undefined) return this.probe(id, route);
+    const client = this.client(known.provider);
+    return { client, nativeId: known.nativeId, observation: await this.fetch(client, known.nativeId) };
   }
 
   /**
    * What locate() would find in this process's terminal cache, without a promise;
-   * undefined when it is not there (the hot path of a finished task, issue 14 §2). The
-   * caller falls back to locate(), which also asks the fleet's layer. With tracing on the
-   * answer goes the whole way, so its lookup span says where it came from.
+   * undefined when it is not there (the hot path of a finished task). The caller falls
+   * back to locate(), which also asks the fleet's layer. With tracing on the answer goes
+   * the whole way, so its lookup span says where it came from.
    */
   cachedTerminal(id: string, route: Route): Located | undefined {
     if (this.tracer !== undefined) return undefined;
-    const name = route.providers.length === 1 ? route.providers[0] : this.store.routes.peekLocal(id);
-    const client = name === undefined ? undefined : this.clients.get(name);
-    if (client === undefined) return undefined;
-    const observation = this.localTerminal(`${client.name}:${route.nativeId}`);
-    return observation === undefined ? undefined : { client, nativeId: route.nativeId, observation };
+    const known = this.knownCandidate(id, route);
+    const client = known === undefined ? undefined : this.clients.get(known.provider);
+    if (known === undefined || client === undefined) return undefined;
+    const observation = this.localTerminal(`${client.name}:${known.nativeId}`);
+    return observation === undefined ? undefined : { client, nativeId: known.nativeId, observation };
+  }
+
+  /** The route's one candidate, or the one this process remembers having the task; undefined: ask around. */
+  private knownCandidate(id: string, route: Route): Candidate | undefined {
+    if (route.candidates.length === 1) return route.candidates[0];
+    return this.remembered(route, this.store.routes.peekLocal(id));
+  }
+
+  /** A remembered `provider:nativeId`, if it is still one of the route's candidates (the rules may have changed). */
+  private remembered(route: Route, value: string | undefined): Candidate | undefined {
+    if (value === undefined) return undefined;
+    const colon = value.indexOf(':');
+    // A bare provider name: remembered by an older version, before providers had several native ids per id.
+    const provider = colon === -1 ? value : value.slice(0, colon);
+    const nativeId = colon === -1 ? route.nativeId : value.slice(colon + 1);
+    return route.candidates.find((candidate) => candidate.provider === provider && candidate.nativeId === nativeId);
   }
 
   /**
@@ -116,7 +126,8 @@ export class TaskLookup {
   learn(client: ProviderClient, nativeId: string, observation: Observation): void {
     const key = `${client.name}:${nativeId}`;
     if (isTerminal(observation.state.status)) {
-      this.store.terminal.hold(key, observation, this.config.cache.terminalTtlMs);
+      const ttlMs = this.terminalTtl(observation.state, observation.fetchedAt);
+      if (ttlMs > 0) this.store.terminal.hold(key, observation, ttlMs);
       return;
     }
     const left = observation.fetchedAt + this.reuseMs(client, observation.state) - Date.now();
@@ -202,7 +213,8 @@ export class TaskLookup {
     const observation = { state, fetchedAt: Date.now() };
     // Not awaited: a shared write is sent before the flight's outcome, so no replica sees one without the other.
     if (isTerminal(state.status)) {
-      void this.store.terminal.set(key, observation, this.config.cache.terminalTtlMs);
+      const ttlMs = this.terminalTtl(state, observation.fetchedAt);
+      if (ttlMs > 0) void this.store.terminal.set(key, observation, ttlMs);
     } else {
       const reuseMs = this.reuseMs(client, state);
       if (reuseMs > 0) void this.store.fresh.set(key, observation, reuseMs);
@@ -210,7 +222,18 @@ export class TaskLookup {
     return observation;
   }
 
-  /** DESIGN.md: a running answer is reused until the cadence has passed; `cache.freshMs` only shortens that. */
+  /**
+   * How long a finished task is served from memory: `cache.terminalTtlMs`, but never past
+   * the time its files stop being served (then asking again brings fresh signed URLs).
+   */
+  private terminalTtl(state: TaskState, fetchedAt: number): number {
+    const { terminalTtlMs } = this.config.cache;
+    if (state.expires_at === null) return terminalTtlMs;
+    const expiresAt = Date.parse(state.expires_at);
+    return Number.isNaN(expiresAt) ? terminalTtlMs : Math.min(terminalTtlMs, expiresAt - Math.max(fetchedAt, Date.now()));
+  }
+
+  /** A running answer is reused until the cadence has passed; `cache.freshMs` only shortens that. */
   private reuseMs(client: ProviderClient, state: TaskState): number {
     const cadence = cadenceOf(client, state);
     const { freshMs } = this.config.cache;
@@ -233,19 +256,23 @@ export class TaskLookup {
   }
 
   /**
-   * DESIGN.md routing rule 3: ask every configured candidate at once; the first in rule
-   * order that has the task wins; all "not found" is a 404; a failure beats "not found"
-   * because we cannot know the task is absent there.
+   * An ambiguous id: ask every configured candidate at once (several providers, or several
+   * native ids at one provider); the first in order of preference that has the task wins
+   * and is remembered; all "not found" is a 404; a failure beats "not found" because we
+   * cannot know the task is absent there.
    */
   private async probe(id: string, route: Route): Promise<Located> {
-    const candidates = route.providers.map((name) => this.client(name)).filter((client) => client.configured);
+    const candidates = route.candidates
+      .map((candidate) => ({ client: this.client(candidate.provider), nativeId: candidate.nativeId }))
+      .filter(({ client }) => client.configured);
     if (candidates.length === 0) {
-      const first = this.client(route.providers[0]!);
-      return { client: first, nativeId: route.nativeId, observation: await this.fetch(first, route.nativeId) };
+      const first = route.candidates[0]!;
+      const client = this.client(first.provider);
+      return { client, nativeId: first.nativeId, observation: await this.fetch(client, first.nativeId) };
     }
-    const probes: Promise<Probe>[] = candidates.map((client) =>
-      this.fetch(client, route.nativeId).then(
-        (observation) => ({ found: { client, nativeId: route.nativeId, observation } }),
+    const probes: Promise<Probe>[] = candidates.map(({ client, nativeId }) =>
+      this.fetch(client, nativeId).then(
+        (observation) => ({ found: { client, nativeId, observation } }),
         (error: unknown) => ({ error }),
       ),
     );
@@ -253,14 +280,17 @@ export class TaskLookup {
     for (const pending of probes) {
       const outcome = await pending;
       if ('found' in outcome) {
-        void this.store.routes.set(id, outcome.found.client.name, this.config.cache.routeMemoTtlMs);
+        const { client, nativeId } = outcome.found;
+        void this.store.routes.set(id, `${client.name}:${nativeId}`, this.config.cache.routeMemoTtlMs);
         return outcome.found;
       }
       if (!isNotFound(outcome.error) && failure === undefined) failure = outcome.error;
     }
     if (failure !== undefined) throw failure;
+    const asked = [...new Set(candidates.map(({ client }) => client.name))];
     throw new GatewayError('task_not_found', {
-      detail: `No provider among ${candidates.map((client) => client.name).join(', ')} has this task.`,
+      provider: asked.length === 1 ? asked[0] : undefined,
+      detail: asked.length === 1 ? `${asked[0]} has no task with this id.` : `No provider among ${asked.join(', ')} has this task.`,
     });
   }
 }

@@ -66,21 +66,28 @@ export function contentUrl(context: ViewContext, id: string, output?: number): s
 }
 
 /**
- * DESIGN.md "Every URL handed out works for the client": a file on the provider's own
- * origin needs our key, so the client gets the gateway's content URL for it instead.
+ * Every URL handed out works for the client: a private file (on the provider's own origin,
+ * needing our credentials, or not a URL at all) is given as the gateway's content URL.
  */
 function clientOutputs(snapshot: TaskSnapshot, context: ViewContext): TaskOutput[] {
   const { outputs } = snapshot.state;
-  if (!outputs.some((output) => snapshot.client.isOwnOrigin(output.url))) return outputs;
+  if (!outputs.some((output) => output.private === true)) return outputs;
   return outputs.map((output, index) =>
-    snapshot.client.isOwnOrigin(output.url) ? { type: output.type, url: contentUrl(context, snapshot.id, index) } : output,
+    output.private === true ? { type: output.type, url: contentUrl(context, snapshot.id, index) } : output,
   );
+}
+
+/** The client's `url`: the primary output's, or the content URL when the provider removed the files (`/content` then says 410). */
+function clientUrl(snapshot: TaskSnapshot, outputs: readonly TaskOutput[], context: ViewContext): string | null {
+  const { state } = snapshot;
+  if (state.filesRemoved === true) return contentUrl(context, snapshot.id);
+  const primary = state.url === null ? -1 : state.outputs.findIndex((output) => output.url === state.url);
+  return primary === -1 ? state.url : (outputs[primary]?.url ?? null);
 }
 
 export function toTask(snapshot: TaskSnapshot, context: ViewContext): Task {
   const { id, client, state } = snapshot;
   const outputs = clientOutputs(snapshot, context);
-  const primary = state.url === null ? -1 : state.outputs.findIndex((output) => output.url === state.url);
   const succeeded = state.status === 'succeeded';
   return {
     id,
@@ -89,7 +96,7 @@ export function toTask(snapshot: TaskSnapshot, context: ViewContext): Task {
     status: state.status,
     provider_status: state.provider_status,
     progress: state.progress,
-    url: primary === -1 ? state.url : (outputs[primary]?.url ?? null),
+    url: clientUrl(snapshot, outputs, context),
     outputs,
     error: state.error,
     model: state.model,

@@ -40,7 +40,7 @@ export class TaskService {
   private readonly renderer = new TaskRenderer();
 
   constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore, tracer?: Tracer) {
-    this.router = new Router(config.routes, new Set(clients.keys()));
+    this.router = new Router(config.routes, new Map([...clients].map(([name, client]) => [name, client.definition])));
     this.lookup = new TaskLookup(config, clients, metrics, store, tracer);
     this.watcher = new TaskWatcher(this.lookup, store, metrics, config.waiters.max, tracer);
   }

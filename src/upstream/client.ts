@@ -1,11 +1,13 @@
 /**
- * One keep-alive connection pool per provider, and the lookup policy around it: a deadline
- * over the whole lookup (retries included), a response size cap enforced while the body
- * streams, and bounded retries with jittered backoff for connection errors, 5xx and short
- * 429s. It only speaks HTTP; what an answer means is the provider adapter's business.
+ * One provider's keep-alive connections, and the lookup policy around them: one deadline
+ * over a whole lookup (all its calls, retries included), a response size cap enforced
+ * while the body streams, and bounded retries with jittered backoff for connection
+ * errors, 5xx and short 429s. It only speaks HTTP; what an answer means, and which
+ * credentials a request carries, is the provider's business.
  */
-import { Pool, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
+import type { UpstreamCall, UpstreamRequest } from '../providers/types.js';
 import type { TraceSpan, Tracer } from '../tracing/tracer.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { UpstreamResponse } from './types.js';
@@ -25,10 +27,26 @@ export interface UpstreamClientOptions {
   observer?: UpstreamObserver;
   /** When tracing is on: a client span per attempt. */
   tracer?: Tracer;
-  /** The task path with `{id}` for the native id: a span's `url.template`, so ids stay out of traces. */
-  urlTemplate?: string;
-  /** Tests and benchmarks may pass their own dispatcher; otherwise a Pool is made. */
+  /** Tests and benchmarks may pass their own dispatcher; otherwise an Agent (a pool per origin) is made. */
   dispatcher?: Dispatcher;
+}
+
+/** Headers for a request, with the provider's credentials when it carries them. */
+export type Authorize = (url: URL, call: UpstreamCall) => Record<string, string> | Promise<Record<string, string>>;
+
+/** One request as it goes on the wire. */
+interface WireRequest {
+  method: 'GET' | 'POST';
+  origin: string;
+  /** Path and query. */
+  path: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+  maxBodyBytes: number;
+  /** The span's name and `url.template`. */
+  template: string;
+  serverAddress: string;
+  serverPort: number;
 }
 
 const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
@@ -148,51 +166,92 @@ export class UpstreamClient {
   readonly provider: string;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
+  private readonly base: URL;
   private readonly pathPrefix: string;
-  private readonly origin: string;
   private readonly options: UpstreamClientOptions;
-  /** What every attempt's span says about where it went. */
-  private readonly spanAttributes: Readonly<Record<string, string | number>>;
 
   constructor(options: UpstreamClientOptions) {
     this.options = options;
     this.provider = options.provider;
-    const base = new URL(options.baseUrl);
+    this.base = new URL(options.baseUrl);
     // A base URL may carry a path (a provider behind a gateway prefix): keep it.
-    this.pathPrefix = base.pathname.replace(/\/+$/, '');
-    this.origin = base.origin;
-    this.spanAttributes = {
-      'http.request.method': 'GET',
-      'server.address': base.hostname,
-      'server.port': Number(base.port) || (base.protocol === 'https:' ? 443 : 80),
-      'url.template': this.pathPrefix + (options.urlTemplate ?? '/'),
-      'taskgate.provider': options.provider,
-    };
+    this.pathPrefix = this.base.pathname.replace(/\/+$/, '');
     this.ownsDispatcher = options.dispatcher === undefined;
     this.dispatcher =
       options.dispatcher ??
-      new Pool(base.origin, {
+      new Agent({
         connections: options.connections,
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 600_000,
-        maxResponseSize: options.maxBodyBytes,
         connect: { timeout: Math.min(options.timeoutMs, 10_000) },
       });
   }
 
-  /** GET `path` with `headers`; resolves with the final answer or throws a GatewayError. */
-  async get(path: string, headers: Record<string, string>): Promise<UpstreamResponse> {
-    const { retries, timeoutMs, observer, tracer } = this.options;
-    const deadline = Date.now() + timeoutMs;
+  /**
+   * A handle for one lookup: every request made through it shares one deadline,
+   * `UPSTREAM_TIMEOUT_MS` from now, and carries the headers `authorize` gives it;
+   * `inspect` sees every final answer (the redaction's first look).
+   */
+  call(authorize: Authorize, inspect?: (response: UpstreamResponse) => void): UpstreamCall {
+    const deadline = Date.now() + this.options.timeoutMs;
+    const handle: UpstreamCall = {
+      request: async (request) => {
+        const wire = await this.toWire(request, authorize, handle);
+        const response = await this.send(wire, deadline);
+        inspect?.(response);
+        return response;
+      },
+      get remainingMs() {
+        return Math.max(0, deadline - Date.now());
+      },
+    };
+    return handle;
+  }
+
+  private async toWire(request: UpstreamRequest, authorize: Authorize, call: UpstreamCall): Promise<WireRequest> {
+    const absolute = /^https?:\/\//.test(request.path);
+    const url = absolute ? new URL(request.path) : new URL(this.pathPrefix + request.path, this.base.origin);
+    for (const [name, value] of Object.entries(request.query ?? {})) url.searchParams.set(name, value);
+    const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
+    let body: string | undefined;
+    if (request.json !== undefined) {
+      body = JSON.stringify(request.json);
+      headers['content-type'] = 'application/json';
+    } else if (request.form !== undefined) {
+      body = new URLSearchParams(request.form).toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    }
+    // Only the provider's own credentials go upstream: client headers are never forwarded.
+    if (request.auth !== false) Object.assign(headers, await authorize(url, call));
+    return {
+      method: request.method ?? 'GET',
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      headers,
+      body,
+      maxBodyBytes: request.maxBodyBytes ?? this.options.maxBodyBytes,
+      template: absolute ? request.template : this.pathPrefix + request.template,
+      serverAddress: url.hostname,
+      serverPort: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+    };
+  }
+
+  /** One request with its retries; resolves with the final answer or throws a GatewayError. */
+  private async send(request: WireRequest, deadline: number): Promise<UpstreamResponse> {
+    const { retries, observer, tracer } = this.options;
     /** Why the attempt about to be made is a retry. */
     let retryReason: string | undefined;
     for (let attempt = 0; ; attempt++) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw this.timeoutError();
-      const span = tracer?.startSpan(`GET ${this.spanAttributes['url.template']}`, {
+      const span = tracer?.startSpan(`${request.method} ${request.template}`, {
         kind: 'client',
         attributes: {
-          ...this.spanAttributes,
+          'http.request.method': request.method,
+          'server.address': request.serverAddress,
+          'server.port': request.serverPort,
+          'url.template': request.template,
+          'taskgate.provider': this.provider,
           'taskgate.upstream.attempt': attempt + 1,
           'http.request.resend_count': attempt === 0 ? undefined : attempt,
           'taskgate.upstream.retry_reason': retryReason,
@@ -201,7 +260,7 @@ export class UpstreamClient {
       const started = performance.now();
       let outcome: UpstreamResponse | { error: unknown };
       try {
-        outcome = await this.attempt(path, headers, remaining);
+        outcome = await this.attempt(request, remaining);
       } catch (error) {
         outcome = { error };
       }
@@ -218,7 +277,7 @@ export class UpstreamClient {
           this.attempted(span, 'oversized', seconds);
           throw new GatewayError('upstream_invalid_response', {
             provider: this.provider,
-            detail: `${this.provider} sent an answer larger than ${this.options.maxBodyBytes} bytes.`,
+            detail: `${this.provider} sent an answer larger than ${request.maxBodyBytes} bytes.`,
             cause: outcome.error,
           });
         }
@@ -261,19 +320,20 @@ export class UpstreamClient {
   /**
    * One HTTP exchange through undici's `dispatch()` with a small handler that gathers the
    * body itself: `request()` built a stream and a promise chain per call for a body we
-   * always read whole (profiled: issue 6). Same limits as before: headers/body timeouts,
-   * the declared and the streamed size cap, and the deadline for a slow drip.
+   * always read whole. Limits: headers/body timeouts, the declared and the streamed size
+   * cap, and the deadline for a slow drip.
    */
-  private attempt(path: string, headers: Record<string, string>, remainingMs: number): Promise<UpstreamResponse> {
+  private attempt(request: WireRequest, remainingMs: number): Promise<UpstreamResponse> {
     return new Promise<UpstreamResponse>((resolve, reject) => {
-      const collector = new BodyCollector(this.options.maxBodyBytes, remainingMs, resolve, reject);
+      const collector = new BodyCollector(request.maxBodyBytes, remainingMs, resolve, reject);
       try {
         this.dispatcher.dispatch(
           {
-            origin: this.origin,
-            path: this.pathPrefix + path,
-            method: 'GET',
-            headers,
+            origin: request.origin,
+            path: request.path,
+            method: request.method,
+            headers: request.headers,
+            body: request.body,
             headersTimeout: remainingMs,
             bodyTimeout: remainingMs,
           },

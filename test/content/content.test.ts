@@ -256,7 +256,7 @@ describe('what the gateway refuses to fetch', () => {
     assert.equal(task.url, `http://localhost:80/tasks/${id}/content?output=0`);
     assert.equal(task.outputs[0]?.url, task.url);
     assert.equal(task.content_url, `http://localhost:80/tasks/${id}/content`);
-    const direct = await request(selfUrl, { headers: { authorization: `Bearer ${stack.config.providers.gravitex!.apiKey}` } });
+    const direct = await request(selfUrl, { headers: { authorization: `Bearer ${stack.config.providers.gravitex!.credentials?.['apiKey']}` } });
     const expected = Buffer.from(await direct.body.arrayBuffer());
     assert.equal(direct.statusCode, 200, 'the simulator wants the key');
     const through = await stack.app.inject({ url: `/tasks/${id}/content?output=0` });

@@ -39,7 +39,7 @@ const PROBLEM_CORPUS: HostileCase[] = [
   // Path traversal and encoded slashes
   { name: 'encoded traversal', request: '/tasks/..%2F..%2Fetc%2Fpasswd', status: 400, code: 'invalid_task_id' },
   { name: 'double-encoded traversal', request: '/tasks/..%252F..%252Fetc%252Fpasswd', status: 400, code: 'invalid_task_id' },
-  { name: 'encoded slash', request: '/tasks/task_a%2Fb', status: 400, code: 'invalid_task_id' },
+  { name: 'encoded slash in an id only one-segment providers take', request: '/tasks/task_a%2Fb', status: 400, code: 'invalid_task_id' },
   { name: 'double-encoded slash', request: '/tasks/task_a%252Fb', status: 400, code: 'invalid_task_id' },
   { name: 'encoded backslash', request: '/tasks/task_a%5Cb', status: 400, code: 'invalid_task_id' },
   { name: 'dot-dot native id', request: '/tasks/vtrix:..', status: 400, code: 'invalid_task_id' },
@@ -59,8 +59,13 @@ const PROBLEM_CORPUS: HostileCase[] = [
   { name: 'encoded LF', request: '/tasks/task_a%0Ab', status: 400, code: 'invalid_task_id' },
   { name: 'encoded tab', request: '/tasks/task_a%09b', status: 400, code: 'invalid_task_id' },
   // Length
-  { name: '201-character id', request: `/tasks/${'a'.repeat(201)}`, status: 400, code: 'invalid_task_id' },
-  { name: 'qualified id over 200 characters', request: `/tasks/vtrix:${'a'.repeat(200)}`, status: 400, code: 'invalid_task_id' },
+  { name: '513-character id', request: `/tasks/${'a'.repeat(513)}`, status: 400, code: 'invalid_task_id' },
+  { name: 'qualified id over 512 characters', request: `/tasks/vtrix:${'a'.repeat(507)}`, status: 400, code: 'invalid_task_id' },
+  // Slashes (sent as %2F) are allowed inside ids, but no empty or dot segment: no provider path can be walked.
+  { name: 'encoded slash at the start', request: '/tasks/%2Ftask_a', status: 400, code: 'invalid_task_id' },
+  { name: 'encoded double slash', request: '/tasks/models%2F%2Foperations', status: 400, code: 'invalid_task_id' },
+  { name: 'encoded dot segment', request: '/tasks/models%2F.%2Foperations', status: 400, code: 'invalid_task_id' },
+  { name: 'encoded slash in a one-segment native id', request: '/tasks/vtrix:task_a%2Fb', status: 400, code: 'invalid_task_id' },
   { name: '1000-character id', request: `/tasks/task_${'9'.repeat(995)}`, status: 400, code: 'invalid_task_id' },
   // Non-ASCII and look-alikes
   { name: 'encoded CJK id', request: '/tasks/%E4%BB%BB%E5%8A%A1', status: 400, code: 'invalid_task_id' },

@@ -264,7 +264,7 @@ describe('circuit breaker through the gateway', () => {
   test(
     'circuit transitions are logged',
     async (t) => {
-      const vtrix = await startSimulator({ provider: 'vtrix', apiKey: VTRIX_KEY });
+      const vtrix = await startSimulator({ provider: 'vtrix', credentials: { apiKey: VTRIX_KEY } });
       const lines: string[] = [];
       const stream = new Writable({
         write(chunk: Buffer, _encoding, done) {

@@ -164,7 +164,7 @@ test('control characters in upstream status words never reach /metrics: label va
 test(
   'two gateways in one process count only their own unknown statuses',
   async (t) => {
-    const vtrix = await startSimulator({ provider: 'vtrix', apiKey: VTRIX_KEY });
+    const vtrix = await startSimulator({ provider: 'vtrix', credentials: { apiKey: VTRIX_KEY } });
     const config = loadConfig({ VTRIX_API_KEY: VTRIX_KEY, VTRIX_BASE_URL: vtrix.url });
     const first = await buildApp(config, { logger: false });
     const second = await buildApp(config, { logger: false });

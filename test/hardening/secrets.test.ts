@@ -32,8 +32,8 @@ interface Captured {
 }
 
 async function startLoggedGateway(t: { after(fn: () => Promise<void>): void }): Promise<Captured> {
-  const vtrix = await startSimulator({ provider: 'vtrix', apiKey: VTRIX_KEY });
-  const gravitex = await startSimulator({ provider: 'gravitex', apiKey: GRAVITEX_KEY });
+  const vtrix = await startSimulator({ provider: 'vtrix', credentials: { apiKey: VTRIX_KEY } });
+  const gravitex = await startSimulator({ provider: 'gravitex', credentials: { apiKey: GRAVITEX_KEY } });
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {

@@ -15,8 +15,8 @@ const DONE = [{ atMs: 0, status: 'succeeded' as const }];
 const RUNNING = [{ atMs: 0, status: 'in_progress' as const, progress: 40 }];
 
 async function simulators(t: { after(fn: () => Promise<void>): void }): Promise<{ vtrix: Simulator; gravitex: Simulator; env: Record<string, string> }> {
-  const vtrix = await startSimulator({ provider: 'vtrix', apiKey: VTRIX_KEY });
-  const gravitex = await startSimulator({ provider: 'gravitex', apiKey: GRAVITEX_KEY });
+  const vtrix = await startSimulator({ provider: 'vtrix', credentials: { apiKey: VTRIX_KEY } });
+  const gravitex = await startSimulator({ provider: 'gravitex', credentials: { apiKey: GRAVITEX_KEY } });
   t.after(async () => {
     await Promise.all([vtrix.close(), gravitex.close()]);
   });
@@ -147,11 +147,14 @@ test('an open gateway warns once at boot, and names unconfigured providers', asy
   t.after(() => {
     if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
   });
-  const logs = gateway.stdout().map((line) => JSON.parse(line) as { level: number; msg: string; provider?: string });
+  const logs = gateway.stdout().map((line) => JSON.parse(line) as { level: number; msg: string; providers?: string[] });
   const openWarnings = logs.filter((entry) => entry.level === 40 && entry.msg.includes('TASKGATE_API_KEYS'));
   assert.equal(openWarnings.length, 1);
-  assert.ok(logs.some((entry) => entry.level === 40 && entry.provider === 'gravitex'));
-  assert.ok(!logs.some((entry) => entry.provider === 'vtrix' && entry.level === 40));
+  const unconfigured = logs.filter((entry) => entry.level === 40 && entry.providers !== undefined);
+  assert.equal(unconfigured.length, 1, 'one line names every unconfigured provider');
+  assert.ok(unconfigured[0]!.providers!.includes('gravitex'));
+  assert.ok(!unconfigured[0]!.providers!.includes('vtrix'));
+  assert.match(unconfigured[0]!.msg, /gravitex \(GRAVITEX_API_KEY\)/, 'with the variables that would configure it');
   gateway.child.kill('SIGTERM');
   assert.equal(await gateway.exited, 0);
 });

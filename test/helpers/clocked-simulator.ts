@@ -42,7 +42,7 @@ export function useClockedSimulator(provider: ProviderName, apiKey: string, star
   };
   before(async () => {
     statusPath = (await loadProfile(provider)).taskPathPrefix;
-    running = await startSimulator({ provider, apiKey, now: () => clocked.now });
+    running = await startSimulator({ provider, credentials: { apiKey }, now: () => clocked.now });
   });
   after(() => running?.close());
   beforeEach(() => {

@@ -8,10 +8,14 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { type Config } from '../../src/settings/schema.js';
 import { PROVIDERS, type ProviderName } from '../../src/providers/index.js';
-import { startSimulator, type Simulator } from '../../src/simulators/index.js';
+import { simulatorCredentialValues, startSimulator, type Simulator } from '../../src/simulators/index.js';
 
-/** Each provider's key in tests: what its simulator expects and the gateway is given. */
-export const PROVIDER_KEYS = Object.fromEntries(PROVIDERS.map((provider) => [provider.name, `test-${provider.name}-key-3f9a`])) as Record<
+/** Each provider's credentials in tests, by setting name: what its simulator expects and the gateway is given. */
+export const PROVIDER_CREDENTIALS = Object.fromEntries(
+  PROVIDERS.map((provider) => [provider.name, simulatorCredentialValues(provider.name, 'test-3f9a')]),
+) as Record<ProviderName, Record<string, string>>;
+/** The key of each one-key provider (undefined for those with other credentials). */
+export const PROVIDER_KEYS = Object.fromEntries(PROVIDERS.map((provider) => [provider.name, PROVIDER_CREDENTIALS[provider.name]['apiKey']])) as Record<
   ProviderName,
   string
 >;
@@ -54,14 +58,17 @@ async function launchSimulators(options: SimulatorOptions): Promise<LaunchedSimu
   const unconfigured = new Set(options.unconfigured ?? []);
   const entries = await Promise.all(
     PROVIDERS.map(async (provider) => {
-      const simulator = await startSimulator({ provider: provider.name, apiKey: PROVIDER_KEYS[provider.name], timeScale: options.timeScale ?? 1 });
+      const simulator = await startSimulator({ provider: provider.name, credentials: PROVIDER_CREDENTIALS[provider.name], timeScale: options.timeScale ?? 1 });
       return [provider, simulator] as const;
     }),
   );
   const env: Record<string, string> = {};
   for (const [provider, simulator] of entries) {
-    env[`${provider.envPrefix}_BASE_URL`] = simulator.url;
-    if (!unconfigured.has(provider.name)) env[`${provider.envPrefix}_API_KEY`] = PROVIDER_KEYS[provider.name];
+    const credentialVariables = new Set(provider.credentials.map((spec) => spec.env));
+    for (const [variable, value] of Object.entries(simulator.env)) {
+      // Unconfigured: the simulator's URL still, but none of its credentials.
+      if (!unconfigured.has(provider.name) || !credentialVariables.has(variable)) env[variable] = value;
+    }
   }
   const simulators = Object.fromEntries(entries.map(([provider, simulator]) => [provider.name, simulator])) as Simulators;
   const close = async () => {

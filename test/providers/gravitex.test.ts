@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gravitex } from '../../src/providers/gravitex/index.js';
-import { knownTaskStatus } from '../../src/providers/normalize.js';
-import type { InterpretContext } from '../../src/providers/types.js';
-import { adapterHarness, answer } from '../helpers/adapter.js';
+import { COMMON_STATUS_WORDS, StatusTable } from '../../src/providers/normalize.js';
+
+const knownTaskStatus = (word: string) => new StatusTable(COMMON_STATUS_WORDS).known(word);
+import type { InterpretContext } from '../../src/providers/define.js';
+import { adapterHarness, answer, runLookup } from '../helpers/adapter.js';
 
 const TASK_ID = 'task_Q3x9Lm2Vb7Kp4Rt8Ns1Wd6Yh0Jc5Fg2A';
 const LEGACY_TASK_ID = 'task_L8k7J6h5G4f3D2s1A0p9O8i7U6y5T4r3';
@@ -15,9 +17,9 @@ const { fixture, interpretError, assertThrowsCode } = adapterHarness(gravitex, c
 describe('gravitex definition', () => {
   it('has the documented name, env prefix, base URL and a poll cadence of at least 5 s', () => {
     assert.equal(gravitex.name, 'gravitex');
-    assert.equal(gravitex.envPrefix, 'GRAVITEX');
+    assert.deepEqual(gravitex.credentials, [{ setting: 'apiKey', env: 'GRAVITEX_API_KEY', secret: true }]);
     assert.equal(gravitex.defaultBaseUrl, 'https://api.gravitex.ai');
-    assert.equal(gravitex.defaultPollIntervalMs, 5000);
+    assert.equal(gravitex.cadenceMs, 5000);
   });
 
   it('puts the URL-encoded native id into the status path', () => {
@@ -25,8 +27,11 @@ describe('gravitex definition', () => {
     assert.equal(gravitex.taskPath('a/b c'), '/v1/video/generations/a%2Fb%20c');
   });
 
-  it('authenticates with a Bearer key', () => {
-    assert.deepEqual(gravitex.authHeaders('sk-abc'), { authorization: 'Bearer sk-abc' });
+  it('authenticates with a Bearer key', async () => {
+    const { requests } = await runLookup(gravitex, 'abc', () => answer(200, fixture('documented-queued')), { credentials: { apiKey: 'sk-abc' } });
+    assert.equal(requests.length, 1);
+    assert.equal(requests[0]!.headers['authorization'], 'Bearer sk-abc');
+    assert.equal(requests[0]!.url, `${gravitex.defaultBaseUrl}${gravitex.taskPath('abc')}`);
   });
 });
 

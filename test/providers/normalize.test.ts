@@ -10,20 +10,25 @@ import {
 } from '../../src/providers/http.js';
 import { getProvider, PROVIDERS } from '../../src/providers/index.js';
 import {
-  finalizeTask,
-  knownTaskStatus,
+  COMMON_STATUS_WORDS,
+  finalizeTask as finalizeWith,
   resolveResultUrl,
+  StatusTable,
   toOutputType,
   toProgress,
   toRfc3339,
   toTaskError,
-  toTaskStatus,
-  type TaskDraft,
 } from '../../src/providers/normalize.js';
+import type { TaskDraft } from '../../src/providers/types.js';
+
+const COMMON = new StatusTable(COMMON_STATUS_WORDS);
+const toTaskStatus = (word: string) => COMMON.statusOf(word);
+const knownTaskStatus = (word: string) => COMMON.known(word);
+const finalizeTask = (provider: string, draft: TaskDraft) => finalizeWith(provider, COMMON, draft);
 import type { UpstreamResponse } from '../../src/upstream/types.js';
 
 describe('status mapping', () => {
-  it('maps every word of the DESIGN.md table, case-insensitively', () => {
+  it('maps every word of the common table, case-insensitively', () => {
     const table = {
       queued: ['queued', 'pending', 'in_queue', 'submitted', 'not_start', 'starting'],
       in_progress: ['in_progress', 'processing', 'running', 'unknown'],
@@ -44,6 +49,16 @@ describe('status mapping', () => {
       assert.equal(toTaskStatus(word), 'in_progress', word);
       assert.equal(knownTaskStatus(word), undefined, word);
     }
+  });
+
+  it('keeps each provider to its own words: one table never changes another', () => {
+    const own = new StatusTable({ succeeded: ['succeed'], failed: ['Fail'], queued: ['5'] });
+    assert.equal(own.statusOf('SUCCEED'), 'succeeded');
+    assert.equal(own.statusOf('fail'), 'failed');
+    assert.equal(own.statusOf('5'), 'queued');
+    assert.equal(own.known('completed'), undefined, "a common word is not this provider's");
+    assert.equal(COMMON.known('succeed'), undefined, "this provider's word is not a common one");
+    assert.equal(COMMON.known('fail'), undefined);
   });
 });
 
@@ -191,6 +206,25 @@ describe('finalizeTask', () => {
   it('gives a failed task without error the generic failure error', () => {
     const state = finalizeTask('gravitex', { ...draft, provider_status: 'FAILURE', error: null });
     assert.deepEqual(state.error, { code: 'task_failed', message: 'The provider reported a failure without details' });
+  });
+
+  it('lets the provider decide the status itself, and keeps its cadence', () => {
+    const state = finalizeTask('gemini', { ...draft, provider_status: 'done', status: 'failed', error: { code: 'content_filtered', message: 'filtered' }, cadenceMs: 900 });
+    assert.equal(state.status, 'failed');
+    assert.deepEqual(state.error, { code: 'content_filtered', message: 'filtered' });
+    assert.equal(state.cadenceMs, 900);
+  });
+
+  it('keeps private outputs whatever their url, and a succeeded task whose files were removed', () => {
+    const inline = finalizeTask('vertex', { ...draft, provider_status: 'done', status: 'succeeded', outputs: [{ type: 'video', url: 'inline:0', private: true }] });
+    assert.deepEqual(inline.outputs, [{ type: 'video', url: 'inline:0', private: true }]);
+    assert.equal(inline.url, 'inline:0');
+    const removed = finalizeTask('replicate', { ...draft, provider_status: 'succeeded', outputs: [], filesRemoved: true });
+    assert.equal(removed.status, 'succeeded');
+    assert.equal(removed.filesRemoved, true);
+    assert.equal(removed.url, null);
+    // Removed files do not excuse a failed task's missing error, nor mark a running one.
+    assert.equal(finalizeTask('replicate', { ...draft, provider_status: 'processing', filesRemoved: true }).filesRemoved, undefined);
   });
 
   it('throws upstream_invalid_response for a succeeded task without an absolute http(s) url', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openai } from '../../src/providers/openai/index.js';
-import type { InterpretContext } from '../../src/providers/types.js';
-import { adapterHarness, answer } from '../helpers/adapter.js';
+import type { InterpretContext } from '../../src/providers/define.js';
+import { adapterHarness, answer, runLookup } from '../helpers/adapter.js';
 
 const VIDEO_ID = 'video_68d7512d07848190b3e45da0ecbebcde004da08e1e0678d5';
 const BASE_URL = 'https://api.openai.com';
@@ -14,9 +14,9 @@ const { fixture, assertThrowsCode } = adapterHarness(openai, context);
 describe('openai definition', () => {
   it('has the documented name, env prefix, base URL and the SDKs\' 1 s cadence', () => {
     assert.equal(openai.name, 'openai');
-    assert.equal(openai.envPrefix, 'OPENAI');
+    assert.deepEqual(openai.credentials, [{ setting: 'apiKey', env: 'OPENAI_API_KEY', secret: true }]);
     assert.equal(openai.defaultBaseUrl, 'https://api.openai.com');
-    assert.equal(openai.defaultPollIntervalMs, 1000);
+    assert.equal(openai.cadenceMs, 1000);
   });
 
   it('claims video_ ids second to the provider that relays it (order 11)', () => {
@@ -28,8 +28,11 @@ describe('openai definition', () => {
     assert.equal(openai.taskPath('a/b c'), '/v1/videos/a%2Fb%20c');
   });
 
-  it('authenticates with a Bearer key', () => {
-    assert.deepEqual(openai.authHeaders('sk-proj-abc'), { authorization: 'Bearer sk-proj-abc' });
+  it('authenticates with a Bearer key', async () => {
+    const { requests } = await runLookup(openai, 'abc', () => answer(200, fixture('openai-queued')), { credentials: { apiKey: 'sk-proj-abc' } });
+    assert.equal(requests.length, 1);
+    assert.equal(requests[0]!.headers['authorization'], 'Bearer sk-proj-abc');
+    assert.equal(requests[0]!.url, `${openai.defaultBaseUrl}${openai.taskPath('abc')}`);
   });
 });
 

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { knownTaskStatus } from '../../src/providers/normalize.js';
-import type { InterpretContext } from '../../src/providers/types.js';
-import { adapterHarness, answer } from '../helpers/adapter.js';
+import { COMMON_STATUS_WORDS, StatusTable } from '../../src/providers/normalize.js';
+
+const knownTaskStatus = (word: string) => new StatusTable(COMMON_STATUS_WORDS).known(word);
+import type { InterpretContext } from '../../src/providers/define.js';
+import { adapterHarness, answer, runLookup } from '../helpers/adapter.js';
 import { vtrix } from '../../src/providers/vtrix/index.js';
 
 const TASK_ID = 'd758n65e878c73cmdg20';
@@ -13,9 +15,9 @@ const { fixture, interpretError, assertThrowsCode } = adapterHarness(vtrix, cont
 describe('vtrix definition', () => {
   it('has the documented name, env prefix, base URL and 5 s poll cadence', () => {
     assert.equal(vtrix.name, 'vtrix');
-    assert.equal(vtrix.envPrefix, 'VTRIX');
+    assert.deepEqual(vtrix.credentials, [{ setting: 'apiKey', env: 'VTRIX_API_KEY', secret: true }]);
     assert.equal(vtrix.defaultBaseUrl, 'https://cloud.vtrix.ai');
-    assert.equal(vtrix.defaultPollIntervalMs, 5000);
+    assert.equal(vtrix.cadenceMs, 5000);
   });
 
   it('puts the URL-encoded native id into the status path', () => {
@@ -24,8 +26,11 @@ describe('vtrix definition', () => {
     assert.equal(vtrix.taskPath('../x?y#z'), '/model/v1/generation/task/..%2Fx%3Fy%23z');
   });
 
-  it('authenticates with a Bearer key', () => {
-    assert.deepEqual(vtrix.authHeaders('vk-123'), { authorization: 'Bearer vk-123' });
+  it('authenticates with a Bearer key', async () => {
+    const { requests } = await runLookup(vtrix, 'abc', () => answer(200, fixture('current-running')), { credentials: { apiKey: 'vk-123' } });
+    assert.equal(requests.length, 1);
+    assert.equal(requests[0]!.headers['authorization'], 'Bearer vk-123');
+    assert.equal(requests[0]!.url, `${vtrix.defaultBaseUrl}${vtrix.taskPath('abc')}`);
   });
 });
 

@@ -49,7 +49,7 @@ test('errors before the stream starts are problem+json', async (t) => {
   const hitsBefore = vtrix.hits() + gravitex.hits();
   const invalid = await app.inject({ url: '/tasks/bad%20id/events' });
   const problem = assertProblem(invalid, 400, 'invalid_task_id');
-  assert.match(problem.detail, /1-200 characters/);
+  assert.match(problem.detail, /1-512 characters/);
   assert.equal(vtrix.hits() + gravitex.hits(), hitsBefore, 'nothing went upstream');
 });
 

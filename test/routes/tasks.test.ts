@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { PROVIDERS } from '../../src/providers/index.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { TaskSchema } from '../../schemas/task.js';
@@ -173,7 +174,10 @@ test('readyz is 503 with the reason when no provider at all is configured', asyn
   const response = await app.inject({ url: '/readyz' });
   assert.equal(response.statusCode, 503);
   assert.equal(json(response).code, 'service_unavailable');
-  assert.match(String(json(response).detail), /No provider is configured: set at least one of VTRIX_API_KEY, GRAVITEX_API_KEY/);
+  const detail = String(json(response).detail);
+  assert.match(detail, /^No provider is configured: set the credentials of at least one \(/);
+  // Every provider of the registry, with the variables that would configure it.
+  for (const provider of PROVIDERS) assert.ok(detail.includes(`${provider.name}: ${provider.credentials.map((spec) => spec.env).join(' + ')}`), provider.name);
 });
 
 test('during the shutdown delay /readyz is 503 while /tasks keeps answering', async (t) => {

@@ -39,6 +39,8 @@ describe('simulators CLI (main.ts)', () => {
     try {
       assert.equal(lines[0]?.provider, 'vtrix');
       assert.match(lines[0]?.url ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+      // What a gateway needs to use it, from the provider's own declaration of its credentials.
+      assert.deepEqual((lines[0] as { env?: unknown }).env, { VTRIX_BASE_URL: lines[0]?.url, VTRIX_API_KEY: 'cli-key' });
       const response = await request(`${lines[0]?.url}/model/v1/generation/task/task_abc001`, {
         headers: { authorization: 'Bearer cli-key' },
       });

@@ -24,7 +24,7 @@ async function control(method: 'GET' | 'POST' | 'DELETE', path: string, body?: s
 
 describe('hit counters and the /__sim/ control API', () => {
   before(async () => {
-    simulator = await startSimulator({ provider: 'gravitex', apiKey: KEY });
+    simulator = await startSimulator({ provider: 'gravitex', credentials: { apiKey: KEY } });
   });
   after(() => simulator.close());
   beforeEach(() => simulator.reset());
@@ -141,7 +141,7 @@ describe('hit counters and the /__sim/ control API', () => {
   });
 
   it('lets a constructor option decide which ids exist', async () => {
-    const custom = await startSimulator({ provider: 'vtrix', apiKey: KEY, owns: (id) => id.startsWith('mine-') });
+    const custom = await startSimulator({ provider: 'vtrix', credentials: { apiKey: KEY }, owns: (id) => id.startsWith('mine-') });
     try {
       const statusOf = async (id: string): Promise<number> => {
         const response = await request(`${custom.url}/model/v1/generation/task/${id}`, { headers: { authorization: `Bearer ${KEY}` } });

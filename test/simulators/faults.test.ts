@@ -26,8 +26,8 @@ async function poll(simulator: Simulator, id = ID, options: { signal?: AbortSign
 
 describe('fault injection', () => {
   before(async () => {
-    vtrix = await startSimulator({ provider: 'vtrix', apiKey: KEY });
-    gravitex = await startSimulator({ provider: 'gravitex', apiKey: KEY });
+    vtrix = await startSimulator({ provider: 'vtrix', credentials: { apiKey: KEY } });
+    gravitex = await startSimulator({ provider: 'gravitex', credentials: { apiKey: KEY } });
   });
   after(() => Promise.all([vtrix.close(), gravitex.close()]));
   beforeEach(() => {
@@ -125,7 +125,7 @@ describe('fault injection', () => {
   });
 
   it('hang never answers: the client deadline cuts it, and close() still returns promptly', async () => {
-    const doomed = await startSimulator({ provider: 'vtrix', apiKey: KEY });
+    const doomed = await startSimulator({ provider: 'vtrix', credentials: { apiKey: KEY } });
     doomed.injectFault('*', { kind: 'hang' });
     await assert.rejects(poll(doomed, ID, { signal: AbortSignal.timeout(200) }), { name: 'TimeoutError' });
     const pending = poll(doomed, 'task_other');

@@ -73,7 +73,7 @@ describe('task clocks', () => {
   }
 
   before(async () => {
-    simulator = await startSimulator({ provider: 'gravitex', apiKey: KEY, now: () => clock });
+    simulator = await startSimulator({ provider: 'gravitex', credentials: { apiKey: KEY }, now: () => clock });
   });
   after(() => simulator.close());
   beforeEach(() => {
@@ -122,7 +122,7 @@ describe('task clocks', () => {
   });
 
   it('run timeScale times faster with a scaled simulator', async () => {
-    const fast = await startSimulator({ provider: 'gravitex', apiKey: KEY, now: () => clock, timeScale: 0.01 });
+    const fast = await startSimulator({ provider: 'gravitex', credentials: { apiKey: KEY }, now: () => clock, timeScale: 0.01 });
     try {
       fast.setTask('video_fast', { variant: 'wrapped', timeline: [{ atMs: 0, status: 'queued' }, { atMs: 20_000, status: 'succeeded' }] });
       const url = `${fast.url}/v1/video/generations/video_fast`;

@@ -18,7 +18,7 @@ function isGravitexTaskNotFound(response: UpstreamResponse): boolean {
 
 export const gravitex = defineHttpProvider({
   name: GRAVITEX_NAME,
-  envPrefix: 'GRAVITEX',
+  title: 'gravitex video generations',
   defaultBaseUrl: 'https://api.gravitex.ai',
   // Docs say 3-5 s, and the server refreshes most tasks only every ~15 s: never faster than 5 s.
   cadenceMs: 5000,
@@ -31,5 +31,4 @@ export const gravitex = defineHttpProvider({
   schema: GravitexBodySchema,
   toDraft: toTaskDraft,
   isNotFound: isGravitexTaskNotFound,
-  simulator: () => import('./simulator.js').then((module) => module.gravitexProfile),
 });

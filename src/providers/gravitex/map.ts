@@ -10,9 +10,9 @@ import {
   toRfc3339,
   toTaskError,
   type OutputType,
-  type TaskDraft,
 } from '../normalize.js';
-import type { InterpretContext } from '../types.js';
+import type { TaskDraft } from '../types.js';
+import type { InterpretContext } from '../define.js';
 import type { GravitexBody, GravitexEnvelope, GravitexTask } from './schema.js';
 
 export const GRAVITEX_NAME = 'gravitex';

@@ -185,7 +185,7 @@ function decorateTimeline(variant: Variant, timeline: Phase[], id: string): Phas
 }
 
 
-export const gravitexProfile: ProviderProfile = {
+export const profile: ProviderProfile = {
   name: GRAVITEX_NAME,
   variants: GRAVITEX_VARIANTS,
   seeds: SEEDS,

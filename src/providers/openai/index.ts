@@ -25,7 +25,7 @@ function pollAfterMs(response: UpstreamResponse): number | undefined {
 
 export const openai = defineHttpProvider({
   name: OPENAI_NAME,
-  envPrefix: 'OPENAI',
+  title: 'OpenAI-Videos-compatible APIs (relays and hosts)',
   // Azure's copy lives under `https://<resource>/openai`: a base URL's path is kept.
   defaultBaseUrl: 'https://api.openai.com',
   // The official SDKs poll every 1 s unless an answer's `openai-poll-after-ms` says otherwise.
@@ -37,5 +37,4 @@ export const openai = defineHttpProvider({
   toDraft: toTaskDraft,
   isNotFound: (response) => response.statusCode === 404,
   cadenceOf: pollAfterMs,
-  simulator: () => import('./simulator.js').then((module) => module.openaiProfile),
 });

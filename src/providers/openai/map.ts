@@ -4,17 +4,20 @@
 import type { TaskOutput } from '../../../schemas/task.js';
 import {
   firstNonEmptyString,
-  knownTaskStatus,
   resolveResultUrl,
   toProgress,
   toRfc3339,
   toTaskError,
-  type TaskDraft,
+  COMMON_STATUS_WORDS,
+  StatusTable,
 } from '../normalize.js';
-import type { InterpretContext } from '../types.js';
+import type { TaskDraft } from '../types.js';
+import type { InterpretContext } from '../define.js';
 import type { OpenAiVideo } from './schema.js';
 
 export const OPENAI_NAME = 'openai';
+
+const STATUSES = new StatusTable(COMMON_STATUS_WORDS);
 
 /** The content endpoint's file kinds that are outputs (the spritesheet is a player aid, not a result). */
 type ContentVariant = 'video' | 'thumbnail';
@@ -29,7 +32,7 @@ export function contentEndpoint(baseUrl: string, nativeId: string, variant: Cont
  * carry no URL at all, their result is the content endpoint (the video, plus its thumbnail).
  */
 function toOutputs(video: OpenAiVideo, context: InterpretContext): TaskOutput[] {
-  if (knownTaskStatus(video.status) !== 'succeeded') return [];
+  if (STATUSES.known(video.status) !== 'succeeded') return [];
   const publicUrl = resolveResultUrl(video.outputs?.video_url, context.baseUrl);
   if (publicUrl !== null) return [{ type: 'video', url: publicUrl }];
   return [

@@ -122,7 +122,7 @@ function render(variantName: Variant, input: RenderInput): unknown {
   return body;
 }
 
-export const openaiProfile: ProviderProfile = {
+export const profile: ProviderProfile = {
   name: OPENAI_NAME,
   variants: OPENAI_VARIANTS,
   seeds: SEEDS,

@@ -16,7 +16,7 @@ function isVtrixTaskNotFound(response: UpstreamResponse): boolean {
 
 export const vtrix = defineHttpProvider({
   name: VTRIX_NAME,
-  envPrefix: 'VTRIX',
+  title: 'vtrix generation tasks',
   defaultBaseUrl: 'https://cloud.vtrix.ai',
   // Its CLI polls every 5 s; the docs advise 3-5 s.
   cadenceMs: 5000,
@@ -29,5 +29,4 @@ export const vtrix = defineHttpProvider({
   schema: VtrixBodySchema,
   toDraft: toTaskDraft,
   isNotFound: isVtrixTaskNotFound,
-  simulator: () => import('./simulator.js').then((module) => module.vtrixProfile),
 });

@@ -10,9 +10,9 @@ import {
   toProgress,
   toRfc3339,
   toTaskError,
-  type TaskDraft,
 } from '../normalize.js';
-import type { InterpretContext } from '../types.js';
+import type { TaskDraft } from '../types.js';
+import type { InterpretContext } from '../define.js';
 import type { VtrixBody, VtrixEnvelopeStatus, VtrixTask } from './schema.js';
 
 export const VTRIX_NAME = 'vtrix';

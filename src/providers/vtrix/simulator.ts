@@ -180,7 +180,7 @@ function render(variantName: Variant, input: RenderInput): unknown {
   return body;
 }
 
-export const vtrixProfile: ProviderProfile = {
+export const profile: ProviderProfile = {
   name: VTRIX_NAME,
   variants: VTRIX_VARIANTS,
   seeds: SEEDS,
