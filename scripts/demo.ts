@@ -42,7 +42,12 @@ for (const provider of PROVIDERS) {
     provider: provider.name,
     publicFileUrl: () => cdn.signedUrl('sample.webm', RESULT_LINK_TTL_MS),
   });
-  const { demo } = await loadProfile(provider.name);
+  const { demo, seeds } = await loadProfile(provider.name);
+  // The seed documents' result URLs name hosts on the internet, which the demo never reaches:
+  // their stories stay as documented, their files come from the loopback CDN.
+  for (const [id, seed] of seeds) {
+    if (seed.resultUrl !== undefined) simulator.setTask(id, { resultUrl: cdn.signedUrl('sample.webm', RESULT_LINK_TTL_MS) });
+  }
   // The pinned stories make every curl line below show something definite.
   for (const task of demo) if (task.script !== undefined) simulator.setTask(task.id.slice(task.id.indexOf(':') + 1), task.script);
   started.push({ name: provider.name, simulator, demo });
@@ -67,8 +72,8 @@ try {
 const cdnAddress = new URL(cdn.url);
 config = { ...config, content: { allowHosts: [...config.content.allowHosts, { host: cdnAddress.hostname, port: Number(cdnAddress.port) }] } };
 const appDeps = {
-  // The demo never leaves loopback: result URLs naming hosts on the internet (the seed
-  // documents' own) are not resolved, so fetching them is a 502 instead of a packet out.
+  // The demo never leaves loopback: a result URL naming a host on the internet (one pinned
+  // through /__sim/tasks, say) is not resolved, so fetching it is a 502 instead of a packet out.
   resolveHostname: async (hostname: string): Promise<never> => {
     throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
   },
@@ -161,8 +166,8 @@ if (first !== undefined) {
 const streamed = started.flatMap(({ demo }) => demo).find((task) => task.events === true);
 if (streamed !== undefined) {
   lines.push('  # once it has succeeded: its video, streamed through the gateway; a range as players ask for it');
-  lines.push(curl(`/tasks/${segment(streamed.id)}/content`, '-s -o video.webm -D -'));
-  lines.push(curl(`/tasks/${segment(streamed.id)}/content`, "-s -o /dev/null -D - -H 'Range: bytes=0-1023'"));
+  lines.push(curl(`/tasks/${segment(streamed.id)}/content`, '-fsS -o video.webm -D -'));
+  lines.push(curl(`/tasks/${segment(streamed.id)}/content`, "-fsS -o /dev/null -D - -H 'Range: bytes=0-1023'"));
   lines.push('  # a browser link (no key in the page): status, events and content of this task only, for 15 min');
   lines.push(curl(`/tasks/${segment(streamed.id)}/links`, '-s -X POST'));
 }

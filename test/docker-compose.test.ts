@@ -3,11 +3,10 @@
  * it builds from the Dockerfile's own stages, names only DESIGN.md's variables, points the
  * replicas at its Redis and simulators, gives every service a health check, and leaves a
  * replica time for shutdownDelayMs and its drain. Each replica's environment really boots
- * a config (loadConfig), with the compose file's TASKGATE_CONFIG content.
+ * a config (loadConfig), with the file of the repository it mounts at TASKGATE_CONFIG.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
@@ -30,17 +29,18 @@ const ServiceSchema = z
     build: z.object({ context: z.string(), target: z.string() }).optional(),
     command: z.array(z.string()).optional(),
     environment: z.record(z.string(), z.string()).optional(),
-    configs: z.array(z.object({ source: z.string(), target: z.string() })).optional(),
+    volumes: z.array(z.string()).optional(),
     depends_on: z.record(z.string(), z.object({ condition: z.string() })).optional(),
     ports: z.array(z.string()).optional(),
     healthcheck: HealthcheckSchema,
     stop_grace_period: z.string().optional(),
   })
   .passthrough();
-const ComposeSchema = z.object({
-  services: z.record(z.string(), ServiceSchema),
-  configs: z.record(z.string(), z.object({ content: z.string() })),
-});
+const ComposeSchema = z
+  .object({
+    services: z.record(z.string(), ServiceSchema),
+  })
+  .passthrough();
 
 const compose = ComposeSchema.parse(parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }));
 const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
@@ -85,45 +85,48 @@ test('every service has a health check; replicas check readiness and wait for he
 });
 
 test("the replicas' environment names only DESIGN.md variables and boots a config on the fleet's Redis and simulators", () => {
-  const directory = mkdtempSync(join(tmpdir(), 'taskgate-compose-'));
-  try {
-    const simulatorArguments = compose.services['simulators']!.command!;
-    const flagValues = (flag: string) => simulatorArguments.flatMap((value, index) => (simulatorArguments[index - 1] === flag ? [value] : []));
-    const simulatorPorts = new Map(flagValues('--port').map((entry) => entry.split('=') as [string, string]));
-    const simulatorKeys = new Map(flagValues('--key').map((entry) => entry.split('=') as [string, string]));
-    for (const [name, service] of replicas) {
-      const environment = service.environment!;
-      for (const variable of Object.keys(environment)) assert.ok(DESIGN_VARIABLES.has(variable), `${name} sets ${variable}, which DESIGN.md does not name`);
+  const simulatorArguments = compose.services['simulators']!.command!;
+  const flagValues = (flag: string) => simulatorArguments.flatMap((value, index) => (simulatorArguments[index - 1] === flag ? [value] : []));
+  const simulatorPorts = new Map(flagValues('--port').map((entry) => entry.split('=') as [string, string]));
+  const simulatorKeys = new Map(flagValues('--key').map((entry) => entry.split('=') as [string, string]));
+  for (const [name, service] of replicas) {
+    const environment = service.environment!;
+    for (const variable of Object.keys(environment)) assert.ok(DESIGN_VARIABLES.has(variable), `${name} sets ${variable}, which DESIGN.md does not name`);
 
-      const redisUrl = new URL(environment['REDIS_URL']!);
-      assert.match(redisUrl.protocol, /^rediss?:$/);
-      assert.ok(/^(valkey|redis)/.test(compose.services[redisUrl.hostname]?.image ?? ''), `REDIS_URL host ${redisUrl.hostname} is the Redis service`);
-      assert.ok(service.depends_on?.[redisUrl.hostname], `${name} waits for ${redisUrl.hostname}`);
+    const redisUrl = new URL(environment['REDIS_URL']!);
+    assert.match(redisUrl.protocol, /^rediss?:$/);
+    assert.ok(/^(valkey|redis)/.test(compose.services[redisUrl.hostname]?.image ?? ''), `REDIS_URL host ${redisUrl.hostname} is the Redis service`);
+    assert.ok(service.depends_on?.[redisUrl.hostname], `${name} waits for ${redisUrl.hostname}`);
 
-      for (const provider of ['vtrix', 'gravitex']) {
-        const baseUrl = new URL(environment[`${provider.toUpperCase()}_BASE_URL`]!);
-        assert.equal(baseUrl.hostname, 'simulators');
-        assert.equal(baseUrl.port, simulatorPorts.get(provider), `${provider} port`);
-        assert.equal(environment[`${provider.toUpperCase()}_API_KEY`], simulatorKeys.get(provider), `${provider} key`);
-      }
-
-      // The config file as the container sees it: the compose `configs` entry mounted at TASKGATE_CONFIG.
-      const mounted = service.configs?.find((entry) => entry.target === environment['TASKGATE_CONFIG']);
-      assert.ok(mounted, `${name} mounts a config at TASKGATE_CONFIG`);
-      const file = join(directory, `${name}.json`);
-      writeFileSync(file, compose.configs[mounted.source]!.content);
-      const config = loadConfig({ ...environment, TASKGATE_CONFIG: file });
-      assert.equal(config.redis.url, environment['REDIS_URL']);
-      assert.equal(config.redis.prefix, environment['TASKGATE_REDIS_PREFIX']);
-      assert.ok(config.shutdownDelayMs > 0, 'behind a balancer a replica keeps serving after SIGTERM');
-      assert.ok(
-        seconds(service.stop_grace_period ?? '10s') * 1000 > config.shutdownDelayMs + config.shutdownGraceMs,
-        `${name}: stop_grace_period must outlast shutdownDelayMs + shutdownGraceMs, or Docker kills the drain`,
-      );
+    for (const provider of ['vtrix', 'gravitex']) {
+      const baseUrl = new URL(environment[`${provider.toUpperCase()}_BASE_URL`]!);
+      assert.equal(baseUrl.hostname, 'simulators');
+      assert.equal(baseUrl.port, simulatorPorts.get(provider), `${provider} port`);
+      assert.equal(environment[`${provider.toUpperCase()}_API_KEY`], simulatorKeys.get(provider), `${provider} key`);
     }
-  } finally {
-    rmSync(directory, { recursive: true, force: true });
+
+    // The config file as the container sees it: a file of the repository, bind-mounted read-only at TASKGATE_CONFIG.
+    const mounted = (service.volumes ?? []).map((volume) => volume.split(':')).find(([, target]) => target === environment['TASKGATE_CONFIG']);
+    assert.ok(mounted, `${name} mounts a file at TASKGATE_CONFIG`);
+    const [source, , mode] = mounted;
+    assert.equal(mode, 'ro', `${name} mounts its config read-only`);
+    const file = join(REPO_ROOT, source!);
+    assert.ok(existsSync(file), `${name} mounts ${source}, which exists`);
+    const config = loadConfig({ ...environment, TASKGATE_CONFIG: file });
+    assert.equal(config.redis.url, environment['REDIS_URL']);
+    assert.equal(config.redis.prefix, environment['TASKGATE_REDIS_PREFIX']);
+    assert.ok(config.shutdownDelayMs > 0, 'behind a balancer a replica keeps serving after SIGTERM');
+    assert.ok(
+      seconds(service.stop_grace_period ?? '10s') * 1000 > config.shutdownDelayMs + config.shutdownGraceMs,
+      `${name}: stop_grace_period must outlast shutdownDelayMs + shutdownGraceMs, or Docker kills the drain`,
+    );
   }
+});
+
+test('no top-level configs or secrets: podman-compose 1.0 drops inline ones, so files are bind-mounted', () => {
+  const raw = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as Record<string, unknown>;
+  assert.equal(raw['configs'], undefined);
+  assert.equal(raw['secrets'], undefined);
 });
 
 test('Prometheus scrapes every replica with the alerting rules, and Grafana loads the dashboard from deploy/', () => {
