@@ -10,6 +10,7 @@ import { runCommand, type Terminal } from './commands.js';
 import { readCliEnvironment } from './config.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 import { painter } from './format.js';
+import { serveMcp } from './mcp.js';
 
 /** Belt and braces: whatever a message quotes, the key never reaches the screen. */
 function redact(text: string, apiKey: string | undefined): string {
@@ -44,6 +45,9 @@ async function main(): Promise<ExitCode> {
     if (invocation.command === 'version') {
       process.stdout.write(`taskgate ${packageJson.version}\n`);
       return EXIT.ok;
+    }
+    if (invocation.command === 'mcp') {
+      return await serveMcp(invocation, environment, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, interrupt: interruption.signal }, packageJson.version);
     }
     return await runCommand(invocation, environment, terminal);
   } catch (error) {
