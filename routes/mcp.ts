@@ -92,7 +92,7 @@ const mcpRoutes: FastifyPluginAsyncZod<McpRoutesOptions> = async (app, { service
         response: {
           200: MCP_RESPONSE as never,
           202: z.null().describe('A notification or a response from the client: accepted, nothing to answer'),
-          ...problemResponses(['invalid_request', 'unauthorized', 'rate_limited'], [413, 415]),
+          ...problemResponses(['invalid_request', 'unauthorized', 'unsupported_media_type', 'rate_limited'], [413]),
         },
       },
     },
