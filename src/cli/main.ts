@@ -10,7 +10,6 @@ import { runCommand, type Terminal } from './commands.js';
 import { readCliEnvironment } from './config.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 import { painter } from './format.js';
-import { serveMcp } from './mcp.js';
 
 /** Belt and braces: whatever a message quotes, the key never reaches the screen. */
 function redact(text: string, apiKey: string | undefined): string {
@@ -47,6 +46,8 @@ async function main(): Promise<ExitCode> {
       return EXIT.ok;
     }
     if (invocation.command === 'mcp') {
+      // Loaded only here: the other commands never evaluate the MCP SDK.
+      const { serveMcp } = await import('./mcp.js');
       return await serveMcp(invocation, environment, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, interrupt: interruption.signal }, packageJson.version);
     }
     return await runCommand(invocation, environment, terminal);
