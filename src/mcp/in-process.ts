@@ -34,7 +34,10 @@ export class InProcessBackend implements TaskBackend {
     return this.toTask(await this.options.service.getTask(id));
   }
 
-  /** Follows the task with the service's watcher (one poll loop per task, however many wait). */
+  /**
+   * Follows the task with the service's watcher (one poll loop per task, however many
+   * wait); it counts among the gateway's waiters as an `sse` one, which its answer is.
+   */
   async waitForTask({ id, timeoutMs, onChange, signal }: WaitRequest): Promise<WaitOutcome> {
     const stream = await this.options.service.streamTask(id);
     let latest = this.toTask(stream.first);

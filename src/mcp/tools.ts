@@ -24,12 +24,13 @@ import {
 import { z } from 'zod';
 import { LinkRequestSchema, LinkSetSchema } from '../../schemas/links.js';
 import { TASK_ID_RULE, TaskIdSchema } from '../../schemas/params.js';
-import { isTerminal, TaskSchema, type Task } from '../../schemas/task.js';
+import { TaskSchema, type Task } from '../../schemas/task.js';
 import type { TaskBackend, ToolProblem } from './backend.js';
 
-/** The longest `wait_for_task` holds (the CLI's `--timeout` default too). */
-export const MAX_WAIT_SECONDS = 600;
-const DEFAULT_WAIT_SECONDS = 60;
+/** The longest one `wait_for_task` call waits: an agent calls again to wait longer. */
+const MAX_TOOL_WAIT_SECONDS = 600;
+/** Under the 60 s after which the SDK's client gives up on a request by default. */
+const DEFAULT_TOOL_WAIT_SECONDS = 50;
 
 const ToolProblemSchema = z.object({
   code: z.string().describe('The problem code, as in the HTTP API (`invalid_task_id`, `task_not_found`, …)'),
@@ -45,9 +46,11 @@ const WaitArguments = z
       .number()
       .int()
       .min(0)
-      .max(MAX_WAIT_SECONDS)
-      .default(DEFAULT_WAIT_SECONDS)
-      .describe(`How long to wait for the task to finish, in seconds (0-${MAX_WAIT_SECONDS}; 0: look once)`),
+      .max(MAX_TOOL_WAIT_SECONDS)
+      .default(DEFAULT_TOOL_WAIT_SECONDS)
+      .describe(
+        `How long to wait for the task to finish, in seconds (0-${MAX_TOOL_WAIT_SECONDS}; 0: look once); keep it under the request timeout of your MCP client`,
+      ),
   })
   .strict();
 
@@ -110,7 +113,7 @@ function progressText(task: Task): string {
 }
 
 /** `task_abc001 (vtrix): succeeded 100%, http://…` — what an agent reads first. */
-export function summarizeTask(task: Task): string {
+function summarizeTask(task: Task): string {
   const head = `${task.id} (${task.provider}): ${progressText(task)}`;
   if (task.error !== null) return `${head}, ${task.error.code}: ${task.error.message}`;
   return task.url === null ? head : `${head}, ${task.url}`;
@@ -195,7 +198,7 @@ const TOOLS: readonly RunnableTool[] = [
   defineTool({
     name: 'wait_for_task',
     title: 'Wait for a task to finish',
-    description: `Waits until the task succeeds, fails or is canceled, or until timeout_seconds (at most ${MAX_WAIT_SECONDS}) pass, and answers the task with \`finished\` saying which. The gateway is long-polled, never polled in a loop. With a progress token, sends MCP progress notifications carrying the task's progress (0-100).`,
+    description: `Waits until the task succeeds, fails or is canceled, or until timeout_seconds (at most ${MAX_TOOL_WAIT_SECONDS}) pass, and answers the task with \`finished\` saying which. The gateway is long-polled, never polled in a loop. With a progress token, sends MCP progress notifications carrying the task's progress (0-100).`,
     arguments: WaitArguments,
     result: WaitResultSchema,
     annotations: { readOnlyHint: true, openWorldHint: true },
@@ -209,8 +212,8 @@ const TOOLS: readonly RunnableTool[] = [
         progress(value, 100, `${task.id}: ${progressText(task)}`);
       };
       const { task, finished } = await backend.waitForTask({ id, timeoutMs: timeoutSeconds * 1000, onChange, signal });
-      const summary = finished || isTerminal(task.status) ? summarizeTask(task) : `not finished after ${timeoutSeconds} s: ${summarizeTask(task)}`;
-      return { structured: { finished: finished || isTerminal(task.status), task }, summary };
+      const summary = finished ? summarizeTask(task) : `not finished after ${timeoutSeconds} s: ${summarizeTask(task)}`;
+      return { structured: { finished, task }, summary };
     },
   }),
   defineTool({

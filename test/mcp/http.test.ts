@@ -73,8 +73,8 @@ test('tools/list offers get_task, wait_for_task and get_result_link with the pub
     type: 'integer',
     minimum: 0,
     maximum: 600,
-    default: 60,
-    description: 'How long to wait for the task to finish, in seconds (0-600; 0: look once)',
+    default: 50,
+    description: 'How long to wait for the task to finish, in seconds (0-600; 0: look once); keep it under the request timeout of your MCP client',
   });
   const ttl = byName['get_result_link']!.inputSchema.properties?.['ttl_seconds'] as Record<string, unknown>;
   assert.deepEqual([ttl['minimum'], ttl['maximum'], ttl['default']], [60, 86_400, 900]);
