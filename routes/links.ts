@@ -3,8 +3,7 @@
  * one task, for its browser: no key ever reaches the page.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { LinkSigner } from '../src/links.js';
-import { contentUrl } from '../src/tasks/render.js';
+import { linkSet, type LinkSigner } from '../src/links.js';
 import type { TaskService } from '../src/tasks/service.js';
 import { LinkSetSchema, OptionalLinkRequestSchema } from '../schemas/links.js';
 import { TaskParamsSchema } from '../schemas/params.js';
@@ -45,18 +44,8 @@ const linkRoutes: FastifyPluginAsyncZod<LinkRoutesOptions> = async (app, { servi
     async (request, reply) => {
       const { id } = request.params;
       service.router.resolve(id);
-      const ttlSeconds = request.body.ttl_seconds;
-      const minted = links.mint(id, ttlSeconds, request.clientKeyId);
-      const origin = publicOrigin(request, views);
-      const token = encodeURIComponent(minted.token);
-      const taskPath = `${origin}/tasks/${encodeURIComponent(id)}`;
-      return reply.code(201).send({
-        task_id: id,
-        expires_at: new Date(minted.expiresAtMs).toISOString().replace('.000Z', 'Z'),
-        task_url: `${taskPath}?token=${token}`,
-        events_url: `${taskPath}/events?token=${token}`,
-        content_url: contentUrl({ origin, token: minted.token }, id),
-      });
+      const minted = links.mint(id, request.body.ttl_seconds, request.clientKeyId);
+      return reply.code(201).send(linkSet(id, minted, publicOrigin(request, views)));
     },
   );
 };

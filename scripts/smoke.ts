@@ -2,10 +2,10 @@
  * npm run smoke — the production bundle as the Docker image runs it: the files the
  * Dockerfile's runtime stage copies (read from the Dockerfile itself), laid out in a
  * temporary folder as in the image, and its CMD started there against the provider
- * simulators on loopback. Checks /healthz, /readyz, a seed task of every provider and the
- * API docs (which load files at run time), then SIGTERM → exit 0; then the same with
- * tracing on (its SDK is a bundle of its own), exporting to a loopback OTLP receiver that
- * must get the spans. `.ci/run` runs it after the build; the tests run from sources, so
+ * simulators on loopback. Checks /healthz, /readyz, a seed task of every provider, the
+ * API docs (which load files at run time) and the MCP tools (loaded at their first
+ * request), then SIGTERM → exit 0; then the same with tracing on (its SDK is a bundle of
+ * its own), exporting to a loopback OTLP receiver that must get the spans. `.ci/run` runs it after the build; the tests run from sources, so
  * this is what proves the image's files start.
  */
 import { spawn } from 'node:child_process';
@@ -102,6 +102,15 @@ async function smoke(extraEnv: Record<string, string>): Promise<void> {
     // The docs UI serves its files from its package folder: the runtime stage must have it.
     const docs = await get('/docs/static/swagger-ui-bundle.js');
     if (docs.status !== 200 || docs.body.length < 100_000) fail(`the API docs did not load (${docs.status}): the runtime stage lacks what they read`);
+    // The MCP server is loaded at the first POST /mcp: it must load from the image's files too.
+    const mcp = await request(`${base}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    const listed = await mcp.body.text();
+    if (mcp.statusCode !== 200 || !listed.includes('"name":"get_task"')) fail(`POST /mcp (tools/list) answered ${mcp.statusCode}: ${listed.slice(0, 300)}`);
+    console.log('smoke: POST /mcp lists the MCP tools');
     gateway.kill('SIGTERM');
     const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
     if (code !== 0) fail(`SIGTERM ended the bundle with ${code}`);

@@ -133,7 +133,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   await app.register(docs, { version: VERSION });
   await app.register(cors, { origins: config.corsOrigins });
-  await app.register(taskApi, { config, service, content, metrics, store: app.taskStore, tracer, webhooks: app.webhooks });
+  await app.register(taskApi, { config, service, content, metrics, store: app.taskStore, tracer, webhooks: app.webhooks, version: VERSION });
   await app.register(operationRoutes, { clients, metrics });
   await app.register(problemRoutes);
   return app;

@@ -6,7 +6,9 @@
  * is valid for that id only, until it expires, and only while that key is configured.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { LinkSet } from '../schemas/links.js';
 import type { ClientKeys } from './auth.js';
+import { contentUrl } from './tasks/render.js';
 
 /** The key tag of a link minted on an open gateway. */
 export const OPEN_TAG = 'open';
@@ -52,4 +54,17 @@ export class LinkSigner {
   private sign(taskId: string, expires: number, tag: string): Buffer {
     return createHmac('sha256', this.secret).update(`taskgate-link-v1\n${taskId}\n${expires}\n${tag}`).digest();
   }
+}
+
+/** The URLs of one task carrying a minted token, under the gateway's public `origin`. */
+export function linkSet(taskId: string, minted: MintedLink, origin: string): LinkSet {
+  const token = encodeURIComponent(minted.token);
+  const taskPath = `${origin}/tasks/${encodeURIComponent(taskId)}`;
+  return {
+    task_id: taskId,
+    expires_at: new Date(minted.expiresAtMs).toISOString().replace('.000Z', 'Z'),
+    task_url: `${taskPath}?token=${token}`,
+    events_url: `${taskPath}/events?token=${token}`,
+    content_url: contentUrl({ origin, token: minted.token }, taskId),
+  };
 }

@@ -252,6 +252,7 @@ export function swaggerOptions(version: string): FastifyDynamicSwaggerOptions {
       tags: [
         { name: 'tasks', description: 'Task status: lookup, long-poll, batch and server-sent events' },
         { name: 'webhooks', description: 'Being told when a task finishes: signed, retried deliveries per Standard Webhooks' },
+        { name: 'agents', description: 'AI agents: the gateway as an MCP server (`POST /mcp`)' },
         { name: 'operations', description: 'Health, readiness and metrics' },
       ],
       components: {

@@ -51,7 +51,7 @@ test('every operation is named, summarized, described and tagged, and no respons
   }
 });
 
-test('the /tasks operations take a bearer key or nothing, a link token where a browser calls them; operations endpoints never ask', async () => {
+test('the /tasks and /mcp operations take a bearer key or nothing, a link token where a browser calls them; operations endpoints never ask', async () => {
   const spec = JSON.parse(await renderSpec());
   assert.deepEqual(spec.components.securitySchemes.bearerAuth.type, 'http');
   assert.deepEqual(spec.components.securitySchemes.bearerAuth.scheme, 'bearer');
@@ -59,7 +59,7 @@ test('the /tasks operations take a bearer key or nothing, a link token where a b
   assert.deepEqual({ ...spec.components.securitySchemes.linkToken, description: undefined }, { type: 'apiKey', in: 'query', name: 'token', description: undefined });
   const linked = new Set(['getTask', 'headTask', 'streamTaskEvents', 'headStreamTaskEvents', 'getTaskContent', 'headTaskContent']);
   for (const [name, operation] of await operations()) {
-    const expected = !name.includes(' /tasks') ? [] : linked.has(operation.operationId ?? '') ? [{ bearerAuth: [] }, { linkToken: [] }, {}] : [{ bearerAuth: [] }, {}];
+    const expected = !name.includes(' /tasks') && !name.endsWith(' /mcp') ? [] : linked.has(operation.operationId ?? '') ? [{ bearerAuth: [] }, { linkToken: [] }, {}] : [{ bearerAuth: [] }, {}];
     assert.deepEqual(operation.security, expected, name);
   }
 });

@@ -23,7 +23,8 @@ export type Invocation =
   | { command: 'version' }
   | ({ command: 'status'; id: string; output: OutputFormat } & Common)
   | ({ command: 'wait'; id: string; output: OutputFormat; timeoutMs: number } & Common)
-  | ({ command: 'download'; id: string; outputIndex: number | undefined; destination: string | undefined; force: boolean } & Common);
+  | ({ command: 'download'; id: string; outputIndex: number | undefined; destination: string | undefined; force: boolean } & Common)
+  | ({ command: 'mcp'; dir: string | undefined } & Common);
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -38,6 +39,7 @@ const COMMAND_OPTIONS = {
   status: { ...COMMON_OPTIONS, ...OUTPUT_OPTION },
   wait: { ...COMMON_OPTIONS, ...OUTPUT_OPTION, timeout: { type: 'string' } },
   download: { ...COMMON_OPTIONS, 'output-file': { type: 'string', short: 'o' }, 'output-index': { type: 'string' }, force: { type: 'boolean', short: 'f' } },
+  mcp: { ...COMMON_OPTIONS, dir: { type: 'string' } },
 } as const satisfies Record<string, Options>;
 type CommandName = keyof typeof COMMAND_OPTIONS;
 
@@ -68,6 +70,7 @@ Usage:
   taskgate status <id> [--output text|json|url]
   taskgate wait <id> [--timeout SECONDS] [--output text|json|url]
   taskgate download <id> [-o FILE] [--output-index N] [--force]
+  taskgate mcp [--dir DIR]
   taskgate <command> --help
   taskgate --version
 
@@ -120,6 +123,20 @@ for the rest; a file that changed since comes whole again.
 ${COMMON_HELP}
 
 ${EXIT_HELP}
+`,
+  mcp: `Usage: taskgate mcp [--dir DIR]
+
+Serves the gateway's tools to an AI agent over MCP (the Model Context Protocol) on stdin
+and stdout: the agent host starts this command as its MCP server. Tools: get_task,
+wait_for_task (with progress notifications), get_result_link, and download_result, which
+saves a result file inside DIR only and answers its path, size and SHA-256. stdout carries
+MCP messages only; log lines go to stderr. Ends when the host closes stdin.
+
+  --dir DIR    the folder download_result saves into (default: the current directory)
+
+${COMMON_HELP}
+
+Exit codes: 0 the host closed stdin, 2 bad usage (e.g. DIR is not a folder), 130 Ctrl-C.
 `,
 };
 
@@ -212,7 +229,7 @@ export function parseInvocation(args: string[]): Invocation {
     }
     if (values.version === true) return { command: 'version' };
     if (values.help === true) return { command: 'help', text: HELP.top };
-    throw usageError('a command is needed: status, wait or download; see taskgate --help');
+    throw usageError('a command is needed: status, wait, download or mcp; see taskgate --help');
   }
   if (!isCommand(name)) throw usageError(`no command is named "${name}"; see taskgate --help`);
 
@@ -232,6 +249,12 @@ export function parseInvocation(args: string[]): Invocation {
       timeoutMs: timeoutMs(values.timeout),
       gateway: values.gateway,
     };
+  }
+  if (name === 'mcp') {
+    const { values, positionals } = strictParse(rest, COMMAND_OPTIONS.mcp, name);
+    if (values.help === true) return { command: 'help', text: HELP.mcp };
+    if (positionals.length > 0) throw usageError(`mcp takes no arguments, got "${positionals[0]}"; see taskgate mcp --help`);
+    return { command: 'mcp', dir: values.dir, gateway: values.gateway };
   }
   const { values, positionals } = strictParse(rest, COMMAND_OPTIONS.download, name);
   if (values.help === true) return { command: 'help', text: HELP.download };

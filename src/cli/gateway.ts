@@ -1,11 +1,13 @@
 /**
- * The CLI's only way to the gateway: HTTP to `GET /tasks/{id}` (with `?wait=`) and
- * `GET /tasks/{id}/content`. Answers are checked with the public contract's zod schemas;
- * every failure becomes a GatewayFailure that says whether it is worth retrying.
+ * The CLI's only way to the gateway: HTTP to `GET /tasks/{id}` (with `?wait=`),
+ * `GET /tasks/{id}/content` and `POST /tasks/{id}/links`. Answers are checked with the
+ * public contract's zod schemas; every failure becomes a GatewayFailure that says whether
+ * it is worth retrying.
  */
 import { STATUS_CODES } from 'node:http';
 import { Agent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
+import { LinkSetSchema, type LinkSet } from '../../schemas/links.js';
 import { TaskSchema, type Task } from '../../schemas/task.js';
 import { CliError, EXIT, usageError } from './errors.js';
 
@@ -182,12 +184,17 @@ export class GatewayClient {
     return url;
   }
 
-  private async send(url: URL, options: { headers?: Record<string, string>; signal: AbortSignal; headersTimeout: number }) {
+  private async send(
+    url: URL,
+    options: { method?: 'GET' | 'POST'; body?: string; headers?: Record<string, string>; signal: AbortSignal; headersTimeout: number },
+  ) {
     const headers: Record<string, string> = { 'user-agent': 'taskgate-cli', ...options.headers };
     if (this.authorization !== undefined) headers['authorization'] = this.authorization;
     try {
       return await request(url, {
         dispatcher: this.agent,
+        method: options.method ?? 'GET',
+        ...(options.body === undefined ? {} : { body: options.body }),
         headers,
         signal: options.signal,
         headersTimeout: options.headersTimeout,
@@ -219,27 +226,49 @@ export class GatewayClient {
       signal: options.signal,
       headersTimeout: options.waitSeconds * 1000 + (options.waitSeconds > 0 ? HOLD_GRACE_MS : ANSWER_TIMEOUT_MS),
     });
+    const { value, body } = await this.readAnswer(response, 200, TaskSchema, 'a Task');
+    return { task: value, body };
+  }
+
+  /** `POST /tasks/{id}/links`: browser links to the task, valid for `ttlSeconds`. */
+  async createLinks(id: string, options: { ttlSeconds: number; signal: AbortSignal }): Promise<LinkSet> {
+    const response = await this.send(this.url(id, '/links', {}), {
+      method: 'POST',
+      body: JSON.stringify({ ttl_seconds: options.ttlSeconds }),
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
+      signal: options.signal,
+      headersTimeout: ANSWER_TIMEOUT_MS,
+    });
+    return (await this.readAnswer(response, 201, LinkSetSchema, 'a set of links')).value;
+  }
+
+  /** A JSON answer of the expected status, checked against its contract schema; anything else is thrown as its problem. */
+  private async readAnswer<Value>(
+    response: Dispatcher.ResponseData,
+    expectedStatus: number,
+    schema: z.ZodType<Value>,
+    what: string,
+  ): Promise<{ value: Value; body: Buffer }> {
     let body: Buffer;
     try {
       body = await readLimited(response.body);
     } catch (error) {
       throw this.connectionFailure(error);
     }
-    const headers = flatHeaders(response.headers);
-    if (response.statusCode !== 200) throw problemFailure(response.statusCode, headers, body);
+    if (response.statusCode !== expectedStatus) throw problemFailure(response.statusCode, flatHeaders(response.headers), body);
     let json: unknown;
     try {
       json = JSON.parse(body.toString('utf8'));
     } catch {
       json = undefined;
     }
-    const parsed = TaskSchema.safeParse(json);
+    const parsed = schema.safeParse(json);
     if (!parsed.success) {
-      throw new GatewayFailure(EXIT.problem, 'invalid_response', `the answer of ${this.displayUrl} is not a Task; is --gateway a taskgate gateway?`, {
+      throw new GatewayFailure(EXIT.problem, 'invalid_response', `the answer of ${this.displayUrl} is not ${what}; is --gateway a taskgate gateway?`, {
         transient: false,
       });
     }
-    return { task: parsed.data, body };
+    return { value: parsed.data, body };
   }
 
   /**

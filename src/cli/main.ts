@@ -45,6 +45,11 @@ async function main(): Promise<ExitCode> {
       process.stdout.write(`taskgate ${VERSION}\n`);
       return EXIT.ok;
     }
+    if (invocation.command === 'mcp') {
+      // Loaded only here: the other commands never evaluate the MCP SDK.
+      const { serveMcp } = await import('./mcp.js');
+      return await serveMcp(invocation, environment, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, interrupt: interruption.signal }, VERSION);
+    }
     return await runCommand(invocation, environment, terminal);
   } catch (error) {
     if (!(error instanceof CliError)) throw error;

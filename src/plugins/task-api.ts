@@ -1,7 +1,8 @@
 /**
  * The task API: client authentication (a client key, or a browser link token where a
  * route accepts one; failed attempts throttled per address) and rate limiting apply here,
- * and only here (not to health, metrics or docs), then the `/tasks` routes. Both run
+ * and only here (not to health, metrics or docs), then the `/tasks` routes and `/mcp`
+ * (the same API as MCP tools, for AI agents). Both run
  * before a request body is read, so a request they refuse is answered (and its connection
  * closed) at once, however slowly its body would come.
  */
@@ -21,6 +22,7 @@ import batchRoutes from '../../routes/batch.js';
 import contentRoutes from '../../routes/content.js';
 import eventRoutes from '../../routes/events.js';
 import linkRoutes from '../../routes/links.js';
+import mcpRoutes from '../../routes/mcp.js';
 import taskRoutes from '../../routes/tasks.js';
 import webhookRoutes from '../../routes/webhooks.js';
 
@@ -47,6 +49,8 @@ export interface TaskApiOptions {
   /** Undefined: webhooks are off (their routes answer 503). */
   webhooks: Webhooks | undefined;
   tracer?: Tracer;
+  /** The gateway's version, as its MCP server reports it. */
+  version: string;
 }
 
 const INVALID_LINK = 'The link token is not valid for this task: it expired, belongs to another task, or its key was removed.';
@@ -97,7 +101,7 @@ async function registerRateLimit(api: FastifyInstance, perMinute: number, store:
   });
 }
 
-const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store, tracer, webhooks }) => {
+const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store, tracer, webhooks, version }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
   const links = new LinkSigner(config.linkSecret, clientKeys);
   const throttle = new FailedAuthThrottle(config.authFailuresPerMinute);
@@ -150,6 +154,7 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
   await api.register(contentRoutes, { service, content, metrics, tracer });
   await api.register(linkRoutes, { service, views, links });
   await api.register(webhookRoutes, { service, views, webhooks });
+  await api.register(mcpRoutes, { service, views, links, version });
 };
 
 export default taskApi;
