@@ -94,7 +94,7 @@ async function smoke(extraEnv: Record<string, string>): Promise<void> {
     const ready = await get('/readyz');
     if (ready.status !== 200) fail(`/readyz answered ${ready.status}: ${ready.body}`);
     for (const { provider, id } of seeds) {
-      const answer = await get(`/tasks/${id}`);
+      const answer = await get(`/tasks/${encodeURIComponent(id)}`);
       const task = JSON.parse(answer.body) as { provider?: string; status?: string };
       if (answer.status !== 200 || task.provider !== provider) fail(`GET /tasks/${id} answered ${answer.status}: ${answer.body}`);
       console.log(`smoke: ${id} is ${task.status}`);

@@ -1,6 +1,6 @@
 /**
  * docker-compose.yml cannot be run here (no Docker engine), so it is checked by parsing:
- * it builds from the Dockerfile's own stages, names only DESIGN.md's variables, points the
+ * it builds from the Dockerfile's own stages, names only variables the gateway reads, points the
  * replicas at its Redis and simulators, gives every service a health check, and leaves a
  * replica time for shutdownDelayMs and its drain. Each replica's environment really boots
  * a config (loadConfig), with the file of the repository it mounts at TASKGATE_CONFIG.
@@ -12,14 +12,20 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { loadConfig } from '../src/config.js';
+import { PROVIDERS } from '../src/providers/index.js';
+import { baseUrlVariable } from '../src/settings/schema.js';
 import { REPO_ROOT } from './hardening/support.js';
 
-/** DESIGN.md "Configuration": the only variables a deployment may set. */
-const DESIGN_VARIABLES = new Set([
-  'PORT', 'HOST', 'LOG_LEVEL', 'VTRIX_API_KEY', 'VTRIX_BASE_URL', 'GRAVITEX_API_KEY', 'GRAVITEX_BASE_URL', 'TASKGATE_API_KEYS',
-  'TASKGATE_CORS_ORIGINS', 'UPSTREAM_TIMEOUT_MS', 'TASKGATE_RATE_LIMIT', 'CIRCUIT_FAILURE_THRESHOLD', 'CIRCUIT_OPEN_MS', 'TASKGATE_CONFIG',
-  'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'TASKGATE_PUBLIC_URL', 'TASKGATE_LINK_SECRET', 'TASKGATE_WEBHOOK_SECRET', 'REDIS_URL',
-  'TASKGATE_REDIS_PREFIX',
+/** The only variables a deployment may set: the gateway's own, and those each provider declares. */
+const KNOWN_VARIABLES = new Set([
+  'PORT', 'HOST', 'LOG_LEVEL', 'TASKGATE_API_KEYS', 'TASKGATE_CORS_ORIGINS', 'UPSTREAM_TIMEOUT_MS', 'TASKGATE_RATE_LIMIT',
+  'CIRCUIT_FAILURE_THRESHOLD', 'CIRCUIT_OPEN_MS', 'TASKGATE_CONFIG', 'TASKGATE_PUBLIC_URL', 'TASKGATE_LINK_SECRET',
+  'TASKGATE_WEBHOOK_SECRET', 'REDIS_URL', 'TASKGATE_REDIS_PREFIX',
+  ...PROVIDERS.flatMap((provider) => [
+    ...provider.credentials.map((spec) => spec.env),
+    baseUrlVariable(provider),
+    ...(provider.urls ?? []).map((spec) => spec.env),
+  ]),
 ]);
 
 const HealthcheckSchema = z.object({ test: z.array(z.string()).min(2), interval: z.string(), timeout: z.string(), retries: z.number() }).passthrough();
@@ -84,14 +90,14 @@ test('every service has a health check; replicas check readiness and wait for he
   assert.match(dockerfile, /PORT=8080/);
 });
 
-test("the replicas' environment names only DESIGN.md variables and boots a config on the fleet's Redis and simulators", () => {
+test("the replicas' environment names only variables the gateway reads and boots a config on the fleet's Redis and simulators", () => {
   const simulatorArguments = compose.services['simulators']!.command!;
   const flagValues = (flag: string) => simulatorArguments.flatMap((value, index) => (simulatorArguments[index - 1] === flag ? [value] : []));
   const simulatorPorts = new Map(flagValues('--port').map((entry) => entry.split('=') as [string, string]));
   const simulatorKeys = new Map(flagValues('--key').map((entry) => entry.split('=') as [string, string]));
   for (const [name, service] of replicas) {
     const environment = service.environment!;
-    for (const variable of Object.keys(environment)) assert.ok(DESIGN_VARIABLES.has(variable), `${name} sets ${variable}, which DESIGN.md does not name`);
+    for (const variable of Object.keys(environment)) assert.ok(KNOWN_VARIABLES.has(variable), `${name} sets ${variable}, which neither the gateway nor a provider reads`);
 
     const redisUrl = new URL(environment['REDIS_URL']!);
     assert.match(redisUrl.protocol, /^rediss?:$/);

@@ -97,7 +97,7 @@ test('get_task answers the Task exactly as GET /tasks/{id} sends it, with a one-
 
 test('failures are tool results with the problem code: a bad id, an unknown task, an id no provider owns', async (t) => {
   const client = await (await startMcpGateway(t)).connect(KEY_ONE);
-  for (const id of ['bad id!', '', 'x'.repeat(201)]) {
+  for (const id of ['bad id!', '', 'x'.repeat(513)]) {
     assertToolProblem(await callTool(client, 'get_task', { id }), 'invalid_task_id');
     assertToolProblem(await callTool(client, 'wait_for_task', { id, timeout_seconds: 1 }), 'invalid_task_id');
     assertToolProblem(await callTool(client, 'get_result_link', { id }), 'invalid_task_id');
