@@ -17,7 +17,7 @@ test('defaults match the contract', () => {
   assert.equal(config.corsOrigins, null);
   assert.equal(config.providers.vtrix!.baseUrl, 'https://cloud.vtrix.ai');
   assert.equal(config.providers.gravitex!.baseUrl, 'https://api.gravitex.ai');
-  assert.equal(config.providers.openai!.baseUrl, 'https://api.openai.com');
+  assert.equal(config.providers.openai!.baseUrl, undefined, 'no default host for the OpenAI shape');
   assert.equal(config.providers.openai!.pollIntervalMs, 1000);
   assert.equal(config.providers.vtrix!.credentials, undefined, 'no key: not configured');
   // DESIGN.md "Routing a task id", rule 2: the table is made from the providers' own rules.
@@ -114,6 +114,15 @@ test('TASKGATE_CONFIG sets routing rules and provider settings, and is validated
   const notJson = join(dir, 'bad.json');
   writeFileSync(notJson, '{ nope');
   assert.throws(() => loadConfig({ TASKGATE_CONFIG: notJson }), /TASKGATE_CONFIG: the file ".*bad\.json" is not valid JSON/);
+});
+
+test('an OpenAI key without OPENAI_BASE_URL stops the boot, saying OpenAI retired its Videos API', () => {
+  assert.throws(
+    () => loadConfig({ OPENAI_API_KEY: 'sk-x' }),
+    /^ConfigError: OPENAI_BASE_URL: is required with OPENAI_API_KEY: OpenAI retired its Videos API on 2026-09-24; set it to the relay or host/,
+  );
+  assert.equal(loadConfig({ OPENAI_API_KEY: 'sk-x', OPENAI_BASE_URL: 'https://relay.example/' }).providers.openai!.baseUrl, 'https://relay.example');
+  assert.equal(loadConfig({ OPENAI_BASE_URL: 'https://relay.example' }).providers.openai!.credentials, undefined, 'a base URL alone configures nothing');
 });
 
 test('TASKGATE_CONFIG takes the JSON itself too, and a missing file is named with what the variable takes', () => {

@@ -15,7 +15,7 @@ describe('openai definition', () => {
   it('has the documented name, env prefix, base URL and the SDKs\' 1 s cadence', () => {
     assert.equal(openai.name, 'openai');
     assert.deepEqual(openai.credentials, [{ setting: 'apiKey', env: 'OPENAI_API_KEY', secret: true }]);
-    assert.equal(openai.defaultBaseUrl, 'https://api.openai.com');
+    assert.equal(openai.defaultBaseUrl, undefined, 'OpenAI retired its own Videos API: no default host');
     assert.equal(openai.cadenceMs, 1000);
   });
 
@@ -29,10 +29,10 @@ describe('openai definition', () => {
   });
 
   it('authenticates with a Bearer key', async () => {
-    const { requests } = await runLookup(openai, 'abc', () => answer(200, fixture('openai-queued')), { credentials: { apiKey: 'sk-proj-abc' } });
+    const { requests } = await runLookup(openai, 'abc', () => answer(200, fixture('openai-queued')), { credentials: { apiKey: 'sk-proj-abc' }, baseUrl: BASE_URL });
     assert.equal(requests.length, 1);
     assert.equal(requests[0]!.headers['authorization'], 'Bearer sk-proj-abc');
-    assert.equal(requests[0]!.url, `${openai.defaultBaseUrl}${openai.taskPath('abc')}`);
+    assert.equal(requests[0]!.url, `${BASE_URL}${openai.taskPath('abc')}`);
   });
 });
 

@@ -26,8 +26,11 @@ function pollAfterMs(response: UpstreamResponse): number | undefined {
 export const openai = defineHttpProvider({
   name: OPENAI_NAME,
   title: 'OpenAI-Videos-compatible APIs (relays and hosts)',
-  // Azure's copy lives under `https://<resource>/openai`: a base URL's path is kept.
-  defaultBaseUrl: 'https://api.openai.com',
+  // OpenAI retired its own Videos API: the base is the relay or host that kept the shape
+  // (Azure's copy lives under `https://<resource>/openai`: a base URL's path is kept).
+  defaultBaseUrl: undefined,
+  baseUrlRequired:
+    "OpenAI retired its Videos API on 2026-09-24; set it to the relay or host that serves the OpenAI Videos shape (e.g. https://<resource>/openai for Azure)",
   // The official SDKs poll every 1 s unless an answer's `openai-poll-after-ms` says otherwise.
   cadenceMs: 1000,
   // `video_` + hex is also the form of gravitex's documented ids (it relays this API): asked second.
