@@ -23,8 +23,10 @@ export interface EventRoutesOptions {
 }
 
 /** The event's `id:` is the version of the task's state (its ETag's opaque part), so a reconnect says what it saw. */
-function eventId(rendered: RenderedTask): string {
-  return rendered.etag.slice(1, -1);
+export function eventId(rendered: RenderedTask): string {
+  // A running task's ETag is weak (`W/"…"`): the id is what is between the quotes either way.
+  const { etag } = rendered;
+  return etag.slice(etag.indexOf('"') + 1, -1);
 }
 
 function taskEvent(rendered: RenderedTask): string {

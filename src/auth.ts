@@ -68,16 +68,21 @@ export class ClientKeys {
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer[ ]+(\S+)\s*$/i.exec(header) : null;
     const keyId = match?.[1] === undefined ? undefined : this.match(match[1]);
-    if (keyId === undefined) {
-      throw new GatewayError('unauthorized', {
-        detail:
-          header === undefined
-            ? 'This gateway needs `Authorization: Bearer <key>`.'
-            : 'The key in `Authorization` is not valid for this gateway.',
-      });
-    }
+    if (keyId === undefined) throw new GatewayError('unauthorized', { detail: refusal(header, match !== null) });
     request.clientKeyId = keyId;
   }
+}
+
+/** Why a request's `Authorization` is refused, in the words that help its sender fix it. */
+function refusal(header: string | undefined, bearer: boolean): string {
+  if (header === undefined) return 'This gateway needs `Authorization: Bearer <key>`.';
+  if (bearer) return 'The key in `Authorization` is not valid for this gateway.';
+  // Only a well-known scheme is named back: a first word of anything else may be the key itself.
+  const scheme = /^(Basic|Token|Key|Digest|ApiKey|Api-Key)\s/i.exec(header)?.[1];
+  if (scheme !== undefined) return `\`Authorization\` uses the ${scheme} scheme; this gateway takes \`Authorization: Bearer <key>\`.`;
+  return /^\S+$/.test(header.trim())
+    ? '`Authorization` has no scheme: send `Authorization: Bearer <key>`.'
+    : '`Authorization` does not use the Bearer scheme: send `Authorization: Bearer <key>`.';
 }
 
 /**

@@ -55,9 +55,10 @@ export function codesForStatus(status: number): ProblemCode[] {
   return (Object.keys(PROBLEM_CATALOG) as ProblemCode[]).filter((code) => PROBLEM_CATALOG[code].status === status);
 }
 
-/** The message of a validation issue as a sentence that names its field once. */
+/** The message of a validation issue as a sentence that names its field once ("id: A task id is …" says it twice). */
 function describeIssue(field: string, message: string): string {
-  return message.startsWith(field) ? message : `${field}: ${message}`;
+  const words = message.toLowerCase();
+  return words.startsWith(field.toLowerCase()) || words.includes(` ${field.toLowerCase()} `) ? message : `${field}: ${message}`;
 }
 
 /**

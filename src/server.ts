@@ -51,7 +51,17 @@ export async function startServer(config: Config) {
     },
   );
 
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw error;
+    const why = code === 'EADDRINUSE' ? 'another process is listening there' : code === 'EACCES' ? 'this user may not listen there' : 'this host has no such address';
+    app.log.fatal(`cannot listen on ${config.host}:${config.port} (${code}): ${why}; set PORT (and HOST) to a free address, e.g. PORT=${config.port + 1}`);
+    await app.close();
+    await logSink.drain(LOG_DRAIN_MS);
+    process.exit(1);
+  }
   return app;
 }
 

@@ -26,9 +26,9 @@ type CommandInvocation = Extract<Invocation, { command: 'status' | 'wait' | 'dow
 function print(answer: TaskAnswer, format: OutputFormat, terminal: Terminal): void {
   const { stdout } = terminal;
   if (format === 'json') {
+    // The gateway's bytes, as a text line: files and pipes (jq, wc -l) get a whole line too.
     stdout.write(answer.body);
-    // The bytes stay exact in pipes and files; only a person's prompt gets its own line.
-    if (stdout.isTTY === true) stdout.write('\n');
+    stdout.write('\n');
   } else if (format === 'url') {
     if (answer.task.url !== null) stdout.write(`${answer.task.url}\n`);
   } else {

@@ -138,7 +138,7 @@ async function readLimited(body: Dispatcher.ResponseData['body']): Promise<Buffe
   return Buffer.concat(chunks);
 }
 
-function problemFailure(statusCode: number, headers: Record<string, string | undefined>, body: Buffer): GatewayFailure {
+function problemFailure(statusCode: number, headers: Record<string, string | undefined>, body: Buffer, keyless = false): GatewayFailure {
   let parsed: z.infer<typeof ProblemBodySchema> | undefined;
   try {
     const result = ProblemBodySchema.safeParse(JSON.parse(body.toString('utf8')));
@@ -147,8 +147,10 @@ function problemFailure(statusCode: number, headers: Record<string, string | und
     // Not JSON: a proxy's error page, described below by its status alone.
   }
   const code = parsed?.code ?? `http_${statusCode}`;
-  const detail =
+  const said =
     parsed?.detail ?? parsed?.title ?? `the gateway answered ${statusCode} ${STATUS_CODES[statusCode] ?? ''}`.trimEnd() + ' without a problem document';
+  // The gateway wants a key and none was sent: say where the CLI takes it from.
+  const detail = keyless && statusCode === 401 ? `${said} Set TASKGATE_API_KEY to a client key of this gateway.` : said;
   const transient = TRANSIENT_STATUSES.has(statusCode) && !PERMANENT_CODES.has(code);
   const afterMs = retryAfterMs(headers['retry-after']);
   return new GatewayFailure(EXIT.problem, code, detail, afterMs === undefined ? { transient } : { transient, afterMs });
@@ -255,7 +257,7 @@ export class GatewayClient {
     } catch (error) {
       throw this.connectionFailure(error);
     }
-    if (response.statusCode !== expectedStatus) throw problemFailure(response.statusCode, flatHeaders(response.headers), body);
+    if (response.statusCode !== expectedStatus) throw problemFailure(response.statusCode, flatHeaders(response.headers), body, this.authorization === undefined);
     let json: unknown;
     try {
       json = JSON.parse(body.toString('utf8'));
@@ -297,7 +299,7 @@ export class GatewayClient {
     } catch (error) {
       throw this.connectionFailure(error);
     }
-    throw problemFailure(response.statusCode, headers, body);
+    throw problemFailure(response.statusCode, headers, body, this.authorization === undefined);
   }
 
   async close(): Promise<void> {

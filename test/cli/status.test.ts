@@ -51,13 +51,13 @@ test('status text of a succeeded task ends with its URL, of a failed one with it
   assert.doesNotMatch(failed.stdout, /^URL:/m);
 });
 
-test('status --output json prints the Task exactly as the gateway sent it', async (t) => {
+test('status --output json prints the Task exactly as the gateway sent it, as one line', async (t) => {
   const { url } = await startGateway(t);
   const id = 'video_69095b4ce0048190893a01510c0c98b0';
   const run = await runCli(['status', id, '--output', 'json', '--gateway', url]);
   assert.equal(run.code, 0);
   const direct = Buffer.from(await (await request(`${url}/tasks/${id}`)).body.arrayBuffer());
-  assert.ok(run.stdoutBytes.equals(direct), `${run.stdout}\n!=\n${direct.toString()}`);
+  assert.ok(run.stdoutBytes.equals(Buffer.concat([direct, Buffer.from('\n')])), `${run.stdout}\n!=\n${direct.toString()}`);
 });
 
 test('status --output url prints only the URL, and nothing while there is none', async (t) => {
@@ -117,6 +117,7 @@ test('TASKGATE_API_KEY is sent as a Bearer key and never printed', async (t) => 
   const refused = await runCli(['status', id], { env: { TASKGATE_URL: url, TASKGATE_API_KEY: wrongKey } });
   assert.equal(refused.code, 3);
   assert.match(refused.stderr, /^taskgate: unauthorized: /);
+  assert.ok(!refused.stderr.includes('Set TASKGATE_API_KEY'), 'a key was sent: it is wrong, not missing');
   for (const run of [keyed, refused]) {
     for (const secret of [key, wrongKey]) {
       assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret), 'the key appears nowhere');
@@ -124,5 +125,5 @@ test('TASKGATE_API_KEY is sent as a Bearer key and never printed', async (t) => 
   }
   const none = await runCli(['status', id], { env: { TASKGATE_URL: url } });
   assert.equal(none.code, 3);
-  assert.match(none.stderr, /^taskgate: unauthorized: /);
+  assert.match(none.stderr, /^taskgate: unauthorized: .* Set TASKGATE_API_KEY to a client key of this gateway\.\n$/);
 });

@@ -44,7 +44,7 @@ test('wait --output json prints the terminal Task exactly as the gateway sent it
   const run = await runCli(['wait', 'task_wjson001', '--output', 'json', '--gateway', url]);
   assert.equal(run.code, 0, run.stderr);
   const direct = Buffer.from(await (await request(`${url}/tasks/task_wjson001`)).body.arrayBuffer());
-  assert.ok(run.stdoutBytes.equals(direct), `${run.stdout}\n!=\n${direct.toString()}`);
+  assert.ok(run.stdoutBytes.equals(Buffer.concat([direct, Buffer.from('\n')])), `${run.stdout}\n!=\n${direct.toString()}`);
 });
 
 test('wait exits 1 when the task fails or is canceled', async (t) => {

@@ -159,6 +159,23 @@ test('an open gateway warns once at boot, and names unconfigured providers', asy
   assert.equal(await gateway.exited, 0);
 });
 
+test('a port in use stops the boot with exit code 1 and says what to do, not a stack', async (t) => {
+  const { vtrix } = await simulators(t);
+  const first = await startGatewayProcess({ VTRIX_API_KEY: VTRIX_KEY, VTRIX_BASE_URL: vtrix.url });
+  t.after(() => {
+    if (first.child.exitCode === null) first.child.kill('SIGKILL');
+  });
+  const second = runServer({ HOST: '127.0.0.1', PORT: new URL(first.url).port, VTRIX_API_KEY: VTRIX_KEY, VTRIX_BASE_URL: vtrix.url });
+  const code = await within(second.exited, 15_000, 'still running');
+  if (code === 'still running') second.child.kill('SIGKILL');
+  assert.equal(code, 1);
+  const fatal = second.stdout().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { level: number; msg: string }).find((entry) => entry.level === 60);
+  assert.match(fatal?.msg ?? '', /^cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\): another process is listening there; set PORT \(and HOST\) to a free address, e\.g\. PORT=\d+$/);
+  assert.ok(!second.stderr().includes('    at '), 'a message, not a stack');
+  first.child.kill('SIGTERM');
+  assert.equal(await first.exited, 0);
+});
+
 test('invalid configuration stops the boot with exit code 1 and names the variable', async () => {
   const cases: Array<[Record<string, string>, string]> = [
     // Each variable's parsing is unit-tested in test/config.test.ts; here: the process exits.

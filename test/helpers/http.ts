@@ -12,6 +12,8 @@ export async function listen(app: FastifyInstance): Promise<string> {
 export interface SseEvent {
   event: string;
   data: string;
+  /** The event's `id:` line, when it had one. */
+  id?: string;
 }
 
 /** Reads a whole SSE stream (until the server closes it) into its events and comments. */
@@ -27,13 +29,15 @@ export async function readEventStream(url: string, headers: Record<string, strin
       const block = buffer.slice(0, boundary);
       buffer = buffer.slice(boundary + 2);
       let event = 'message';
+      let id: string | undefined;
       const data: string[] = [];
       for (const line of block.split('\n')) {
         if (line.startsWith(':')) comments.push(line.slice(1).trim());
         else if (line.startsWith('event: ')) event = line.slice(7);
         else if (line.startsWith('data: ')) data.push(line.slice(6));
+        else if (line.startsWith('id: ')) id = line.slice(4);
       }
-      if (data.length > 0) events.push({ event, data: data.join('\n') });
+      if (data.length > 0) events.push(id === undefined ? { event, data: data.join('\n') } : { event, data: data.join('\n'), id });
     }
   }
   return { statusCode: response.statusCode, headers: response.headers, events, comments };

@@ -32,6 +32,26 @@ test('an SSE client sees the first state, every change, the terminal state, then
   assert.ok(await eventually(() => app.taskService.watcher.pollLoops === 0));
 });
 
+test("each event's id is its state's version, the ETag's opaque part (a running task's weak ETag included)", async (t) => {
+  const { app, gravitex } = await startStack(t, { configure: (config) => withPollInterval(config, 40) });
+  const id = 'video_sseid0000000000000000000000000001';
+  gravitex.setTask(id, { variant: 'wrapped', timeline: [{ atMs: 0, status: 'in_progress', progress: 30 }, { atMs: 1500, status: 'succeeded' }] });
+  const base = await listen(app);
+  const running = await request(`${base}/tasks/${id}`);
+  const runningTag = String(running.headers['etag']);
+  await running.body.dump();
+  assert.match(runningTag, /^W\/"[A-Za-z0-9_-]+"$/);
+  const stream = await readEventStream(`${base}/tasks/${id}/events`);
+  const done = await request(`${base}/tasks/${id}`);
+  const doneTag = String(done.headers['etag']);
+  await done.body.dump();
+  assert.match(doneTag, /^"[A-Za-z0-9_-]+"$/);
+  assert.deepEqual(
+    stream.events.map((event) => event.id),
+    [runningTag.slice(3, -1), doneTag.slice(1, -1)],
+  );
+});
+
 test('an SSE stream of a terminal task sends one event and closes', async (t) => {
   const { app } = await startStack(t);
   const base = await listen(app);
