@@ -118,7 +118,10 @@ async function runFleetWaiters(settings: BenchSettings, redis: LocalRedis, plan:
     }
     const { providers } = simulators;
     await Promise.all(providers.map((provider) => resetSimulator(provider)));
-    const tasks = Array.from({ length: plan.tasks }, (_, index) => ({ provider: providers[index % providers.length]!, id: `fleet-wait-${index}` }));
+    const tasks = Array.from({ length: plan.tasks }, (_, index) => {
+      const provider = providers[index % providers.length]!;
+      return { provider, id: provider.sampleId(`fleet-wait-${index}`) };
+    });
     // Running for longer than the scenario: every waiter is held until the pools are closed.
     await inBatches(tasks, 32, (task) => pinTask(task.provider, task.id, { timeline: [{ atMs: 0, status: 'in_progress', progress: 10 }] }));
     for (const gateway of gateways) {

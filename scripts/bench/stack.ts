@@ -39,6 +39,8 @@ export interface SimulatedProvider {
   authHeaders: Record<string, string>;
   /** Its default poll cadence, from the registry. */
   defaultCadenceMs: number;
+  /** A native id of the provider's form made from a seed: what bench tasks are pinned and asked as. */
+  sampleId: (seed: string) => string;
 }
 
 export interface Simulators {
@@ -78,13 +80,15 @@ export async function startSimulators(mode: RunMode): Promise<Simulators> {
         if (typeof line?.['url'] !== 'string' || typeof line['env'] !== 'object' || typeof line['headers'] !== 'object') {
           throw new Error(`the simulators did not report ${definition.name}`);
         }
+        const profile = await loadProfile(definition.name);
         return {
           name: definition.name,
           url: line['url'],
           env: line['env'] as Record<string, string>,
-          taskPathPrefix: (await loadProfile(definition.name)).taskPathPrefix,
+          taskPathPrefix: profile.taskPathPrefix,
           authHeaders: line['headers'] as Record<string, string>,
           defaultCadenceMs: definition.cadenceMs,
+          sampleId: (seed) => profile.sampleId?.(seed) ?? seed,
         };
       }),
     );
@@ -95,9 +99,10 @@ export async function startSimulators(mode: RunMode): Promise<Simulators> {
   }
 }
 
-/** How the gateway asks for a task pinned at `provider`: its qualified id. */
+/** How the gateway asks for a task pinned at `provider`: its qualified id, as one path segment of a gateway URL. */
 export function qualifiedId(provider: SimulatedProvider, id: string): string {
-  return `${provider.name}:${id}`;
+  // As one path segment: an id of some providers holds a `/`.
+  return `${provider.name}:${encodeURIComponent(id)}`;
 }
 
 /** The status call of `id` on the provider's simulator, for direct requests. */

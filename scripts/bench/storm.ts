@@ -97,7 +97,7 @@ export async function runStorm(settings: BenchSettings, options: StormOptions): 
     const { providers } = simulators;
     const tasks: StormTask[] = Array.from({ length: options.tasks }, (_, index) => ({
       provider: providers[index % providers.length]!,
-      id: `storm-${index}`,
+      id: providers[index % providers.length]!.sampleId(`storm-${index}`),
       cadenceMs: undefined,
     }));
     await Promise.all(providers.map((provider) => resetSimulator(provider)));

@@ -4,11 +4,10 @@
  * knows when each turns terminal; measures the gateway's RSS while it holds them and the
  * delay from "terminal" to each waiter's answer.
  */
-import { request as undiciRequest, Pool } from 'undici';
+import { Pool } from 'undici';
 import { memoryMb, sampleRss, sleep } from './processes.js';
 import { defineScenario, type TargetRow } from './scenario.js';
 import {
-  directPath,
   gatewayMetrics,
   inBatches,
   metricSum,
@@ -54,7 +53,10 @@ export interface WaitersRun {
 const MAX_UNACCEPTED = 1000;
 
 function waiterTasks(providers: readonly SimulatedProvider[], count: number, run: number) {
-  return Array.from({ length: count }, (_, index) => ({ provider: providers[index % providers.length]!, id: `wait-${run}-${index}` }));
+  return Array.from({ length: count }, (_, index) => {
+    const provider = providers[index % providers.length]!;
+    return { provider, id: provider.sampleId(`wait-${run}-${index}`) };
+  });
 }
 
 async function runWaiters(settings: BenchSettings, options: WaitersOptions, run: number): Promise<WaitersRun> {
@@ -71,21 +73,17 @@ async function runWaiters(settings: BenchSettings, options: WaitersOptions, run:
       terminalAfterMs: options.firstTerminalMs + Math.round(((index * 7919) % options.tasks) * (options.terminalSpreadMs / options.tasks)),
       clockStartedAt: 0,
     }));
+    // Each story's clock starts when it is pinned, so the bench knows each terminal time
+    // (taken at the send, so any delay makes the measured delay longer, never shorter).
     await inBatches(tasks, 32, async (task) => {
+      task.clockStartedAt = Date.now();
       await pinTask(task.provider, task.id, {
+        startClock: true,
         timeline: [
           { atMs: 0, status: 'in_progress', progress: 10 },
           { atMs: task.terminalAfterMs, status: 'succeeded' },
         ],
       });
-    });
-    // A pinned task's clock starts at its next poll: start them all here, so the bench knows
-    // each terminal time (taken at the send, so any error makes the measured delay longer).
-    await inBatches(tasks, 32, async (task) => {
-      task.clockStartedAt = Date.now();
-      const response = await undiciRequest(`${task.provider.url}${directPath(task.provider, task.id)}`, { headers: task.provider.authHeaders });
-      await response.body.dump();
-      if (response.statusCode !== 200) throw new Error(`starting the clock of ${task.id}: ${response.statusCode}`);
     });
     const firstTerminalAt = Math.min(...tasks.map((task) => task.clockStartedAt + task.terminalAfterMs));
 
@@ -205,7 +203,7 @@ function waitersDetails(waiters: WaitersResult): string[] {
   const lines = [
     '### Long-poll waiters',
     '',
-    `${round(options.waiters)} concurrent \`GET /tasks/{id}?wait=60\` (one connection each, opened at ${round(options.rampPerSecond)}/s) over ${round(options.tasks)} pinned tasks (spread over the providers) that turn terminal between ${options.firstTerminalMs / 1000} s and ${(options.firstTerminalMs + options.terminalSpreadMs) / 1000} s after their clocks start (the bench starts each clock with its own direct poll, so it knows every terminal time). The delay is from that time to the waiter's complete answer; the gateway polls each task at its provider's cadence (at most ${interval / 1000} s), so the delay is mostly where in its cycle the task happened to finish. RSS: the gateway's VmRSS sampled every 100 ms (peak) and VmHWM.`,
+    `${round(options.waiters)} concurrent \`GET /tasks/{id}?wait=60\` (one connection each, opened at ${round(options.rampPerSecond)}/s) over ${round(options.tasks)} pinned tasks (spread over the providers) that turn terminal between ${options.firstTerminalMs / 1000} s and ${(options.firstTerminalMs + options.terminalSpreadMs) / 1000} s after their clocks start (each story's clock starts when the bench pins it, so it knows every terminal time). The delay is from that time to the waiter's complete answer; the gateway polls each task at its provider's cadence (at most ${interval / 1000} s), so the delay is mostly where in its cycle the task happened to finish. RSS: the gateway's VmRSS sampled every 100 ms (peak) and VmHWM.`,
     '',
     '| run | opened / held at once | answered (terminal / failed / early) | RSS peak MB | VmHWM MB | delay p50 ms | delay p99 ms | delay max ms |',
     '|---|---|---|---|---|---|---|---|',

@@ -87,7 +87,7 @@ async function runWebhooks(settings: BenchSettings, options: WebhooksOptions): P
     await Promise.all(providers.map((provider) => resetSimulator(provider)));
     const tasks = Array.from({ length: options.tasks }, (_, index) => {
       const provider = providers[index % providers.length]!;
-      const id = `hook-${index.toString(32).padStart(5, '0')}`;
+      const id = provider.sampleId(`hook-${index.toString(32).padStart(5, '0')}`);
       return {
         id,
         provider,

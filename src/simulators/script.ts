@@ -33,6 +33,8 @@ export const taskScriptSchema = z.strictObject({
   model: z.string().min(1).optional(),
   /** The task's result file (e.g. a signed link on a CDN origin) instead of the simulator's own. */
   resultUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** The story's clock starts now, not at the task's next poll (a tool that must know when it ends). */
+  startClock: z.boolean().optional(),
 });
 
 const times = z.number().int().positive().optional();

@@ -68,7 +68,7 @@ export interface Simulator {
   hits(id?: string): number;
   /** The name of every request header received (lower case), on any path: what the gateway sends providers. */
   receivedHeaderNames(): ReadonlySet<string>;
-  /** Pins a task's story (`*`: of every id not pinned on its own); its clock restarts at its next poll. */
+  /** Pins a task's story (`*`: of every id not pinned on its own); its clock restarts at its next poll, or now with `startClock`. */
   setTask(id: string, script: TaskScript): void;
   /** Queues a fault for an id (`*` = every id). Faults of one id apply in injection order. */
   injectFault(id: string, fault: Fault): void;
@@ -254,6 +254,10 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     this.scripts.set(id, parsed);
     if (id !== EVERY_ID) {
       this.tasks.delete(id);
+      if (parsed.startClock === true) {
+        const state = this.taskState(id);
+        if (state !== null) state.firstPollAt = this.now();
+      }
       return;
     }
     for (const known of this.tasks.keys()) if (!this.scripts.has(known)) this.tasks.delete(known);

@@ -108,6 +108,14 @@ describe('task clocks', () => {
     assert.equal((await poll('video_late')).status, 'completed');
   });
 
+  it('start at pinning with startClock, so a tool knows when the story ends without polling it', async () => {
+    simulator.setTask('video_now', { variant: 'wrapped', startClock: true, timeline: [{ atMs: 0, status: 'queued' }, { atMs: 5000, status: 'succeeded' }] });
+    clock = START + 4999;
+    assert.equal((await poll('video_now')).status, 'queued');
+    clock = START + 5000;
+    assert.equal((await poll('video_now')).status, 'completed');
+  });
+
   it('restart when the task is pinned again, and reset() forgets every clock', async () => {
     const script = { variant: 'wrapped' as const, timeline: [{ atMs: 0, status: 'queued' as const }, { atMs: 1000, status: 'succeeded' as const }] };
     simulator.setTask('video_again', script);
