@@ -35,7 +35,10 @@ export interface HttpProviderSpec<Name extends string, Body> {
   statuses?: StatusWords;
   /** The status call's path for an already URL-encoded native id. */
   taskPath: (encodedId: string) => string;
-  /** Headers that carry the credentials; default `Authorization: Bearer <apiKey>`. */
+  /**
+   * Headers that carry the credentials, made for every request (a provider that wants a new
+   * trace id per call gets one); default `Authorization: Bearer <apiKey>`.
+   */
   auth?: (credentials: Readonly<Record<string, string>>) => Record<string, string>;
   /** The provider's private schema of a 2xx body (every variant it sends). */
   schema: z.ZodType<Body>;
@@ -94,9 +97,10 @@ export function defineHttpProvider<const Name extends string, Body>(spec: HttpPr
     taskPath: (nativeId) => spec.taskPath(encodeURIComponent(nativeId)),
     interpret: (response, context) => finalizeTask(spec.name, table, draftOf(response, context)),
     connect({ settings }) {
-      const headers = auth(settings.credentials);
+      // The default Bearer header never changes: made once.
+      const fixed = spec.auth === undefined ? auth(settings.credentials) : undefined;
       return {
-        authorize: () => headers,
+        authorize: () => fixed ?? auth(settings.credentials),
         async lookup(nativeId, call) {
           const response = await call.request({ path: spec.taskPath(encodeURIComponent(nativeId)), template });
           return draftOf(response, { nativeId, baseUrl: settings.baseUrl });

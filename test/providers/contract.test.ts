@@ -16,6 +16,8 @@ import { readTaskBody } from '../../src/providers/http.js';
 import { resolveResultUrl } from '../../src/providers/normalize.js';
 import type { ProviderDefinition, TaskDraft } from '../../src/providers/types.js';
 import { z } from 'zod';
+import { defineHttpProvider } from '../../src/providers/define.js';
+import { runLookup } from '../helpers/adapter.js';
 import { json } from '../helpers/stack.js';
 
 interface AcmeTask {
@@ -326,4 +328,27 @@ test('a finished task is not served from memory past the time its files expire',
   }
   assert.equal(calls('/v1/video/14'), 3, 'expired files: asked again each time (fresh signed URLs)');
   assert.equal(calls('/v1/video/15'), 1, 'files still served: answered from memory');
+});
+
+test('a one-GET provider gets its auth headers made for every request', async () => {
+  let made = 0;
+  const traced = defineHttpProvider({
+    name: 'traced',
+    title: 'a one-GET provider with a trace id per call',
+    defaultBaseUrl: 'https://traced.example',
+    cadenceMs: 1000,
+    idRules: [],
+    taskPath: (id) => `/tasks/${id}`,
+    auth: (credentials) => ({ 'api-key': credentials['apiKey'] ?? '', 'trace-id': `trace-${++made}` }),
+    schema: z.object({ status: z.string() }),
+    toDraft: (body, context) => ({ provider_task_id: context.nativeId, provider_status: body.status, progress: null, outputs: [], error: null, model: null, created_at: null, completed_at: null }),
+    isNotFound: (response) => response.statusCode === 404,
+  });
+  const seen: string[] = [];
+  for (let round = 0; round < 3; round++) {
+    const { requests } = await runLookup(traced, 'job1', () => ({ statusCode: 200, headers: {}, body: '{"status":"running"}' }), { credentials: { apiKey: 'k' } });
+    seen.push(requests[0]!.headers['trace-id']!);
+    assert.equal(requests[0]!.headers['api-key'], 'k');
+  }
+  assert.deepEqual(seen, ['trace-1', 'trace-2', 'trace-3']);
 });
