@@ -34,6 +34,12 @@ const DEADLINE_CHECK_INTERVAL_MS = 500;
 /** How long a refused connection may stay for its 503 to be read before it is destroyed. */
 const REFUSED_LINGER_MS = 1000;
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
+/**
+ * On shutdown, how long a connection with no request in progress may take to show the
+ * first byte of one (a keep-alive client that sent it right after the last answer) before
+ * it is closed: about a round trip, so a request on its way is served, not reset.
+ */
+const IDLE_LINGER_MS = 50;
 /** Methods whose body Fastify never reads: their bodies are bounded by requestTimeoutMs only. */
 const BODYLESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'TRACE']);
 
@@ -69,6 +75,13 @@ export function nodeServerOptions(http: HttpSettings): {
 /** The request being served on a socket (Node's own field: it is what Node itself checks). */
 function pendingResponse(socket: Socket): ServerResponse | undefined {
   return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
+
+/** Whether a socket is serving a request that has fully arrived and is not answered yet. */
+function hasRequestInProgress(socket: Socket): boolean {
+  const response = pendingResponse(socket);
+  const request = (response as (ServerResponse & { req?: IncomingMessage }) | undefined)?.req;
+  return response !== undefined && request?.complete === true && !response.writableFinished;
 }
 
 /** Whether a body follows the headers (Node has not read any of it when the request is handed over). */
@@ -184,19 +197,39 @@ export class ConnectionRegister {
 
   /**
    * Closes every connection without a request in progress (one that has fully arrived and
-   * is not answered yet): idle keep-alive connections, and stalled ones still sending.
-   * Returns how many were closed.
+   * is not answered yet): idle keep-alive connections, and stalled ones still sending. A
+   * keep-alive client may be sending its next request right now, on the way or in a buffer
+   * not read yet: each quiet connection is given IDLE_LINGER_MS to show a byte, and one that
+   * does has its request served as the last one (`Connection: close`) instead of reset.
+   * An idle connection is then ended (FIN); a stalled one destroyed. Resolves with how many
+   * were closed.
    */
-  closeIdle(): number {
-    let closed = 0;
-    for (const socket of this.open) {
-      const response = pendingResponse(socket);
-      const request = (response as (ServerResponse & { req?: IncomingMessage }) | undefined)?.req;
-      if (response !== undefined && request?.complete === true && !response.writableFinished) continue;
-      socket.destroy();
-      closed++;
-    }
-    return closed;
+  async closeIdle(): Promise<number> {
+    const quiet = [...this.open].filter((socket) => !hasRequestInProgress(socket));
+    const outcomes = await Promise.all(quiet.map((socket) => this.closeIfQuiet(socket)));
+    return outcomes.filter(Boolean).length;
+  }
+
+  private closeIfQuiet(socket: Socket): Promise<boolean> {
+    const bytesRead = socket.bytesRead;
+    return new Promise<boolean>((resolve) => {
+      const done = (closed: boolean) => {
+        clearTimeout(timer);
+        socket.off('data', onData);
+        socket.off('close', onClose);
+        resolve(closed);
+      };
+      const onData = () => done(false);
+      const onClose = () => done(false);
+      const timer = setTimeout(() => {
+        if (socket.destroyed || hasRequestInProgress(socket) || socket.bytesRead !== bytesRead) return done(false);
+        if (pendingResponse(socket) === undefined) socket.end();
+        else socket.destroy();
+        done(true);
+      }, IDLE_LINGER_MS);
+      socket.on('data', onData);
+      socket.once('close', onClose);
+    });
   }
 
   /** Closes every connection, requests in progress included (the shutdown grace is over). */

@@ -74,14 +74,13 @@ const lifecycle: FastifyPluginCallback<LifecycleOptions> = (app, options, done) 
     return stopping;
   });
 
-  app.addHook('preClose', (next) => {
+  app.addHook('preClose', async () => {
     state.ready = false;
     state.closing = true;
     // Clients (and balancers) reconnect elsewhere instead of reusing a connection.
     app.connections.closeAfterAnswers();
     options.drain();
-    app.connections.closeIdle();
-    next();
+    await app.connections.closeIdle();
   });
   app.addHook('onClose', () => options.release());
   done();

@@ -75,6 +75,11 @@ export function routerErrorHandler(error: Error, request: FastifyRequest, reply:
   );
 }
 
+/** The methods the routes of this path serve (an `Allow` header's list); empty for an unknown path. */
+export function allowedMethods(server: FastifyInstance, path: string): string[] {
+  return tables.get(server)?.allowed(path) ?? [];
+}
+
 const problems: FastifyPluginCallback = (app, _options, done) => {
   const table = new RouteTable();
   tables.set(app, table);

@@ -102,13 +102,16 @@ test(
   },
 );
 
-test('an OPTIONS that is not a preflight is a plain 204, not a text/plain 400', async (t) => {
+test('an OPTIONS that is not a preflight is a plain 204 with Allow, not a text/plain 400', async (t) => {
   const { app } = await startStack(t, { env: { TASKGATE_CORS_ORIGINS: 'https://app.example' } });
   for (const headers of [{}, { origin: 'https://app.example' }, { 'access-control-request-method': 'GET' }]) {
     const response = await app.inject({ method: 'OPTIONS', url: '/tasks/task_opt001', headers });
     assert.equal(response.statusCode, 204, JSON.stringify(headers));
     assert.equal(response.body, '');
+    assert.equal(response.headers.allow, 'GET, HEAD, OPTIONS', JSON.stringify(headers));
   }
+  assert.equal((await app.inject({ method: 'OPTIONS', url: '/tasks/task_opt001/webhooks' })).headers.allow, 'POST, GET, HEAD, OPTIONS');
+  assertProblem(await app.inject({ method: 'OPTIONS', url: '/nothing/here' }), 404, 'not_found');
   const open = await startStack(t);
   const withoutCors = await open.app.inject({ method: 'OPTIONS', url: '/tasks/task_opt001' });
   assert.equal(withoutCors.statusCode, 405);

@@ -4,6 +4,7 @@
  * 0 within the grace period; a bad environment stops the boot with exit code 1.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { Client, request } from 'undici';
 import { startSimulator, type Simulator } from '../../src/simulators/index.js';
@@ -193,4 +194,73 @@ test('invalid configuration stops the boot with exit code 1 and names the variab
       assert.ok(!run.stderr().includes('    at '), 'a message, not a stack');
     }),
   );
+});
+
+/**
+ * A keep-alive client that sends its next request as soon as each answer is complete, on a
+ * raw socket, so the test sees exactly what crosses the wire: every request it sent, and
+ * whether each was answered, until the server says `Connection: close` or the socket ends.
+ */
+function busyKeepAliveClient(port: number, path: string) {
+  const socket = connect({ port, host: '127.0.0.1' });
+  socket.setNoDelay(true);
+  let sent = 0;
+  let answered = 0;
+  let closeSaid = false;
+  let buffer = '';
+  let error: string | undefined;
+  const send = () => {
+    sent++;
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: gateway\r\nConnection: keep-alive\r\n\r\n`);
+  };
+  socket.on('connect', send);
+  socket.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('latin1');
+    for (;;) {
+      const headerEnd = buffer.indexOf('\r\n\r\n');
+      if (headerEnd === -1) return;
+      const head = buffer.slice(0, headerEnd);
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buffer.length < headerEnd + 4 + length) return;
+      buffer = buffer.slice(headerEnd + 4 + length);
+      answered++;
+      if (/\r\nconnection: *close/i.test(head)) {
+        closeSaid = true;
+        return;
+      }
+      send();
+    }
+  });
+  socket.on('error', (cause: NodeJS.ErrnoException) => (error = cause.code ?? 'error'));
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return {
+    ended,
+    get outcome() {
+      return { sent, answered, closeSaid, error };
+    },
+  };
+}
+
+test('SIGTERM with busy keep-alive connections: every request sent is answered, the last one says Connection: close', async (t) => {
+  const gateway = await startGatewayProcess({ VTRIX_API_KEY: VTRIX_KEY, VTRIX_BASE_URL: 'http://127.0.0.1:9' });
+  t.after(() => {
+    if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
+  });
+  const port = Number(new URL(gateway.url).port);
+  const clients = Array.from({ length: 16 }, () => busyKeepAliveClient(port, '/healthz'));
+  // Every connection busy, requests flowing back to back.
+  await waitFor(
+    () => clients.map((client) => client.outcome.answered),
+    (answered) => answered.every((count) => count >= 20),
+    10_000,
+  );
+  gateway.child.kill('SIGTERM');
+  assert.equal(await gateway.exited, 0);
+  await Promise.all(clients.map((client) => client.ended));
+  for (const [index, client] of clients.entries()) {
+    const { sent, answered, closeSaid, error } = client.outcome;
+    assert.equal(error, undefined, `connection ${index}: ${error} with ${sent - answered} request(s) unanswered`);
+    assert.equal(answered, sent, `connection ${index}: every request it sent was answered`);
+    assert.ok(closeSaid, `connection ${index}: its last answer said Connection: close`);
+  }
 });
