@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { PROVIDER_NAMES } from '../src/providers/index.js';
 
 test('defaults match the contract', () => {
   const config = loadConfig({});
@@ -20,17 +21,33 @@ test('defaults match the contract', () => {
   assert.equal(config.providers.openai!.baseUrl, undefined, 'no default host for the OpenAI shape');
   assert.equal(config.providers.openai!.pollIntervalMs, 1000);
   assert.equal(config.providers.vtrix!.credentials, undefined, 'no key: not configured');
-  // DESIGN.md "Routing a task id", rule 2: the table is made from the providers' own rules.
-  assert.deepEqual(config.routes, [
-    { prefix: 'video_', providers: ['gravitex', 'openai'] },
-    { pattern: '^[0-9a-v]{20}$', providers: ['vtrix'] },
-    { prefix: 'task_', providers: ['vtrix', 'gravitex'] },
-  ]);
+  // The default routing table is made from the providers' own rules: every row of the
+  // contract's table, with the candidates the registry has, in their order.
+  assert.deepEqual(config.routes, expectedDefaultRoutes());
   assert.equal(config.maxUpstreamBodyBytes, 1024 * 1024);
   assert.equal(config.upstreamRetries, 2);
   assert.equal(config.shutdownDelayMs, 0);
   assert.equal(config.publicUrl, undefined);
 });
+
+/** The contract's default routing table, rows and candidates kept for the providers in the registry. */
+function expectedDefaultRoutes() {
+  const table = [
+    { prefix: 'video_', providers: ['gravitex', 'openai'] },
+    { pattern: '^[0-9a-v]{20}$', providers: ['vtrix'] },
+    { prefix: 'task_', providers: ['vtrix', 'gravitex'] },
+    { pattern: '^\\d{10,19}$', providers: ['kling', 'minimax', 'vidu', 'pixverse'] },
+    { pattern: '^models/[^/]+/operations/[^/]+$', providers: ['gemini'] },
+    { pattern: '^projects/[^/]+/locations/[^/]+/publishers/google/models/[^/]+/operations/[^/]+$', providers: ['vertex'] },
+    { pattern: '^cgt-\\d{14}-[a-z0-9]{5}$', providers: ['ark'] },
+    { pattern: '^[a-z0-9]{26}$', providers: ['replicate'] },
+    { pattern: '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$', providers: ['runway', 'luma', 'dashscope'] },
+  ];
+  const known = new Set(PROVIDER_NAMES);
+  return table
+    .map((row) => ({ ...row, providers: row.providers.filter((name) => known.has(name)) }))
+    .filter((row) => row.providers.length > 0);
+}
 
 test('no limit is an arbitrary cap: 0 turns the breaker off, big numbers are taken', () => {
   assert.equal(loadConfig({ CIRCUIT_FAILURE_THRESHOLD: '0' }).circuit.failureThreshold, 0);
@@ -109,7 +126,7 @@ test('TASKGATE_CONFIG sets routing rules and provider settings, and is validated
 
   const unknownProvider = join(dir, 'unknown.json');
   writeFileSync(unknownProvider, JSON.stringify({ routes: [{ prefix: 'x', providers: ['acme'] }] }));
-  assert.throws(() => loadConfig({ TASKGATE_CONFIG: unknownProvider }), /TASKGATE_CONFIG: routes\.0\.providers: names an unknown provider "acme" \(known: vtrix, gravitex, openai\)/);
+  assert.throws(() => loadConfig({ TASKGATE_CONFIG: unknownProvider }), new RegExp(`TASKGATE_CONFIG: routes\\.0\\.providers: names an unknown provider "acme" \\(known: ${PROVIDER_NAMES.join(', ')}\\)`));
 
   const notJson = join(dir, 'bad.json');
   writeFileSync(notJson, '{ nope');

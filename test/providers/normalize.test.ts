@@ -308,14 +308,14 @@ describe('shared upstream HTTP helpers (http.ts)', () => {
 });
 
 describe('provider registry', () => {
-  it('lists vtrix, gravitex, openai and finds each by exact name', () => {
-    assert.deepEqual(
-      PROVIDERS.map((provider) => provider.name),
-      ['vtrix', 'gravitex', 'openai'],
-    );
-    assert.equal(getProvider('vtrix')?.name, 'vtrix');
-    assert.equal(getProvider('gravitex')?.name, 'gravitex');
-    assert.equal(getProvider('openai')?.name, 'openai');
+  it('starts with the seed providers and the OpenAI family, names each once, and finds each by exact name', () => {
+    const names = PROVIDERS.map((provider) => provider.name);
+    assert.deepEqual(names.slice(0, 3), ['vtrix', 'gravitex', 'openai']);
+    assert.equal(new Set(names).size, names.length);
+    for (const name of names) {
+      assert.match(name, /^[a-z][a-z0-9]*$/, 'a name is one lower-case word (it is a qualified-id prefix and an env prefix)');
+      assert.equal(getProvider(name)?.name, name);
+    }
     assert.equal(getProvider('OpenAI'), undefined);
     assert.equal(getProvider('constructor'), undefined);
   });
