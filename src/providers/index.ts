@@ -3,11 +3,12 @@
  * entry in PROVIDERS; everything else (settings, default routing, simulators, demo,
  * benchmarks, test stacks) is derived from this list.
  */
+import { gemini } from './gemini/index.js';
 import { gravitex } from './gravitex/index.js';
 import { openai } from './openai/index.js';
 import { vtrix } from './vtrix/index.js';
 
-export const PROVIDERS = [vtrix, gravitex, openai] as const;
+export const PROVIDERS = [vtrix, gravitex, openai, gemini] as const;
 
 export type ProviderName = (typeof PROVIDERS)[number]['name'];
 
