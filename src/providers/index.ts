@@ -5,10 +5,11 @@
  */
 import { gemini } from './gemini/index.js';
 import { gravitex } from './gravitex/index.js';
+import { minimax } from './minimax/index.js';
 import { openai } from './openai/index.js';
 import { vtrix } from './vtrix/index.js';
 
-export const PROVIDERS = [vtrix, gravitex, openai, gemini] as const;
+export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax] as const;
 
 export type ProviderName = (typeof PROVIDERS)[number]['name'];
 
