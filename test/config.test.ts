@@ -43,7 +43,7 @@ function expectedDefaultRoutes() {
     { pattern: '^[a-z0-9]{26}$', providers: ['replicate'] },
     { pattern: '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$', providers: ['runway', 'luma', 'dashscope'] },
   ];
-  const known = new Set(PROVIDER_NAMES);
+  const known = new Set<string>(PROVIDER_NAMES);
   return table
     .map((row) => ({ ...row, providers: row.providers.filter((name) => known.has(name)) }))
     .filter((row) => row.providers.length > 0);
