@@ -3,13 +3,14 @@
  * entry in PROVIDERS; everything else (settings, default routing, simulators, demo,
  * benchmarks, test stacks) is derived from this list.
  */
+import { fal } from './fal/index.js';
 import { gemini } from './gemini/index.js';
 import { gravitex } from './gravitex/index.js';
 import { minimax } from './minimax/index.js';
 import { openai } from './openai/index.js';
 import { vtrix } from './vtrix/index.js';
 
-export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax] as const;
+export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal] as const;
 
 export type ProviderName = (typeof PROVIDERS)[number]['name'];
 
