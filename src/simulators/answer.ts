@@ -19,8 +19,11 @@ export function prepareAnswer(status: number, body: string | Buffer, contentType
   return { status, headers: { 'content-type': contentType, 'content-length': bytes.length }, body: bytes };
 }
 
+/** An answer of a profile's own (an error body, a redirect), with its headers when it has some. */
 export function prepareError(answer: ErrorAnswer): PreparedAnswer {
-  return prepareAnswer(answer.status, answer.body, JSON_CONTENT_TYPE);
+  const prepared = prepareAnswer(answer.status, answer.body, JSON_CONTENT_TYPE);
+  for (const [name, value] of Object.entries(answer.headers ?? {})) prepared.headers[name.toLowerCase()] = value;
+  return prepared;
 }
 
 export function sendAnswer(response: ServerResponse, answer: PreparedAnswer): void {

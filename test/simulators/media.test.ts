@@ -313,6 +313,10 @@ describe('the CDN origin', () => {
         { range: undefined, status: 403, bytesSent: 0, state: 'completed' },
       ],
     );
+    // The names of the headers each request carried: a test can show no credential reached this origin.
+    assert.ok(records[1]!.headerNames.includes('range'));
+    assert.ok(!records[0]!.headerNames.includes('range'));
+    assert.ok(records[2]!.headerNames.includes('if-range'));
     assert.equal(records[2]?.ifRange, loadAsset('sample.webm').etag);
     assert.equal(cdn.activeTransfers(), 0);
   });

@@ -34,6 +34,8 @@ export interface CdnRequest {
   /** The request's `Range` header, as received. */
   readonly range: string | undefined;
   readonly ifRange: string | undefined;
+  /** The names of the request's headers (lower case): what a client sent a public file origin (no credentials, say). */
+  readonly headerNames: readonly string[];
   /** Undefined until the status is decided (e.g. during a headers delay). */
   status: number | undefined;
   bytesSent: number;
@@ -218,6 +220,7 @@ class CdnServer implements Cdn {
       method: request.method ?? 'GET',
       range: request.headers.range,
       ifRange: headerText(request.headers['if-range']),
+      headerNames: Object.keys(request.headers),
       status: undefined,
       bytesSent: 0,
       peakQueuedBytes: 0,
