@@ -61,7 +61,8 @@ const EXIT_HELP = `Exit codes:
   2    bad usage (an unknown flag included), or the file exists (download without --force)
   3    the gateway answered a problem: its code and detail on stderr
   4    the gateway could not be reached
-  124  --timeout passed (wait)`;
+  124  --timeout passed (wait)
+  130  interrupted (Ctrl-C)`;
 
 export const HELP: Record<CommandName | 'top', string> = {
   top: `taskgate: the status of AI generation tasks, at every provider, through a taskgate gateway

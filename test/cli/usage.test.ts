@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { cliEnvironment, REPOSITORY, runCli } from '../helpers/cli.js';
+import { EXIT } from '../../src/cli/errors.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -19,9 +20,13 @@ test('--version prints the package version', async () => {
 test('--help describes every command, the environment and the exit codes', async () => {
   const run = await runCli(['--help']);
   assert.equal(run.code, 0);
-  for (const usage of ['taskgate status <id>', 'taskgate wait <id>', 'taskgate download <id>', 'TASKGATE_URL', 'TASKGATE_API_KEY', '124']) {
+  for (const usage of ['taskgate status <id>', 'taskgate wait <id>', 'taskgate download <id>', 'taskgate mcp', 'TASKGATE_URL', 'TASKGATE_API_KEY']) {
     assert.ok(run.stdout.includes(usage), `--help mentions ${usage}`);
   }
+  // Every exit code the CLI can end with, each on its own line with what it means.
+  const section = run.stdout.slice(run.stdout.indexOf('Exit codes:'));
+  const listed = [...section.matchAll(/^ {2}(\d+) +\S/gm)].map((match) => Number(match[1]));
+  assert.deepEqual(listed, Object.values(EXIT).sort((left, right) => left - right));
   assert.equal((await runCli(['help'])).stdout, run.stdout);
 });
 

@@ -71,8 +71,13 @@ test('wait exits 124 when --timeout passes first, with nothing on stdout', async
   assert.equal(run.stdout, '');
   assert.match(run.stderr, /^taskgate: timeout: --timeout 1\.5 s passed; task_wslow001 is still in_progress \(10%\)$/m);
 
+  const hits = stack.vtrix.hits('task_wslow001');
   const once = await runCli(['wait', 'task_wslow001', '--timeout', '0', '--gateway', url]);
   assert.equal(once.code, 124, '--timeout 0 looks once');
+  assert.equal(once.stdout, '');
+  // The state it saw, read once: the line names it.
+  assert.match(once.stderr, /^taskgate: timeout: --timeout 0 s passed; task_wslow001 is still in_progress \(10%\)$/m);
+  assert.ok(stack.vtrix.hits('task_wslow001') - hits <= 1, 'one look, at most one upstream call');
 });
 
 test('a 502 from the gateway is retried with backoff until the task is read', async (t) => {

@@ -194,10 +194,6 @@ describe('abuse corpus', () => {
     for (const close of closers) await close();
   });
 
-  test(`the corpus is big enough (${PROBLEM_CORPUS.length + NODE_LEVEL_CORPUS.length} hostile inputs)`, () => {
-    assert.ok(PROBLEM_CORPUS.length + NODE_LEVEL_CORPUS.length >= 30);
-  });
-
   for (const hostile of PROBLEM_CORPUS) {
     test(`${hostile.name} → ${hostile.status} ${hostile.code}`, async () => {
       const answer = await rawRequest(port, toBytes(hostile.request));

@@ -278,10 +278,27 @@ describe('circuit breaker through the gateway', () => {
         await app.close();
         await vtrix.close();
       });
-      vtrix.injectFault('task_cb0601', { kind: 'status', status: 500, times: 100 });
+      // Each request makes 3 attempts (2 retries): 6 failing answers open the circuit after two requests.
+      vtrix.injectFault('task_cb0601', { kind: 'status', status: 500, times: 6 });
+      vtrix.setTask('task_cb0601', { variant: 'model', timeline: DONE });
       for (let index = 0; index < 2; index++) await app.inject({ url: '/tasks/vtrix:task_cb0601' });
-      const transitions = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => /circuit/i.test(String(entry.msg)));
-      assert.ok(transitions.some((entry) => entry.provider === 'vtrix' && /open/.test(JSON.stringify(entry))), lines.join('\n'));
+      await sleep(OPEN_MS + 50);
+      // The probe: the provider is well again, so the circuit closes.
+      assert.equal((await app.inject({ url: '/tasks/vtrix:task_cb0601' })).statusCode, 200);
+      const transitions = lines
+        .map((line) => JSON.parse(line) as { level: number; msg: string; provider?: string; circuit?: string })
+        .filter((entry) => entry.circuit !== undefined && entry.provider === 'vtrix');
+      // pino levels: 30 info, 40 warn. The initial state is reported once, as closed.
+      assert.deepEqual(
+        transitions.map(({ level, circuit, msg }) => ({ level, circuit, msg })),
+        [
+          { level: 30, circuit: 'closed', msg: 'vtrix circuit closed' },
+          { level: 40, circuit: 'open', msg: 'vtrix circuit open' },
+          { level: 40, circuit: 'half_open', msg: 'vtrix circuit half-open' },
+          { level: 30, circuit: 'closed', msg: 'vtrix circuit closed' },
+        ],
+        lines.join('\n'),
+      );
     },
   );
 });

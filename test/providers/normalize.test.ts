@@ -236,11 +236,22 @@ describe('finalizeTask', () => {
     }
   });
 
-  it('is pure: an unmapped word is kept and served as in_progress, and finalizing twice gives equal states', () => {
-    const first = finalizeTask('vtrix', { ...draft, provider_status: 'WEIRD_STATE' });
+  it('is pure: it changes nothing it is given, keeps an unmapped word, and equal drafts give equal states', () => {
+    const deepFreeze = <T>(value: T): T => {
+      if (typeof value === 'object' && value !== null) for (const item of Object.values(value)) deepFreeze(item);
+      return Object.freeze(value);
+    };
+    const outputs = [{ type: 'video' as const, url: 'https://cdn.example/v.mp4' }, { type: 'video' as const, url: '/relative.mp4' }];
+    const frozen = deepFreeze({ ...draft, provider_status: 'WEIRD_STATE', error: { code: 'x', message: 'm' }, outputs });
+    // Strict mode: any write to a frozen input throws.
+    const first = finalizeTask('vtrix', frozen);
     assert.equal(first.status, 'in_progress');
     assert.equal(first.provider_status, 'WEIRD_STATE');
-    assert.deepEqual(finalizeTask('vtrix', { ...draft, provider_status: 'WEIRD_STATE' }), first);
+    assert.deepEqual(first.outputs, [outputs[0]], 'the unusable output is left out of a new array');
+    assert.notEqual(first.outputs, frozen.outputs);
+    assert.deepEqual(finalizeTask('vtrix', structuredClone(frozen)), first);
+    const succeeded = finalizeTask('vtrix', deepFreeze({ ...draft, provider_status: 'completed', outputs }));
+    assert.equal(succeeded.progress, 100);
   });
 });
 

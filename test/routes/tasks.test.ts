@@ -104,10 +104,16 @@ test('terminal tasks get an ETag and private max-age; If-None-Match answers 304'
   assert.equal(other.statusCode, 200);
 });
 
-test('the ETag changes when the task changes', async (t) => {
+test('the ETag stays while the task is unchanged, and changes when it changes', async (t) => {
   const { app, vtrix } = await startStack(t, { configure: (config) => ({ ...config, cache: { ...config.cache, freshMs: 0 } }) });
   vtrix.setTask('task_change1', { variant: 'model', timeline: RUNNING });
   const running = await app.inject({ url: '/tasks/task_change1' });
+  // Asked of the provider again (no reuse window), the same state: the same validator, so a 304.
+  const again = await app.inject({ url: '/tasks/task_change1' });
+  assert.equal(vtrix.hits('task_change1'), 2);
+  assert.equal(again.headers.etag, running.headers.etag);
+  const unchanged = await app.inject({ url: '/tasks/task_change1', headers: { 'if-none-match': String(running.headers.etag) } });
+  assert.equal(unchanged.statusCode, 304);
   vtrix.setTask('task_change1', { variant: 'model', timeline: DONE });
   const done = await app.inject({ url: '/tasks/task_change1' });
   assert.notEqual(running.headers.etag, done.headers.etag);

@@ -276,9 +276,14 @@ test('a poll loop’s polls are traces of their own, each with its lookup', asyn
     assert.notEqual(poll.traceId, server.traceId);
     assert.equal(poll.attributes['taskgate.provider'], 'vtrix');
   }
-  const lastPoll = polls.at(-1)!;
-  await receiver.waitFor((received) => childrenOf(received, lastPoll).length === 1);
-  assert.equal(childrenOf(receiver.spans, lastPoll)[0]!.name, 'taskgate.lookup');
+  // Every poll, not only the last: each has exactly one child, its lookup, in its own trace.
+  await receiver.waitFor((received) => polls.every((poll) => childrenOf(received, poll).length === 1));
+  for (const poll of polls) {
+    const children = childrenOf(receiver.spans, poll);
+    assert.deepEqual(children.map((child) => child.name), ['taskgate.lookup'], `poll ${poll.spanId}`);
+    assert.equal(children[0]!.traceId, poll.traceId);
+  }
+  assert.equal(new Set(polls.map((poll) => poll.traceId)).size, polls.length, 'each poll is a trace of its own');
 });
 
 test('OTLP/JSON on request, with the exporter headers, service name and resource attributes given', async (t) => {
