@@ -8,9 +8,10 @@ import { gemini } from './gemini/index.js';
 import { gravitex } from './gravitex/index.js';
 import { minimax } from './minimax/index.js';
 import { openai } from './openai/index.js';
+import { replicate } from './replicate/index.js';
 import { vtrix } from './vtrix/index.js';
 
-export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal] as const;
+export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replicate] as const;
 
 export type ProviderName = (typeof PROVIDERS)[number]['name'];
 
