@@ -19,15 +19,21 @@ async function numberOfSubscribers(admin: ReturnType<typeof adminClient>, channe
 }
 
 /** Times each of `count` concurrent calls; all must come back UNAVAILABLE. */
-async function timeUnavailableCalls(redis: FleetRedis, count: number): Promise<number[]> {
-  return Promise.all(
+/** `count` calls at once, each unavailable: how long each took, and how many reached the client at all. */
+async function timeUnavailableCalls(redis: FleetRedis, count: number): Promise<{ durations: number[]; sent: number }> {
+  let sent = 0;
+  const durations = await Promise.all(
     Array.from({ length: count }, async () => {
       const started = performance.now();
-      const outcome = await redis.run((client) => client.get(redis.key('anything')));
+      const outcome = await redis.run((client) => {
+        sent++;
+        return client.get(redis.key('anything'));
+      });
       assert.equal(outcome, UNAVAILABLE);
       return performance.now() - started;
     }),
   );
+  return { durations, sent };
 }
 
 test('keys and channels carry the prefix; a message published on a prefixed channel reaches the listener', async (t) => {
@@ -99,7 +105,7 @@ test('nothing listening at the URL: create resolves reporting down once, and cal
   assert.equal(await redis.subscribe(redis.channel('x'), () => {}).ready, false);
 });
 
-test('SIGSTOP: calls answer unavailable within ~100 ms and health goes down once; SIGCONT: up once, subscriptions work', async (t) => {
+test('SIGSTOP: calls answer unavailable at their command deadline and health goes down once; SIGCONT: up once, subscriptions work', async (t) => {
   const changes: boolean[] = [];
   const redis = await FleetRedis.create({
     url: server.url,
@@ -122,12 +128,14 @@ test('SIGSTOP: calls answer unavailable within ~100 ms and health goes down once
   const added: string[] = [];
   try {
     const firstWave = await timeUnavailableCalls(redis, 20);
-    assert.ok(Math.max(...firstWave) < 150, `first calls took ${Math.max(...firstWave).toFixed(0)} ms`);
+    assert.equal(firstWave.sent, 20, 'while up, every call is tried');
+    // Coarse on purpose: the 50 ms command deadline answers them, not Redis (which never would).
+    assert.ok(Math.max(...firstWave.durations) < 1000, `first calls took ${Math.max(...firstWave.durations).toFixed(0)} ms`);
     // A timeout alone could be this process's busy event loop: one PING (same timeout) confirms it.
     assert.ok(await waitFor(() => !redis.up, 500), 'health did not go down after the confirming PING');
     const secondWave = await timeUnavailableCalls(redis, 20);
-    // Once down, Redis is skipped entirely: no waiting at all.
-    assert.ok(Math.max(...secondWave) < 20, `calls while down took ${Math.max(...secondWave).toFixed(0)} ms`);
+    // Once down, Redis is skipped entirely: no call reaches the client, so none waits.
+    assert.equal(secondWave.sent, 0, 'calls while down were sent to Redis');
     assert.equal(redis.up, false);
     assert.deepEqual(changes, [true, false]);
     assert.equal(await redis.publish(redis.channel('kept'), 'lost'), false);
@@ -170,7 +178,7 @@ test('kill and restart on the same port: down at once, up once when back, subscr
   await server.kill();
   assert.ok(await waitFor(() => !redis.up, 1000), 'a closed connection marks Redis down');
   const whileDown = await timeUnavailableCalls(redis, 10);
-  assert.ok(Math.max(...whileDown) < 20, `calls while down took ${Math.max(...whileDown).toFixed(0)} ms`);
+  assert.equal(whileDown.sent, 0, 'calls while down were sent to Redis');
   assert.deepEqual(changes, [true, false]);
 
   await server.restart();

@@ -170,7 +170,8 @@ describe('circuit breaker through the gateway', () => {
     await sleep(OPEN_MS + 50);
 
     vtrix.setTask('task_cb0102', { variant: 'model', timeline: DONE });
-    vtrix.injectFault('task_cb0102', { kind: 'latency', ms: 400 });
+    // The probe stays in flight for 3 s: what follows happens while it does, however slow the machine.
+    vtrix.injectFault('task_cb0102', { kind: 'latency', ms: 3000 });
     vtrix.setTask('task_cb0103', { variant: 'model', timeline: DONE });
     const probe = app.inject({ url: '/tasks/vtrix:task_cb0102' });
     await sleep(100);

@@ -165,7 +165,8 @@ describe('time faults (UPSTREAM_TIMEOUT_MS=400)', () => {
   });
 
   test('latency and a slow drip inside the budget are fine', async (t) => {
-    const { app, vtrix, gravitex } = await startStack(t, { env: TIME_ENV });
+    // 150 ms of latency against 3 s: inside the budget however loaded the machine is.
+    const { app, vtrix, gravitex } = await startStack(t, { env: { ...NO_CIRCUIT, UPSTREAM_TIMEOUT_MS: '3000' } });
     vtrix.setTask('task_ftime11', { variant: 'model', timeline: DONE });
     vtrix.injectFault('task_ftime11', { kind: 'latency', ms: 150 });
     gravitex.setTask('video_ftime1100000000000000000000000000', { variant: 'wrapped', timeline: DONE });
@@ -185,7 +186,10 @@ describe('time faults (UPSTREAM_TIMEOUT_MS=400)', () => {
       const started = Date.now();
       assertProblem(await app.inject({ url: '/tasks/vtrix:task_ftime21' }), 504, 'upstream_timeout');
       const elapsed = Date.now() - started;
-      assert.ok(elapsed < 450, `a 200 ms budget took ${elapsed} ms`);
+      // Coarse on purpose (a loaded machine is slow): undici's own timers tick about once a
+      // second, so a deadline left to them would end near 1 s or later, not within 900 ms.
+      assert.ok(elapsed < 900, `a 200 ms budget took ${elapsed} ms`);
+      assert.equal(vtrix.hits('task_ftime21'), 1);
     },
   );
 });

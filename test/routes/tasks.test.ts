@@ -187,7 +187,8 @@ test('readyz is 503 with the reason when no provider at all is configured', asyn
 });
 
 test('during the shutdown delay /readyz is 503 while /tasks keeps answering', async (t) => {
-  const { app, vtrix } = await startStack(t, { configure: (config) => ({ ...config, shutdownDelayMs: 400 }) });
+  // A delay long enough that the two asks below fall inside it, however slow the machine.
+  const { app, vtrix } = await startStack(t, { configure: (config) => ({ ...config, shutdownDelayMs: 2000 }) });
   vtrix.setTask('task_sd_delay1', { variant: 'model', timeline: DONE });
   const stopping = app.shutdown();
   const draining = await app.inject({ url: '/readyz' });
