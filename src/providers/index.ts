@@ -3,6 +3,7 @@
  * entry in PROVIDERS; everything else (settings, default routing, simulators, demo,
  * benchmarks, test stacks) is derived from this list.
  */
+import { ark } from './ark/index.js';
 import { fal } from './fal/index.js';
 import { gemini } from './gemini/index.js';
 import { gravitex } from './gravitex/index.js';
@@ -11,7 +12,7 @@ import { openai } from './openai/index.js';
 import { replicate } from './replicate/index.js';
 import { vtrix } from './vtrix/index.js';
 
-export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replicate] as const;
+export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replicate, ark] as const;
 
 export type ProviderName = (typeof PROVIDERS)[number]['name'];
 
