@@ -8,6 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
+import { pathAsWritten } from '../uri.js';
 import type { ProviderClient } from '../providers/client.js';
 import {
   checkTargetUrl,
@@ -214,15 +215,18 @@ export class ContentProxy {
    */
   async open(client: ProviderClient, url: string, fetch: ContentFetch): Promise<ContentUpstream> {
     let target = this.check(url, client);
+    let path = pathAsWritten(url, target);
     for (let hop = 0; ; hop++) {
-      const response = await this.request(client, target, fetch);
+      const response = await this.request(client, target, path, fetch);
       const location = headerValue(response.headers, 'location');
       if (REDIRECTS.has(response.statusCode) && location !== undefined) {
         response.body.discard();
         if (hop >= MAX_REDIRECTS) {
           throw new GatewayError('upstream_error', { provider: client.name, detail: `The result file redirected more than ${MAX_REDIRECTS} times.` });
         }
-        target = this.check(new URL(location, target).href, client);
+        const next = new URL(location, target).href;
+        target = this.check(next, client);
+        path = pathAsWritten(URL.canParse(location) ? location : next, target);
         continue;
       }
       return this.answer(client, target, response, fetch);
@@ -250,14 +254,14 @@ export class ContentProxy {
     });
   }
 
-  private async request(client: ProviderClient, target: URL, fetch: ContentFetch): Promise<Upstream> {
+  private async request(client: ProviderClient, target: URL, path: string, fetch: ContentFetch): Promise<Upstream> {
     // The provider's key goes to its own origin only; a hop anywhere else goes without it.
     const headers: Record<string, string> = { accept: '*/*', ...(await client.contentHeaders(target.href)) };
     if (fetch.range !== undefined) headers['range'] = fetch.range;
     if (fetch.ifRange !== undefined) headers['if-range'] = fetch.ifRange;
     const body = new UpstreamBody(fetch.answer);
     try {
-      this.dispatcher.dispatch({ origin: target.origin, path: `${target.pathname}${target.search}`, method: fetch.method, headers }, body);
+      this.dispatcher.dispatch({ origin: target.origin, path, method: fetch.method, headers }, body);
       const { statusCode, headers: received } = await body.started;
       return { statusCode, headers: received, body };
     } catch (error) {

@@ -7,6 +7,7 @@
  * and counts it), not here.
  */
 import { Memo } from '../memo.js';
+import { isWrittenAsUri } from '../uri.js';
 import { GatewayError } from '../errors.js';
 import type { TaskError, TaskOutput, TaskStatus } from '../../schemas/task.js';
 import type { StateOutput, StatusWords, TaskDraft, TaskState } from './types.js';
@@ -181,8 +182,8 @@ export function isAbsoluteHttpUrl(value: string): boolean {
 
 /**
  * A result URL as an absolute http(s) URL: a relative one is resolved against the
- * provider's base URL (DESIGN.md); anything else (data:, s3:, garbage) gives null.
- * Userinfo (`user:pass@`) is dropped: no URL the gateway hands out carries credentials.
+ * provider's base URL; anything else (data:, s3:, garbage) gives null. Userinfo
+ * (`user:pass@`) is dropped: no URL the gateway hands out carries credentials.
  */
 export function resolveResultUrl(value: unknown, baseUrl: string): string | null {
   const text = firstNonEmptyString(value);
@@ -197,6 +198,8 @@ export function resolveResultUrl(value: unknown, baseUrl: string): string | null
     return null;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  // Kept byte for byte when it can be: a signed link may sign its exact query.
+  if (isWrittenAsUri(text)) return text;
   url.username = '';
   url.password = '';
   return url.href;

@@ -199,6 +199,27 @@ async function recorder(answer: (path: string) => { status: number; headers?: Re
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
+describe('a result URL fetched as the provider wrote it', () => {
+  it('sends the path and query byte for byte (a signed query may spell a file name with quotes), and the parser\'s form otherwise', async (t) => {
+    const target = await recorder(() => ({ status: 200, headers: { 'content-type': 'video/webm', 'content-length': '4' }, body: 'webm' }));
+    t.after(target.close);
+    const stack = await startStack(t, { configure: (config) => ({ ...config, content: { allowHosts: [{ host: '127.0.0.1', port: Number(new URL(target.url).port) }] } }) });
+    const signed = "/v.mp4?X-Tos-Expires=86400&response-content-disposition=attachment%3B%20filename*%3DUTF-8''%E5%A5%BD.mp4&X-Tos-Signature=abc";
+    stack.vtrix.setTask('task_exact01', { variant: 'model', timeline: [{ atMs: 0, status: 'succeeded' }], resultUrl: `${target.url}${signed}` });
+    const task = await stack.app.inject({ url: '/tasks/task_exact01' });
+    assert.equal(json(task).url, `${target.url}${signed}`, 'handed out as written');
+    const content = await stack.app.inject({ url: '/tasks/task_exact01/content' });
+    assert.equal(content.statusCode, 200);
+    assert.equal(target.seen.at(-1)?.path, signed, 'fetched as written: no quote rewritten as %27');
+    const { pathAsWritten } = await import('../../src/uri.js');
+    // Text a URI cannot hold as it is (a raw space, non-ASCII): the parser's encoding is sent.
+    assert.equal(pathAsWritten('https://cdn.example/a b.mp4?x=é', new URL('https://cdn.example/a b.mp4?x=é')), '/a%20b.mp4?x=%C3%A9');
+    assert.equal(pathAsWritten('https://CDN.example:443/v.mp4', new URL('https://CDN.example:443/v.mp4')), '/v.mp4');
+    assert.equal(pathAsWritten("https://cdn.example/v.mp4?f=''#frag", new URL("https://cdn.example/v.mp4?f=''#frag")), "/v.mp4?f=''");
+    assert.equal(pathAsWritten('https://cdn.example?f=1', new URL('https://cdn.example?f=1')), '/?f=1');
+  });
+});
+
 describe('what the gateway refuses to fetch', () => {
   it('refuses internal addresses that are not allowed: literals, names resolving to them, redirects to them', async (t) => {
     const target = await recorder(() => ({ status: 200, headers: { 'content-type': 'video/webm' }, body: 'x' }));

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, promisify } from 'node:util';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { request } from 'undici';
-import { SIMULATED_PROVIDERS, startSimulator, type Simulator } from '../../src/simulators/index.js';
+import { SIMULATED_PROVIDERS, simulatorCredentialValues, startSimulator, type Simulator } from '../../src/simulators/index.js';
 import { loadAsset } from '../../src/simulators/media/assets.js';
 import { startCdn, type Cdn } from '../../src/simulators/media/cdn.js';
 import { parseRange } from '../../src/simulators/media/serve.js';

@@ -46,28 +46,13 @@ export function taskRequest(baseUrl: string, nativeId: string): { path: string; 
   return { path: `${prefix}/${encodeURIComponent(nativeId)}`, template: `${prefix}/{id}` };
 }
 
-/** The characters RFC 3986 allows in a URI: a URL made of these alone needs no re-encoding. */
-const URI_CHARACTERS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
-const ABSOLUTE_HTTP = /^https?:\/\/[^/?#]/i;
-
-/** An absolute http(s) URL without userinfo, written only in URI characters: nothing to resolve, drop or encode. */
-function isVerbatimUrl(text: string): boolean {
-  if (!ABSOLUTE_HTTP.test(text) || !URI_CHARACTERS.test(text) || !URL.canParse(text)) return false;
-  const url = new URL(text);
-  return url.username === '' && url.password === '';
-}
-
 /**
- * A result URL as the client gets it: the provider's string exactly as sent when it is an
- * absolute http(s) URL, since a signed link's query may carry UTF-8 filename metadata that
- * must travel byte for byte (docs/providers/ark.md, "Result files"); anything else as
- * resolveResultUrl makes it (relative resolved, userinfo dropped, stray characters encoded).
+ * A result URL as the client gets it: resolveResultUrl keeps an absolute link byte for
+ * byte, which Ark's signed links with UTF-8 filename metadata need (docs/providers/ark.md,
+ * "Result files"), and makes anything else a proper URL.
  */
 export function resultUrl(value: unknown, baseUrl: string): string | null {
-  const resolved = resolveResultUrl(value, baseUrl);
-  const text = firstNonEmptyString(value);
-  if (resolved === null || text === null) return null;
-  return isVerbatimUrl(text) ? text : resolved;
+  return resolveResultUrl(value, baseUrl);
 }
 
 export interface TaskContext {
