@@ -4,6 +4,7 @@
  * benchmarks, test stacks) is derived from this list.
  */
 import { ark } from './ark/index.js';
+import { dashscope } from './dashscope/index.js';
 import { fal } from './fal/index.js';
 import { gemini } from './gemini/index.js';
 import { gravitex } from './gravitex/index.js';
@@ -13,7 +14,7 @@ import { openai } from './openai/index.js';
 import { replicate } from './replicate/index.js';
 import { vtrix } from './vtrix/index.js';
 
-export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replicate, ark, kling] as const;
+export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replicate, ark, kling, dashscope] as const;
 
 export type ProviderName = (typeof PROVIDERS)[number]['name'];
 
