@@ -12,9 +12,10 @@ import { kling } from './kling/index.js';
 import { minimax } from './minimax/index.js';
 import { openai } from './openai/index.js';
 import { replicate } from './replicate/index.js';
+import { runway } from './runway/index.js';
 import { vtrix } from './vtrix/index.js';
 
-export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replicate, ark, kling, dashscope] as const;
+export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replicate, ark, kling, dashscope, runway] as const;
 
 export type ProviderName = (typeof PROVIDERS)[number]['name'];
 
