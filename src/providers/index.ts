@@ -9,13 +9,14 @@ import { fal } from './fal/index.js';
 import { gemini } from './gemini/index.js';
 import { gravitex } from './gravitex/index.js';
 import { kling } from './kling/index.js';
+import { luma } from './luma/index.js';
 import { minimax } from './minimax/index.js';
 import { openai } from './openai/index.js';
 import { replicate } from './replicate/index.js';
 import { runway } from './runway/index.js';
 import { vtrix } from './vtrix/index.js';
 
-export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replicate, ark, kling, dashscope, runway] as const;
+export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replicate, ark, kling, dashscope, runway, luma] as const;
 
 export type ProviderName = (typeof PROVIDERS)[number]['name'];
 
