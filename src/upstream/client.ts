@@ -66,6 +66,8 @@ const TIMEOUT_ERRORS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT
 /** A provider 429 asking us to wait at most this long is retried here instead of surfaced. */
 const SHORT_RETRY_AFTER_MS = 1000;
 const BACKOFF_BASE_MS = 100;
+/** Beyond the deadline, undici's coarse header/body timers (a tick is about a second) stay out of the way. */
+const UNDICI_TIMER_SLACK_MS = 1000;
 const BACKOFF_CAP_MS = 1000;
 
 class DeadlineExceeded extends Error {
@@ -334,8 +336,10 @@ export class UpstreamClient {
             method: request.method,
             headers: request.headers,
             body: request.body,
-            headersTimeout: remainingMs,
-            bodyTimeout: remainingMs,
+            // undici's own timers tick coarsely and can fire early by most of a tick: the
+            // collector's timer holds the deadline, these only back it up a tick later.
+            headersTimeout: remainingMs + UNDICI_TIMER_SLACK_MS,
+            bodyTimeout: remainingMs + UNDICI_TIMER_SLACK_MS,
           },
           collector,
         );
