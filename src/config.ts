@@ -10,13 +10,12 @@ import type { z } from 'zod';
 import { PROVIDERS } from './providers/index.js';
 import type { ProviderDefinition } from './providers/types.js';
 import type { EnvKind, EnvSetting } from './settings/primitives.js';
+import { ConfigError } from './settings/errors.js';
 import { baseUrlVariable, configSchema, type Config } from './settings/schema.js';
 import { TRACING_ENV_SETTINGS } from './tracing/settings.js';
 
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError } from './settings/errors.js';
 
 const asList = (text: string): string[] =>
   text

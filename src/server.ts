@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { type Config } from './settings/schema.js';
+import type { Config } from './settings/schema.js';
 import { LogSink } from './log-sink.js';
 import { Metrics } from './metrics.js';
 import { PROVIDERS } from './providers/index.js';
@@ -65,11 +65,13 @@ export async function startServer(config: Config) {
   return app;
 }
 
-/** The environment's configuration, then the server; an invalid configuration exits 1 naming the variable. */
+/**
+ * The environment's configuration, then the server; an invalid configuration (read, or
+ * found when a provider connects with it) exits 1 naming the variable.
+ */
 export async function main(): Promise<void> {
-  let config: Config;
   try {
-    config = loadConfig(process.env);
+    await startServer(loadConfig(process.env));
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`taskgate: invalid configuration: ${error.message}\n`);
@@ -77,7 +79,6 @@ export async function main(): Promise<void> {
     }
     throw error;
   }
-  await startServer(config);
 }
 
 // Only when run directly (node --import tsx src/server.ts), not when imported (src/launch.ts, tests).

@@ -187,5 +187,6 @@ export interface ProviderDefinition<Name extends string = string> {
    * action). Default: the id itself.
    */
   expand?(nativeId: string): readonly string[];
+  /** Throws a ConfigError (src/settings/errors.ts) when the settings cannot work (a credentials file that cannot be read): the boot stops with its message. */
   connect(context: ConnectContext): ProviderConnection;
 }

@@ -222,10 +222,16 @@ export class ProviderSimulator implements Simulator, ControlTarget {
     });
     this.origin = originOf(host, (this.server.address() as AddressInfo).port);
     const values = this.options.credentials ?? simulatorCredentialValues(this.provider);
-    // Unknown names would leave a gateway silently unconfigured: say so at once.
-    const declared = definitionOf(this.provider).credentials.map((spec) => spec.setting);
-    for (const name of Object.keys(values)) if (!declared.includes(name)) throw new Error(`${this.provider} has no credential "${name}" (it has: ${declared.join(', ')})`);
-    this.simCredentials = (await this.profile.credentials?.(values, this.origin)) ?? plainCredentials(this.provider, values, this.origin);
+    try {
+      // Unknown names would leave a gateway silently unconfigured: say so at once.
+      const declared = definitionOf(this.provider).credentials.map((spec) => spec.setting);
+      for (const name of Object.keys(values)) if (!declared.includes(name)) throw new Error(`${this.provider} has no credential "${name}" (it has: ${declared.join(', ')})`);
+      this.simCredentials = (await this.profile.credentials?.(values, this.origin)) ?? plainCredentials(this.provider, values, this.origin);
+    } catch (error) {
+      // Not left listening: a caller that gets the error has nothing to close.
+      await new Promise<void>((resolve) => this.server.close(() => resolve()));
+      throw error;
+    }
   }
 
   hits(id?: string): number {

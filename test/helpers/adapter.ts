@@ -61,7 +61,7 @@ export async function runLookup(
   definition: ProviderDefinition,
   nativeId: string,
   respond: (request: MadeRequest, index: number) => UpstreamResponse | Promise<UpstreamResponse>,
-  options: { credentials?: Record<string, string>; baseUrl?: string; urls?: Record<string, string> } = {},
+  options: { credentials?: Readonly<Record<string, string>> | undefined; baseUrl?: string; urls?: Record<string, string> } = {},
 ): Promise<LookupRun> {
   const baseUrl = options.baseUrl ?? definition.defaultBaseUrl ?? 'https://relay.example';
   const credentials = options.credentials ?? Object.fromEntries(definition.credentials.map((spec) => [spec.setting, `test-${spec.setting}`]));

@@ -5,7 +5,7 @@
  * a GatewayError with an upstream code, and never anything else.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { TaskSchema, TASK_STATUSES } from '../../schemas/task.js';
 import { isGatewayError, type ProblemCode } from '../../src/errors.js';
@@ -14,6 +14,7 @@ import { getProvider, PROVIDERS } from '../../src/providers/index.js';
 import { COMMON_STATUS_WORDS } from '../../src/providers/normalize.js';
 import type { ProviderDefinition, TaskState } from '../../src/providers/types.js';
 import type { UpstreamResponse } from '../../src/upstream/types.js';
+import { loadProfile, simulatorCredentialValues } from '../../src/simulators/index.js';
 import { runLookup } from '../helpers/adapter.js';
 
 const UPSTREAM_CODES: ReadonlySet<ProblemCode> = new Set<ProblemCode>([
@@ -50,13 +51,26 @@ function assertTaskInvariants(state: TaskState): void {
   }
 }
 
+/**
+ * Credentials each provider can connect with: what its simulator makes when it has a way of
+ * its own (a service-account file), else a value per credential.
+ */
+const prepared = await Promise.all(
+  PROVIDERS.map(async (provider) => {
+    const made = await (await loadProfile(provider.name)).credentials?.(simulatorCredentialValues(provider.name, 'test'), 'http://127.0.0.1:9');
+    return [provider.name, made] as const;
+  }),
+);
+const CREDENTIALS = new Map<string, Readonly<Record<string, string>> | undefined>(prepared.map(([name, made]) => [name, made?.values]));
+after(() => Promise.all(prepared.map(([, made]) => made?.close?.())));
+
 /** The state a lookup gives when every call it makes is answered with `response`. */
 async function checkLookup(providerName: string, response: UpstreamResponse, nativeId?: string): Promise<void> {
   const provider = providerNamed(providerName);
   const id = nativeId !== undefined && provider.nativeIds.pattern.test(nativeId) ? nativeId : provider.nativeIds.example;
   let state: TaskState;
   try {
-    ({ state } = await runLookup(provider, id, () => response));
+    ({ state } = await runLookup(provider, id, () => response, { credentials: CREDENTIALS.get(provider.name) }));
   } catch (error) {
     assert.ok(isGatewayError(error), `non-GatewayError thrown: ${String(error)}`);
     assert.ok(UPSTREAM_CODES.has(error.code), `unexpected code ${error.code}`);
@@ -249,7 +263,7 @@ describe('lookup properties (every provider)', () => {
         const provider = providerNamed(providerName);
         const response = { statusCode: 200, headers: {}, body: JSON.stringify(task) };
         try {
-          statusesSeen.add((await runLookup(provider, provider.nativeIds.example, () => response)).state.status);
+          statusesSeen.add((await runLookup(provider, provider.nativeIds.example, () => response, { credentials: CREDENTIALS.get(provider.name) })).state.status);
           states += 1;
         } catch (error) {
           if (!isGatewayError(error)) throw error;
