@@ -19,6 +19,7 @@ import { tokenDesk } from '../../src/providers/vertex/simulator.js';
 import { loggerOptions } from '../../src/server.js';
 import { loadAsset } from '../../src/simulators/media/assets.js';
 import { startSimulator } from '../../src/simulators/index.js';
+import { runServer, within } from '../hardening/support.js';
 import { json, startStack } from '../helpers/stack.js';
 
 const PUBLIC_URL = 'https://taskgate.example';
@@ -148,6 +149,13 @@ test("a key the token endpoint refuses is a 502 upstream_auth_failed, and no sta
 test('a service-account file that cannot be read stops the gateway from starting, naming GOOGLE_APPLICATION_CREDENTIALS', async () => {
   const config = loadConfig({ GOOGLE_APPLICATION_CREDENTIALS: '/nonexistent/taskgate/service-account.json' });
   await assert.rejects(buildApp(config, { logger: false }), /^ServiceAccountFileError: GOOGLE_APPLICATION_CREDENTIALS: cannot read the service-account file "\/nonexistent\/taskgate\/service-account.json" \(ENOENT\)/);
+  // The real process: one line that names the variable, exit 1, no stack.
+  const run = runServer({ HOST: '127.0.0.1', PORT: '0', GOOGLE_APPLICATION_CREDENTIALS: '/nonexistent/taskgate/service-account.json' });
+  const code = await within(run.exited, 15_000, 'still running');
+  if (code === 'still running') run.child.kill('SIGKILL');
+  assert.equal(code, 1);
+  assert.match(run.stderr(), /^taskgate: invalid configuration: GOOGLE_APPLICATION_CREDENTIALS: cannot read the service-account file "\/nonexistent\/taskgate\/service-account\.json" \(ENOENT\)/);
+  assert.ok(!run.stderr().includes('    at '), 'a message, not a stack');
 });
 
 test('neither the private key nor a token reaches an answer or a log line', async (t) => {

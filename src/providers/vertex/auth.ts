@@ -11,6 +11,7 @@ import { classifyHttpError, isSuccessStatus, tryParseJson } from '../http.js';
 import type { UpstreamCall } from '../types.js';
 import { VERTEX_NAME } from './map.js';
 import { ServiceAccountSchema, TokenAnswerSchema } from './schema.js';
+import { ConfigError } from '../../settings/errors.js';
 
 export const CREDENTIALS_VARIABLE = 'GOOGLE_APPLICATION_CREDENTIALS';
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
@@ -23,8 +24,8 @@ export const REFRESH_MARGIN_MS = 60_000;
 /** Google's tokens live an hour; an answer without `expires_in` is taken to say so. */
 const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
 
-/** A key file that cannot be used: a configuration error, named by its variable. */
-export class ServiceAccountFileError extends Error {
+/** A key file that cannot be used: a configuration error, named by its variable (the boot stops with it). */
+export class ServiceAccountFileError extends ConfigError {
   override name = 'ServiceAccountFileError';
 }
 
