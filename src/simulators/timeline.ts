@@ -105,3 +105,20 @@ export function planTask(
     seed,
   };
 }
+
+/**
+ * Providers whose ids have one form between them (long digit strings; UUIDs): a bare id of
+ * that form is asked of all of them at once. Each simulator holds one share of those ids
+ * (besides its seeds and pinned tasks), so that a bare id has a single owner whichever of
+ * them run, as with the real providers.
+ */
+export const SHARED_ID_FORMS = {
+  digits: ['kling', 'minimax', 'vidu', 'pixverse'],
+  uuid: ['runway', 'luma', 'dashscope'],
+} as const satisfies Record<string, readonly string[]>;
+
+/** Whether `provider` holds `id` among the providers that share its form. */
+export function holdsShare(form: keyof typeof SHARED_ID_FORMS, provider: string, id: string): boolean {
+  const owners: readonly string[] = SHARED_ID_FORMS[form];
+  return owners[draw(id.toLowerCase(), `${form}-owner`, owners.length)] === provider;
+}

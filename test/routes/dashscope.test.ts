@@ -163,7 +163,8 @@ test('a failed task is failed with output.code and output.message; a canceled on
 });
 
 test('UNKNOWN (an HTTP 200) is 404 task_not_found, remembered for a while; a malformed id is a 400 that asks nothing', async (t) => {
-  const { get, dashscope } = await stack(t);
+  // The other UUID providers unconfigured: a bare UUID is then asked of DashScope alone.
+  const { get, dashscope } = await stack(t, { unconfigured: ['runway', 'luma'] });
   for (const id of [`dashscope:${FOREIGN_ID}`, FOREIGN_ID]) {
     const response = await get(`/tasks/${id}`);
     assert.equal(response.statusCode, 404, id);
@@ -223,11 +224,13 @@ test('an ambiguous UUID while DashScope fails: the failure, not a 404', async (t
   assert.equal(simulators.openai.hits(OWNED_ID), 1);
 });
 
-test('a bare UUID with DashScope unconfigured is 503 provider_not_configured, and its simulator is never asked', async (t) => {
-  const { get, dashscope } = await stack(t, { unconfigured: ['dashscope'] });
+test('a bare UUID with DashScope unconfigured is not asked of it: no UUID provider configured is 503 provider_not_configured', async (t) => {
+  const { get, dashscope } = await stack(t, { unconfigured: ['dashscope', 'runway', 'luma'] });
   const response = await get(`/tasks/${OWNED_ID}`);
   assert.deepEqual([response.statusCode, json(response).code], [503, 'provider_not_configured']);
   assert.equal(dashscope.hits(), 0);
+  const qualified = await get(`/tasks/dashscope:${OWNED_ID}`);
+  assert.deepEqual([qualified.statusCode, json(qualified).code, json(qualified).provider], [503, 'provider_not_configured', 'dashscope']);
 });
 
 test('a terminal task whose link has died is not served from memory: each poll asks again for a fresh link', async (t) => {

@@ -15,6 +15,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { THROTTLED } from '../../src/providers/runway/simulator.js';
 import { loggerOptions } from '../../src/server.js';
+import { holdsShare } from '../../src/simulators/timeline.js';
 import { startSimulator } from '../../src/simulators/index.js';
 import { loadAsset } from '../../src/simulators/media/assets.js';
 import { startCdn } from '../../src/simulators/media/cdn.js';
@@ -24,7 +25,14 @@ import { json, PROVIDER_KEYS, startStack, type StackOptions } from '../helpers/s
 const PUBLIC_URL = 'https://taskgate.example';
 const UUID_RULE = '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$';
 /** A task id of Runway's form, one per test. */
-const taskId = (index: number) => `7a3e5c1b-2d4f-4e6a-9b8c-${index.toString(16).padStart(12, '0')}`;
+/** The index-th UUID of this form in Runway's share (the other UUID providers' simulators hold the rest). */
+const taskId = (index: number): string => {
+  let found = -1;
+  for (let suffix = 0; ; suffix++) {
+    const id = `7a3e5c1b-2d4f-4e6a-9b8c-${suffix.toString(16).padStart(12, '0')}`;
+    if (holdsShare('uuid', 'runway', id) && ++found === index) return id;
+  }
+};
 const path = (id: string) => `/tasks/${id}`;
 const gatewayContent = (id: string, output?: number) => `${PUBLIC_URL}/tasks/${id}/content${output === undefined ? '' : `?output=${output}`}`;
 const DONE: Phase[] = [{ atMs: 0, status: 'succeeded' }];

@@ -478,7 +478,7 @@ describe('pacing knobs and going away', () => {
 describe("every simulator's public /files/<id>.<extension>", () => {
   const simulators: Simulator[] = [];
   before(async () => {
-    for (const provider of SIMULATED_PROVIDERS) simulators.push(await startSimulator({ provider, credentials: { apiKey: 'files-test-key'  }}));
+    for (const provider of SIMULATED_PROVIDERS) simulators.push(await startSimulator({ provider, credentials: simulatorCredentialValues(provider, 'files-test') }));
   });
   after(() => Promise.all(simulators.map((simulator) => simulator.close())));
 

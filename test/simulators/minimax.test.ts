@@ -9,7 +9,8 @@ const KEY = 'mm-test-key';
 const START = Date.parse('2026-04-10T14:32:05Z');
 const START_SECONDS = START / 1000;
 const EXAMPLE_ID = '361720188367060';
-const TASK_ID = '361799900000042';
+// In MiniMax's share of digit ids (the other digit-id providers hold the rest).
+const TASK_ID = '361799900000002';
 
 interface BaseResp {
   status_code: number;
@@ -133,7 +134,8 @@ describe('minimax simulator', () => {
 
   it('draws only the variants that have a file by default; a failing retrieval is pinned', async () => {
     const variants = new Set<string | undefined>();
-    for (let index = 0; index < 40; index++) variants.add((await describeTask('minimax', `36179990000${String(index).padStart(4, '0')}`))?.variant);
+    for (let index = 0; index < 160; index++) variants.add((await describeTask('minimax', `36179990000${String(index).padStart(4, '0')}`))?.variant);
+    variants.delete(undefined); // ids of the other digit-id providers' shares
     assert.deepEqual([...variants].sort(), ['documented', 'drifted']);
   });
 
@@ -154,8 +156,10 @@ describe('minimax simulator', () => {
     assert.deepEqual([noId.status, noId.body.base_resp.status_code], [200, 2013]);
   });
 
-  it('owns 15 to 18 digit ids', async () => {
-    for (const id of ['361720188367061', '401047179385389059']) assert.equal((await poll<QueryBody>(id)).body.task_id, id, id);
+  it('owns its share of 15 to 18 digit ids', async () => {
+    // Its share of them: the other digit-id providers hold the rest.
+    for (const id of ['361799900000005', '401047179385389007']) assert.equal((await poll<QueryBody>(id)).body.task_id, id, id);
+    assert.equal((await poll<QueryBody>('361720188367061')).body.base_resp.status_code, 2013, 'not in its share');
   });
 
   it('answers an injected rate limit the MiniMax way (HTTP 200, base_resp 1002), on either call, then recovers', async () => {

@@ -17,7 +17,7 @@ import {
   type SeedTask,
 } from '../../simulators/profile.js';
 import type { PhaseStatus, Variant } from '../../simulators/script.js';
-import { draw, pick } from '../../simulators/timeline.js';
+import { draw, holdsShare, pick } from '../../simulators/timeline.js';
 import { DASHSCOPE_NAME, TASK_ID, UNKNOWN_STATUS } from './map.js';
 
 /** A video task (`output.video_url`) or an image task (`output.results[].url`). */
@@ -25,17 +25,9 @@ export const DASHSCOPE_VARIANTS = ['video', 'image'] as const;
 
 const TASK_PATH = '/api/v1/tasks/';
 
-/**
- * UUIDs are Runway's, Luma's and DashScope's ids alike, and a bare one is asked of all
- * three: this simulator has only the third of them whose hash is 2, leaving the other
- * thirds to the other UUID providers' simulators, so that a bare UUID has one owner.
- */
-const UUID_OWNER_SALT = 'uuid-owner';
-const UUID_OWNERS = 3;
-const DASHSCOPE_SHARE = 2;
-
+/** UUIDs are Runway's, Luma's and DashScope's ids alike: this simulator holds DashScope's share of them. */
 function inOwnShare(id: string): boolean {
-  return draw(id.toLowerCase(), UUID_OWNER_SALT, UUID_OWNERS) === DASHSCOPE_SHARE;
+  return holdsShare('uuid', DASHSCOPE_NAME, id);
 }
 
 /** The documented example task: RUNNING when first asked, its video 8 s later. */

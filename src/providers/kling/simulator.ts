@@ -20,7 +20,7 @@ import {
   type SimRoute,
 } from '../../simulators/profile.js';
 import type { PhaseStatus, Variant } from '../../simulators/script.js';
-import { fnv1a, pick } from '../../simulators/timeline.js';
+import { fnv1a, holdsShare, pick } from '../../simulators/timeline.js';
 import { KLING_NAME, KLING_NATIVE_ID, PROBED_ACTIONS } from './map.js';
 import { mintJwt, signJwtInput } from './token.js';
 
@@ -210,10 +210,13 @@ function statusIdOf(path: string): string | undefined {
   }
 }
 
-/** A task id of sampleId's: never the expiring-token story by accident. */
+/** A task id of sampleId's, in Kling's share of digit ids: never the expiring-token story by accident. */
 function sampleTaskId(seed: string): string {
-  const digits = eighteenDigits(seed, 'kling-sample');
-  return digits.endsWith(EXPIRING_TOKEN_SUFFIX) ? `${digits.slice(0, -1)}5` : digits;
+  for (let attempt = 0; ; attempt++) {
+    const digits = eighteenDigits(attempt === 0 ? seed : `${seed}\u0000${attempt}`, 'kling-sample');
+    const taskId = digits.endsWith(EXPIRING_TOKEN_SUFFIX) ? `${digits.slice(0, -1)}5` : digits;
+    if (holdsShare('digits', KLING_NAME, taskId)) return taskId;
+  }
 }
 
 export const profile: ProviderProfile = {
@@ -238,7 +241,9 @@ export const profile: ProviderProfile = {
   models: ['kling-v2-1', 'kling-v2-5-turbo'],
   owns(id) {
     const ref = splitId(id);
-    return ref !== undefined && ref.action === ownerAction(ref.taskId);
+    if (ref === undefined || ref.action !== ownerAction(ref.taskId)) return false;
+    // Long digit ids are also MiniMax's, Vidu's and PixVerse's: Kling holds its share of them.
+    return SEEDED_ACTIONS.has(ref.taskId) || !/^\d+$/.test(ref.taskId) || holdsShare('digits', KLING_NAME, ref.taskId);
   },
   decorateTimeline: (_variant, timeline) => timeline,
   render,

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { filePath, ownVariant, type ErrorAnswer, type ProviderProfile, type RenderInput, type SeedTask } from '../../simulators/profile.js';
 import type { Phase, PhaseStatus, Variant } from '../../simulators/script.js';
-import { draw, pick } from '../../simulators/timeline.js';
+import { draw, holdsShare, pick } from '../../simulators/timeline.js';
 import { GENERATION_ID, LUMA_NAME } from './map.js';
 
 /** A Ray video generation, a Photon image generation, a generation in the Agents API's shape. */
@@ -88,9 +88,9 @@ export const NOT_FOUND = detailAnswer(404, 'Generation not found');
 const RATE_LIMITED = detailAnswer(429, 'Rate limit exceeded');
 const UNKNOWN_PATH = detailAnswer(404, 'Not Found');
 
-/** The UUIDs Luma holds: its seeds and about half of all others (decided by hash, whatever their case). */
+/** The UUIDs Luma holds: its seeds and Luma's share of all others (the UUID providers share them out). */
 export function ownsGeneration(id: string): boolean {
-  return SEEDS.has(id) || (GENERATION_ID.test(id) && draw(id.toLowerCase(), 'luma-owns', 2) === 0);
+  return SEEDS.has(id) || (GENERATION_ID.test(id) && holdsShare('uuid', LUMA_NAME, id));
 }
 
 /** Most generations are videos; some are images, some come in the Agents API's shape. */

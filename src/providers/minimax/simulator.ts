@@ -15,7 +15,7 @@ import {
   type SimRoute,
 } from '../../simulators/profile.js';
 import type { Phase, PhaseStatus, Variant } from '../../simulators/script.js';
-import { draw, fnv1a, pick } from '../../simulators/timeline.js';
+import { draw, fnv1a, holdsShare, pick } from '../../simulators/timeline.js';
 import { INVALID_API_KEY, LOGIN_FAILED, MINIMAX_NAME, RATE_LIMITED } from './map.js';
 
 /**
@@ -194,7 +194,8 @@ export const profile: ProviderProfile = {
   // The status call with the id as its last part (the benchmarks' direct path, the tests' poll).
   taskPathPrefix: `${QUERY_PATH}?task_id=`,
   models: ['MiniMax-Hailuo-02', 'MiniMax-Hailuo-2.3', 'T2V-01-Director'],
-  owns: (id) => OWNED_ID.test(id),
+  // Long digit ids are also Kling's, Vidu's and PixVerse's: MiniMax holds its seeds and its share of them.
+  owns: (id) => OWNED_ID.test(id) && (SEEDS.has(id) || holdsShare('digits', MINIMAX_NAME, id)),
   // A failing retrieval is a story to pin, never a default one.
   variantFor: (id) => pick(id, 'minimax-variant', ['documented', 'drifted']),
   decorateTimeline,
@@ -216,8 +217,12 @@ export const profile: ProviderProfile = {
   unknownPath: () => envelope(404, 1000, '404 page not found'),
   contentRoute: () => undefined,
   sampleId(seed) {
-    // 14 digits from two independent hashes of the seed, after MiniMax's leading 3.
-    const wide = (BigInt(fnv1a(`minimax-high:${seed}`)) << 32n) | BigInt(fnv1a(`minimax-low:${seed}`));
-    return `3${(wide % 10n ** 14n).toString().padStart(14, '0')}`;
+    // 14 digits from two independent hashes of the seed, after MiniMax's leading 3, in MiniMax's share.
+    for (let attempt = 0; ; attempt++) {
+      const text = attempt === 0 ? seed : `${seed}\u0000${attempt}`;
+      const wide = (BigInt(fnv1a(`minimax-high:${text}`)) << 32n) | BigInt(fnv1a(`minimax-low:${text}`));
+      const id = `3${(wide % 10n ** 14n).toString().padStart(14, '0')}`;
+      if (holdsShare('digits', MINIMAX_NAME, id)) return id;
+    }
   },
 };

@@ -20,7 +20,7 @@ import {
   type SimRequest,
 } from '../../simulators/profile.js';
 import type { Phase, PhaseStatus, Variant } from '../../simulators/script.js';
-import { draw, pick } from '../../simulators/timeline.js';
+import { draw, holdsShare, pick } from '../../simulators/timeline.js';
 import { RUNWAY_API_VERSION, RUNWAY_NAME, TASK_ID } from './map.js';
 
 /** What a succeeded task made: `video` (its result URL), `image` (a text-to-image task: this simulator's own JPEG). */
@@ -104,11 +104,11 @@ function authorize(request: SimRequest, credentials: SimCredentials): ErrorAnswe
 }
 
 /**
- * Half of all UUIDs (by hash, whatever their case) and the seeds: Luma and DashScope ids
- * have the same form, so a bare UUID is asked of every provider that may have it.
+ * The seeds and Runway's share of all UUIDs: Luma and DashScope ids have the same form, and
+ * a bare UUID is asked of every provider that may have it, so each simulator holds a share.
  */
 function owns(id: string): boolean {
-  return TASK_ID.test(id) && (SEEDS.has(id) || draw(id.toLowerCase(), 'runway-owns', 2) === 0);
+  return TASK_ID.test(id) && (SEEDS.has(id) || holdsShare('uuid', RUNWAY_NAME, id));
 }
 
 /**
