@@ -1,0 +1,13 @@
+#!lua
+-- Ends one webhook; 0 when the task has no such webhook.
+-- KEYS: task, active. args: webhookId, reason.
+local args = cjson.decode(ARGV[1])
+local sub = decoded(redis.call('HGET', KEYS[1], 'sub:' .. args.webhookId))
+if not sub then return 0 end
+if sub.state == 'active' then
+  sub.final = true
+  endSub(sub, args.reason, KEYS[2])
+  redis.call('HSET', KEYS[1], 'sub:' .. args.webhookId, cjson.encode(sub))
+  redis.call('HINCRBY', KEYS[1], 'version', 1)
+end
+return 1

@@ -1,0 +1,20 @@
+#!lua
+-- Stops watching the task, if `token` holds its watch: its webhooks get no new events.
+-- KEYS: task, watching, active. args: token, taskId, reason.
+local args = cjson.decode(ARGV[1])
+if redis.call('HGET', KEYS[1], 'owner') ~= args.token then return 0 end
+redis.call('HDEL', KEYS[1], 'owner')
+redis.call('ZREM', KEYS[2], args.taskId)
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if string.sub(fields[i], 1, 4) == 'sub:' then
+    local sub = cjson.decode(fields[i + 1])
+    if sub.state == 'active' and not sub.final then
+      sub.final = true
+      if sub.pending == 0 then endSub(sub, args.reason, KEYS[3]) else sub.endedReason = args.reason end
+      redis.call('HSET', KEYS[1], fields[i], cjson.encode(sub))
+    end
+  end
+end
+return 1
