@@ -83,7 +83,6 @@ export class InProcessWebhookStore implements WebhookStore {
       task.watchUntil = Math.max(task.watchUntil, registration.watchUntil);
       task.watched = true;
     }
-    pruneEnded(task);
     return Promise.resolve('registered');
   }
 
@@ -237,11 +236,15 @@ export class InProcessWebhookStore implements WebhookStore {
     return Promise.resolve({ depth: this.messages.size, oldestCreatedAt: oldest });
   }
 
-  /** Stores a webhook's new state, keeping the set of active ones (the global cap) in step. */
+  /** Stores a webhook's new state, keeping the set of active ones (the global cap) and the ended ones kept in step. */
   private keep(task: TaskRecord, webhookId: string, subscription: Subscription): void {
     task.subscriptions.set(webhookId, subscription);
-    if (subscription.state === 'active') this.active.add(webhookId);
-    else this.active.delete(webhookId);
+    if (subscription.state === 'active') {
+      this.active.add(webhookId);
+      return;
+    }
+    this.active.delete(webhookId);
+    pruneEnded(task);
   }
 
   private claimOf(taskId: string, task: TaskRecord): WatchClaim {
@@ -268,9 +271,11 @@ export class InProcessWebhookStore implements WebhookStore {
   }
 }
 
-/** Keeps the latest MAX_ENDED_PER_TASK ended webhooks of a task (for their logs); older ones go. */
+/** Keeps the latest MAX_ENDED_PER_TASK ended webhooks of a task (by creation, for their logs); older ones go. */
 function pruneEnded(task: TaskRecord): void {
-  const ended = [...task.subscriptions.values()].filter((subscription) => subscription.state === 'ended').sort((left, right) => left.createdAt - right.createdAt);
+  const ended = [...task.subscriptions.values()]
+    .filter((subscription) => subscription.state === 'ended')
+    .sort((left, right) => left.createdAt - right.createdAt || (left.id < right.id ? -1 : left.id > right.id ? 1 : 0));
   for (const subscription of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_PER_TASK))) {
     task.subscriptions.delete(subscription.id);
     task.logs.delete(subscription.id);

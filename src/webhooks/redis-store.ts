@@ -66,6 +66,8 @@ const MessageMetaSchema = z.object({
 });
 
 type MessageFields = { id: string; meta: string; body: string; createdAt: number };
+/** Every script that may end a webhook keeps the task's latest ended ones, and forgets the others' logs. */
+type KeepEnded = { keepEnded: number; logPrefix: string };
 
 const SCRIPTS = {
   register: luaScript<{
@@ -84,9 +86,9 @@ const SCRIPTS = {
     logPrefix: string;
     keepEnded: number;
     messages: MessageFields[];
-  }>('webhooks', 'register'),
+  }>('webhooks', 'register', 'helpers'),
   list: luaScript<{ logPrefix: string }>('webhooks', 'list'),
-  end: luaScript<{ webhookId: string; reason: EndReason }>('webhooks', 'end', 'helpers'),
+  end: luaScript<{ webhookId: string; reason: EndReason } & KeepEnded>('webhooks', 'end', 'helpers'),
   claimWatches: luaScript<{ now: number; leaseMs: number; limit: number; token: string; taskPrefix: string }>('webhooks', 'claim-watches'),
   reloadWatch: luaScript<{ token: string }>('webhooks', 'reload-watch'),
   renewWatches: luaScript<{ leaseUntil: number; token: string; taskPrefix: string; taskIds: string[] }>('webhooks', 'renew-watches'),
@@ -104,8 +106,8 @@ const SCRIPTS = {
     messageToken: string;
     finals: string[];
     messages: Array<MessageFields & { webhookId: string }>;
-  }>('webhooks', 'record-change', 'helpers'),
-  finishWatch: luaScript<{ token: string; taskId: string; reason: EndReason }>('webhooks', 'finish-watch', 'helpers'),
+  } & KeepEnded>('webhooks', 'record-change', 'helpers'),
+  finishWatch: luaScript<{ token: string; taskId: string; reason: EndReason } & KeepEnded>('webhooks', 'finish-watch', 'helpers'),
   claimDue: luaScript<{ now: number; leaseMs: number; limit: number; token: string; messagePrefix: string; taskPrefix: string }>('webhooks', 'claim-due'),
   finishAttempt: luaScript<{
     token: string;
@@ -116,7 +118,7 @@ const SCRIPTS = {
     webhookId: string;
     logMax: number;
     retention: number;
-  }>('webhooks', 'finish-attempt', 'helpers'),
+  } & KeepEnded>('webhooks', 'finish-attempt', 'helpers'),
   releaseMessages: luaScript<{ now: number; messagePrefix: string; messages: Array<{ token: string; id: string }> }>('webhooks', 'release-messages'),
   queueStats: luaScript('webhooks', 'queue-stats'),
 };
@@ -164,6 +166,10 @@ export class RedisWebhookStore implements WebhookStore {
     this.due = redis.key('webhook', 'due');
     this.pending = redis.key('webhook', 'pending');
     this.active = redis.key('webhook', 'active');
+  }
+
+  private get keepEnded(): KeepEnded {
+    return { keepEnded: MAX_ENDED_PER_TASK, logPrefix: this.prefixOf('log') };
   }
 
   private taskKey(taskId: string): RedisKey {
@@ -233,7 +239,7 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async end(taskId: string, webhookId: string, reason: EndReason): Promise<boolean> {
-    const reply = await this.run(SCRIPTS.end, [this.taskKey(taskId), this.active], { webhookId, reason });
+    const reply = await this.run(SCRIPTS.end, [this.taskKey(taskId), this.active], { webhookId, reason, ...this.keepEnded });
     if (reply === UNAVAILABLE) throw unavailable();
     return reply === 1;
   }
@@ -290,6 +296,7 @@ export class RedisWebhookStore implements WebhookStore {
         messageToken,
         finals: change.finals,
         messages: change.messages.map((message) => ({ ...messageFields(message), webhookId: message.webhookId })),
+        ...this.keepEnded,
       },
     );
     if (!Array.isArray(reply)) return { outcome: 'unavailable' };
@@ -300,7 +307,7 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async finishWatch(claim: WatchClaim, reason: EndReason): Promise<void> {
-    await this.run(SCRIPTS.finishWatch, [this.taskKey(claim.taskId), this.watching, this.active], { token: this.token, taskId: claim.taskId, reason });
+    await this.run(SCRIPTS.finishWatch, [this.taskKey(claim.taskId), this.watching, this.active], { token: this.token, taskId: claim.taskId, reason, ...this.keepEnded });
   }
 
   async claimDue(limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
@@ -337,6 +344,7 @@ export class RedisWebhookStore implements WebhookStore {
         webhookId: message.webhookId,
         logMax: MAX_LOG_ENTRIES,
         retention: RETENTION_MS,
+        ...this.keepEnded,
       },
     );
     return reply !== UNAVAILABLE;

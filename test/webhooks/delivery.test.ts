@@ -335,16 +335,20 @@ test('at most 10 active webhooks per task; DELETE ends one (204), which frees it
   assert.equal(unknown.statusCode, 404);
   assert.equal(json(unknown).code, 'not_found');
   assert.equal((await registerWebhook(stack.app, `vtrix:${id}`, { url: `${receiver.url}/limit/10` })).statusCode, 201, 'the ended one frees its place');
-
-  await receiver.waitFor('/limit/10', 1);
-  for (let index = 1; index <= 10; index++) await receiver.waitFor(`/limit/${index}`, 1);
-  await sleep(300);
-  assert.equal(receiver.at('/limit/0').length, 0, 'the deleted webhook got nothing');
   const listed = await webhooksOf(stack, `vtrix:${id}`);
   assert.equal(listed.length, 11);
   assert.deepEqual(listed[0]!.id, created[0]);
   assert.equal(listed[0]!.state, 'ended');
   assert.deepEqual(listed[0]!.deliveries, []);
+
+  await receiver.waitFor('/limit/10', 1);
+  for (let index = 1; index <= 10; index++) await receiver.waitFor(`/limit/${index}`, 1);
+  await sleep(300);
+  assert.equal(receiver.at('/limit/0').length, 0, 'the deleted webhook got nothing');
+  // All 11 have ended: the task keeps the latest 10, and the deleted one (the oldest) is forgotten.
+  const ended = await webhooksOf(stack, `vtrix:${id}`);
+  assert.equal(ended.length, 10);
+  assert.ok(ended.every((webhook) => webhook.state === 'ended' && webhook.id !== created[0]));
 });
 
 test('bad bodies are 400 invalid_request; unknown events, repeated events and a missing url are refused', async (t) => {

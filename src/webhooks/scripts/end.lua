@@ -1,6 +1,6 @@
 #!lua
 -- Ends one webhook; 0 when the task has no such webhook.
--- KEYS: task, active. args: webhookId, reason.
+-- KEYS: task, active. args: webhookId, reason, keepEnded, logPrefix.
 local args = cjson.decode(ARGV[1])
 local sub = decoded(redis.call('HGET', KEYS[1], 'sub:' .. args.webhookId))
 if not sub then return 0 end
@@ -9,5 +9,6 @@ if sub.state == 'active' then
   endSub(sub, args.reason, KEYS[2])
   redis.call('HSET', KEYS[1], 'sub:' .. args.webhookId, cjson.encode(sub))
   redis.call('HINCRBY', KEYS[1], 'version', 1)
+  pruneEnded(KEYS[1], args.keepEnded, args.logPrefix)
 end
 return 1

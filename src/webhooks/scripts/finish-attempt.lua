@@ -1,7 +1,8 @@
 #!lua
 -- Logs an attempt and settles its message, if `token` still holds the message's claim.
 -- KEYS: message, task, due, pending, active, log.
--- args: token, delivery (JSON text), next (done, gone, retry, abandoned), retryAt, messageId, webhookId, logMax, retention.
+-- args: token, delivery (JSON text), next (done, gone, retry, abandoned), retryAt, messageId, webhookId, logMax, retention,
+-- keepEnded, logPrefix.
 local args = cjson.decode(ARGV[1])
 if redis.call('HGET', KEYS[1], 'token') ~= args.token then return 0 end
 redis.call('RPUSH', KEYS[6], args.delivery)
@@ -27,6 +28,7 @@ if sub then
     end
   end
   redis.call('HSET', KEYS[2], 'sub:' .. args.webhookId, cjson.encode(sub))
+  if sub.state ~= 'active' then pruneEnded(KEYS[2], args.keepEnded, args.logPrefix) end
   redis.call('PEXPIRE', KEYS[2], args.retention)
 end
 return 1

@@ -1,6 +1,6 @@
 #!lua
 -- Stops watching the task, if `token` holds its watch: its webhooks get no new events.
--- KEYS: task, watching, active. args: token, taskId, reason.
+-- KEYS: task, watching, active. args: token, taskId, reason, keepEnded, logPrefix.
 local args = cjson.decode(ARGV[1])
 if redis.call('HGET', KEYS[1], 'owner') ~= args.token then return 0 end
 redis.call('HDEL', KEYS[1], 'owner')
@@ -17,4 +17,5 @@ for i = 1, #fields, 2 do
     end
   end
 end
+pruneEnded(KEYS[1], args.keepEnded, args.logPrefix)
 return 1

@@ -3,7 +3,7 @@
 -- the first `claimMax` messages are claimed for an attempt at once.
 -- KEYS: task, watching, due, pending, active, then one key per message.
 -- args: token, version, baseline (JSON text), terminal, now, retention, claimMax, leaseMs, taskId,
--- messageToken, finals (webhook ids), messages ({id, meta, body, createdAt, webhookId}).
+-- messageToken, finals (webhook ids), messages ({id, meta, body, createdAt, webhookId}), keepEnded, logPrefix.
 local args = cjson.decode(ARGV[1])
 if redis.call('HGET', KEYS[1], 'owner') ~= args.token then return {'lost'} end
 if redis.call('HGET', KEYS[1], 'version') ~= args.version then return {'stale'} end
@@ -40,6 +40,7 @@ end
 for id, value in pairs(subs) do
   if value then redis.call('HSET', KEYS[1], 'sub:' .. id, cjson.encode(value)) end
 end
+pruneEnded(KEYS[1], args.keepEnded, args.logPrefix)
 if args.terminal then
   redis.call('HDEL', KEYS[1], 'owner')
   redis.call('ZREM', KEYS[2], args.taskId)

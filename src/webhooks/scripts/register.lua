@@ -8,12 +8,8 @@ local now = args.now
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local fields = redis.call('HGETALL', KEYS[1])
 local active = 0
-local ended = {}
 for i = 1, #fields, 2 do
-  if string.sub(fields[i], 1, 4) == 'sub:' then
-    local sub = cjson.decode(fields[i + 1])
-    if sub.state == 'active' then active = active + 1 else table.insert(ended, sub) end
-  end
+  if string.sub(fields[i], 1, 4) == 'sub:' and cjson.decode(fields[i + 1]).state == 'active' then active = active + 1 end
 end
 if active >= args.maxPerTask then return 'task_limit' end
 if redis.call('ZCARD', KEYS[2]) >= args.maxInAll then return 'global_limit' end
@@ -41,12 +37,6 @@ for index, message in ipairs(messages) do
   redis.call('ZADD', KEYS[4], now, message.id)
   redis.call('ZADD', KEYS[5], message.createdAt, message.id)
 end
-if #ended > args.keepEnded then
-  table.sort(ended, function(left, right) return left.createdAt < right.createdAt end)
-  for i = 1, #ended - args.keepEnded do
-    redis.call('HDEL', KEYS[1], 'sub:' .. ended[i].id)
-    redis.call('DEL', args.logPrefix .. ended[i].id)
-  end
-end
+if sub.state ~= 'active' then pruneEnded(KEYS[1], args.keepEnded, args.logPrefix) end
 for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], args.retention) end
 return 'registered'
