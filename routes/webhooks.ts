@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { GatewayError } from '../src/errors.js';
 import type { Subscription } from '../src/webhooks/model.js';
 import type { Webhooks } from '../src/webhooks/index.js';
+import type { ClientIdentity } from '../src/client-identity.js';
 import type { TaskService } from '../src/tasks/service.js';
 import { TaskParamsSchema } from '../schemas/params.js';
 import {
@@ -28,6 +29,8 @@ export interface WebhookRoutesOptions {
   views: ViewSettings;
   /** Undefined: TASKGATE_WEBHOOK_SECRET is unset and every route answers 503 webhooks_not_configured. */
   webhooks: Webhooks | undefined;
+  /** Who a request is: a webhook belongs to the client that registered it. */
+  clientOf: ClientIdentity;
 }
 
 const NOT_CONFIGURED = 'This gateway sends no webhooks: TASKGATE_WEBHOOK_SECRET is not set.';
@@ -50,7 +53,7 @@ function webhookOf(subscription: Subscription): Webhook {
   };
 }
 
-const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, { service, views, webhooks }) => {
+const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, { service, views, webhooks, clientOf }) => {
   const configured = (): Webhooks => {
     if (webhooks === undefined) throw new GatewayError('webhooks_not_configured', { detail: NOT_CONFIGURED });
     return webhooks;
@@ -84,7 +87,7 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
       const hooks = configured();
       const origin = publicOrigin(request, views);
       const snapshot = await service.getTask(request.params.id);
-      const subscription = await hooks.dispatcher.register(snapshot, { url: request.body.url, events: request.body.events, origin });
+      const subscription = await hooks.dispatcher.register(snapshot, { url: request.body.url, events: request.body.events, origin, client: clientOf(request) });
       return reply.code(201).send(webhookOf(subscription));
     },
   );
@@ -98,7 +101,7 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
         tags: ['webhooks'],
         summary: 'The webhooks of a task, with their delivery logs',
         description:
-          'Every webhook registered on this task id (as written in the path), oldest first, active and ended, each with its attempts: when, which event and `webhook-id`, the receiver\'s status or the error, and when the next retry is due. The task itself is not looked up.',
+          'Every webhook this client (its key; its address when the gateway is open) registered on this task id (as written in the path), oldest first, active and ended, each with its attempts: when, which event and `webhook-id`, the receiver\'s status or the error, and when the next retry is due. Other clients\' webhooks are not shown. The task itself is not looked up.',
         security: CLIENT_AUTH,
         params: TaskParamsSchema,
         response: {
@@ -111,7 +114,7 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
       const hooks = configured();
       const { id } = request.params;
       service.router.resolve(id);
-      const listed = await hooks.store.list(id);
+      const listed = await hooks.store.list(id, clientOf(request));
       const statuses: WebhookStatus[] = listed.map(({ subscription, deliveries }) => ({
         ...webhookOf(subscription),
         state: subscription.state,
@@ -129,7 +132,7 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
         operationId: 'deleteTaskWebhook',
         tags: ['webhooks'],
         summary: 'End a webhook',
-        description: 'Nothing more is delivered to it, retries included; it stays listed (as `ended`) with its log. Ending one that has ended already is a 204 too.',
+        description: 'Nothing more is delivered to it, retries included; it stays listed (as `ended`) with its log. Ending one that has ended already is a 204 too; a webhook another client registered is a 404.',
         security: CLIENT_AUTH,
         params: WebhookParamsSchema,
         response: {
@@ -142,8 +145,8 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
       const hooks = configured();
       const { id, webhook_id: webhookId } = request.params;
       service.router.resolve(id);
-      if (!(await hooks.store.end(id, webhookId, 'deleted'))) {
-        throw new GatewayError('not_found', { detail: `Task ${id} has no webhook ${webhookId}.` });
+      if (!(await hooks.store.end(id, webhookId, clientOf(request), 'deleted'))) {
+        throw new GatewayError('not_found', { detail: `Task ${id} has no webhook ${webhookId} of yours.` });
       }
       return reply.code(204).send(null);
     },

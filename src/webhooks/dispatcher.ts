@@ -55,6 +55,8 @@ export interface NewWebhook {
   events: WebhookEvent[];
   /** The registering request's public origin. */
   origin: string;
+  /** Who registers it (src/client-identity.ts). */
+  client: string;
 }
 
 const SWEEP_MS = 1000;
@@ -148,6 +150,7 @@ export class WebhookDispatcher {
       events: input.events,
       createdAt: now,
       origin: input.origin,
+      client: input.client,
       state: 'active',
       final: false,
       pending: 0,

@@ -86,20 +86,21 @@ export class InProcessWebhookStore implements WebhookStore {
     return Promise.resolve('registered');
   }
 
-  list(taskId: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>> {
+  list(taskId: string, client: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>> {
     const task = this.tasks.get(taskId);
     if (task === undefined || task.writtenAt + RETENTION_MS < Date.now()) return Promise.resolve([]);
     return Promise.resolve(
       [...task.subscriptions.values()]
+        .filter((subscription) => subscription.client === client)
         .sort((left, right) => left.createdAt - right.createdAt)
         .map((subscription) => ({ subscription, deliveries: [...(task.logs.get(subscription.id) ?? [])] })),
     );
   }
 
-  end(taskId: string, webhookId: string, reason: EndReason): Promise<boolean> {
+  end(taskId: string, webhookId: string, client: string, reason: EndReason): Promise<boolean> {
     const task = this.tasks.get(taskId);
     const subscription = task?.subscriptions.get(webhookId);
-    if (task === undefined || subscription === undefined) return Promise.resolve(false);
+    if (task === undefined || subscription?.client !== client) return Promise.resolve(false);
     if (subscription.state === 'active') {
       this.keep(task, webhookId, { ...subscription, state: 'ended', endedReason: reason, final: true });
       task.version++;

@@ -35,6 +35,8 @@ export interface Subscription {
   createdAt: number;
   /** The public origin of the registering request: the delivered Task's URLs point there. */
   origin: string;
+  /** Who registered it (src/client-identity.ts): only they list it or end it. */
+  client: string;
   state: 'active' | 'ended';
   endedReason?: EndReason;
   /** Its task reached a terminal state (or its watch ended): no new events, only the pending ones. */

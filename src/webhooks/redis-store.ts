@@ -50,6 +50,7 @@ const SubscriptionSchema: z.ZodType<Subscription> = z.object({
   events: z.array(z.enum(WEBHOOK_EVENTS)),
   createdAt: z.number(),
   origin: z.string(),
+  client: z.string(),
   state: z.enum(['active', 'ended']),
   endedReason: z.enum(['finished', 'gone', 'deleted', 'expired', 'task_not_found']).optional(),
   final: z.boolean(),
@@ -87,8 +88,8 @@ const SCRIPTS = {
     keepEnded: number;
     messages: MessageFields[];
   }>('webhooks', 'register', 'helpers'),
-  list: luaScript<{ logPrefix: string }>('webhooks', 'list'),
-  end: luaScript<{ webhookId: string; reason: EndReason } & KeepEnded>('webhooks', 'end', 'helpers'),
+  list: luaScript<{ logPrefix: string; client: string }>('webhooks', 'list'),
+  end: luaScript<{ webhookId: string; client: string; reason: EndReason } & KeepEnded>('webhooks', 'end', 'helpers'),
   claimWatches: luaScript<{ now: number; leaseMs: number; limit: number; token: string; taskPrefix: string }>('webhooks', 'claim-watches'),
   reloadWatch: luaScript<{ token: string }>('webhooks', 'reload-watch'),
   renewWatches: luaScript<{ leaseUntil: number; token: string; taskPrefix: string; taskIds: string[] }>('webhooks', 'renew-watches'),
@@ -221,8 +222,8 @@ export class RedisWebhookStore implements WebhookStore {
     throw unavailable();
   }
 
-  async list(taskId: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>> {
-    const reply = await this.run(SCRIPTS.list, [this.taskKey(taskId)], { logPrefix: this.prefixOf('log') });
+  async list(taskId: string, client: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>> {
+    const reply = await this.run(SCRIPTS.list, [this.taskKey(taskId)], { logPrefix: this.prefixOf('log'), client });
     if (!Array.isArray(reply)) throw unavailable();
     const listed: Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }> = [];
     for (const entry of reply as unknown[]) {
@@ -238,8 +239,8 @@ export class RedisWebhookStore implements WebhookStore {
     return listed.sort((left, right) => left.subscription.createdAt - right.subscription.createdAt);
   }
 
-  async end(taskId: string, webhookId: string, reason: EndReason): Promise<boolean> {
-    const reply = await this.run(SCRIPTS.end, [this.taskKey(taskId), this.active], { webhookId, reason, ...this.keepEnded });
+  async end(taskId: string, webhookId: string, client: string, reason: EndReason): Promise<boolean> {
+    const reply = await this.run(SCRIPTS.end, [this.taskKey(taskId), this.active], { webhookId, client, reason, ...this.keepEnded });
     if (reply === UNAVAILABLE) throw unavailable();
     return reply === 1;
   }

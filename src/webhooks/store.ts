@@ -30,10 +30,10 @@ export interface WebhookStore {
   readonly durable: boolean;
   /** Adds a webhook to its task (and the task to the watched ones unless terminal), within the caps. Throws 503 when the store is unreachable. */
   register(registration: Registration): Promise<RegisterOutcome>;
-  /** Every webhook of the task (oldest first) with its delivery log. Throws 503 when the store is unreachable. */
-  list(taskId: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>>;
-  /** Ends one webhook; false when the task has no such webhook. Throws 503 when the store is unreachable. */
-  end(taskId: string, webhookId: string, reason: EndReason): Promise<boolean>;
+  /** The client's webhooks of the task (oldest first) with their delivery logs. Throws 503 when the store is unreachable. */
+  list(taskId: string, client: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>>;
+  /** Ends one of the client's webhooks; false when the task has no such webhook of the client's. Throws 503 when the store is unreachable. */
+  end(taskId: string, webhookId: string, client: string, reason: EndReason): Promise<boolean>;
 
   /** Takes over up to `limit` watched tasks that nobody holds (a lease of `leaseMs`). */
   claimWatches(limit: number, leaseMs: number): Promise<WatchClaim[]>;

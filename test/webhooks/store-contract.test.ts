@@ -40,6 +40,8 @@ after(async () => {
   await server?.stop();
 });
 
+const ALICE = 'key:alice';
+const BOB = 'key:bob';
 const RUNNING: Baseline = { status: 'in_progress', progress: 10 };
 const SUCCEEDED: Baseline = { status: 'succeeded', progress: 100 };
 const LEASE_MS = 60_000;
@@ -52,6 +54,7 @@ function subscriptionOn(taskId: string, overrides: Partial<Subscription> = {}): 
     events: ['task.succeeded', 'task.failed', 'task.canceled'],
     createdAt: Date.now(),
     origin: 'https://gateway.example',
+    client: ALICE,
     state: 'active',
     final: false,
     pending: 0,
@@ -113,7 +116,7 @@ function delivery(message: ClaimedMessage, statusCode: number | null, nextAttemp
 }
 
 async function stateOf(store: WebhookStore, taskId: string, webhookId: string) {
-  const listed = await store.list(taskId);
+  const listed = await store.list(taskId, ALICE);
   return listed.find((entry) => entry.subscription.id === webhookId);
 }
 
@@ -138,13 +141,25 @@ for (const implementation of IMPLEMENTATIONS) {
       const second = await register(store, 'task_list', { subscription: { createdAt: Date.now() + 1 } });
       assert.equal(first.outcome, 'registered');
       assert.equal(second.outcome, 'registered');
-      const listed = await store.list('task_list');
+      const listed = await store.list('task_list', ALICE);
       assert.deepEqual(listed.map((entry) => entry.subscription.id), [first.subscription.id, second.subscription.id]);
       for (const entry of listed) {
         assert.equal(entry.subscription.state, 'active');
         assert.deepEqual(entry.deliveries, []);
       }
-      assert.deepEqual(await store.list('task_other'), []);
+      assert.deepEqual(await store.list('task_other', ALICE), []);
+    });
+
+    test('a webhook is its client\'s: another client neither lists nor ends it', async (t) => {
+      const store = await implementation.create(t);
+      const alices = await register(store, 'task_owned');
+      const bobs = await register(store, 'task_owned', { subscription: { client: BOB } });
+      assert.deepEqual((await store.list('task_owned', ALICE)).map((entry) => entry.subscription.id), [alices.subscription.id]);
+      assert.deepEqual((await store.list('task_owned', BOB)).map((entry) => entry.subscription.id), [bobs.subscription.id]);
+      assert.equal(await store.end('task_owned', alices.subscription.id, BOB, 'deleted'), false);
+      assert.equal((await stateOf(store, 'task_owned', alices.subscription.id))?.subscription.state, 'active');
+      assert.equal(await store.end('task_owned', alices.subscription.id, ALICE, 'deleted'), true);
+      assert.equal((await stateOf(store, 'task_owned', alices.subscription.id))?.subscription.state, 'ended');
     });
 
     test('at most maxPerTask active webhooks per task; an ended one frees its place', async (t) => {
@@ -154,7 +169,7 @@ for (const implementation of IMPLEMENTATIONS) {
       assert.deepEqual(created.map((entry) => entry.outcome), ['registered', 'registered', 'registered']);
       assert.equal((await register(store, 'task_cap', { maxPerTask: 3 })).outcome, 'task_limit');
       assert.equal((await register(store, 'task_elsewhere', { maxPerTask: 3 })).outcome, 'registered', 'the cap is per task');
-      assert.equal(await store.end('task_cap', created[0]!.subscription.id, 'deleted'), true);
+      assert.equal(await store.end('task_cap', created[0]!.subscription.id, ALICE, 'deleted'), true);
       assert.equal((await register(store, 'task_cap', { maxPerTask: 3 })).outcome, 'registered');
     });
 
@@ -164,17 +179,17 @@ for (const implementation of IMPLEMENTATIONS) {
       const second = await register(store, 'task_b', { maxSubscriptions: 2 });
       assert.equal(second.outcome, 'registered');
       assert.equal((await register(store, 'task_c', { maxSubscriptions: 2 })).outcome, 'global_limit');
-      await store.end('task_b', second.subscription.id, 'deleted');
+      await store.end('task_b', second.subscription.id, ALICE, 'deleted');
       assert.equal((await register(store, 'task_c', { maxSubscriptions: 2 })).outcome, 'registered');
     });
 
     test('end: false for an unknown webhook, true again for an ended one, which stays listed as ended', async (t) => {
       const store = await implementation.create(t);
       const { subscription } = await register(store, 'task_end');
-      assert.equal(await store.end('task_end', 'wh_unknown', 'deleted'), false);
-      assert.equal(await store.end('task_other', subscription.id, 'deleted'), false, 'not a webhook of that task');
-      assert.equal(await store.end('task_end', subscription.id, 'deleted'), true);
-      assert.equal(await store.end('task_end', subscription.id, 'deleted'), true);
+      assert.equal(await store.end('task_end', 'wh_unknown', ALICE, 'deleted'), false);
+      assert.equal(await store.end('task_other', subscription.id, ALICE, 'deleted'), false, 'not a webhook of that task');
+      assert.equal(await store.end('task_end', subscription.id, ALICE, 'deleted'), true);
+      assert.equal(await store.end('task_end', subscription.id, ALICE, 'deleted'), true);
       const ended = await stateOf(store, 'task_end', subscription.id);
       assert.equal(ended?.subscription.state, 'ended');
       assert.equal(ended?.subscription.endedReason, 'deleted');
@@ -189,7 +204,7 @@ for (const implementation of IMPLEMENTATIONS) {
         assert.equal(outcome, 'registered');
         ids.push(subscription.id);
       }
-      const listed = await store.list('task_ended');
+      const listed = await store.list('task_ended', ALICE);
       assert.ok(listed.every((entry) => entry.subscription.state === 'ended'));
       assert.deepEqual(listed.map((entry) => entry.subscription.id), ids.slice(-MAX_ENDED_PER_TASK));
     });
@@ -202,8 +217,8 @@ for (const implementation of IMPLEMENTATIONS) {
         const { subscription } = await register(store, 'task_ending', { maxPerTask: count, subscription: { createdAt: Date.now() + index } });
         ids.push(subscription.id);
       }
-      for (const id of ids) assert.equal(await store.end('task_ending', id, 'deleted'), true);
-      assert.deepEqual((await store.list('task_ending')).map((entry) => entry.subscription.id), ids.slice(-MAX_ENDED_PER_TASK));
+      for (const id of ids) assert.equal(await store.end('task_ending', id, ALICE, 'deleted'), true);
+      assert.deepEqual((await store.list('task_ending', ALICE)).map((entry) => entry.subscription.id), ids.slice(-MAX_ENDED_PER_TASK));
     });
 
     test('a terminal task: its events are due at once, and the webhook ends once they are delivered', async (t) => {
@@ -297,7 +312,7 @@ for (const implementation of IMPLEMENTATIONS) {
       ]);
       assert.deepEqual((await store.claimDue(10, LEASE_MS)).map((message) => message.id), [finished[2]!.id], 'the one not claimed is due');
       assert.deepEqual(await store.claimWatches(100, LEASE_MS), [], 'a terminal task is no longer watched');
-      const listed = await store.list('task_watch');
+      const listed = await store.list('task_watch', ALICE);
       for (const entry of listed) {
         assert.equal(entry.subscription.state, 'active', 'its events are still pending');
         assert.equal(entry.subscription.final, true);
@@ -340,7 +355,7 @@ for (const implementation of IMPLEMENTATIONS) {
       const store = await implementation.create(t);
       const { subscription } = await register(store, 'task_deleted');
       const kept = await register(store, 'task_deleted');
-      await store.end('task_deleted', subscription.id, 'deleted');
+      await store.end('task_deleted', subscription.id, ALICE, 'deleted');
       const claim = await claimOf(store, 'task_deleted');
       assert.deepEqual(claim.subscriptions.map((entry) => entry.id), [kept.subscription.id]);
     });
