@@ -5,7 +5,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { GatewayError } from '../src/errors.js';
-import type { Subscription } from '../src/webhooks/model.js';
+import { taskKeyOf, type Subscription } from '../src/webhooks/model.js';
 import type { Webhooks } from '../src/webhooks/index.js';
 import type { ClientIdentity } from '../src/client-identity.js';
 import type { TaskService } from '../src/tasks/service.js';
@@ -41,6 +41,11 @@ const SIGNING = [
 
 function rfc3339(epochMs: number): string {
   return new Date(Math.floor(epochMs / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** Where the id may route to, without a lookup: the webhooks of every spelling of the task are found. */
+function taskKeysOf(service: TaskService, id: string): string[] {
+  return service.router.resolve(id).candidates.map((candidate) => taskKeyOf(candidate.provider, candidate.nativeId));
 }
 
 function webhookOf(subscription: Subscription): Webhook {
@@ -101,7 +106,7 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
         tags: ['webhooks'],
         summary: 'The webhooks of a task, with their delivery logs',
         description:
-          'Every webhook this client (its key; its address when the gateway is open) registered on this task id (as written in the path), oldest first, active and ended, each with its attempts: when, which event and `webhook-id`, the receiver\'s status or the error, and when the next retry is due. Other clients\' webhooks are not shown. The task itself is not looked up.',
+          'Every webhook this client (its key; its address when the gateway is open) registered on this task, whatever spelling of its id it used, oldest first, active and ended, each with its attempts: when, which event and `webhook-id`, the receiver\'s status or the error, and when the next retry is due. Other clients\' webhooks are not shown. The task itself is not looked up.',
         security: CLIENT_AUTH,
         params: TaskParamsSchema,
         response: {
@@ -112,9 +117,7 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
     },
     async (request) => {
       const hooks = configured();
-      const { id } = request.params;
-      service.router.resolve(id);
-      const listed = await hooks.store.list(id, clientOf(request));
+      const listed = await hooks.store.list(taskKeysOf(service, request.params.id), clientOf(request));
       const statuses: WebhookStatus[] = listed.map(({ subscription, deliveries }) => ({
         ...webhookOf(subscription),
         state: subscription.state,
@@ -144,8 +147,7 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
     async (request, reply) => {
       const hooks = configured();
       const { id, webhook_id: webhookId } = request.params;
-      service.router.resolve(id);
-      if (!(await hooks.store.end(id, webhookId, clientOf(request), 'deleted'))) {
+      if (!(await hooks.store.end(taskKeysOf(service, id), webhookId, clientOf(request), 'deleted'))) {
         throw new GatewayError('not_found', { detail: `Task ${id} has no webhook ${webhookId} of yours.` });
       }
       return reply.code(204).send(null);

@@ -24,6 +24,7 @@ import {
   newWebhookId,
   retryAt,
   sameBaseline,
+  taskKeyOf,
   WATCH_WINDOW_MS,
   type AttemptNext,
   type Baseline,
@@ -253,8 +254,8 @@ export class WebhookDispatcher {
     this.lastRenewAt = Date.now();
     const lost = await this.options.store.renewWatches([...this.owned.values()].map((owned) => owned.claim), WATCH_LEASE_MS);
     if (lost === 'unavailable') return;
-    for (const taskId of lost) {
-      const owned = this.owned.get(taskId);
+    for (const taskKey of lost) {
+      const owned = this.owned.get(taskKey);
       if (owned !== undefined) this.drop(owned);
     }
   }
@@ -273,7 +274,7 @@ export class WebhookDispatcher {
       return;
     }
     const owned: OwnedWatch = { claim, client, latest: undefined, unwatch: undefined, chain: Promise.resolve(), dirty: false, stopped: false };
-    this.owned.set(claim.taskId, owned);
+    this.owned.set(claim.taskKey, owned);
     if (Date.now() > claim.watchUntil) {
       await this.stopWatching(owned, 'expired');
       return;
@@ -311,7 +312,7 @@ export class WebhookDispatcher {
       .then(() => this.record(owned))
       .catch((error: unknown) => {
         owned.dirty = true;
-        this.options.log.error({ err: error, taskId: owned.claim.taskId }, 'recording a webhook event failed');
+        this.options.log.error({ err: error, task: owned.claim.taskKey }, 'recording a webhook event failed');
       });
   }
 
@@ -381,7 +382,7 @@ export class WebhookDispatcher {
     return {
       id: newMessageId(),
       webhookId: subscription.id,
-      taskId: subscription.taskId,
+      taskKey: taskKeyOf(snapshot.client.name, snapshot.nativeId),
       event,
       url: subscription.url,
       body: `{"type":"${event}","timestamp":"${new Date(now).toISOString()}","data":${task}}`,
@@ -403,7 +404,7 @@ export class WebhookDispatcher {
   private drop(owned: OwnedWatch): void {
     owned.stopped = true;
     owned.unwatch?.();
-    if (this.owned.get(owned.claim.taskId) === owned) this.owned.delete(owned.claim.taskId);
+    if (this.owned.get(owned.claim.taskKey) === owned) this.owned.delete(owned.claim.taskKey);
   }
 
   private async stopWatching(owned: OwnedWatch, reason: 'expired' | 'task_not_found'): Promise<void> {

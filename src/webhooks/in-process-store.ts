@@ -3,7 +3,7 @@
  * same rules as the Redis store; nothing survives a restart. Records expire like Redis
  * keys would (RETENTION_MS after their last write), checked by `prune` on every claim.
  */
-import { MAX_ENDED_PER_TASK, MAX_LOG_ENTRIES, RETENTION_MS, afterMessageDone, finalized, getsNewEvents } from './model.js';
+import { MAX_ENDED_PER_TASK, MAX_LOG_ENTRIES, RETENTION_MS, afterMessageDone, finalized, getsNewEvents, taskKeyOf } from './model.js';
 import type {
   AttemptNext,
   Baseline,
@@ -53,7 +53,8 @@ export class InProcessWebhookStore implements WebhookStore {
   register(registration: Registration): Promise<RegisterOutcome> {
     const { subscription } = registration;
     this.prune(Date.now());
-    let task = this.tasks.get(subscription.taskId);
+    const taskKey = taskKeyOf(registration.provider, registration.nativeId);
+    let task = this.tasks.get(taskKey);
     const active = task === undefined ? 0 : [...task.subscriptions.values()].filter((candidate) => candidate.state === 'active').length;
     if (active >= registration.maxPerTask) return Promise.resolve('task_limit');
     if (this.active.size >= registration.maxSubscriptions) return Promise.resolve('global_limit');
@@ -71,7 +72,7 @@ export class InProcessWebhookStore implements WebhookStore {
       logs: new Map(),
       writtenAt: now,
     };
-    this.tasks.set(subscription.taskId, task);
+    this.tasks.set(taskKey, task);
     task.baseline ??= registration.baseline;
     task.version++;
     task.writtenAt = now;
@@ -86,19 +87,21 @@ export class InProcessWebhookStore implements WebhookStore {
     return Promise.resolve('registered');
   }
 
-  list(taskId: string, client: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>> {
-    const task = this.tasks.get(taskId);
-    if (task === undefined || task.writtenAt + RETENTION_MS < Date.now()) return Promise.resolve([]);
-    return Promise.resolve(
-      [...task.subscriptions.values()]
-        .filter((subscription) => subscription.client === client)
-        .sort((left, right) => left.createdAt - right.createdAt)
-        .map((subscription) => ({ subscription, deliveries: [...(task.logs.get(subscription.id) ?? [])] })),
-    );
+  list(taskKeys: readonly string[], client: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>> {
+    const now = Date.now();
+    const listed: Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }> = [];
+    for (const taskKey of new Set(taskKeys)) {
+      const task = this.tasks.get(taskKey);
+      if (task === undefined || task.writtenAt + RETENTION_MS < now) continue;
+      for (const subscription of task.subscriptions.values()) {
+        if (subscription.client === client) listed.push({ subscription, deliveries: [...(task.logs.get(subscription.id) ?? [])] });
+      }
+    }
+    return Promise.resolve(listed.sort((left, right) => left.subscription.createdAt - right.subscription.createdAt));
   }
 
-  end(taskId: string, webhookId: string, client: string, reason: EndReason): Promise<boolean> {
-    const task = this.tasks.get(taskId);
+  end(taskKeys: readonly string[], webhookId: string, client: string, reason: EndReason): Promise<boolean> {
+    const task = taskKeys.map((taskKey) => this.tasks.get(taskKey)).find((candidate) => candidate?.subscriptions.has(webhookId) === true);
     const subscription = task?.subscriptions.get(webhookId);
     if (task === undefined || subscription?.client !== client) return Promise.resolve(false);
     if (subscription.state === 'active') {
@@ -113,27 +116,27 @@ export class InProcessWebhookStore implements WebhookStore {
     const now = Date.now();
     this.prune(now);
     const claims: WatchClaim[] = [];
-    for (const [taskId, task] of this.tasks) {
+    for (const [taskKey, task] of this.tasks) {
       if (claims.length >= limit) break;
       if (!task.watched || task.owned || task.claimableAt > now) continue;
       task.owned = true;
-      claims.push(this.claimOf(taskId, task));
+      claims.push(this.claimOf(taskKey, task));
     }
     return Promise.resolve(claims);
   }
 
   reloadWatch(claim: WatchClaim): Promise<WatchClaim | undefined> {
-    const task = this.tasks.get(claim.taskId);
-    return Promise.resolve(task?.owned === true && task.watched ? this.claimOf(claim.taskId, task) : undefined);
+    const task = this.tasks.get(claim.taskKey);
+    return Promise.resolve(task?.owned === true && task.watched ? this.claimOf(claim.taskKey, task) : undefined);
   }
 
   renewWatches(claims: readonly WatchClaim[]): Promise<string[]> {
-    return Promise.resolve(claims.filter((claim) => this.tasks.get(claim.taskId)?.owned !== true).map((claim) => claim.taskId));
+    return Promise.resolve(claims.filter((claim) => this.tasks.get(claim.taskKey)?.owned !== true).map((claim) => claim.taskKey));
   }
 
   releaseWatches(claims: readonly WatchClaim[], delayMs: number): Promise<void> {
     for (const claim of claims) {
-      const task = this.tasks.get(claim.taskId);
+      const task = this.tasks.get(claim.taskKey);
       if (task === undefined) continue;
       task.owned = false;
       task.claimableAt = Date.now() + delayMs;
@@ -142,7 +145,7 @@ export class InProcessWebhookStore implements WebhookStore {
   }
 
   recordChange(claim: WatchClaim, change: Change): Promise<ChangeOutcome> {
-    const task = this.tasks.get(claim.taskId);
+    const task = this.tasks.get(claim.taskKey);
     if (task === undefined || !task.owned || !task.watched) return Promise.resolve({ outcome: 'lost' });
     if (String(task.version) !== claim.version) return Promise.resolve({ outcome: 'stale' });
     const now = Date.now();
@@ -168,7 +171,7 @@ export class InProcessWebhookStore implements WebhookStore {
   }
 
   finishWatch(claim: WatchClaim, reason: EndReason): Promise<void> {
-    const task = this.tasks.get(claim.taskId);
+    const task = this.tasks.get(claim.taskKey);
     if (task === undefined || !task.owned) return Promise.resolve();
     task.watched = false;
     task.owned = false;
@@ -184,7 +187,7 @@ export class InProcessWebhookStore implements WebhookStore {
     for (const message of this.messages.values()) {
       if (claimed.length >= limit) break;
       if (message.dueAt > now) continue;
-      const subscription = this.tasks.get(message.taskId)?.subscriptions.get(message.webhookId);
+      const subscription = this.tasks.get(message.taskKey)?.subscriptions.get(message.webhookId);
       if (subscription?.state !== 'active') {
         // Its webhook ended (deleted, 410): dropped unsent.
         this.messages.delete(message.id);
@@ -200,7 +203,7 @@ export class InProcessWebhookStore implements WebhookStore {
 
   finishAttempt(message: ClaimedMessage, delivery: WebhookDelivery, next: AttemptNext): Promise<boolean> {
     const stored = this.messages.get(message.id);
-    const task = this.tasks.get(message.taskId);
+    const task = this.tasks.get(message.taskKey);
     if (stored === undefined || task === undefined) return Promise.resolve(true);
     const log = task.logs.get(message.webhookId) ?? [];
     log.push(delivery);
@@ -248,9 +251,9 @@ export class InProcessWebhookStore implements WebhookStore {
     pruneEnded(task);
   }
 
-  private claimOf(taskId: string, task: TaskRecord): WatchClaim {
+  private claimOf(taskKey: string, task: TaskRecord): WatchClaim {
     return {
-      taskId,
+      taskKey,
       token: TOKEN,
       provider: task.provider,
       nativeId: task.nativeId,
@@ -263,11 +266,11 @@ export class InProcessWebhookStore implements WebhookStore {
 
   /** Drops what Redis would have expired: tasks not written for RETENTION_MS, and their messages. */
   private prune(now: number): void {
-    for (const [taskId, task] of this.tasks) {
+    for (const [taskKey, task] of this.tasks) {
       if (task.writtenAt + RETENTION_MS >= now) continue;
-      this.tasks.delete(taskId);
+      this.tasks.delete(taskKey);
       for (const id of task.subscriptions.keys()) this.active.delete(id);
-      for (const [id, message] of this.messages) if (message.taskId === taskId) this.messages.delete(id);
+      for (const [id, message] of this.messages) if (message.taskKey === taskKey) this.messages.delete(id);
     }
   }
 }

@@ -25,6 +25,14 @@ const JITTER = 0.2;
 /** Why a webhook ended: nothing more will be delivered. */
 export type EndReason = 'finished' | 'gone' | 'deleted' | 'expired' | 'task_not_found';
 
+/**
+ * The upstream task a webhook is kept and capped under: its provider and native id, so
+ * every spelling of one task id (`task_x`, `vtrix:task_x`) is the same task.
+ */
+export function taskKeyOf(provider: string, nativeId: string): string {
+  return `${provider}:${nativeId}`;
+}
+
 export interface Subscription {
   id: string;
   /** The task id as the client registered it (what the routes and the rendering use). */
@@ -56,7 +64,8 @@ export interface NewMessage {
   /** The `webhook-id` header: `msg_…`, the same on every attempt. */
   id: string;
   webhookId: string;
-  taskId: string;
+  /** The upstream task (taskKeyOf) whose webhook it is for. */
+  taskKey: string;
   event: WebhookEvent;
   url: string;
   body: string;
@@ -73,7 +82,8 @@ export interface ClaimedMessage extends NewMessage {
 
 /** A task this process watches for its webhooks (holds the watch lease of). */
 export interface WatchClaim {
-  taskId: string;
+  /** The upstream task (taskKeyOf). */
+  taskKey: string;
   token: string;
   provider: string;
   nativeId: string;

@@ -23,7 +23,7 @@ import { luaScript, type LuaScript } from '../fleet/lua.js';
 import { UNAVAILABLE, type FleetRedis, type RedisKey } from '../fleet/redis.js';
 import { WEBHOOK_EVENTS, WebhookDeliverySchema } from '../../schemas/webhooks.js';
 import { TASK_STATUSES } from '../../schemas/task.js';
-import { MAX_ENDED_PER_TASK, MAX_LOG_ENTRIES, RETENTION_MS, getsNewEvents } from './model.js';
+import { MAX_ENDED_PER_TASK, MAX_LOG_ENTRIES, RETENTION_MS, getsNewEvents, taskKeyOf } from './model.js';
 import type {
   AttemptNext,
   Baseline,
@@ -60,7 +60,7 @@ const BaselineSchema: z.ZodType<Baseline> = z.object({ status: z.enum(TASK_STATU
 const MessageMetaSchema = z.object({
   id: z.string(),
   webhookId: z.string(),
-  taskId: z.string(),
+  taskKey: z.string(),
   event: z.enum(WEBHOOK_EVENTS),
   url: z.string(),
   createdAt: z.number(),
@@ -83,7 +83,7 @@ const SCRIPTS = {
     watchUntil: number;
     terminal: boolean;
     activeUntil: number;
-    taskId: string;
+    taskKey: string;
     logPrefix: string;
     keepEnded: number;
     messages: MessageFields[];
@@ -92,8 +92,8 @@ const SCRIPTS = {
   end: luaScript<{ webhookId: string; client: string; reason: EndReason } & KeepEnded>('webhooks', 'end', 'helpers'),
   claimWatches: luaScript<{ now: number; leaseMs: number; limit: number; token: string; taskPrefix: string }>('webhooks', 'claim-watches'),
   reloadWatch: luaScript<{ token: string }>('webhooks', 'reload-watch'),
-  renewWatches: luaScript<{ leaseUntil: number; token: string; taskPrefix: string; taskIds: string[] }>('webhooks', 'renew-watches'),
-  releaseWatches: luaScript<{ claimableAt: number; token: string; taskPrefix: string; taskIds: string[] }>('webhooks', 'release-watches'),
+  renewWatches: luaScript<{ leaseUntil: number; token: string; taskPrefix: string; taskKeys: string[] }>('webhooks', 'renew-watches'),
+  releaseWatches: luaScript<{ claimableAt: number; token: string; taskPrefix: string; taskKeys: string[] }>('webhooks', 'release-watches'),
   recordChange: luaScript<{
     token: string;
     version: string;
@@ -103,12 +103,12 @@ const SCRIPTS = {
     retention: number;
     claimMax: number;
     leaseMs: number;
-    taskId: string;
+    taskKey: string;
     messageToken: string;
     finals: string[];
     messages: Array<MessageFields & { webhookId: string }>;
   } & KeepEnded>('webhooks', 'record-change', 'helpers'),
-  finishWatch: luaScript<{ token: string; taskId: string; reason: EndReason } & KeepEnded>('webhooks', 'finish-watch', 'helpers'),
+  finishWatch: luaScript<{ token: string; taskKey: string; reason: EndReason } & KeepEnded>('webhooks', 'finish-watch', 'helpers'),
   claimDue: luaScript<{ now: number; leaseMs: number; limit: number; token: string; messagePrefix: string; taskPrefix: string }>('webhooks', 'claim-due'),
   finishAttempt: luaScript<{
     token: string;
@@ -147,9 +147,9 @@ function unavailable(): GatewayError {
 /** Task ids per script call (bounded script arguments). */
 const IDS_PER_CALL = 500;
 
-function taskIdBatches(claims: readonly WatchClaim[]): string[][] {
+function taskKeyBatches(claims: readonly WatchClaim[]): string[][] {
   const batches: string[][] = [];
-  for (let start = 0; start < claims.length; start += IDS_PER_CALL) batches.push(claims.slice(start, start + IDS_PER_CALL).map((claim) => claim.taskId));
+  for (let start = 0; start < claims.length; start += IDS_PER_CALL) batches.push(claims.slice(start, start + IDS_PER_CALL).map((claim) => claim.taskKey));
   return batches;
 }
 
@@ -173,8 +173,8 @@ export class RedisWebhookStore implements WebhookStore {
     return { keepEnded: MAX_ENDED_PER_TASK, logPrefix: this.prefixOf('log') };
   }
 
-  private taskKey(taskId: string): RedisKey {
-    return this.redis.key('webhook', 'task', taskId);
+  private taskHash(taskKey: string): RedisKey {
+    return this.redis.key('webhook', 'task', taskKey);
   }
 
   private messageKey(messageId: string): RedisKey {
@@ -197,9 +197,10 @@ export class RedisWebhookStore implements WebhookStore {
   async register(registration: Registration): Promise<RegisterOutcome> {
     const { subscription, messages } = registration;
     const now = Date.now();
+    const taskKey = taskKeyOf(registration.provider, registration.nativeId);
     const reply = await this.run(
       SCRIPTS.register,
-      [this.taskKey(subscription.taskId), this.active, this.watching, this.due, this.pending, ...messages.map((message) => this.messageKey(message.id))],
+      [this.taskHash(taskKey), this.active, this.watching, this.due, this.pending, ...messages.map((message) => this.messageKey(message.id))],
       {
         now,
         retention: RETENTION_MS,
@@ -212,7 +213,7 @@ export class RedisWebhookStore implements WebhookStore {
         watchUntil: registration.watchUntil,
         terminal: registration.terminal,
         activeUntil: now + RETENTION_MS,
-        taskId: subscription.taskId,
+        taskKey,
         logPrefix: this.prefixOf('log'),
         keepEnded: MAX_ENDED_PER_TASK,
         messages: messages.map(messageFields),
@@ -222,8 +223,8 @@ export class RedisWebhookStore implements WebhookStore {
     throw unavailable();
   }
 
-  async list(taskId: string, client: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>> {
-    const reply = await this.run(SCRIPTS.list, [this.taskKey(taskId)], { logPrefix: this.prefixOf('log'), client });
+  async list(taskKeys: readonly string[], client: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>> {
+    const reply = await this.run(SCRIPTS.list, [...new Set(taskKeys)].map((taskKey) => this.taskHash(taskKey)), { logPrefix: this.prefixOf('log'), client });
     if (!Array.isArray(reply)) throw unavailable();
     const listed: Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }> = [];
     for (const entry of reply as unknown[]) {
@@ -239,8 +240,8 @@ export class RedisWebhookStore implements WebhookStore {
     return listed.sort((left, right) => left.subscription.createdAt - right.subscription.createdAt);
   }
 
-  async end(taskId: string, webhookId: string, client: string, reason: EndReason): Promise<boolean> {
-    const reply = await this.run(SCRIPTS.end, [this.taskKey(taskId), this.active], { webhookId, client, reason, ...this.keepEnded });
+  async end(taskKeys: readonly string[], webhookId: string, client: string, reason: EndReason): Promise<boolean> {
+    const reply = await this.run(SCRIPTS.end, [this.active, ...new Set(taskKeys.map((taskKey) => this.taskHash(taskKey)))], { webhookId, client, reason, ...this.keepEnded });
     if (reply === UNAVAILABLE) throw unavailable();
     return reply === 1;
   }
@@ -258,15 +259,15 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async reloadWatch(claim: WatchClaim): Promise<WatchClaim | undefined | 'unavailable'> {
-    const reply = await this.run(SCRIPTS.reloadWatch, [this.taskKey(claim.taskId)], { token: this.token });
+    const reply = await this.run(SCRIPTS.reloadWatch, [this.taskHash(claim.taskKey)], { token: this.token });
     if (reply === UNAVAILABLE) return 'unavailable';
-    return Array.isArray(reply) ? this.claimOf(claim.taskId, hashOf(reply)) : undefined;
+    return Array.isArray(reply) ? this.claimOf(claim.taskKey, hashOf(reply)) : undefined;
   }
 
   async renewWatches(claims: readonly WatchClaim[], leaseMs: number): Promise<string[] | 'unavailable'> {
     const lost: string[] = [];
-    for (const ids of taskIdBatches(claims)) {
-      const reply = await this.run(SCRIPTS.renewWatches, [this.watching], { leaseUntil: Date.now() + leaseMs, token: this.token, taskPrefix: this.prefixOf('task'), taskIds: ids });
+    for (const taskKeys of taskKeyBatches(claims)) {
+      const reply = await this.run(SCRIPTS.renewWatches, [this.watching], { leaseUntil: Date.now() + leaseMs, token: this.token, taskPrefix: this.prefixOf('task'), taskKeys });
       if (!Array.isArray(reply)) return 'unavailable';
       lost.push(...(reply as unknown[]).map(String));
     }
@@ -274,8 +275,8 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async releaseWatches(claims: readonly WatchClaim[], delayMs: number): Promise<void> {
-    for (const ids of taskIdBatches(claims)) {
-      await this.run(SCRIPTS.releaseWatches, [this.watching], { claimableAt: Date.now() + delayMs, token: this.token, taskPrefix: this.prefixOf('task'), taskIds: ids });
+    for (const taskKeys of taskKeyBatches(claims)) {
+      await this.run(SCRIPTS.releaseWatches, [this.watching], { claimableAt: Date.now() + delayMs, token: this.token, taskPrefix: this.prefixOf('task'), taskKeys });
     }
   }
 
@@ -283,7 +284,7 @@ export class RedisWebhookStore implements WebhookStore {
     const messageToken = randomUUID();
     const reply = await this.run(
       SCRIPTS.recordChange,
-      [this.taskKey(claim.taskId), this.watching, this.due, this.pending, this.active, ...change.messages.map((message) => this.messageKey(message.id))],
+      [this.taskHash(claim.taskKey), this.watching, this.due, this.pending, this.active, ...change.messages.map((message) => this.messageKey(message.id))],
       {
         token: this.token,
         version: claim.version,
@@ -293,7 +294,7 @@ export class RedisWebhookStore implements WebhookStore {
         retention: RETENTION_MS,
         claimMax: change.claim.max,
         leaseMs: change.claim.leaseMs,
-        taskId: claim.taskId,
+        taskKey: claim.taskKey,
         messageToken,
         finals: change.finals,
         messages: change.messages.map((message) => ({ ...messageFields(message), webhookId: message.webhookId })),
@@ -308,7 +309,7 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async finishWatch(claim: WatchClaim, reason: EndReason): Promise<void> {
-    await this.run(SCRIPTS.finishWatch, [this.taskKey(claim.taskId), this.watching, this.active], { token: this.token, taskId: claim.taskId, reason, ...this.keepEnded });
+    await this.run(SCRIPTS.finishWatch, [this.taskHash(claim.taskKey), this.watching, this.active], { token: this.token, taskKey: claim.taskKey, reason, ...this.keepEnded });
   }
 
   async claimDue(limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
@@ -335,7 +336,7 @@ export class RedisWebhookStore implements WebhookStore {
   async finishAttempt(message: ClaimedMessage, delivery: WebhookDelivery, next: AttemptNext): Promise<boolean> {
     const reply = await this.run(
       SCRIPTS.finishAttempt,
-      [this.messageKey(message.id), this.taskKey(message.taskId), this.due, this.pending, this.active, this.logKey(message.webhookId)],
+      [this.messageKey(message.id), this.taskHash(message.taskKey), this.due, this.pending, this.active, this.logKey(message.webhookId)],
       {
         token: message.token,
         delivery: JSON.stringify(delivery),
@@ -368,7 +369,7 @@ export class RedisWebhookStore implements WebhookStore {
     return { depth: Number(depth) || 0, oldestCreatedAt: Number.isFinite(score) ? score : undefined };
   }
 
-  private claimOf(taskId: string, hash: Map<string, string>): WatchClaim | undefined {
+  private claimOf(taskKey: string, hash: Map<string, string>): WatchClaim | undefined {
     const provider = hash.get('provider');
     const nativeId = hash.get('native');
     if (provider === undefined || nativeId === undefined) return undefined;
@@ -380,7 +381,7 @@ export class RedisWebhookStore implements WebhookStore {
       if (parsed.success && getsNewEvents(parsed.data)) subscriptions.push(parsed.data);
     }
     return {
-      taskId,
+      taskKey,
       token: this.token,
       provider,
       nativeId,
@@ -393,7 +394,7 @@ export class RedisWebhookStore implements WebhookStore {
 }
 
 function metaOf(message: NewMessage) {
-  return { id: message.id, webhookId: message.webhookId, taskId: message.taskId, event: message.event, url: message.url, createdAt: message.createdAt };
+  return { id: message.id, webhookId: message.webhookId, taskKey: message.taskKey, event: message.event, url: message.url, createdAt: message.createdAt };
 }
 
 /** A message as the scripts store it: its meta as JSON text, kept verbatim. */

@@ -30,10 +30,13 @@ export interface WebhookStore {
   readonly durable: boolean;
   /** Adds a webhook to its task (and the task to the watched ones unless terminal), within the caps. Throws 503 when the store is unreachable. */
   register(registration: Registration): Promise<RegisterOutcome>;
-  /** The client's webhooks of the task (oldest first) with their delivery logs. Throws 503 when the store is unreachable. */
-  list(taskId: string, client: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>>;
-  /** Ends one of the client's webhooks; false when the task has no such webhook of the client's. Throws 503 when the store is unreachable. */
-  end(taskId: string, webhookId: string, client: string, reason: EndReason): Promise<boolean>;
+  /**
+   * The client's webhooks of the upstream tasks (taskKeyOf: the places an id may route to)
+   * with their delivery logs, oldest first. Throws 503 when the store is unreachable.
+   */
+  list(taskKeys: readonly string[], client: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>>;
+  /** Ends one of the client's webhooks on one of the tasks; false when there is none. Throws 503 when the store is unreachable. */
+  end(taskKeys: readonly string[], webhookId: string, client: string, reason: EndReason): Promise<boolean>;
 
   /** Takes over up to `limit` watched tasks that nobody holds (a lease of `leaseMs`). */
   claimWatches(limit: number, leaseMs: number): Promise<WatchClaim[]>;

@@ -9,7 +9,7 @@ import { FleetRedis } from '../../src/fleet/redis.js';
 import { InProcessWebhookStore } from '../../src/webhooks/in-process-store.js';
 import { RedisWebhookStore } from '../../src/webhooks/redis-store.js';
 import type { WebhookStore } from '../../src/webhooks/store.js';
-import { MAX_ENDED_PER_TASK, newMessageId, newWebhookId, type Baseline, type ClaimedMessage, type NewMessage, type Registration, type Subscription, type WatchClaim, type WebhookDelivery } from '../../src/webhooks/model.js';
+import { MAX_ENDED_PER_TASK, newMessageId, newWebhookId, taskKeyOf, type Baseline, type ClaimedMessage, type NewMessage, type Registration, type Subscription, type WatchClaim, type WebhookDelivery } from '../../src/webhooks/model.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 type Closable = { after(fn: () => Promise<void> | void): void };
@@ -62,11 +62,16 @@ function subscriptionOn(taskId: string, overrides: Partial<Subscription> = {}): 
   };
 }
 
-function messageFor(subscription: Subscription, event: NewMessage['event'] = 'task.succeeded'): NewMessage {
+/** Where the store keeps the webhooks of a vtrix task with this native id. */
+function keysOf(nativeId: string): string[] {
+  return [taskKeyOf('vtrix', nativeId)];
+}
+
+function messageFor(subscription: Subscription, event: NewMessage['event'] = 'task.succeeded', nativeId = subscription.taskId): NewMessage {
   return {
     id: newMessageId(),
     webhookId: subscription.id,
-    taskId: subscription.taskId,
+    taskKey: taskKeyOf('vtrix', nativeId),
     event,
     url: subscription.url,
     body: `{"type":"${event}","data":{"id":"${subscription.taskId}"}}`,
@@ -81,17 +86,20 @@ interface RegisterOptions {
   maxPerTask?: number;
   maxSubscriptions?: number;
   subscription?: Partial<Subscription>;
+  /** The vtrix task's native id when `taskId` is another spelling of it. */
+  nativeId?: string;
 }
 
-/** Registers one webhook on `taskId` (a vtrix task of that native id). */
+/** Registers one webhook on `taskId` (a vtrix task of that native id, unless `nativeId` says). */
 async function register(store: WebhookStore, taskId: string, options: RegisterOptions = {}) {
   const subscription = subscriptionOn(taskId, options.subscription);
   const terminal = options.terminal ?? false;
-  const messages = Array.from({ length: options.events ?? 0 }, () => messageFor(subscription));
+  const nativeId = options.nativeId ?? taskId;
+  const messages = Array.from({ length: options.events ?? 0 }, () => messageFor(subscription, 'task.succeeded', nativeId));
   const registration: Registration = {
     subscription,
     provider: 'vtrix',
-    nativeId: taskId,
+    nativeId,
     baseline: terminal ? SUCCEEDED : RUNNING,
     terminal,
     messages,
@@ -116,15 +124,15 @@ function delivery(message: ClaimedMessage, statusCode: number | null, nextAttemp
 }
 
 async function stateOf(store: WebhookStore, taskId: string, webhookId: string) {
-  const listed = await store.list(taskId, ALICE);
+  const listed = await store.list(keysOf(taskId), ALICE);
   return listed.find((entry) => entry.subscription.id === webhookId);
 }
 
 /** The one claim for `taskId` among the store's claimable watches. */
 async function claimOf(store: WebhookStore, taskId: string): Promise<WatchClaim> {
   const claims = await store.claimWatches(100, LEASE_MS);
-  const claim = claims.find((candidate) => candidate.taskId === taskId);
-  assert.ok(claim, `a claim for ${taskId} among ${claims.map((candidate) => candidate.taskId).join(', ')}`);
+  const claim = claims.find((candidate) => candidate.taskKey === taskKeyOf('vtrix', taskId));
+  assert.ok(claim, `a claim for ${taskId} among ${claims.map((candidate) => candidate.taskKey).join(', ')}`);
   return claim;
 }
 
@@ -141,24 +149,24 @@ for (const implementation of IMPLEMENTATIONS) {
       const second = await register(store, 'task_list', { subscription: { createdAt: Date.now() + 1 } });
       assert.equal(first.outcome, 'registered');
       assert.equal(second.outcome, 'registered');
-      const listed = await store.list('task_list', ALICE);
+      const listed = await store.list(keysOf('task_list'), ALICE);
       assert.deepEqual(listed.map((entry) => entry.subscription.id), [first.subscription.id, second.subscription.id]);
       for (const entry of listed) {
         assert.equal(entry.subscription.state, 'active');
         assert.deepEqual(entry.deliveries, []);
       }
-      assert.deepEqual(await store.list('task_other', ALICE), []);
+      assert.deepEqual(await store.list(keysOf('task_other'), ALICE), []);
     });
 
     test('a webhook is its client\'s: another client neither lists nor ends it', async (t) => {
       const store = await implementation.create(t);
       const alices = await register(store, 'task_owned');
       const bobs = await register(store, 'task_owned', { subscription: { client: BOB } });
-      assert.deepEqual((await store.list('task_owned', ALICE)).map((entry) => entry.subscription.id), [alices.subscription.id]);
-      assert.deepEqual((await store.list('task_owned', BOB)).map((entry) => entry.subscription.id), [bobs.subscription.id]);
-      assert.equal(await store.end('task_owned', alices.subscription.id, BOB, 'deleted'), false);
+      assert.deepEqual((await store.list(keysOf('task_owned'), ALICE)).map((entry) => entry.subscription.id), [alices.subscription.id]);
+      assert.deepEqual((await store.list(keysOf('task_owned'), BOB)).map((entry) => entry.subscription.id), [bobs.subscription.id]);
+      assert.equal(await store.end(keysOf('task_owned'), alices.subscription.id, BOB, 'deleted'), false);
       assert.equal((await stateOf(store, 'task_owned', alices.subscription.id))?.subscription.state, 'active');
-      assert.equal(await store.end('task_owned', alices.subscription.id, ALICE, 'deleted'), true);
+      assert.equal(await store.end(keysOf('task_owned'), alices.subscription.id, ALICE, 'deleted'), true);
       assert.equal((await stateOf(store, 'task_owned', alices.subscription.id))?.subscription.state, 'ended');
     });
 
@@ -169,8 +177,20 @@ for (const implementation of IMPLEMENTATIONS) {
       assert.deepEqual(created.map((entry) => entry.outcome), ['registered', 'registered', 'registered']);
       assert.equal((await register(store, 'task_cap', { maxPerTask: 3 })).outcome, 'task_limit');
       assert.equal((await register(store, 'task_elsewhere', { maxPerTask: 3 })).outcome, 'registered', 'the cap is per task');
-      assert.equal(await store.end('task_cap', created[0]!.subscription.id, ALICE, 'deleted'), true);
+      assert.equal(await store.end(keysOf('task_cap'), created[0]!.subscription.id, ALICE, 'deleted'), true);
       assert.equal((await register(store, 'task_cap', { maxPerTask: 3 })).outcome, 'registered');
+    });
+
+    test('the per-task cap counts every spelling of the task\'s id, and listing finds them all', async (t) => {
+      const store = await implementation.create(t);
+      assert.equal((await register(store, 'task_alias', { maxPerTask: 2 })).outcome, 'registered');
+      assert.equal((await register(store, 'vtrix:task_alias', { maxPerTask: 2, nativeId: 'task_alias' })).outcome, 'registered');
+      assert.equal((await register(store, 'vtrix:task_alias', { maxPerTask: 2, nativeId: 'task_alias' })).outcome, 'task_limit');
+      assert.equal((await register(store, 'task_alias', { maxPerTask: 2 })).outcome, 'task_limit');
+      const listed = await store.list(keysOf('task_alias'), ALICE);
+      assert.deepEqual(listed.map((entry) => entry.subscription.taskId).sort(), ['task_alias', 'vtrix:task_alias']);
+      const gravitex = await store.list([taskKeyOf('gravitex', 'task_alias')], ALICE);
+      assert.deepEqual(gravitex, [], 'another provider\'s task of that native id is another task');
     });
 
     test('at most maxSubscriptions active webhooks in all', async (t) => {
@@ -179,17 +199,17 @@ for (const implementation of IMPLEMENTATIONS) {
       const second = await register(store, 'task_b', { maxSubscriptions: 2 });
       assert.equal(second.outcome, 'registered');
       assert.equal((await register(store, 'task_c', { maxSubscriptions: 2 })).outcome, 'global_limit');
-      await store.end('task_b', second.subscription.id, ALICE, 'deleted');
+      await store.end(keysOf('task_b'), second.subscription.id, ALICE, 'deleted');
       assert.equal((await register(store, 'task_c', { maxSubscriptions: 2 })).outcome, 'registered');
     });
 
     test('end: false for an unknown webhook, true again for an ended one, which stays listed as ended', async (t) => {
       const store = await implementation.create(t);
       const { subscription } = await register(store, 'task_end');
-      assert.equal(await store.end('task_end', 'wh_unknown', ALICE, 'deleted'), false);
-      assert.equal(await store.end('task_other', subscription.id, ALICE, 'deleted'), false, 'not a webhook of that task');
-      assert.equal(await store.end('task_end', subscription.id, ALICE, 'deleted'), true);
-      assert.equal(await store.end('task_end', subscription.id, ALICE, 'deleted'), true);
+      assert.equal(await store.end(keysOf('task_end'), 'wh_unknown', ALICE, 'deleted'), false);
+      assert.equal(await store.end(keysOf('task_other'), subscription.id, ALICE, 'deleted'), false, 'not a webhook of that task');
+      assert.equal(await store.end(keysOf('task_end'), subscription.id, ALICE, 'deleted'), true);
+      assert.equal(await store.end(keysOf('task_end'), subscription.id, ALICE, 'deleted'), true);
       const ended = await stateOf(store, 'task_end', subscription.id);
       assert.equal(ended?.subscription.state, 'ended');
       assert.equal(ended?.subscription.endedReason, 'deleted');
@@ -204,7 +224,7 @@ for (const implementation of IMPLEMENTATIONS) {
         assert.equal(outcome, 'registered');
         ids.push(subscription.id);
       }
-      const listed = await store.list('task_ended', ALICE);
+      const listed = await store.list(keysOf('task_ended'), ALICE);
       assert.ok(listed.every((entry) => entry.subscription.state === 'ended'));
       assert.deepEqual(listed.map((entry) => entry.subscription.id), ids.slice(-MAX_ENDED_PER_TASK));
     });
@@ -217,8 +237,8 @@ for (const implementation of IMPLEMENTATIONS) {
         const { subscription } = await register(store, 'task_ending', { maxPerTask: count, subscription: { createdAt: Date.now() + index } });
         ids.push(subscription.id);
       }
-      for (const id of ids) assert.equal(await store.end('task_ending', id, ALICE, 'deleted'), true);
-      assert.deepEqual((await store.list('task_ending', ALICE)).map((entry) => entry.subscription.id), ids.slice(-MAX_ENDED_PER_TASK));
+      for (const id of ids) assert.equal(await store.end(keysOf('task_ending'), id, ALICE, 'deleted'), true);
+      assert.deepEqual((await store.list(keysOf('task_ending'), ALICE)).map((entry) => entry.subscription.id), ids.slice(-MAX_ENDED_PER_TASK));
     });
 
     test('a terminal task: its events are due at once, and the webhook ends once they are delivered', async (t) => {
@@ -312,7 +332,7 @@ for (const implementation of IMPLEMENTATIONS) {
       ]);
       assert.deepEqual((await store.claimDue(10, LEASE_MS)).map((message) => message.id), [finished[2]!.id], 'the one not claimed is due');
       assert.deepEqual(await store.claimWatches(100, LEASE_MS), [], 'a terminal task is no longer watched');
-      const listed = await store.list('task_watch', ALICE);
+      const listed = await store.list(keysOf('task_watch'), ALICE);
       for (const entry of listed) {
         assert.equal(entry.subscription.state, 'active', 'its events are still pending');
         assert.equal(entry.subscription.final, true);
@@ -355,7 +375,7 @@ for (const implementation of IMPLEMENTATIONS) {
       const store = await implementation.create(t);
       const { subscription } = await register(store, 'task_deleted');
       const kept = await register(store, 'task_deleted');
-      await store.end('task_deleted', subscription.id, ALICE, 'deleted');
+      await store.end(keysOf('task_deleted'), subscription.id, ALICE, 'deleted');
       const claim = await claimOf(store, 'task_deleted');
       assert.deepEqual(claim.subscriptions.map((entry) => entry.id), [kept.subscription.id]);
     });

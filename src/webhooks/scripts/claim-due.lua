@@ -11,7 +11,7 @@ for _, id in ipairs(ids) do
   local live = false
   if meta then
     local message = cjson.decode(meta)
-    local text = redis.call('HGET', args.taskPrefix .. message.taskId, 'sub:' .. message.webhookId)
+    local text = redis.call('HGET', args.taskPrefix .. message.taskKey, 'sub:' .. message.webhookId)
     live = text and cjson.decode(text).state == 'active'
   end
   if live then

@@ -1,10 +1,10 @@
 #!lua
 -- Stops watching the task, if `token` holds its watch: its webhooks get no new events.
--- KEYS: task, watching, active. args: token, taskId, reason, keepEnded, logPrefix.
+-- KEYS: task, watching, active. args: token, taskKey, reason, keepEnded, logPrefix.
 local args = cjson.decode(ARGV[1])
 if redis.call('HGET', KEYS[1], 'owner') ~= args.token then return 0 end
 redis.call('HDEL', KEYS[1], 'owner')
-redis.call('ZREM', KEYS[2], args.taskId)
+redis.call('ZREM', KEYS[2], args.taskKey)
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 local fields = redis.call('HGETALL', KEYS[1])
 for i = 1, #fields, 2 do

@@ -2,7 +2,7 @@
 -- Records a change of the task and its events, if `token` holds the watch and `version` is current;
 -- the first `claimMax` messages are claimed for an attempt at once.
 -- KEYS: task, watching, due, pending, active, then one key per message.
--- args: token, version, baseline (JSON text), terminal, now, retention, claimMax, leaseMs, taskId,
+-- args: token, version, baseline (JSON text), terminal, now, retention, claimMax, leaseMs, taskKey,
 -- messageToken, finals (webhook ids), messages ({id, meta, body, createdAt, webhookId}), keepEnded, logPrefix.
 local args = cjson.decode(ARGV[1])
 if redis.call('HGET', KEYS[1], 'owner') ~= args.token then return {'lost'} end
@@ -43,7 +43,7 @@ end
 pruneEnded(KEYS[1], args.keepEnded, args.logPrefix)
 if args.terminal then
   redis.call('HDEL', KEYS[1], 'owner')
-  redis.call('ZREM', KEYS[2], args.taskId)
+  redis.call('ZREM', KEYS[2], args.taskKey)
 end
 for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], args.retention) end
 return {'recorded', claimed}

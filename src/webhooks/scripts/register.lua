@@ -2,7 +2,7 @@
 -- Adds a webhook to its task (and the task to the watched ones unless it is terminal), within the caps.
 -- KEYS: task, active, watching, due, pending, then one key per message.
 -- args: now, retention, webhook (table), maxPerTask, maxInAll, baseline (JSON text), provider, nativeId,
--- watchUntil, terminal, activeUntil, taskId, logPrefix, keepEnded, messages ({id, meta, body, createdAt}).
+-- watchUntil, terminal, activeUntil, taskKey, logPrefix, keepEnded, messages ({id, meta, body, createdAt}).
 local args = cjson.decode(ARGV[1])
 local now = args.now
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
@@ -28,7 +28,7 @@ if sub.state == 'active' then redis.call('ZADD', KEYS[2], args.activeUntil, sub.
 if not args.terminal then
   local watchUntil = tonumber(redis.call('HGET', KEYS[1], 'watch_until') or '0')
   if args.watchUntil > watchUntil then redis.call('HSET', KEYS[1], 'watch_until', args.watchUntil) end
-  redis.call('ZADD', KEYS[3], 'NX', now, args.taskId)
+  redis.call('ZADD', KEYS[3], 'NX', now, args.taskKey)
 end
 for index, message in ipairs(messages) do
   local key = KEYS[5 + index]

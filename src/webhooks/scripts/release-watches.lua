@@ -1,8 +1,8 @@
 #!lua
 -- Gives up the watch leases `token` holds, claimable by anyone from `claimableAt`.
--- KEYS[1]: watching. args: claimableAt, token, taskPrefix, taskIds.
+-- KEYS[1]: watching. args: claimableAt, token, taskPrefix, taskKeys.
 local args = cjson.decode(ARGV[1])
-for _, id in ipairs(args.taskIds) do
+for _, id in ipairs(args.taskKeys) do
   local key = args.taskPrefix .. id
   if redis.call('HGET', key, 'owner') == args.token then
     redis.call('HDEL', key, 'owner')
