@@ -84,7 +84,7 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
         body: WebhookRequestSchema,
         response: {
           201: jsonResponse(WebhookSchema, 'The webhook, registered', { headers: { 'x-request-id': REQUEST_ID_HEADER } }),
-          ...problemResponses([...TASK_LOOKUP_CODES, 'webhook_limit_reached', 'webhooks_not_configured', 'unsupported_media_type'], [413]),
+          ...problemResponses([...TASK_LOOKUP_CODES, 'webhook_limit_reached', 'quota_exceeded', 'webhooks_not_configured', 'unsupported_media_type'], [413]),
         },
       },
     },

@@ -65,6 +65,10 @@ export const PROBLEM_GUIDE: Readonly<Record<ProblemCode, ProblemGuide>> = {
     meaning: 'This client (its key, or its address on an open gateway) sent more requests per minute than the gateway allows; a batch counts one per id.',
     action: 'Wait `Retry-After` seconds. Use `?wait=`, `/events` or a webhook instead of polling.',
   },
+  quota_exceeded: {
+    meaning: 'This client (its key, or its address on an open gateway) already holds as many of something the gateway keeps for it as it may: `detail` names the cap (e.g. `webhooks.maxPerClient` webhooks, all of them active).',
+    action: 'End some you no longer need (e.g. `DELETE /tasks/{id}/webhooks/{webhook_id}`) or wait for them to finish; retry after `Retry-After` seconds when the answer has one.',
+  },
   internal_error: {
     meaning: 'The gateway failed unexpectedly: a bug.',
     action: 'Retry later; if it persists, report the `request_id` to the operator.',

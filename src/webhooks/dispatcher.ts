@@ -48,6 +48,7 @@ export interface WebhookDispatcherOptions {
   timeoutMs: number;
   concurrency: number;
   maxSubscriptions: number;
+  maxPerClient: number;
   log: FastifyBaseLogger;
 }
 
@@ -169,10 +170,17 @@ export class WebhookDispatcher {
       watchUntil: now + WATCH_WINDOW_MS,
       maxPerTask: MAX_WEBHOOKS_PER_TASK,
       maxSubscriptions: this.options.maxSubscriptions,
+      maxPerClient: this.options.maxPerClient,
     });
     if (outcome === 'task_limit') {
       throw new GatewayError('webhook_limit_reached', {
         detail: `Task ${snapshot.id} already has ${MAX_WEBHOOKS_PER_TASK} active webhooks; end one first (DELETE /tasks/{id}/webhooks/{webhook_id}).`,
+      });
+    }
+    if (outcome === 'client_limit') {
+      // No Retry-After: an active webhook ends when its task does, which nobody can foretell.
+      throw new GatewayError('quota_exceeded', {
+        detail: `This client holds ${this.options.maxPerClient} webhooks (webhooks.maxPerClient), all of them active; end one (DELETE /tasks/{id}/webhooks/{webhook_id}) or wait for a task to finish.`,
       });
     }
     if (outcome === 'global_limit') {

@@ -111,7 +111,7 @@ export interface Change {
 
 export type ChangeOutcome = { outcome: 'recorded'; claimed: ClaimedMessage[] } | { outcome: 'stale' } | { outcome: 'lost' } | { outcome: 'unavailable' };
 
-export type RegisterOutcome = 'registered' | 'task_limit' | 'global_limit';
+export type RegisterOutcome = 'registered' | 'task_limit' | 'global_limit' | 'client_limit';
 
 export interface Registration {
   subscription: Subscription;
@@ -125,6 +125,8 @@ export interface Registration {
   watchUntil: number;
   maxPerTask: number;
   maxSubscriptions: number;
+  /** Webhooks one client holds, active and ended together (its oldest ended ones make room). */
+  maxPerClient: number;
 }
 
 export function newWebhookId(): string {

@@ -8,12 +8,14 @@
  * pushing its scores forward, and its tasks and attempts come due for the others.
  *
  * Keys (all under the prefix, each with a TTL of RETENTION_MS refreshed on write):
- * `webhook:task:<task id>` a hash (provider, native id, baseline, owner, version, watch
- * window, one `sub:<webhook id>` JSON per webhook), `webhook:log:<webhook id>` a list,
- * `webhook:message:<message id>` a hash (meta, body, attempts, claim token), and the sorted
- * sets `webhook:watching`, `webhook:due`, `webhook:pending` (by event time) and
- * `webhook:active` (the fleet's active webhooks, for the global cap). Scripts address the
- * per-task and per-message keys of the ids they read from the sorted sets, so this store
+ * `webhook:task:<provider>:<native id>` a hash (provider, native id, baseline, owner,
+ * version, watch window, one `sub:<webhook id>` JSON per webhook), `webhook:log:<webhook
+ * id>` a list, `webhook:message:<message id>` a hash (meta, body, attempts, claim token),
+ * the sorted sets `webhook:watching`, `webhook:due`, `webhook:pending` (by event time) and
+ * `webhook:active` (the fleet's active webhooks, for the global cap), and per client
+ * `webhook:client:<client>:active` (by expiry) and `…:ended` (by when each ended) of
+ * `<webhook id>:<task>` entries, so its cap is two counts and its oldest ended webhook
+ * the first entry. Scripts address keys they derive from ids they read, so this store
  * wants one Redis (or a primary with replicas), not a cluster.
  */
 import { randomUUID } from 'node:crypto';
@@ -67,59 +69,68 @@ const MessageMetaSchema = z.object({
 });
 
 type MessageFields = { id: string; meta: string; body: string; createdAt: number };
-/** Every script that may end a webhook keeps the task's latest ended ones, and forgets the others' logs. */
-type KeepEnded = { keepEnded: number; logPrefix: string };
+
+/** Where things are and what time it is, for every script that may end or forget a webhook (helpers.lua). */
+interface ScriptContext {
+  active: RedisKey;
+  watching: RedisKey;
+  due: RedisKey;
+  pending: RedisKey;
+  clientPrefix: string;
+  logPrefix: string;
+  taskPrefix: string;
+  now: number;
+  retention: number;
+  keepEnded: number;
+}
 
 const SCRIPTS = {
   register: luaScript<{
-    now: number;
-    retention: number;
+    ctx: ScriptContext;
     webhook: Subscription;
+    taskKey: string;
     maxPerTask: number;
     maxInAll: number;
+    maxPerClient: number;
     baseline: string;
     provider: string;
     nativeId: string;
     watchUntil: number;
     terminal: boolean;
-    activeUntil: number;
-    taskKey: string;
-    logPrefix: string;
-    keepEnded: number;
     messages: MessageFields[];
   }>('webhooks', 'register', 'helpers'),
   list: luaScript<{ logPrefix: string; client: string }>('webhooks', 'list'),
-  end: luaScript<{ webhookId: string; client: string; reason: EndReason } & KeepEnded>('webhooks', 'end', 'helpers'),
+  end: luaScript<{ ctx: ScriptContext; taskKeys: string[]; webhookId: string; client: string; reason: EndReason }>('webhooks', 'end', 'helpers'),
   claimWatches: luaScript<{ now: number; leaseMs: number; limit: number; token: string; taskPrefix: string }>('webhooks', 'claim-watches'),
   reloadWatch: luaScript<{ token: string }>('webhooks', 'reload-watch'),
   renewWatches: luaScript<{ leaseUntil: number; token: string; taskPrefix: string; taskKeys: string[] }>('webhooks', 'renew-watches'),
   releaseWatches: luaScript<{ claimableAt: number; token: string; taskPrefix: string; taskKeys: string[] }>('webhooks', 'release-watches'),
   recordChange: luaScript<{
+    ctx: ScriptContext;
     token: string;
     version: string;
     baseline: string;
     terminal: boolean;
-    now: number;
-    retention: number;
     claimMax: number;
     leaseMs: number;
     taskKey: string;
     messageToken: string;
     finals: string[];
     messages: Array<MessageFields & { webhookId: string }>;
-  } & KeepEnded>('webhooks', 'record-change', 'helpers'),
-  finishWatch: luaScript<{ token: string; taskKey: string; reason: EndReason } & KeepEnded>('webhooks', 'finish-watch', 'helpers'),
+  }>('webhooks', 'record-change', 'helpers'),
+  finishWatch: luaScript<{ ctx: ScriptContext; token: string; taskKey: string; reason: EndReason }>('webhooks', 'finish-watch', 'helpers'),
   claimDue: luaScript<{ now: number; leaseMs: number; limit: number; token: string; messagePrefix: string; taskPrefix: string }>('webhooks', 'claim-due'),
   finishAttempt: luaScript<{
+    ctx: ScriptContext;
     token: string;
     delivery: string;
     next: AttemptNext['kind'];
     retryAt: number;
     messageId: string;
     webhookId: string;
+    taskKey: string;
     logMax: number;
-    retention: number;
-  } & KeepEnded>('webhooks', 'finish-attempt', 'helpers'),
+  }>('webhooks', 'finish-attempt', 'helpers'),
   releaseMessages: luaScript<{ now: number; messagePrefix: string; messages: Array<{ token: string; id: string }> }>('webhooks', 'release-messages'),
   queueStats: luaScript('webhooks', 'queue-stats'),
 };
@@ -169,8 +180,23 @@ export class RedisWebhookStore implements WebhookStore {
     this.active = redis.key('webhook', 'active');
   }
 
-  private get keepEnded(): KeepEnded {
-    return { keepEnded: MAX_ENDED_PER_TASK, logPrefix: this.prefixOf('log') };
+  private context(now = Date.now()): ScriptContext {
+    return {
+      active: this.active,
+      watching: this.watching,
+      due: this.due,
+      pending: this.pending,
+      clientPrefix: this.prefixOf('client'),
+      logPrefix: this.prefixOf('log'),
+      taskPrefix: this.prefixOf('task'),
+      now,
+      retention: RETENTION_MS,
+      keepEnded: MAX_ENDED_PER_TASK,
+    };
+  }
+
+  private clientKey(client: string, which: 'active' | 'ended'): RedisKey {
+    return this.redis.key('webhook', 'client', client, which);
   }
 
   private taskHash(taskKey: string): RedisKey {
@@ -196,30 +222,21 @@ export class RedisWebhookStore implements WebhookStore {
 
   async register(registration: Registration): Promise<RegisterOutcome> {
     const { subscription, messages } = registration;
-    const now = Date.now();
-    const taskKey = taskKeyOf(registration.provider, registration.nativeId);
-    const reply = await this.run(
-      SCRIPTS.register,
-      [this.taskHash(taskKey), this.active, this.watching, this.due, this.pending, ...messages.map((message) => this.messageKey(message.id))],
-      {
-        now,
-        retention: RETENTION_MS,
-        webhook: subscription,
-        maxPerTask: registration.maxPerTask,
-        maxInAll: registration.maxSubscriptions,
-        baseline: JSON.stringify(registration.baseline),
-        provider: registration.provider,
-        nativeId: registration.nativeId,
-        watchUntil: registration.watchUntil,
-        terminal: registration.terminal,
-        activeUntil: now + RETENTION_MS,
-        taskKey,
-        logPrefix: this.prefixOf('log'),
-        keepEnded: MAX_ENDED_PER_TASK,
-        messages: messages.map(messageFields),
-      },
-    );
-    if (reply === 'registered' || reply === 'task_limit' || reply === 'global_limit') return reply;
+    const reply = await this.run(SCRIPTS.register, [this.taskHash(taskKeyOf(registration.provider, registration.nativeId)), ...messages.map((message) => this.messageKey(message.id))], {
+      ctx: this.context(),
+      webhook: subscription,
+      taskKey: taskKeyOf(registration.provider, registration.nativeId),
+      maxPerTask: registration.maxPerTask,
+      maxInAll: registration.maxSubscriptions,
+      maxPerClient: registration.maxPerClient,
+      baseline: JSON.stringify(registration.baseline),
+      provider: registration.provider,
+      nativeId: registration.nativeId,
+      watchUntil: registration.watchUntil,
+      terminal: registration.terminal,
+      messages: messages.map(messageFields),
+    });
+    if (reply === 'registered' || reply === 'task_limit' || reply === 'global_limit' || reply === 'client_limit') return reply;
     throw unavailable();
   }
 
@@ -241,9 +258,17 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async end(taskKeys: readonly string[], webhookId: string, client: string, reason: EndReason): Promise<boolean> {
-    const reply = await this.run(SCRIPTS.end, [this.active, ...new Set(taskKeys.map((taskKey) => this.taskHash(taskKey)))], { webhookId, client, reason, ...this.keepEnded });
+    const unique = [...new Set(taskKeys)];
+    const reply = await this.run(SCRIPTS.end, unique.map((taskKey) => this.taskHash(taskKey)), { ctx: this.context(), taskKeys: unique, webhookId, client, reason });
     if (reply === UNAVAILABLE) throw unavailable();
     return reply === 1;
+  }
+
+  async activeCount(client: string): Promise<number> {
+    // Entries score their expiry: those past it belong to webhooks that expired with their tasks.
+    const reply = await this.redis.run((connection) => connection.zcount(this.clientKey(client, 'active'), `(${Date.now()}`, '+inf'));
+    if (reply === UNAVAILABLE) throw unavailable();
+    return reply;
   }
 
   async claimWatches(limit: number, leaseMs: number): Promise<WatchClaim[]> {
@@ -282,25 +307,19 @@ export class RedisWebhookStore implements WebhookStore {
 
   async recordChange(claim: WatchClaim, change: Change): Promise<ChangeOutcome> {
     const messageToken = randomUUID();
-    const reply = await this.run(
-      SCRIPTS.recordChange,
-      [this.taskHash(claim.taskKey), this.watching, this.due, this.pending, this.active, ...change.messages.map((message) => this.messageKey(message.id))],
-      {
-        token: this.token,
-        version: claim.version,
-        baseline: JSON.stringify(change.baseline),
-        terminal: change.terminal,
-        now: Date.now(),
-        retention: RETENTION_MS,
-        claimMax: change.claim.max,
-        leaseMs: change.claim.leaseMs,
-        taskKey: claim.taskKey,
-        messageToken,
-        finals: change.finals,
-        messages: change.messages.map((message) => ({ ...messageFields(message), webhookId: message.webhookId })),
-        ...this.keepEnded,
-      },
-    );
+    const reply = await this.run(SCRIPTS.recordChange, [this.taskHash(claim.taskKey), ...change.messages.map((message) => this.messageKey(message.id))], {
+      ctx: this.context(),
+      token: this.token,
+      version: claim.version,
+      baseline: JSON.stringify(change.baseline),
+      terminal: change.terminal,
+      claimMax: change.claim.max,
+      leaseMs: change.claim.leaseMs,
+      taskKey: claim.taskKey,
+      messageToken,
+      finals: change.finals,
+      messages: change.messages.map((message) => ({ ...messageFields(message), webhookId: message.webhookId })),
+    });
     if (!Array.isArray(reply)) return { outcome: 'unavailable' };
     const [outcome, claimedCount] = reply as unknown[];
     if (outcome === 'lost' || outcome === 'stale') return { outcome };
@@ -309,7 +328,7 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async finishWatch(claim: WatchClaim, reason: EndReason): Promise<void> {
-    await this.run(SCRIPTS.finishWatch, [this.taskHash(claim.taskKey), this.watching, this.active], { token: this.token, taskKey: claim.taskKey, reason, ...this.keepEnded });
+    await this.run(SCRIPTS.finishWatch, [this.taskHash(claim.taskKey)], { ctx: this.context(), token: this.token, taskKey: claim.taskKey, reason });
   }
 
   async claimDue(limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
@@ -334,21 +353,17 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async finishAttempt(message: ClaimedMessage, delivery: WebhookDelivery, next: AttemptNext): Promise<boolean> {
-    const reply = await this.run(
-      SCRIPTS.finishAttempt,
-      [this.messageKey(message.id), this.taskHash(message.taskKey), this.due, this.pending, this.active, this.logKey(message.webhookId)],
-      {
-        token: message.token,
-        delivery: JSON.stringify(delivery),
-        next: next.kind,
-        retryAt: next.kind === 'retry' ? next.at : 0,
-        messageId: message.id,
-        webhookId: message.webhookId,
-        logMax: MAX_LOG_ENTRIES,
-        retention: RETENTION_MS,
-        ...this.keepEnded,
-      },
-    );
+    const reply = await this.run(SCRIPTS.finishAttempt, [this.messageKey(message.id), this.taskHash(message.taskKey), this.logKey(message.webhookId)], {
+      ctx: this.context(),
+      token: message.token,
+      delivery: JSON.stringify(delivery),
+      next: next.kind,
+      retryAt: next.kind === 'retry' ? next.at : 0,
+      messageId: message.id,
+      webhookId: message.webhookId,
+      taskKey: message.taskKey,
+      logMax: MAX_LOG_ENTRIES,
+    });
     return reply !== UNAVAILABLE;
   }
 

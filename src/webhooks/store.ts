@@ -28,7 +28,12 @@ export interface QueueStats {
 export interface WebhookStore {
   /** False: everything dies with this process. */
   readonly durable: boolean;
-  /** Adds a webhook to its task (and the task to the watched ones unless terminal), within the caps. Throws 503 when the store is unreachable. */
+  /**
+   * Adds a webhook to its task (and the task to the watched ones unless terminal), within
+   * the caps; at the client's cap its oldest ended webhooks are forgotten to make room.
+   * Costs the same however many tasks and webhooks the store holds. Throws 503 when the
+   * store is unreachable.
+   */
   register(registration: Registration): Promise<RegisterOutcome>;
   /**
    * The client's webhooks of the upstream tasks (taskKeyOf: the places an id may route to)
@@ -37,6 +42,8 @@ export interface WebhookStore {
   list(taskKeys: readonly string[], client: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>>;
   /** Ends one of the client's webhooks on one of the tasks; false when there is none. Throws 503 when the store is unreachable. */
   end(taskKeys: readonly string[], webhookId: string, client: string, reason: EndReason): Promise<boolean>;
+  /** The client's active webhooks (each one a watched task): one count, whatever the store holds. Throws 503 when the store is unreachable. */
+  activeCount(client: string): Promise<number>;
 
   /** Takes over up to `limit` watched tasks that nobody holds (a lease of `leaseMs`). */
   claimWatches(limit: number, leaseMs: number): Promise<WatchClaim[]>;

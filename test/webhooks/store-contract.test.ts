@@ -85,6 +85,7 @@ interface RegisterOptions {
   events?: number;
   maxPerTask?: number;
   maxSubscriptions?: number;
+  maxPerClient?: number;
   subscription?: Partial<Subscription>;
   /** The vtrix task's native id when `taskId` is another spelling of it. */
   nativeId?: string;
@@ -106,6 +107,7 @@ async function register(store: WebhookStore, taskId: string, options: RegisterOp
     watchUntil: Date.now() + 60 * 60 * 1000,
     maxPerTask: options.maxPerTask ?? 10,
     maxSubscriptions: options.maxSubscriptions ?? 1000,
+    maxPerClient: options.maxPerClient ?? 1000,
   };
   const outcome = await store.register(registration);
   return { outcome, subscription, messages };
@@ -191,6 +193,65 @@ for (const implementation of IMPLEMENTATIONS) {
       assert.deepEqual(listed.map((entry) => entry.subscription.taskId).sort(), ['task_alias', 'vtrix:task_alias']);
       const gravitex = await store.list([taskKeyOf('gravitex', 'task_alias')], ALICE);
       assert.deepEqual(gravitex, [], 'another provider\'s task of that native id is another task');
+    });
+
+    test('a client holds at most maxPerClient webhooks, active and ended: its oldest ended ones are forgotten first', async (t) => {
+      const store = await implementation.create(t);
+      const ended: string[] = [];
+      for (let index = 0; index < 3; index++) {
+        // A finished task with nothing to deliver: ended at once, one task each.
+        const { outcome, subscription } = await register(store, `task_ended_${index}`, { terminal: true, maxPerClient: 4 });
+        assert.equal(outcome, 'registered');
+        ended.push(subscription.id);
+      }
+      const active = await register(store, 'task_active', { maxPerClient: 4 });
+      assert.equal(active.outcome, 'registered');
+      const next = await register(store, 'task_next', { maxPerClient: 4 });
+      assert.equal(next.outcome, 'registered', 'the oldest ended one made room');
+      assert.deepEqual(await store.list(keysOf('task_ended_0'), ALICE), [], 'forgotten, with its task');
+      assert.equal((await stateOf(store, 'task_ended_1', ended[1]!))?.subscription.state, 'ended', 'the others are kept');
+      assert.equal((await stateOf(store, 'task_active', active.subscription.id))?.subscription.state, 'active', 'an active one is never forgotten');
+      assert.equal(await store.activeCount(ALICE), 2);
+    });
+
+    test('webhooks that end within one millisecond are forgotten in the order they ended', async (t) => {
+      const store = await implementation.create(t);
+      for (let index = 0; index < 8; index++) {
+        assert.equal((await register(store, `task_quick_${index}`, { terminal: true, maxPerClient: 4 })).outcome, 'registered');
+      }
+      const kept = [];
+      for (let index = 0; index < 8; index++) if ((await store.list(keysOf(`task_quick_${index}`), ALICE)).length > 0) kept.push(index);
+      assert.deepEqual(kept, [4, 5, 6, 7]);
+    });
+
+    test('when all of a client\'s webhooks are active, another is refused (client_limit); other clients are not affected', async (t) => {
+      const store = await implementation.create(t);
+      const held = [];
+      for (let index = 0; index < 3; index++) held.push(await register(store, `task_full_${index}`, { maxPerClient: 3 }));
+      assert.ok(held.every((entry) => entry.outcome === 'registered'));
+      assert.equal((await register(store, 'task_full_3', { maxPerClient: 3 })).outcome, 'client_limit');
+      assert.equal((await register(store, 'task_full_3', { maxPerClient: 3, terminal: true })).outcome, 'client_limit', 'even one that would end at once');
+      assert.equal((await register(store, 'task_full_3', { maxPerClient: 3, subscription: { client: BOB } })).outcome, 'registered');
+      assert.equal(await store.activeCount(ALICE), 3);
+      assert.equal(await store.activeCount(BOB), 1);
+      assert.equal(await store.end(keysOf('task_full_0'), held[0]!.subscription.id, ALICE, 'deleted'), true);
+      assert.equal(await store.activeCount(ALICE), 2);
+      assert.equal((await register(store, 'task_full_3', { maxPerClient: 3 })).outcome, 'registered', 'its ended one made room');
+      assert.deepEqual(await store.list(keysOf('task_full_0'), ALICE), []);
+    });
+
+    test('activeCount counts a client\'s active webhooks only: a webhook that ended leaves the count', async (t) => {
+      const store = await implementation.create(t);
+      assert.equal(await store.activeCount(ALICE), 0);
+      const { subscription } = await register(store, 'task_counted', { terminal: true, events: 1 });
+      await register(store, 'task_counted_too');
+      await register(store, 'task_not_counted', { terminal: true });
+      assert.equal(await store.activeCount(ALICE), 2, 'one with an event pending, one watched');
+      const [message] = await store.claimDue(10, LEASE_MS);
+      assert.equal(message?.webhookId, subscription.id);
+      await store.finishAttempt(message!, delivery(message!, 200), { kind: 'done' });
+      assert.equal(await store.activeCount(ALICE), 1);
+      assert.equal(await store.activeCount(BOB), 0);
     });
 
     test('at most maxSubscriptions active webhooks in all', async (t) => {

@@ -1,16 +1,63 @@
 -- Shared by the webhook scripts that name this file (put in after their first line).
+-- `ctx` says where things are: active (the fleet's active webhooks), clientPrefix, logPrefix,
+-- taskPrefix, watching, now, retention, keepEnded.
+
 local function decoded(text) if text then return cjson.decode(text) end return nil end
 
--- Ends a webhook: nothing new is delivered to it, and it leaves the fleet's active count.
-local function endSub(sub, reason, activeKey)
-  sub.state = 'ended'
-  sub.endedReason = reason
-  redis.call('ZREM', activeKey, sub.id)
+-- A webhook in its client's index: its id and its task (webhook ids never hold a ':').
+local function clientMember(sub, taskKey) return sub.id .. ':' .. taskKey end
+
+-- Adds a webhook last to its client's ended ones: scored by when it ended, and after every
+-- one already there (several end within one millisecond, and ties would sort by id).
+local function addEnded(endedKey, member, ctx)
+  local last = redis.call('ZRANGE', endedKey, -1, -1, 'WITHSCORES')
+  local score = ctx.now
+  if last[2] and tonumber(last[2]) >= score then score = tonumber(last[2]) + 1 end
+  redis.call('ZADD', endedKey, score, member)
+  redis.call('PEXPIRE', endedKey, ctx.retention)
 end
 
--- Keeps the task's latest `keep` ended webhooks (by creation), forgetting older ones with their logs.
-local function pruneEnded(taskKey, keep, logPrefix)
-  local fields = redis.call('HGETALL', taskKey)
+-- Ends a webhook: nothing new is delivered to it; it leaves the active counts and joins
+-- its client's ended ones, last in the order they are forgotten.
+local function endSub(sub, reason, taskKey, ctx)
+  sub.state = 'ended'
+  sub.endedReason = reason
+  redis.call('ZREM', ctx.active, sub.id)
+  if sub.client then
+    local member = clientMember(sub, taskKey)
+    redis.call('ZREM', ctx.clientPrefix .. sub.client .. ':active', member)
+    addEnded(ctx.clientPrefix .. sub.client .. ':ended', member, ctx)
+  end
+end
+
+-- True when the task hash holds no webhook any more.
+local function noWebhooks(taskHash)
+  for _, field in ipairs(redis.call('HKEYS', taskHash)) do
+    if string.sub(field, 1, 4) == 'sub:' then return false end
+  end
+  return true
+end
+
+-- Forgets one webhook with its log; a task left without webhooks goes too (and is not watched).
+local function forget(taskKey, sub, ctx)
+  local taskHash = ctx.taskPrefix .. taskKey
+  redis.call('HDEL', taskHash, 'sub:' .. sub.id)
+  redis.call('DEL', ctx.logPrefix .. sub.id)
+  redis.call('ZREM', ctx.active, sub.id)
+  if sub.client then
+    local member = clientMember(sub, taskKey)
+    redis.call('ZREM', ctx.clientPrefix .. sub.client .. ':active', member)
+    redis.call('ZREM', ctx.clientPrefix .. sub.client .. ':ended', member)
+  end
+  if noWebhooks(taskHash) then
+    redis.call('DEL', taskHash)
+    redis.call('ZREM', ctx.watching, taskKey)
+  end
+end
+
+-- Keeps the task's latest `ctx.keepEnded` ended webhooks (by creation), forgetting older ones.
+local function pruneEnded(taskKey, ctx)
+  local fields = redis.call('HGETALL', ctx.taskPrefix .. taskKey)
   local ended = {}
   for i = 1, #fields, 2 do
     if string.sub(fields[i], 1, 4) == 'sub:' then
@@ -18,13 +65,10 @@ local function pruneEnded(taskKey, keep, logPrefix)
       if sub.state ~= 'active' then table.insert(ended, sub) end
     end
   end
-  if #ended <= keep then return end
+  if #ended <= ctx.keepEnded then return end
   table.sort(ended, function(left, right)
     if left.createdAt ~= right.createdAt then return left.createdAt < right.createdAt end
     return left.id < right.id
   end)
-  for i = 1, #ended - keep do
-    redis.call('HDEL', taskKey, 'sub:' .. ended[i].id)
-    redis.call('DEL', logPrefix .. ended[i].id)
-  end
+  for i = 1, #ended - ctx.keepEnded do forget(taskKey, ended[i], ctx) end
 end

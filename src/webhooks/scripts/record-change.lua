@@ -1,10 +1,11 @@
 #!lua
 -- Records a change of the task and its events, if `token` holds the watch and `version` is current;
 -- the first `claimMax` messages are claimed for an attempt at once.
--- KEYS: task, watching, due, pending, active, then one key per message.
--- args: token, version, baseline (JSON text), terminal, now, retention, claimMax, leaseMs, taskKey,
--- messageToken, finals (webhook ids), messages ({id, meta, body, createdAt, webhookId}), keepEnded, logPrefix.
+-- KEYS: the task, then one key per message.
+-- args: ctx (helpers.lua), token, version, baseline (JSON text), terminal, claimMax, leaseMs, taskKey,
+-- messageToken, finals (webhook ids), messages ({id, meta, body, createdAt, webhookId}).
 local args = cjson.decode(ARGV[1])
+local ctx = args.ctx
 if redis.call('HGET', KEYS[1], 'owner') ~= args.token then return {'lost'} end
 if redis.call('HGET', KEYS[1], 'version') ~= args.version then return {'stale'} end
 redis.call('HSET', KEYS[1], 'baseline', args.baseline)
@@ -15,18 +16,18 @@ local function sub(id)
 end
 local claimed = 0
 for index, message in ipairs(args.messages) do
-  local key = KEYS[5 + index]
+  local key = KEYS[1 + index]
   local take = claimed < args.claimMax
   redis.call('HSET', key, 'meta', message.meta, 'body', message.body, 'attempts', take and 1 or 0)
-  local due = args.now
+  local due = ctx.now
   if take then
     redis.call('HSET', key, 'token', args.messageToken)
     claimed = claimed + 1
-    due = args.now + args.leaseMs
+    due = ctx.now + args.leaseMs
   end
-  redis.call('PEXPIRE', key, args.retention)
-  redis.call('ZADD', KEYS[3], due, message.id)
-  redis.call('ZADD', KEYS[4], message.createdAt, message.id)
+  redis.call('PEXPIRE', key, ctx.retention)
+  redis.call('ZADD', ctx.due, due, message.id)
+  redis.call('ZADD', ctx.pending, message.createdAt, message.id)
   local owner = sub(message.webhookId)
   if owner then owner.pending = (owner.pending or 0) + 1 end
 end
@@ -34,16 +35,16 @@ for _, id in ipairs(args.finals) do
   local final = sub(id)
   if final and final.state == 'active' then
     final.final = true
-    if final.pending == 0 then endSub(final, 'finished', KEYS[5]) else final.endedReason = 'finished' end
+    if final.pending == 0 then endSub(final, 'finished', args.taskKey, ctx) else final.endedReason = 'finished' end
   end
 end
 for id, value in pairs(subs) do
   if value then redis.call('HSET', KEYS[1], 'sub:' .. id, cjson.encode(value)) end
 end
-pruneEnded(KEYS[1], args.keepEnded, args.logPrefix)
 if args.terminal then
   redis.call('HDEL', KEYS[1], 'owner')
-  redis.call('ZREM', KEYS[2], args.taskKey)
+  redis.call('ZREM', ctx.watching, args.taskKey)
 end
-for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], args.retention) end
+pruneEnded(args.taskKey, ctx)
+for _, key in ipairs({KEYS[1], ctx.active, ctx.watching, ctx.due, ctx.pending}) do redis.call('PEXPIRE', key, ctx.retention) end
 return {'recorded', claimed}
