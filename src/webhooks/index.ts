@@ -46,7 +46,13 @@ const webhooks: FastifyPluginAsync<WebhookPluginOptions> = async (app, options) 
   }
   let store: WebhookStore;
   if (taskStore instanceof RedisTaskStore) {
-    store = new RedisWebhookStore(taskStore.redis);
+    let warnedAt = Number.NEGATIVE_INFINITY;
+    store = new RedisWebhookStore(taskStore.redis, (reason) => {
+      // Once a minute at most: every registration is refused while it lasts.
+      if (Date.now() - warnedAt < 60_000) return;
+      warnedAt = Date.now();
+      app.log.warn({ reason }, 'webhooks: Redis refuses writes, so registrations answer 503 (raise its maxmemory, or point REDIS_URL at the primary)');
+    });
     app.log.info('webhooks: subscriptions and pending deliveries are kept in Redis');
   } else {
     store = new InProcessWebhookStore();

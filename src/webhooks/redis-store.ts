@@ -155,6 +155,16 @@ function unavailable(): GatewayError {
   return new GatewayError('service_unavailable', { retryAfter: 5, detail: 'Webhooks are kept in Redis, and Redis is unavailable right now; retry shortly.' });
 }
 
+/** Redis's answers when it will not write: out of memory (noeviction), a read-only replica, a failed snapshot, too few replicas. */
+const WRITES_REFUSED = /^(OOM|READONLY|MISCONF|NOREPLICAS)\b/;
+
+function writesRefused(): GatewayError {
+  return new GatewayError('service_unavailable', {
+    retryAfter: 30,
+    detail: 'Webhooks are kept in Redis, and Redis refuses writes right now (out of memory, or read-only), so this one could not be kept; retry later.',
+  });
+}
+
 /** Task ids per script call (bounded script arguments). */
 const IDS_PER_CALL = 500;
 
@@ -173,7 +183,11 @@ export class RedisWebhookStore implements WebhookStore {
   private readonly pending: RedisKey;
   private readonly active: RedisKey;
 
-  constructor(private readonly redis: FleetRedis) {
+  /** `onWritesRefused` hears Redis's refusal (its first words, e.g. `OOM command not allowed…`) when a client's step got a 503 for it. */
+  constructor(
+    private readonly redis: FleetRedis,
+    private readonly onWritesRefused?: (reason: string) => void,
+  ) {
     this.watching = redis.key('webhook', 'watching');
     this.due = redis.key('webhook', 'due');
     this.pending = redis.key('webhook', 'pending');
@@ -220,9 +234,25 @@ export class RedisWebhookStore implements WebhookStore {
     return this.redis.runScript(script, keys, args, { timeoutMs: COMMAND_TIMEOUT_MS });
   }
 
+  /**
+   * `run` for a step a client waits on: Redis refusing to write is a 503 that says so (every
+   * writing script is refused as a whole, before it writes anything: src/fleet/lua.ts).
+   */
+  private async runOrRefuse<Args extends object | undefined>(script: LuaScript<Args>, keys: readonly RedisKey[], args: Args): Promise<unknown> {
+    try {
+      return await this.redis.runScript(script, keys, args, { timeoutMs: COMMAND_TIMEOUT_MS, rejectReplyErrors: true });
+    } catch (error) {
+      if (error instanceof Error && WRITES_REFUSED.test(error.message)) {
+        this.onWritesRefused?.(error.message);
+        throw writesRefused();
+      }
+      throw error;
+    }
+  }
+
   async register(registration: Registration): Promise<RegisterOutcome> {
     const { subscription, messages } = registration;
-    const reply = await this.run(SCRIPTS.register, [this.taskHash(taskKeyOf(registration.provider, registration.nativeId)), ...messages.map((message) => this.messageKey(message.id))], {
+    const reply = await this.runOrRefuse(SCRIPTS.register, [this.taskHash(taskKeyOf(registration.provider, registration.nativeId)), ...messages.map((message) => this.messageKey(message.id))], {
       ctx: this.context(),
       webhook: subscription,
       taskKey: taskKeyOf(registration.provider, registration.nativeId),
@@ -259,7 +289,7 @@ export class RedisWebhookStore implements WebhookStore {
 
   async end(taskKeys: readonly string[], webhookId: string, client: string, reason: EndReason): Promise<boolean> {
     const unique = [...new Set(taskKeys)];
-    const reply = await this.run(SCRIPTS.end, unique.map((taskKey) => this.taskHash(taskKey)), { ctx: this.context(), taskKeys: unique, webhookId, client, reason });
+    const reply = await this.runOrRefuse(SCRIPTS.end, unique.map((taskKey) => this.taskHash(taskKey)), { ctx: this.context(), taskKeys: unique, webhookId, client, reason });
     if (reply === UNAVAILABLE) throw unavailable();
     return reply === 1;
   }
