@@ -242,6 +242,13 @@ export class FleetRedis {
     }, options);
   }
 
+  /** The server's version (`redis_version`, which Valkey reports too), or undefined when it cannot be read. */
+  async serverVersion(): Promise<string | undefined> {
+    const info = await this.run((client) => client.info('server'), { timeoutMs: 1000 });
+    if (info === UNAVAILABLE) return undefined;
+    return /^redis_version:(\S+)/m.exec(info)?.[1];
+  }
+
   /** Called on every change of health after this (never after `close`); answers the way to stop. */
   addHealthListener(listener: (up: boolean) => void): () => void {
     this.healthListeners.add(listener);
