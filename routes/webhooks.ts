@@ -11,11 +11,12 @@ import type { ClientIdentity } from '../src/client-identity.js';
 import type { TaskService } from '../src/tasks/service.js';
 import { TaskParamsSchema } from '../schemas/params.js';
 import {
+  CreatedWebhookSchema,
   MAX_WEBHOOKS_PER_TASK,
   WebhookListSchema,
   WebhookParamsSchema,
   WebhookRequestSchema,
-  WebhookSchema,
+  type CreatedWebhook,
   type Webhook,
   type WebhookStatus,
 } from '../schemas/webhooks.js';
@@ -35,7 +36,7 @@ export interface WebhookRoutesOptions {
 
 const NOT_CONFIGURED = 'This gateway sends no webhooks: TASKGATE_WEBHOOK_SECRET is not set.';
 const SIGNING = [
-  'Each delivery is a `POST` of `{"type", "timestamp", "data": <Task>}` (`WebhookEventBody`) signed per Standard Webhooks: `webhook-id` (the same on every retry of one event), `webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">` keyed by the base64-decoded `TASKGATE_WEBHOOK_SECRET`. Verify it, and drop a `webhook-id` you have already processed: delivery is at least once.',
+  'Each delivery is a `POST` of `{"type", "timestamp", "data": <Task>}` (`WebhookEventBody`) signed per Standard Webhooks: `webhook-id` (the same on every retry of one event), `webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">` keyed by the base64-decoded `secret` of this webhook (`whsec_…`, in the 201 answer only: keep it with the webhook). Verify it, and drop a `webhook-id` you have already processed: delivery is at least once. Every webhook has its own secret: a body signed for another webhook does not verify.',
   'Any 2xx within 15 s is a success. Anything else is retried with jittered backoff (about 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every 2 h) for up to 24 h; a 410 ends the webhook at once. Redirects are not followed.',
 ].join('\n\n');
 
@@ -83,7 +84,7 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
         params: TaskParamsSchema,
         body: WebhookRequestSchema,
         response: {
-          201: jsonResponse(WebhookSchema, 'The webhook, registered', { headers: { 'x-request-id': REQUEST_ID_HEADER } }),
+          201: jsonResponse(CreatedWebhookSchema, 'The webhook, registered, with its signing secret (shown only here)', { headers: { 'x-request-id': REQUEST_ID_HEADER } }),
           ...problemResponses([...TASK_LOOKUP_CODES, 'webhook_limit_reached', 'quota_exceeded', 'webhooks_not_configured', 'unsupported_media_type'], [413]),
         },
       },
@@ -92,8 +93,9 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
       const hooks = configured();
       const origin = publicOrigin(request, views);
       const snapshot = await service.getTask(request.params.id);
-      const subscription = await hooks.dispatcher.register(snapshot, { url: request.body.url, events: request.body.events, origin, client: clientOf(request) });
-      return reply.code(201).send(webhookOf(subscription));
+      const { subscription, secret } = await hooks.dispatcher.register(snapshot, { url: request.body.url, events: request.body.events, origin, client: clientOf(request) });
+      const created: CreatedWebhook = { ...webhookOf(subscription), secret };
+      return reply.code(201).send(created);
     },
   );
 

@@ -134,9 +134,10 @@ export class WebhookDispatcher {
 
   /**
    * Registers a webhook on a task found by `snapshot`: the target is checked, the caps
-   * applied; an already terminal task gets its events at once.
+   * applied; an already terminal task gets its events at once. Answers the webhook and its
+   * signing secret.
    */
-  async register(snapshot: TaskSnapshot, input: NewWebhook): Promise<Subscription> {
+  async register(snapshot: TaskSnapshot, input: NewWebhook): Promise<{ subscription: Subscription; secret: string }> {
     try {
       await this.options.sender.checkTarget(input.url);
     } catch (error) {
@@ -190,7 +191,7 @@ export class WebhookDispatcher {
       });
     }
     this.kick();
-    return subscription;
+    return { subscription, secret: this.options.sender.secretOf(subscription.id) };
   }
 
   /** Runs a sweep soon (after a registration, or when attempts free a slot while work is waiting). */
