@@ -235,6 +235,8 @@ export function configSchema(providers: readonly ProviderDefinition[]) {
           maxPerClient: positiveNumber.default(1000),
           /** Deliveries in flight at once from this process. */
           concurrency: positiveNumber.default(64),
+          /** Of those, deliveries to one receiver origin at most: a receiver that hangs delays only its own. */
+          perTargetConcurrency: positiveNumber.default(4),
         })
         .strict()
         .prefault({}),

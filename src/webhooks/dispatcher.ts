@@ -24,6 +24,7 @@ import {
   newWebhookId,
   retryAt,
   sameBaseline,
+  targetOf,
   taskKeyOf,
   WATCH_WINDOW_MS,
   type AttemptNext,
@@ -32,6 +33,7 @@ import {
   type ClaimedMessage,
   type NewMessage,
   type Subscription,
+  type TargetBudget,
   type WatchClaim,
   type WebhookDelivery,
   type WebhookEvent,
@@ -47,6 +49,8 @@ export interface WebhookDispatcherOptions {
   retryDelaysMs: readonly number[];
   timeoutMs: number;
   concurrency: number;
+  /** Deliveries to one receiver origin in flight at most, of the `concurrency` slots. */
+  perTargetConcurrency: number;
   maxSubscriptions: number;
   maxPerClient: number;
   log: FastifyBaseLogger;
@@ -107,6 +111,8 @@ function baselineOf(state: TaskState): Baseline {
 export class WebhookDispatcher {
   private readonly owned = new Map<string, OwnedWatch>();
   private readonly inFlight = new Set<InFlight>();
+  /** Deliveries in flight by receiver origin: a receiver that hangs holds only its own share of the slots. */
+  private readonly inFlightByTarget = new Map<string, number>();
   private unfinished: UnfinishedAttempt[] = [];
   private timer: NodeJS.Timeout | undefined;
   private kicked = false;
@@ -243,7 +249,7 @@ export class WebhookDispatcher {
       for (const claim of claims) void this.startWatching(claim);
       const free = this.options.concurrency - this.inFlight.size;
       if (free > 0 && !this.closed) {
-        const due = await this.options.store.claimDue(free, this.messageLeaseMs);
+        const due = await this.options.store.claimDue(free, this.messageLeaseMs, this.targetBudget());
         this.backlog = due.length === free;
         for (const message of due) this.deliver(message);
       }
@@ -376,13 +382,32 @@ export class WebhookDispatcher {
     for (const subscription of owned.claim.subscriptions) {
       for (const event of eventsOf(subscription, before, after)) messages.push(this.message(subscription, event, { ...snapshot, id: subscription.taskId }, now));
     }
+    // Those that a free slot and their receiver's share allow come first: they are claimed with the change and sent at once.
+    const free = this.closed ? 0 : Math.max(0, this.options.concurrency - this.inFlight.size);
+    const budget = this.targetBudget();
+    const taken = new Map<string, number>();
+    const sendNow: NewMessage[] = [];
+    const later: NewMessage[] = [];
+    for (const message of messages) {
+      const used = taken.get(message.target) ?? budget.busy[message.target] ?? 0;
+      if (sendNow.length < free && used < budget.perTarget) {
+        taken.set(message.target, used + 1);
+        sendNow.push(message);
+      } else {
+        later.push(message);
+      }
+    }
     return {
       baseline: after,
       terminal,
-      messages,
+      messages: [...sendNow, ...later],
       finals: terminal ? owned.claim.subscriptions.map((subscription) => subscription.id) : [],
-      claim: { max: this.closed ? 0 : Math.max(0, this.options.concurrency - this.inFlight.size), leaseMs: this.messageLeaseMs },
+      claim: { max: sendNow.length, leaseMs: this.messageLeaseMs },
     };
+  }
+
+  private targetBudget(): TargetBudget {
+    return { perTarget: this.options.perTargetConcurrency, busy: Object.fromEntries(this.inFlightByTarget) };
   }
 
   /** The event's body: `{type, timestamp, data}`, `data` the Task as GET renders it for the registering request's origin. */
@@ -394,6 +419,7 @@ export class WebhookDispatcher {
       taskKey: taskKeyOf(snapshot.client.name, snapshot.nativeId),
       event,
       url: subscription.url,
+      target: targetOf(subscription.url),
       body: `{"type":"${event}","timestamp":"${new Date(now).toISOString()}","data":${task}}`,
       createdAt: now,
     };
@@ -425,11 +451,16 @@ export class WebhookDispatcher {
     const controller = new AbortController();
     const entry: InFlight = { message, controller, done: Promise.resolve() };
     this.inFlight.add(entry);
+    this.inFlightByTarget.set(message.target, (this.inFlightByTarget.get(message.target) ?? 0) + 1);
     entry.done = this.attempt(message, controller.signal)
       .catch((error: unknown) => this.options.log.error({ err: error, webhookId: message.webhookId }, 'webhook attempt failed unexpectedly'))
       .finally(() => {
         this.inFlight.delete(entry);
-        if (this.backlog) this.kick();
+        const held = this.inFlightByTarget.get(message.target) ?? 1;
+        if (held > 1) this.inFlightByTarget.set(message.target, held - 1);
+        else this.inFlightByTarget.delete(message.target);
+        // A receiver that had its whole share may have more due, which the last claim left.
+        if (this.backlog || held >= this.options.perTargetConcurrency) this.kick();
       });
   }
 

@@ -19,6 +19,7 @@ import type {
   RegisterOutcome,
   Registration,
   Subscription,
+  TargetBudget,
   WatchClaim,
   WebhookDelivery,
 } from './model.js';
@@ -222,9 +223,10 @@ export class InProcessWebhookStore implements WebhookStore {
     return Promise.resolve();
   }
 
-  claimDue(limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
+  claimDue(limit: number, leaseMs: number, targets: TargetBudget): Promise<ClaimedMessage[]> {
     const now = Date.now();
     const claimed: ClaimedMessage[] = [];
+    const taken = new Map<string, number>();
     // In the order they were made (a Map's), which is about the order they came due: no sort of the whole queue.
     for (const message of this.messages.values()) {
       if (claimed.length >= limit) break;
@@ -235,6 +237,9 @@ export class InProcessWebhookStore implements WebhookStore {
         this.deleteMessage(message, task);
         continue;
       }
+      const used = taken.get(message.target) ?? targets.busy[message.target] ?? 0;
+      if (used >= targets.perTarget) continue;
+      taken.set(message.target, used + 1);
       message.attempts++;
       message.dueAt = now + leaseMs;
       const { dueAt: _dueAt, attempts, ...fields } = message;

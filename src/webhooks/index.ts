@@ -116,9 +116,9 @@ const webhooks: FastifyPluginAsync<WebhookPluginOptions> = async (app, options) 
     store = new InProcessWebhookStore();
     app.log.warn('webhooks: subscriptions and pending deliveries are kept in this process only and die with it (set REDIS_URL to keep them)');
   }
-  const { retryDelaysMs, timeoutMs, allowHosts, maxSubscriptions, maxPerClient, concurrency } = config.webhooks;
-  const sender = new WebhookSender({ signer: new WebhookSigner(config.webhookSecret), timeoutMs, allowHosts, resolveHostname: options.resolveHostname, userAgent: options.userAgent, connections: concurrency });
-  const dispatcher = new WebhookDispatcher({ service, store, sender, metrics, retryDelaysMs, timeoutMs, concurrency, maxSubscriptions, maxPerClient, log: app.log });
+  const { retryDelaysMs, timeoutMs, allowHosts, maxSubscriptions, maxPerClient, concurrency, perTargetConcurrency } = config.webhooks;
+  const sender = new WebhookSender({ signer: new WebhookSigner(config.webhookSecret), timeoutMs, allowHosts, resolveHostname: options.resolveHostname, userAgent: options.userAgent, connections: perTargetConcurrency });
+  const dispatcher = new WebhookDispatcher({ service, store, sender, metrics, retryDelaysMs, timeoutMs, concurrency, perTargetConcurrency, maxSubscriptions, maxPerClient, log: app.log });
   metrics.trackWebhookQueue(() => store.queueStats());
   app.decorate('webhooks', { dispatcher, store });
   app.addHook('onReady', async () => dispatcher.start());

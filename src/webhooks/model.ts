@@ -68,6 +68,8 @@ export interface NewMessage {
   taskKey: string;
   event: WebhookEvent;
   url: string;
+  /** The receiver's origin (targetOf): deliveries to one take a bounded share of the slots. */
+  target: string;
   body: string;
   /** Epoch ms of the event. */
   createdAt: number;
@@ -127,6 +129,20 @@ export interface Registration {
   maxSubscriptions: number;
   /** Webhooks one client holds, active and ended together (its oldest ended ones make room). */
   maxPerClient: number;
+}
+
+/** Where a delivery goes, as far as sharing the delivery slots is concerned: the URL's origin. */
+export function targetOf(url: string): string {
+  return new URL(url).origin;
+}
+
+/**
+ * What a claim of due messages may take per receiver: at most `perTarget` in flight to
+ * one, `busy` (by target) being those already in flight in this process.
+ */
+export interface TargetBudget {
+  perTarget: number;
+  busy: Readonly<Record<string, number>>;
 }
 
 export function newWebhookId(): string {

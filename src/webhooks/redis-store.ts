@@ -2,9 +2,10 @@
  * The WebhookStore of fleet mode: everything in Redis under the fleet prefix, so webhooks
  * survive a restart or the loss of a replica. Each step is one Lua script (atomic; in
  * src/webhooks/scripts/, registered once per connection, see src/fleet/lua.ts), and
- * two sorted sets of "claimable after" times make the leases: `webhook:watching` (task ids;
- * whoever holds a task's lease watches it and records its changes) and `webhook:due`
- * (message ids; whoever claims one makes that attempt). A replica that dies simply stops
+ * sorted sets of "claimable after" times make the leases: `webhook:watching` (tasks;
+ * whoever holds a task's lease watches it and records its changes) and one
+ * `webhook:due:<receiver origin>` per receiver (message ids; whoever claims one makes
+ * that attempt), with `webhook:due-targets` holding each receiver by its earliest time. A replica that dies simply stops
  * pushing its scores forward, and its tasks and attempts come due for the others.
  *
  * Keys (all under the prefix, each with a TTL of RETENTION_MS refreshed on write):
@@ -37,6 +38,7 @@ import type {
   RegisterOutcome,
   Registration,
   Subscription,
+  TargetBudget,
   WatchClaim,
   WebhookDelivery,
 } from './model.js';
@@ -65,16 +67,18 @@ const MessageMetaSchema = z.object({
   taskKey: z.string(),
   event: z.enum(WEBHOOK_EVENTS),
   url: z.string(),
+  target: z.string(),
   createdAt: z.number(),
 });
 
-type MessageFields = { id: string; meta: string; body: string; createdAt: number };
+type MessageFields = { id: string; meta: string; body: string; createdAt: number; target: string };
 
 /** Where things are and what time it is, for every script that may end or forget a webhook (helpers.lua). */
 interface ScriptContext {
   active: RedisKey;
   watching: RedisKey;
-  due: RedisKey;
+  duePrefix: string;
+  dueTargets: RedisKey;
   pending: RedisKey;
   clientPrefix: string;
   logPrefix: string;
@@ -119,7 +123,16 @@ const SCRIPTS = {
     messages: Array<MessageFields & { webhookId: string }>;
   }>('webhooks', 'record-change', 'helpers'),
   finishWatch: luaScript<{ ctx: ScriptContext; token: string; taskKey: string; reason: EndReason }>('webhooks', 'finish-watch', 'helpers'),
-  claimDue: luaScript<{ now: number; leaseMs: number; limit: number; token: string; messagePrefix: string; taskPrefix: string }>('webhooks', 'claim-due'),
+  claimDue: luaScript<{
+    ctx: ScriptContext;
+    leaseMs: number;
+    limit: number;
+    busyCount: number;
+    perTarget: number;
+    busy: Readonly<Record<string, number>>;
+    token: string;
+    messagePrefix: string;
+  }>('webhooks', 'claim-due', 'helpers'),
   finishAttempt: luaScript<{
     ctx: ScriptContext;
     token: string;
@@ -129,9 +142,10 @@ const SCRIPTS = {
     messageId: string;
     webhookId: string;
     taskKey: string;
+    target: string;
     logMax: number;
   }>('webhooks', 'finish-attempt', 'helpers'),
-  releaseMessages: luaScript<{ now: number; messagePrefix: string; messages: Array<{ token: string; id: string }> }>('webhooks', 'release-messages'),
+  releaseMessages: luaScript<{ ctx: ScriptContext; messagePrefix: string; messages: Array<{ token: string; id: string; target: string }> }>('webhooks', 'release-messages', 'helpers'),
   queueStats: luaScript('webhooks', 'queue-stats'),
 };
 
@@ -179,7 +193,7 @@ export class RedisWebhookStore implements WebhookStore {
   /** This replica's claim token of watched tasks. */
   private readonly token = randomUUID();
   private readonly watching: RedisKey;
-  private readonly due: RedisKey;
+  private readonly dueTargets: RedisKey;
   private readonly pending: RedisKey;
   private readonly active: RedisKey;
 
@@ -189,7 +203,7 @@ export class RedisWebhookStore implements WebhookStore {
     private readonly onWritesRefused?: (reason: string) => void,
   ) {
     this.watching = redis.key('webhook', 'watching');
-    this.due = redis.key('webhook', 'due');
+    this.dueTargets = redis.key('webhook', 'due-targets');
     this.pending = redis.key('webhook', 'pending');
     this.active = redis.key('webhook', 'active');
   }
@@ -198,7 +212,8 @@ export class RedisWebhookStore implements WebhookStore {
     return {
       active: this.active,
       watching: this.watching,
-      due: this.due,
+      duePrefix: this.prefixOf('due'),
+      dueTargets: this.dueTargets,
       pending: this.pending,
       clientPrefix: this.prefixOf('client'),
       logPrefix: this.prefixOf('log'),
@@ -361,15 +376,17 @@ export class RedisWebhookStore implements WebhookStore {
     await this.run(SCRIPTS.finishWatch, [this.taskHash(claim.taskKey)], { ctx: this.context(), token: this.token, taskKey: claim.taskKey, reason });
   }
 
-  async claimDue(limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
+  async claimDue(limit: number, leaseMs: number, targets: TargetBudget): Promise<ClaimedMessage[]> {
     const token = randomUUID();
-    const reply = await this.run(SCRIPTS.claimDue, [this.due, this.pending], {
-      now: Date.now(),
+    const reply = await this.run(SCRIPTS.claimDue, [this.dueTargets, this.pending], {
+      ctx: this.context(),
       leaseMs,
       limit,
+      busyCount: Object.keys(targets.busy).length,
+      perTarget: targets.perTarget,
+      busy: targets.busy,
       token,
       messagePrefix: this.prefixOf('message'),
-      taskPrefix: this.prefixOf('task'),
     });
     if (!Array.isArray(reply)) return [];
     const claimed: ClaimedMessage[] = [];
@@ -392,6 +409,7 @@ export class RedisWebhookStore implements WebhookStore {
       messageId: message.id,
       webhookId: message.webhookId,
       taskKey: message.taskKey,
+      target: message.target,
       logMax: MAX_LOG_ENTRIES,
     });
     return reply !== UNAVAILABLE;
@@ -399,10 +417,10 @@ export class RedisWebhookStore implements WebhookStore {
 
   async releaseMessages(messages: readonly ClaimedMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    await this.run(SCRIPTS.releaseMessages, [this.due], {
-      now: Date.now(),
+    await this.run(SCRIPTS.releaseMessages, [this.dueTargets], {
+      ctx: this.context(),
       messagePrefix: this.prefixOf('message'),
-      messages: messages.map((message) => ({ token: message.token, id: message.id })),
+      messages: messages.map((message) => ({ token: message.token, id: message.id, target: message.target })),
     });
   }
 
@@ -439,10 +457,10 @@ export class RedisWebhookStore implements WebhookStore {
 }
 
 function metaOf(message: NewMessage) {
-  return { id: message.id, webhookId: message.webhookId, taskKey: message.taskKey, event: message.event, url: message.url, createdAt: message.createdAt };
+  return { id: message.id, webhookId: message.webhookId, taskKey: message.taskKey, event: message.event, url: message.url, target: message.target, createdAt: message.createdAt };
 }
 
 /** A message as the scripts store it: its meta as JSON text, kept verbatim. */
 function messageFields(message: NewMessage): MessageFields {
-  return { id: message.id, meta: JSON.stringify(metaOf(message)), body: message.body, createdAt: message.createdAt };
+  return { id: message.id, meta: JSON.stringify(metaOf(message)), body: message.body, createdAt: message.createdAt, target: message.target };
 }

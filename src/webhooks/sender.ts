@@ -65,7 +65,7 @@ export interface WebhookSenderOptions {
   allowHosts: readonly AllowHost[];
   resolveHostname?: ResolveHostname;
   userAgent: string;
-  /** Connections per receiver origin: the deliveries in flight at most. */
+  /** Connections per receiver origin: its deliveries in flight at most (webhooks.perTargetConcurrency). */
   connections: number;
 }
 
@@ -98,7 +98,7 @@ export class WebhookSender {
       allowHosts: options.allowHosts,
       resolveHostname: options.resolveHostname,
       connect: { timeout: Math.min(options.timeoutMs, 10_000) },
-      // One receiver may take every delivery in flight (a backend with many webhooks on one URL).
+      // As many as the dispatcher lets one receiver have in flight.
       agent: { connections: options.connections, keepAliveTimeout: 4000, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs },
     });
   }

@@ -14,6 +14,7 @@ import type {
   RegisterOutcome,
   Registration,
   Subscription,
+  TargetBudget,
   WatchClaim,
   WebhookDelivery,
 } from './model.js';
@@ -58,8 +59,12 @@ export interface WebhookStore {
   /** Stops watching the task; its webhooks get no new events (`reason`). */
   finishWatch(claim: WatchClaim, reason: EndReason): Promise<void>;
 
-  /** Claims up to `limit` due messages for one attempt each (a lease of `leaseMs`). */
-  claimDue(limit: number, leaseMs: number): Promise<ClaimedMessage[]>;
+  /**
+   * Claims up to `limit` due messages for one attempt each (a lease of `leaseMs`), within
+   * the budget per receiver: due messages of a receiver with no share left stay due and
+   * hold up no other receiver's.
+   */
+  claimDue(limit: number, leaseMs: number, targets: TargetBudget): Promise<ClaimedMessage[]>;
   /** Logs the attempt and settles the message, if its claim is still ours; false when the store is unreachable. */
   finishAttempt(message: ClaimedMessage, delivery: WebhookDelivery, next: AttemptNext): Promise<boolean>;
   /** Hands claimed messages back, due at once, their attempt not counted. */

@@ -25,6 +25,8 @@ export interface WebhookStackOptions {
   allowHosts?: string[];
   maxSubscriptions?: number;
   maxPerClient?: number;
+  concurrency?: number;
+  perTargetConcurrency?: number;
   resolveHostname?: ResolveHostname;
   env?: Record<string, string>;
   logger?: AppDeps['logger'];
@@ -53,6 +55,8 @@ export async function startWebhookStack(t: Closable, options: WebhookStackOption
         allowHosts: parseAllowHosts(options.allowHosts ?? ['127.0.0.1']),
         maxSubscriptions: options.maxSubscriptions ?? parsed.webhooks.maxSubscriptions,
         maxPerClient: options.maxPerClient ?? parsed.webhooks.maxPerClient,
+        concurrency: options.concurrency ?? parsed.webhooks.concurrency,
+        perTargetConcurrency: options.perTargetConcurrency ?? parsed.webhooks.perTargetConcurrency,
       },
     },
     options.cadenceMs ?? 200,

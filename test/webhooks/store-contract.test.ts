@@ -9,7 +9,7 @@ import { FleetRedis } from '../../src/fleet/redis.js';
 import { InProcessWebhookStore } from '../../src/webhooks/in-process-store.js';
 import { RedisWebhookStore } from '../../src/webhooks/redis-store.js';
 import type { WebhookStore } from '../../src/webhooks/store.js';
-import { MAX_ENDED_PER_TASK, newMessageId, newWebhookId, taskKeyOf, type Baseline, type ClaimedMessage, type NewMessage, type Registration, type Subscription, type WatchClaim, type WebhookDelivery } from '../../src/webhooks/model.js';
+import { MAX_ENDED_PER_TASK, newMessageId, newWebhookId, targetOf, taskKeyOf, type Baseline, type ClaimedMessage, type NewMessage, type Registration, type Subscription, type WatchClaim, type WebhookDelivery } from '../../src/webhooks/model.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 type Closable = { after(fn: () => Promise<void> | void): void };
@@ -45,6 +45,8 @@ const BOB = 'key:bob';
 const RUNNING: Baseline = { status: 'in_progress', progress: 10 };
 const SUCCEEDED: Baseline = { status: 'succeeded', progress: 100 };
 const LEASE_MS = 60_000;
+/** A claim that no receiver's share limits. */
+const ANY_TARGET = { perTarget: 1000, busy: {} };
 
 function subscriptionOn(taskId: string, overrides: Partial<Subscription> = {}): Subscription {
   return {
@@ -74,6 +76,7 @@ function messageFor(subscription: Subscription, event: NewMessage['event'] = 'ta
     taskKey: taskKeyOf('vtrix', nativeId),
     event,
     url: subscription.url,
+    target: targetOf(subscription.url),
     body: `{"type":"${event}","data":{"id":"${subscription.taskId}"}}`,
     createdAt: Date.now(),
   };
@@ -247,7 +250,7 @@ for (const implementation of IMPLEMENTATIONS) {
       await register(store, 'task_counted_too');
       await register(store, 'task_not_counted', { terminal: true });
       assert.equal(await store.activeCount(ALICE), 2, 'one with an event pending, one watched');
-      const [message] = await store.claimDue(10, LEASE_MS);
+      const [message] = await store.claimDue(10, LEASE_MS, ANY_TARGET);
       assert.equal(message?.webhookId, subscription.id);
       await store.finishAttempt(message!, delivery(message!, 200), { kind: 'done' });
       assert.equal(await store.activeCount(ALICE), 1);
@@ -306,10 +309,10 @@ for (const implementation of IMPLEMENTATIONS) {
       const store = await implementation.create(t);
       const { subscription, messages } = await register(store, 'task_done', { terminal: true, events: 2 });
       assert.equal((await store.claimWatches(100, LEASE_MS)).length, 0, 'nothing to watch');
-      const due = await store.claimDue(10, LEASE_MS);
+      const due = await store.claimDue(10, LEASE_MS, ANY_TARGET);
       assert.deepEqual(due.map((message) => message.id).sort(), messages.map((message) => message.id).sort());
       assert.deepEqual(due.map((message) => message.attempt), [1, 1]);
-      assert.deepEqual(await store.claimDue(10, LEASE_MS), [], 'claimed messages are not due again while their lease runs');
+      assert.deepEqual(await store.claimDue(10, LEASE_MS, ANY_TARGET), [], 'claimed messages are not due again while their lease runs');
       assert.equal(await store.finishAttempt(due[0]!, delivery(due[0]!, 200), { kind: 'done' }), true);
       assert.equal((await stateOf(store, 'task_done', subscription.id))?.subscription.state, 'active', 'one event still pending');
       await store.finishAttempt(due[1]!, delivery(due[1]!, 204), { kind: 'done' });
@@ -323,14 +326,14 @@ for (const implementation of IMPLEMENTATIONS) {
     test('a failed attempt is retried when due, with the next attempt number; releasing does not count one', async (t) => {
       const store = await implementation.create(t);
       const { messages } = await register(store, 'task_retry', { terminal: true, events: 2 });
-      const claimed = await store.claimDue(10, LEASE_MS);
+      const claimed = await store.claimDue(10, LEASE_MS, ANY_TARGET);
       assert.deepEqual(claimed.map((message) => message.attempt), [1, 1]);
       const later = claimed.find((message) => message.id === messages[0]!.id)!;
       const soon = claimed.find((message) => message.id === messages[1]!.id)!;
       const inAMinute = Date.now() + 60_000;
       await store.finishAttempt(later, delivery(later, 500, inAMinute), { kind: 'retry', at: inAMinute });
       await store.finishAttempt(soon, delivery(soon, 503, Date.now()), { kind: 'retry', at: Date.now() });
-      const [retried, ...rest] = await store.claimDue(10, LEASE_MS);
+      const [retried, ...rest] = await store.claimDue(10, LEASE_MS, ANY_TARGET);
       assert.deepEqual(rest, [], 'the other one is not due before its retry time');
       assert.equal(retried?.id, soon.id);
       assert.equal(retried?.attempt, 2);
@@ -338,20 +341,34 @@ for (const implementation of IMPLEMENTATIONS) {
       assert.equal(stats?.depth, 2);
       assert.equal(stats?.oldestCreatedAt, Math.min(...messages.map((message) => message.createdAt)));
       await store.releaseMessages([retried!]);
-      const [again] = await store.claimDue(10, LEASE_MS);
+      const [again] = await store.claimDue(10, LEASE_MS, ANY_TARGET);
       assert.equal(again?.id, soon.id);
       assert.equal(again?.attempt, 2, 'the released attempt was not counted');
+    });
+
+    test('a claim takes at most perTarget messages per receiver, counting those in flight; the others stay due', async (t) => {
+      const store = await implementation.create(t);
+      const busy = await register(store, 'task_busy', { terminal: true, events: 3, subscription: { url: 'https://busy.example/hook' } });
+      const calm = await register(store, 'task_calm', { terminal: true, events: 1, subscription: { url: 'https://calm.example/hook' } });
+      const claimed = await store.claimDue(10, LEASE_MS, { perTarget: 2, busy: { 'https://busy.example': 1 } });
+      const byTarget = (messages: readonly ClaimedMessage[], target: string) => messages.filter((message) => message.target === target).length;
+      assert.equal(byTarget(claimed, 'https://busy.example'), 1, 'one more than the one in flight');
+      assert.equal(byTarget(claimed, 'https://calm.example'), 1, 'the other receiver is not held up');
+      assert.equal((await store.claimDue(10, LEASE_MS, { perTarget: 2, busy: { 'https://busy.example': 2 } })).length, 0, 'its share is taken');
+      const later = await store.claimDue(10, LEASE_MS, ANY_TARGET);
+      assert.deepEqual(later.map((message) => message.target), ['https://busy.example', 'https://busy.example'], 'once it has room');
+      assert.equal((await store.queueStats())?.depth, busy.messages.length + calm.messages.length, 'nothing was dropped');
     });
 
     test('a 410 ends the webhook at once, and its other pending events are dropped unsent', async (t) => {
       const store = await implementation.create(t);
       const { subscription } = await register(store, 'task_gone', { terminal: true, events: 2 });
-      const [first] = await store.claimDue(1, LEASE_MS);
+      const [first] = await store.claimDue(1, LEASE_MS, ANY_TARGET);
       await store.finishAttempt(first!, delivery(first!, 410), { kind: 'gone' });
       const gone = await stateOf(store, 'task_gone', subscription.id);
       assert.equal(gone?.subscription.state, 'ended');
       assert.equal(gone?.subscription.endedReason, 'gone');
-      assert.deepEqual(await store.claimDue(10, LEASE_MS), []);
+      assert.deepEqual(await store.claimDue(10, LEASE_MS, ANY_TARGET), []);
       assert.equal((await store.queueStats())?.depth, 0);
     });
 
@@ -371,7 +388,7 @@ for (const implementation of IMPLEMENTATIONS) {
       const update = messageFor(subscription, 'task.updated');
       const recorded = await store.recordChange(claim, { baseline: progress, terminal: false, messages: [update], finals: [], claim: { max: 0, leaseMs: LEASE_MS } });
       assert.deepEqual(recorded, { outcome: 'recorded', claimed: [] });
-      const [due] = await store.claimDue(10, LEASE_MS);
+      const [due] = await store.claimDue(10, LEASE_MS, ANY_TARGET);
       assert.equal(due?.id, update.id);
       await store.finishAttempt(due!, delivery(due!, 200), { kind: 'done' });
 
@@ -391,7 +408,7 @@ for (const implementation of IMPLEMENTATIONS) {
         [finished[0]!.id, 1],
         [finished[1]!.id, 1],
       ]);
-      assert.deepEqual((await store.claimDue(10, LEASE_MS)).map((message) => message.id), [finished[2]!.id], 'the one not claimed is due');
+      assert.deepEqual((await store.claimDue(10, LEASE_MS, ANY_TARGET)).map((message) => message.id), [finished[2]!.id], 'the one not claimed is due');
       assert.deepEqual(await store.claimWatches(100, LEASE_MS), [], 'a terminal task is no longer watched');
       const listed = await store.list(keysOf('task_watch'), ALICE);
       for (const entry of listed) {

@@ -2,7 +2,7 @@
 -- Logs an attempt and settles its message, if `token` still holds the message's claim.
 -- KEYS: the message, its task, its webhook's log.
 -- args: ctx (helpers.lua), token, delivery (JSON text), next (done, gone, retry, abandoned), retryAt,
--- messageId, webhookId, taskKey, logMax.
+-- messageId, webhookId, taskKey, target, logMax.
 local args = cjson.decode(ARGV[1])
 local ctx = args.ctx
 if redis.call('HGET', KEYS[1], 'token') ~= args.token then return 0 end
@@ -14,12 +14,12 @@ if sub then
   redis.call('PEXPIRE', KEYS[3], ctx.retention)
 end
 if args.next == 'retry' then
-  redis.call('ZADD', ctx.due, args.retryAt, args.messageId)
+  schedule(args.target, args.messageId, args.retryAt, ctx)
   redis.call('HDEL', KEYS[1], 'token')
   return 1
 end
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', ctx.due, args.messageId)
+unschedule(args.target, args.messageId, ctx)
 redis.call('ZREM', ctx.pending, args.messageId)
 if sub then
   sub.pending = math.max(0, (sub.pending or 0) - 1)

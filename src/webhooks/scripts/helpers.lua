@@ -1,6 +1,6 @@
 -- Shared by the webhook scripts that name this file (put in after their first line).
 -- `ctx` says where things are: active (the fleet's active webhooks), clientPrefix, logPrefix,
--- taskPrefix, watching, now, retention, keepEnded.
+-- taskPrefix, watching, duePrefix, dueTargets, pending, now, retention, keepEnded.
 
 local function decoded(text) if text then return cjson.decode(text) end return nil end
 
@@ -71,4 +71,29 @@ local function pruneEnded(taskKey, ctx)
     return left.id < right.id
   end)
   for i = 1, #ended - ctx.keepEnded do forget(taskKey, ended[i], ctx) end
+end
+
+-- Due messages are queued per receiver (`ctx.duePrefix .. target`, by when each is due or
+-- its claim runs out), and `ctx.dueTargets` holds each receiver by its queue's earliest
+-- time, so a claim looks only at receivers with something due and room for it.
+local function refreshTarget(target, ctx)
+  local first = redis.call('ZRANGE', ctx.duePrefix .. target, 0, 0, 'WITHSCORES')
+  if first[2] then
+    redis.call('ZADD', ctx.dueTargets, first[2], target)
+    redis.call('PEXPIRE', ctx.dueTargets, ctx.retention)
+  else
+    redis.call('ZREM', ctx.dueTargets, target)
+  end
+end
+
+local function schedule(target, id, score, ctx)
+  local queue = ctx.duePrefix .. target
+  redis.call('ZADD', queue, score, id)
+  redis.call('PEXPIRE', queue, ctx.retention)
+  refreshTarget(target, ctx)
+end
+
+local function unschedule(target, id, ctx)
+  redis.call('ZREM', ctx.duePrefix .. target, id)
+  refreshTarget(target, ctx)
 end

@@ -3,7 +3,7 @@
 -- the first `claimMax` messages are claimed for an attempt at once.
 -- KEYS: the task, then one key per message.
 -- args: ctx (helpers.lua), token, version, baseline (JSON text), terminal, claimMax, leaseMs, taskKey,
--- messageToken, finals (webhook ids), messages ({id, meta, body, createdAt, webhookId}).
+-- messageToken, finals (webhook ids), messages ({id, meta, body, createdAt, target, webhookId}).
 local args = cjson.decode(ARGV[1])
 local ctx = args.ctx
 if redis.call('HGET', KEYS[1], 'owner') ~= args.token then return {'lost'} end
@@ -26,7 +26,7 @@ for index, message in ipairs(args.messages) do
     due = ctx.now + args.leaseMs
   end
   redis.call('PEXPIRE', key, ctx.retention)
-  redis.call('ZADD', ctx.due, due, message.id)
+  schedule(message.target, message.id, due, ctx)
   redis.call('ZADD', ctx.pending, message.createdAt, message.id)
   local owner = sub(message.webhookId)
   if owner then owner.pending = (owner.pending or 0) + 1 end
@@ -46,5 +46,5 @@ if args.terminal then
   redis.call('ZREM', ctx.watching, args.taskKey)
 end
 pruneEnded(args.taskKey, ctx)
-for _, key in ipairs({KEYS[1], ctx.active, ctx.watching, ctx.due, ctx.pending}) do redis.call('PEXPIRE', key, ctx.retention) end
+for _, key in ipairs({KEYS[1], ctx.active, ctx.watching, ctx.pending}) do redis.call('PEXPIRE', key, ctx.retention) end
 return {'recorded', claimed}

@@ -4,7 +4,7 @@
 -- oldest ended ones are forgotten to make room; when all are active, none is added).
 -- KEYS: the task, then one key per message.
 -- args: ctx (helpers.lua), webhook (table), taskKey, maxPerTask, maxInAll, maxPerClient,
--- baseline (JSON text), provider, nativeId, watchUntil, terminal, messages ({id, meta, body, createdAt}).
+-- baseline (JSON text), provider, nativeId, watchUntil, terminal, messages ({id, meta, body, createdAt, target}).
 local args = cjson.decode(ARGV[1])
 local ctx = args.ctx
 local now = ctx.now
@@ -62,11 +62,11 @@ for index, message in ipairs(messages) do
   local key = KEYS[1 + index]
   redis.call('HSET', key, 'meta', message.meta, 'body', message.body, 'attempts', 0)
   redis.call('PEXPIRE', key, ctx.retention)
-  redis.call('ZADD', ctx.due, now, message.id)
+  schedule(message.target, message.id, now, ctx)
   redis.call('ZADD', ctx.pending, message.createdAt, message.id)
 end
 if sub.state ~= 'active' then pruneEnded(args.taskKey, ctx) end
-for _, key in ipairs({KEYS[1], ctx.active, ctx.watching, ctx.due, ctx.pending, clientActive, clientEnded}) do
+for _, key in ipairs({KEYS[1], ctx.active, ctx.watching, ctx.pending, clientActive, clientEnded}) do
   redis.call('PEXPIRE', key, ctx.retention)
 end
 return 'registered'
