@@ -102,7 +102,7 @@ export const PROBLEM_GUIDE: Readonly<Record<ProblemCode, ProblemGuide>> = {
     action: 'Wait `Retry-After` seconds; one probe then tells whether it is back.',
   },
   service_unavailable: {
-    meaning: 'The gateway is shutting down, holds as many waiting clients (or active webhooks) as it allows, or cannot reach the Redis its webhooks are kept in.',
+    meaning: 'The gateway is shutting down, holds as many waiting clients (or active webhooks) as it allows, or cannot keep a webhook in its Redis right now (unreachable, out of memory, or read-only).',
     action: 'Retry after `Retry-After` seconds (a load balancer sends you to another replica), or poll without `wait`.',
   },
   webhooks_not_configured: {
