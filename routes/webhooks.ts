@@ -5,16 +5,18 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { GatewayError } from '../src/errors.js';
-import type { Subscription } from '../src/webhooks/model.js';
+import { taskKeyOf, type Subscription } from '../src/webhooks/model.js';
 import type { Webhooks } from '../src/webhooks/index.js';
+import type { ClientIdentity } from '../src/client-identity.js';
 import type { TaskService } from '../src/tasks/service.js';
 import { TaskParamsSchema } from '../schemas/params.js';
 import {
+  CreatedWebhookSchema,
   MAX_WEBHOOKS_PER_TASK,
   WebhookListSchema,
   WebhookParamsSchema,
   WebhookRequestSchema,
-  WebhookSchema,
+  type CreatedWebhook,
   type Webhook,
   type WebhookStatus,
 } from '../schemas/webhooks.js';
@@ -28,16 +30,23 @@ export interface WebhookRoutesOptions {
   views: ViewSettings;
   /** Undefined: TASKGATE_WEBHOOK_SECRET is unset and every route answers 503 webhooks_not_configured. */
   webhooks: Webhooks | undefined;
+  /** Who a request is: a webhook belongs to the client that registered it. */
+  clientOf: ClientIdentity;
 }
 
 const NOT_CONFIGURED = 'This gateway sends no webhooks: TASKGATE_WEBHOOK_SECRET is not set.';
 const SIGNING = [
-  'Each delivery is a `POST` of `{"type", "timestamp", "data": <Task>}` (`WebhookEventBody`) signed per Standard Webhooks: `webhook-id` (the same on every retry of one event), `webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">` keyed by the base64-decoded `TASKGATE_WEBHOOK_SECRET`. Verify it, and drop a `webhook-id` you have already processed: delivery is at least once.',
+  'Each delivery is a `POST` of `{"type", "timestamp", "data": <Task>}` (`WebhookEventBody`) signed per Standard Webhooks: `webhook-id` (the same on every retry of one event), `webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">` keyed by the base64-decoded `secret` of this webhook (`whsec_…`, in the 201 answer only: keep it with the webhook). Verify it, and drop a `webhook-id` you have already processed: delivery is at least once. Every webhook has its own secret: a body signed for another webhook does not verify.',
   'Any 2xx within 15 s is a success. Anything else is retried with jittered backoff (about 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every 2 h) for up to 24 h; a 410 ends the webhook at once. Redirects are not followed.',
 ].join('\n\n');
 
 function rfc3339(epochMs: number): string {
   return new Date(Math.floor(epochMs / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** Where the id may route to, without a lookup: the webhooks of every spelling of the task are found. */
+function taskKeysOf(service: TaskService, id: string): string[] {
+  return service.router.resolve(id).candidates.map((candidate) => taskKeyOf(candidate.provider, candidate.nativeId));
 }
 
 function webhookOf(subscription: Subscription): Webhook {
@@ -50,7 +59,7 @@ function webhookOf(subscription: Subscription): Webhook {
   };
 }
 
-const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, { service, views, webhooks }) => {
+const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, { service, views, webhooks, clientOf }) => {
   const configured = (): Webhooks => {
     if (webhooks === undefined) throw new GatewayError('webhooks_not_configured', { detail: NOT_CONFIGURED });
     return webhooks;
@@ -75,8 +84,8 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
         params: TaskParamsSchema,
         body: WebhookRequestSchema,
         response: {
-          201: jsonResponse(WebhookSchema, 'The webhook, registered', { headers: { 'x-request-id': REQUEST_ID_HEADER } }),
-          ...problemResponses([...TASK_LOOKUP_CODES, 'webhook_limit_reached', 'webhooks_not_configured', 'unsupported_media_type'], [413]),
+          201: jsonResponse(CreatedWebhookSchema, 'The webhook, registered, with its signing secret (shown only here)', { headers: { 'x-request-id': REQUEST_ID_HEADER } }),
+          ...problemResponses([...TASK_LOOKUP_CODES, 'webhook_limit_reached', 'quota_exceeded', 'webhooks_not_configured', 'unsupported_media_type'], [413]),
         },
       },
     },
@@ -84,8 +93,9 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
       const hooks = configured();
       const origin = publicOrigin(request, views);
       const snapshot = await service.getTask(request.params.id);
-      const subscription = await hooks.dispatcher.register(snapshot, { url: request.body.url, events: request.body.events, origin });
-      return reply.code(201).send(webhookOf(subscription));
+      const { subscription, secret } = await hooks.dispatcher.register(snapshot, { url: request.body.url, events: request.body.events, origin, client: clientOf(request) });
+      const created: CreatedWebhook = { ...webhookOf(subscription), secret };
+      return reply.code(201).send(created);
     },
   );
 
@@ -98,7 +108,7 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
         tags: ['webhooks'],
         summary: 'The webhooks of a task, with their delivery logs',
         description:
-          'Every webhook registered on this task id (as written in the path), oldest first, active and ended, each with its attempts: when, which event and `webhook-id`, the receiver\'s status or the error, and when the next retry is due. The task itself is not looked up.',
+          'Every webhook this client (its key; its address when the gateway is open) registered on this task, whatever spelling of its id it used, oldest first, active and ended, each with its attempts: when, which event and `webhook-id`, the receiver\'s status or the error, and when the next retry is due. Other clients\' webhooks are not shown. The task itself is not looked up.',
         security: CLIENT_AUTH,
         params: TaskParamsSchema,
         response: {
@@ -109,9 +119,7 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
     },
     async (request) => {
       const hooks = configured();
-      const { id } = request.params;
-      service.router.resolve(id);
-      const listed = await hooks.store.list(id);
+      const listed = await hooks.store.list(taskKeysOf(service, request.params.id), clientOf(request));
       const statuses: WebhookStatus[] = listed.map(({ subscription, deliveries }) => ({
         ...webhookOf(subscription),
         state: subscription.state,
@@ -129,7 +137,7 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
         operationId: 'deleteTaskWebhook',
         tags: ['webhooks'],
         summary: 'End a webhook',
-        description: 'Nothing more is delivered to it, retries included; it stays listed (as `ended`) with its log. Ending one that has ended already is a 204 too.',
+        description: 'Nothing more is delivered to it, retries included; it stays listed (as `ended`) with its log. Ending one that has ended already is a 204 too; a webhook another client registered is a 404.',
         security: CLIENT_AUTH,
         params: WebhookParamsSchema,
         response: {
@@ -141,9 +149,8 @@ const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, {
     async (request, reply) => {
       const hooks = configured();
       const { id, webhook_id: webhookId } = request.params;
-      service.router.resolve(id);
-      if (!(await hooks.store.end(id, webhookId, 'deleted'))) {
-        throw new GatewayError('not_found', { detail: `Task ${id} has no webhook ${webhookId}.` });
+      if (!(await hooks.store.end(taskKeysOf(service, id), webhookId, clientOf(request), 'deleted'))) {
+        throw new GatewayError('not_found', { detail: `Task ${id} has no webhook ${webhookId} of yours.` });
       }
       return reply.code(204).send(null);
     },

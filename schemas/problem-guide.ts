@@ -65,6 +65,10 @@ export const PROBLEM_GUIDE: Readonly<Record<ProblemCode, ProblemGuide>> = {
     meaning: 'This client (its key, or its address on an open gateway) sent more requests per minute than the gateway allows; a batch counts one per id.',
     action: 'Wait `Retry-After` seconds. Use `?wait=`, `/events` or a webhook instead of polling.',
   },
+  quota_exceeded: {
+    meaning: 'This client (its key, or its address on an open gateway) already holds as many of something the gateway keeps for it as it may: `detail` names the cap (e.g. `webhooks.maxPerClient` webhooks, all of them active).',
+    action: 'End some you no longer need (e.g. `DELETE /tasks/{id}/webhooks/{webhook_id}`) or wait for them to finish; retry after `Retry-After` seconds when the answer has one.',
+  },
   internal_error: {
     meaning: 'The gateway failed unexpectedly: a bug.',
     action: 'Retry later; if it persists, report the `request_id` to the operator.',
@@ -98,7 +102,7 @@ export const PROBLEM_GUIDE: Readonly<Record<ProblemCode, ProblemGuide>> = {
     action: 'Wait `Retry-After` seconds; one probe then tells whether it is back.',
   },
   service_unavailable: {
-    meaning: 'The gateway is shutting down, holds as many waiting clients (or active webhooks) as it allows, or cannot reach the Redis its webhooks are kept in.',
+    meaning: 'The gateway is shutting down, holds as many waiting clients (or active webhooks) as it allows, or cannot keep a webhook in its Redis right now (unreachable, out of memory, or read-only).',
     action: 'Retry after `Retry-After` seconds (a load balancer sends you to another replica), or poll without `wait`.',
   },
   webhooks_not_configured: {

@@ -43,8 +43,16 @@ export const WebhookSchema = z
     events: z.array(EventSchema),
     created_at: timestamp('When it was registered'),
   })
-  .meta({ id: 'Webhook', description: 'A webhook registered on a task.' });
+  // Not a component of its own: the spec has its two shapes, CreatedWebhook and WebhookStatus.
+  .describe('A webhook registered on a task.');
 export type Webhook = z.infer<typeof WebhookSchema>;
+
+export const CreatedWebhookSchema = WebhookSchema.extend({
+  secret: z
+    .string()
+    .describe("This webhook's own signing secret, `whsec_` + base64 of 32 bytes (Standard Webhooks): its deliveries are signed with it. Shown in this answer only: keep it with the webhook"),
+}).meta({ id: 'CreatedWebhook', description: 'A webhook just registered, with its signing secret.' });
+export type CreatedWebhook = z.infer<typeof CreatedWebhookSchema>;
 
 export const WebhookDeliverySchema = z
   .object({
@@ -85,5 +93,5 @@ export const WebhookEventBodySchema = z
   .meta({
     id: 'WebhookEventBody',
     description:
-      'What each delivery POSTs (`Content-Type: application/json`), signed per Standard Webhooks: `webhook-id` (the same on every retry of one event), `webhook-timestamp` (Unix seconds of the attempt) and `webhook-signature: v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">` keyed by the base64-decoded `TASKGATE_WEBHOOK_SECRET`. `data` is the Task as `GET /tasks/{id}` shows it, its URLs on the origin of the request that registered the webhook.',
+      'What each delivery POSTs (`Content-Type: application/json`), signed per Standard Webhooks: `webhook-id` (the same on every retry of one event), `webhook-timestamp` (Unix seconds of the attempt) and `webhook-signature: v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">` keyed by the base64-decoded `secret` of the webhook (`CreatedWebhook`). `data` is the Task as `GET /tasks/{id}` shows it, its URLs on the origin of the request that registered the webhook.',
   });

@@ -8,8 +8,10 @@
  * stays external because it serves its static files from its own package folder (and is
  * loaded at the first /docs request). The OpenTelemetry SDK (src/tracing/sdk.ts, imported
  * only when tracing is on) is a bundle of its own, dist/tracing-sdk.mjs, so tracing off
- * never loads or even parses it.
+ * never loads or even parses it. The Lua scripts of fleet mode (each `scripts/*.lua` under src) are
+ * inlined into the server bundle, so the image needs no file beside it.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -34,6 +36,32 @@ const undiciCore: Plugin = {
   },
 };
 
+/**
+ * src/fleet/lua-source.ts reads `src/<path>.lua` from disk; in the bundle it is a table of
+ * every script under src/, read now.
+ */
+const luaInline: Plugin = {
+  name: 'lua-inline',
+  setup(plugin) {
+    plugin.onLoad({ filter: /[\\/]src[\\/]fleet[\\/]lua-source\.ts$/ }, () => {
+      const scripts: Record<string, string> = {};
+      for (const file of readdirSync('src', { recursive: true, encoding: 'utf8' })) {
+        if (!file.endsWith('.lua')) continue;
+        scripts[file.split('\\').join('/').slice(0, -'.lua'.length)] = readFileSync(join('src', file), 'utf8');
+      }
+      const contents = [
+        `const SCRIPTS = ${JSON.stringify(scripts)};`,
+        'export function luaSource(path) {',
+        '  const text = SCRIPTS[path];',
+        "  if (text === undefined) throw new Error('No Lua script src/' + path + '.lua was bundled');",
+        '  return text;',
+        '}',
+      ].join('\n');
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
 const builtinsThroughRequire: Plugin = {
   name: 'builtins-through-require',
   setup(plugin) {
@@ -55,6 +83,7 @@ await build({
   plugins: [
     builtinsThroughRequire,
     undiciCore,
+    luaInline,
     {
       name: 'tracing-sdk-apart',
       setup(plugin) {

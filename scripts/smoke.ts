@@ -5,12 +5,16 @@
  * simulators on loopback. Checks /healthz, /readyz, a seed task of every provider, the
  * API docs (which load files at run time) and the MCP tools (loaded at their first
  * request), then SIGTERM → exit 0; then the same with tracing on (its SDK is a bundle of
- * its own), exporting to a loopback OTLP receiver that must get the spans. `.ci/run` runs it after the build; the tests run from sources, so
- * this is what proves the image's files start.
+ * its own), exporting to a loopback OTLP receiver that must get the spans; then in fleet
+ * mode on a throwaway redis-server with webhooks on, where a webhook registered on a
+ * finished task must reach a loopback receiver (the Lua scripts are inlined in the
+ * bundle: this proves they are there). `.ci/run` runs it after the build; the tests run
+ * from sources, so this is what proves the image's files start.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { PROVIDERS } from '../src/providers/index.js';
 import { loadProfile, startSimulator, type Simulator } from '../src/simulators/index.js';
+import { startLocalRedis } from './local-fleet.js';
 
 const PORT = 18000 + Math.floor(Math.random() * 2000);
 
@@ -77,8 +82,8 @@ async function get(path: string): Promise<{ status: number; body: string }> {
   return { status: response.statusCode, body: await response.body.text() };
 }
 
-/** The image's bundle with `extraEnv`: healthy, ready, every seed answered, the docs served, SIGTERM → 0. */
-async function smoke(extraEnv: Record<string, string>): Promise<void> {
+/** The image's bundle with `extraEnv`: healthy, ready, every seed answered, the docs served, `more` checked, SIGTERM → 0. */
+async function smoke(extraEnv: Record<string, string>, more?: (terminalSeeds: string[]) => Promise<void>): Promise<void> {
   const gateway = spawn(process.execPath, stage.command.slice(1), { cwd: image, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
   try {
@@ -93,11 +98,13 @@ async function smoke(extraEnv: Record<string, string>): Promise<void> {
     console.log(`smoke: the image's ${BUNDLE} (${stage.copies.length} copies from the build) answers /healthz after ${Math.round(performance.now() - started)} ms`);
     const ready = await get('/readyz');
     if (ready.status !== 200) fail(`/readyz answered ${ready.status}: ${ready.body}`);
+    const terminalSeeds: string[] = [];
     for (const { provider, id } of seeds) {
       const answer = await get(`/tasks/${encodeURIComponent(id)}`);
       const task = JSON.parse(answer.body) as { provider?: string; status?: string };
       if (answer.status !== 200 || task.provider !== provider) fail(`GET /tasks/${id} answered ${answer.status}: ${answer.body}`);
       console.log(`smoke: ${id} is ${task.status}`);
+      if (task.status === 'succeeded' || task.status === 'failed' || task.status === 'canceled') terminalSeeds.push(id);
     }
     // The docs UI serves its files from its package folder: the runtime stage must have it.
     const docs = await get('/docs/static/swagger-ui-bundle.js');
@@ -111,6 +118,7 @@ async function smoke(extraEnv: Record<string, string>): Promise<void> {
     const listed = await mcp.body.text();
     if (mcp.statusCode !== 200 || !listed.includes('"name":"get_task"')) fail(`POST /mcp (tools/list) answered ${mcp.statusCode}: ${listed.slice(0, 300)}`);
     console.log('smoke: POST /mcp lists the MCP tools');
+    await more?.(terminalSeeds);
     gateway.kill('SIGTERM');
     const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
     if (code !== 0) fail(`SIGTERM ended the bundle with ${code}`);
@@ -132,12 +140,54 @@ const collector = createServer((incoming, answer) => {
 collector.listen(0, '127.0.0.1');
 await once(collector, 'listening');
 
+/** Fleet mode with webhooks on: a webhook on a finished task is delivered (every step is a Lua script of the bundle). */
+async function smokeFleet(): Promise<void> {
+  const redis = await startLocalRedis();
+  let delivered = 0;
+  const receiver = createServer((incoming, answer) => {
+    incoming.resume();
+    incoming.on('end', () => {
+      delivered++;
+      answer.writeHead(204).end();
+    });
+  });
+  receiver.listen(0, '127.0.0.1');
+  await once(receiver, 'listening');
+  const receiverPort = (receiver.address() as AddressInfo).port;
+  const configFile = join(image, 'smoke-fleet.json');
+  writeFileSync(configFile, JSON.stringify({ webhooks: { allowHosts: [`127.0.0.1:${receiverPort}`] } }));
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  try {
+    await smoke({ REDIS_URL: redis.url, TASKGATE_WEBHOOK_SECRET: secret, TASKGATE_CONFIG: configFile }, async (terminalSeeds) => {
+      const [id] = terminalSeeds;
+      if (id === undefined) fail('no seed task is finished: nothing to deliver a webhook for');
+      const answer = await request(`${base}/tasks/${encodeURIComponent(id)}/webhooks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `http://127.0.0.1:${receiverPort}/hook` }),
+      });
+      const created = await answer.body.text();
+      if (answer.statusCode !== 201) fail(`POST /tasks/${id}/webhooks answered ${answer.statusCode}: ${created}`);
+      const started = performance.now();
+      while (delivered === 0) {
+        if (performance.now() - started > 15_000) fail(`the webhook on ${id} was not delivered within 15 s`);
+        await sleep(50);
+      }
+      console.log(`smoke: fleet mode: a webhook on ${id} was registered in Redis and delivered`);
+    });
+  } finally {
+    receiver.close();
+    await redis.stop();
+  }
+}
+
 try {
   await smoke({});
   if (exports !== 0) fail('tracing is off by default, yet something was exported');
   await smoke({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`, OTEL_BSP_SCHEDULE_DELAY: '100' });
   if (exports === 0) fail('tracing on: no trace export reached the collector');
   console.log(`smoke: tracing on: ${exports} OTLP export(s) received`);
+  await smokeFleet();
 } finally {
   collector.close();
   await Promise.all(simulators.map((simulator) => simulator.close()));

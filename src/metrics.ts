@@ -160,6 +160,11 @@ export class Metrics implements ProviderClientObserver {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly redisDataLost = new Counter({
+    name: 'taskgate_redis_data_lost_total',
+    help: 'Times this replica found that Redis had lost its data (fleet mode with webhooks: a marker key it keeps was gone or replaced), e.g. a restart without persistence',
+    registers: [this.registry],
+  });
   private readonly unknownStatusLabels = new Set<string>();
   readonly terminalHit = this.cacheCounts.series('terminal hit', { cache: 'terminal', result: 'hit' });
   readonly freshHit = this.cacheCounts.series('fresh hit', { cache: 'fresh', result: 'hit' });

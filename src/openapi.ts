@@ -169,7 +169,7 @@ function describeHeadOperations(document: OpenApiDocument): void {
 const SIGNATURE_HEADERS = [
   { name: 'webhook-id', description: 'The event\'s id, `msg_…`: the same on every retry of one event; drop one you have processed already' },
   { name: 'webhook-timestamp', description: 'Unix seconds of this attempt; refuse one far from your clock (Standard Webhooks libraries allow 5 minutes)' },
-  { name: 'webhook-signature', description: '`v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed by the base64-decoded `TASKGATE_WEBHOOK_SECRET` (after `whsec_`)' },
+  { name: 'webhook-signature', description: '`v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed by the base64-decoded `secret` (after `whsec_`) of the webhook, from its 201 answer: each webhook has its own' },
 ];
 
 /** OpenAPI 3.1 `webhooks`: what the gateway POSTs to a registered URL, so clients can generate a receiver. */

@@ -71,6 +71,10 @@ test('three gateway replicas built from the Dockerfile, plus Redis or Valkey and
   }
   const store = services.find(([, service]) => /^(valkey\/valkey|redis):/.test(service.image ?? ''));
   assert.ok(store, 'a Redis or Valkey service');
+  // Webhooks live only in it: it persists with an append-only file, on a volume of its own.
+  const [, { command, volumes }] = store;
+  assert.deepEqual(command?.slice(command.indexOf('--appendonly'), command.indexOf('--appendonly') + 2), ['--appendonly', 'yes']);
+  assert.ok(volumes?.some((volume) => volume.endsWith(':/data')), 'its data directory is a volume');
   const simulators = compose.services['simulators'];
   assert.ok(simulators?.build !== undefined && stages.has(simulators.build.target));
   assert.ok(simulators.command?.includes('src/simulators/main.ts'));

@@ -80,7 +80,8 @@ async function runWebhooks(settings: BenchSettings, options: WebhooksOptions): P
       simulators,
       nodeFlags: settings.gatewayNodeFlags,
       env: { TASKGATE_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}` },
-      configFile: { webhooks: { allowHosts: ['127.0.0.1'] } },
+      // The bench is one client standing in for many: the per-client cap would refuse most of its webhooks.
+      configFile: { webhooks: { allowHosts: ['127.0.0.1'], maxPerClient: options.webhooks } },
     });
     stops.unshift(gateway.stop);
     const { providers } = simulators;

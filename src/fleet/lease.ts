@@ -1,10 +1,11 @@
 /**
  * Named leases on Redis: at most one holder at a time across the fleet, for a bounded
  * time. Acquiring is SET NX PX; renewing and releasing compare the holder's token inside
- * a Lua script, so a replica whose lease expired (and went to another) cannot extend or
+ * a Lua script (src/fleet/scripts/lease-*.lua), so a replica whose lease expired (and went to another) cannot extend or
  * delete the new holder's.
  */
 import { randomUUID } from 'node:crypto';
+import { luaScript } from './lua.js';
 import { toPx, UNAVAILABLE, type FleetRedis, type RedisKey, type Unavailable } from './redis.js';
 
 /**
@@ -13,18 +14,9 @@ import { toPx, UNAVAILABLE, type FleetRedis, type RedisKey, type Unavailable } f
  */
 export type LeaseAttempt = { acquired: true; token: string } | { acquired: false; holder: string | null; ttlMs: number | null };
 
-// Answers the holder and its remaining time when the lease is taken, in the same round trip.
-const ACQUIRE = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, ARGV[1], 0} end
-return {0, redis.call('GET', KEYS[1]) or '', redis.call('PTTL', KEYS[1])}`;
-
-const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
-
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+const ACQUIRE = luaScript<{ token: string; ttlMs: number }>('fleet', 'lease-acquire');
+const RENEW = luaScript<{ token: string; ttlMs: number }>('fleet', 'lease-renew');
+const RELEASE = luaScript<{ token: string }>('fleet', 'lease-release');
 
 export class Lease {
   constructor(private readonly redis: FleetRedis) {}
@@ -36,7 +28,7 @@ export class Lease {
   /** Takes the lease if it is free; otherwise says who holds it and for how long. */
   async attempt(name: string, ttlMs: number): Promise<LeaseAttempt | Unavailable> {
     const token = randomUUID();
-    const reply = await this.redis.run((client) => client.eval(ACQUIRE, 1, this.key(name), token, toPx(ttlMs)));
+    const reply = await this.redis.runScript(ACQUIRE, [this.key(name)], { token, ttlMs: toPx(ttlMs) });
     if (reply === UNAVAILABLE || !Array.isArray(reply)) return UNAVAILABLE;
     const [acquired, holder, ttl] = reply as unknown[];
     if (acquired === 1) return { acquired: true, token };
@@ -56,13 +48,13 @@ export class Lease {
 
   /** False when the lease is no longer ours (expired, or taken by another since). */
   async renew(name: string, token: string, ttlMs: number): Promise<boolean | Unavailable> {
-    const reply = await this.redis.run((client) => client.eval(RENEW, 1, this.key(name), token, toPx(ttlMs)));
+    const reply = await this.redis.runScript(RENEW, [this.key(name)], { token, ttlMs: toPx(ttlMs) });
     return reply === UNAVAILABLE ? UNAVAILABLE : reply === 1;
   }
 
   /** Deletes the lease only if `token` still holds it. */
   async release(name: string, token: string): Promise<boolean | Unavailable> {
-    const reply = await this.redis.run((client) => client.eval(RELEASE, 1, this.key(name), token));
+    const reply = await this.redis.runScript(RELEASE, [this.key(name)], { token });
     return reply === UNAVAILABLE ? UNAVAILABLE : reply === 1;
   }
 }

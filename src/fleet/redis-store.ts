@@ -12,6 +12,7 @@ import LocalStore from '@fastify/rate-limit/store/LocalStore.js';
 import RedisStore from '@fastify/rate-limit/store/RedisStore.js';
 import type { Config } from '../settings/schema.js';
 import { LeaderLoop } from './leader-loop.js';
+import { LuaScript } from './lua.js';
 import { FleetRedis, UNAVAILABLE } from './redis.js';
 import { findFirst, SharedCache, type RemoteLayer } from './shared-cache.js';
 import { FleetSingleFlight, SharedErrorSchema, type SharedError } from './single-flight.js';
@@ -31,10 +32,12 @@ type Callback = (error: Error | null, result?: unknown) => void;
 function rateLimitClient(redis: FleetRedis): Record<string, unknown> {
   const client: Record<string, unknown> = {
     defineCommand: (name: string, definition: { numberOfKeys: number; lua: string }) => {
+      // The library's own script, registered on the connection like ours (EVALSHA after the first call).
+      const script = new LuaScript(`rate-limit.${name}`, { text: definition.lua });
       client[name] = (...args: unknown[]) => {
         const callback = args.pop() as Callback;
         const values = args.map(String);
-        void redis.run((connection) => connection.eval(definition.lua, definition.numberOfKeys, ...values)).then((reply) => {
+        void redis.evalScript(script, values.slice(0, definition.numberOfKeys), values.slice(definition.numberOfKeys)).then((reply) => {
           if (reply === UNAVAILABLE) callback(new Error('Redis is unavailable'));
           else callback(null, reply);
         });

@@ -7,6 +7,7 @@
  * waits for it to return. Then the subscriptions are put back and Redis is *up* again.
  */
 import type { Redis, RedisOptions } from 'ioredis';
+import type { LuaScript, NamedScript } from './lua.js';
 
 /** What a Redis call answers instead of throwing when Redis is down, slow or refused it. */
 export const UNAVAILABLE: unique symbol = Symbol('redis unavailable');
@@ -25,6 +26,18 @@ export function toPx(milliseconds: number): number {
 }
 
 export type MessageListener = (message: string) => void;
+
+export interface RunOptions {
+  /** Replaces the command deadline, for work that is not on a request's hot path and must not give up early. */
+  timeoutMs?: number;
+  /**
+   * Throw Redis's own refusals (OOM, READONLY, a script's error) instead of answering
+   * UNAVAILABLE, for a caller that tells them apart from an outage.
+   */
+  rejectReplyErrors?: boolean;
+}
+
+type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
 
 export interface Subscription {
   /**
@@ -109,6 +122,9 @@ export class FleetRedis {
   private readonly probeMaxIntervalMs: number;
   private readonly commandTimeoutMs: number;
   private readonly onHealthChange: ((up: boolean) => void) | undefined;
+  private readonly healthListeners = new Set<(up: boolean) => void>();
+  /** Scripts registered on the command connection (ioredis keeps them across reconnects). */
+  private readonly definedScripts = new Set<string>();
   private health: Health = 'starting';
   private probeDelayMs = FIRST_PROBE_DELAY_MS;
   private probeTimer: NodeJS.Timeout | undefined;
@@ -189,10 +205,10 @@ export class FleetRedis {
   /**
    * Runs one command (keep it to one: the timeout is per command) on the command
    * connection. Answers UNAVAILABLE without a round trip while Redis is down, and
-   * UNAVAILABLE when the command fails; never throws. `timeoutMs` replaces the command
-   * deadline for work that is not on a request's hot path and must not give up early.
+   * UNAVAILABLE when the command fails; never throws unless `rejectReplyErrors` asks for
+   * Redis's refusals.
    */
-  async run<T>(command: (client: Redis) => Promise<T>, options: { timeoutMs?: number } = {}): Promise<T | Unavailable> {
+  async run<T>(command: (client: Redis) => Promise<T>, options: RunOptions = {}): Promise<T | Unavailable> {
     if (this.health !== 'up') return UNAVAILABLE;
     try {
       const reply = await withinDeadline(command(this.commands), options.timeoutMs ?? this.commandTimeoutMs);
@@ -200,8 +216,43 @@ export class FleetRedis {
       this.confirmDown();
     } catch (error) {
       if (!isReplyError(error)) this.markDown();
+      else if (options.rejectReplyErrors === true) throw error;
     }
     return UNAVAILABLE;
+  }
+
+  /** Runs a script of src/…/scripts with its argument table (src/fleet/lua.ts), like `run`. */
+  runScript<Args extends object | undefined>(script: LuaScript<Args>, keys: readonly RedisKey[], args: Args, options?: RunOptions): Promise<unknown> {
+    return this.evalScript(script, keys, script.argv(args), options);
+  }
+
+  /**
+   * Runs a script with positional arguments (a library's own script), registering it on
+   * the command connection the first time: EVALSHA from then on.
+   */
+  evalScript(script: NamedScript, keys: readonly string[], argv: readonly string[], options?: RunOptions): Promise<unknown> {
+    return this.run((client) => {
+      if (!this.definedScripts.has(script.name)) {
+        client.defineCommand(script.name, { lua: script.lua });
+        this.definedScripts.add(script.name);
+      }
+      // Without numberOfKeys in the definition, the key count comes first.
+      const command = (client as unknown as Record<string, ScriptCommand>)[script.name]!;
+      return command.call(client, keys.length, ...keys, ...argv);
+    }, options);
+  }
+
+  /** The server's version (`redis_version`, which Valkey reports too), or undefined when it cannot be read. */
+  async serverVersion(): Promise<string | undefined> {
+    const info = await this.run((client) => client.info('server'), { timeoutMs: 1000 });
+    if (info === UNAVAILABLE) return undefined;
+    return /^redis_version:(\S+)/m.exec(info)?.[1];
+  }
+
+  /** Called on every change of health after this (never after `close`); answers the way to stop. */
+  addHealthListener(listener: (up: boolean) => void): () => void {
+    this.healthListeners.add(listener);
+    return () => this.healthListeners.delete(listener);
   }
 
   /** True when Redis took the message (whether anyone listens is not known here). */
@@ -290,10 +341,12 @@ export class FleetRedis {
   private report(up: boolean): void {
     this.settle?.();
     this.settle = undefined;
-    try {
-      this.onHealthChange?.(up);
-    } catch {
-      // The callback only logs and sets a gauge; its failure must not break the state machine.
+    for (const listener of [this.onHealthChange, ...this.healthListeners]) {
+      try {
+        listener?.(up);
+      } catch {
+        // The callbacks log and set gauges; their failure must not break the state machine.
+      }
     }
   }
 

@@ -7,6 +7,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { z } from 'zod';
+import { luaScript } from './lua.js';
 import { toPx, UNAVAILABLE, type FleetRedis, type RedisKey } from './redis.js';
 
 export interface SharedCacheOptions<V> {
@@ -19,18 +20,9 @@ export interface SharedCacheOptions<V> {
 }
 
 // The value and its remaining lifetime in one round trip, so the local copy expires with it.
-const GET_WITH_TTL = `
-local value = redis.call('GET', KEYS[1])
-if not value then return false end
-return {value, redis.call('PTTL', KEYS[1])}`;
-
+const GET_WITH_TTL = luaScript('fleet', 'cache-get');
 // The first of several keys that holds a value, which one, and its remaining lifetime.
-const FIRST_WITH_TTL = `
-for index, key in ipairs(KEYS) do
-  local value = redis.call('GET', key)
-  if value then return {index, value, redis.call('PTTL', key)} end
-end
-return false`;
+const FIRST_WITH_TTL = luaScript('fleet', 'cache-find-first');
 
 /** What findFirst needs of each cache, whatever its value type. */
 export interface RemoteLayer {
@@ -48,7 +40,7 @@ export async function findFirst(caches: readonly RemoteLayer[], key: string): Pr
   const first = caches[0];
   if (first === undefined) return -1;
   const keys = caches.map((cache) => cache.redisKey(key));
-  const reply = await first.redis.run((client) => client.eval(FIRST_WITH_TTL, keys.length, ...keys));
+  const reply = await first.redis.runScript(FIRST_WITH_TTL, keys, undefined);
   if (reply === UNAVAILABLE || !Array.isArray(reply)) return -1;
   const [position, text, ttl] = reply as unknown[];
   const index = typeof position === 'number' ? position - 1 : -1;
@@ -87,7 +79,7 @@ export class SharedCache<V extends {}> implements RemoteLayer {
   async get(key: string): Promise<V | undefined> {
     const local = this.local.get(key);
     if (local !== undefined) return local;
-    const reply = await this.redis.run((client) => client.eval(GET_WITH_TTL, 1, this.redisKey(key)));
+    const reply = await this.redis.runScript(GET_WITH_TTL, [this.redisKey(key)], undefined);
     if (reply === UNAVAILABLE || !Array.isArray(reply)) return undefined;
     const [text, ttl] = reply as unknown[];
     if (typeof text !== 'string') return undefined;

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { Lease } from './lease.js';
+import { luaScript } from './lua.js';
 import { toPx, UNAVAILABLE, type FleetRedis, type RedisChannel, type RedisKey } from './redis.js';
 
 /** An error as it crosses replicas: what a problem answer needs, nothing that could leak. */
@@ -64,16 +65,8 @@ const OutcomeSchema = z.discriminatedUnion('ok', [
 type Outcome = z.infer<typeof OutcomeSchema>;
 
 // Store, publish and release in one step: a waiter that sees the lease gone finds the outcome.
-const FINISH = `
-if ARGV[2] ~= '' then
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-  redis.call('PUBLISH', ARGV[4], ARGV[2])
-end
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1`;
-
-const INSPECT = `
-return {redis.call('GET', KEYS[1]) or '', redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2]) or ''}`;
+const FINISH = luaScript<{ token: string; outcome: string; outcomeTtlMs: number; channel: string }>('fleet', 'flight-finish');
+const INSPECT = luaScript('fleet', 'flight-inspect');
 
 const RENEW_EVERY_FRACTION = 0.5;
 
@@ -189,13 +182,16 @@ export class FleetSingleFlight<V> {
     if (outcome !== undefined) {
       payload = this.safely(() => JSON.stringify(outcome)) ?? '';
     }
-    await this.redis.run((client) =>
-      client.eval(FINISH, 2, this.lease.key(this.leaseName(key)), this.outcomeKey(key), token, payload, toPx(this.outcomeTtlMs), this.channel(key)),
-    );
+    await this.redis.runScript(FINISH, [this.lease.key(this.leaseName(key)), this.outcomeKey(key)], {
+      token,
+      outcome: payload,
+      outcomeTtlMs: toPx(this.outcomeTtlMs),
+      channel: this.channel(key),
+    });
   }
 
   private async inspect(key: string): Promise<Inspection | typeof UNAVAILABLE> {
-    const reply = await this.redis.run((client) => client.eval(INSPECT, 2, this.lease.key(this.leaseName(key)), this.outcomeKey(key)));
+    const reply = await this.redis.runScript(INSPECT, [this.lease.key(this.leaseName(key)), this.outcomeKey(key)], undefined);
     if (reply === UNAVAILABLE || !Array.isArray(reply)) return UNAVAILABLE;
     const [holder, leaseTtl, stored] = reply as unknown[];
     return {

@@ -39,6 +39,19 @@ async function connectFleet(app: FastifyInstance, config: Config, metrics: Metri
     },
   });
   metrics.trackFleet(() => store.stats());
+  // The scripts declare Redis 7 flags: an older server refuses every one of them.
+  let versionChecked = false;
+  const checkVersion = () => {
+    if (versionChecked) return;
+    versionChecked = true;
+    void store.redis.serverVersion().then((version) => {
+      if (version !== undefined && Number(version.split('.')[0]) < 7) {
+        app.log.error({ redis, version }, 'Redis is older than 7.0: it refuses the fleet\'s scripts (they declare Redis 7 flags), so every replica works on its own; upgrade it (or use Valkey 7.2 or later)');
+      }
+    });
+  };
+  if (store.redis.up) checkVersion();
+  else store.redis.addHealthListener((up) => up && checkVersion());
   return store;
 }
 

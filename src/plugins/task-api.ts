@@ -9,6 +9,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
 import { ClientKeys, FailedAuthThrottle } from '../auth.js';
+import { clientIdentity } from '../client-identity.js';
 import type { Config } from '../settings/schema.js';
 import type { ContentProxy } from '../content/proxy.js';
 import { GatewayError } from '../errors.js';
@@ -153,7 +154,7 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
   await api.register(eventRoutes, { service, views, keepAliveMs: config.waiters.keepAliveMs });
   await api.register(contentRoutes, { service, content, metrics, tracer });
   await api.register(linkRoutes, { service, views, links });
-  await api.register(webhookRoutes, { service, views, webhooks });
+  await api.register(webhookRoutes, { service, views, webhooks, clientOf: clientIdentity(clientKeys) });
   await api.register(mcpRoutes, { service, views, links, version });
 };
 

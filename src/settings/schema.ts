@@ -231,8 +231,12 @@ export function configSchema(providers: readonly ProviderDefinition[]) {
           allowHosts: allowHostsSchema.default([]),
           /** Active webhooks in all (the fleet's, in fleet mode); past it a registration gets 503. */
           maxSubscriptions: positiveNumber.default(100_000),
+          /** Webhooks one client (key, or address when open) holds, active and ended; its oldest ended ones make room, and when all are active a registration gets 429. */
+          maxPerClient: positiveNumber.default(1000),
           /** Deliveries in flight at once from this process. */
           concurrency: positiveNumber.default(64),
+          /** Of those, deliveries to one receiver origin at most: a receiver that hangs delays only its own. */
+          perTargetConcurrency: positiveNumber.default(4),
         })
         .strict()
         .prefault({}),

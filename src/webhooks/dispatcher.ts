@@ -24,6 +24,8 @@ import {
   newWebhookId,
   retryAt,
   sameBaseline,
+  targetOf,
+  taskKeyOf,
   WATCH_WINDOW_MS,
   type AttemptNext,
   type Baseline,
@@ -31,6 +33,7 @@ import {
   type ClaimedMessage,
   type NewMessage,
   type Subscription,
+  type TargetBudget,
   type WatchClaim,
   type WebhookDelivery,
   type WebhookEvent,
@@ -46,7 +49,10 @@ export interface WebhookDispatcherOptions {
   retryDelaysMs: readonly number[];
   timeoutMs: number;
   concurrency: number;
+  /** Deliveries to one receiver origin in flight at most, of the `concurrency` slots. */
+  perTargetConcurrency: number;
   maxSubscriptions: number;
+  maxPerClient: number;
   log: FastifyBaseLogger;
 }
 
@@ -55,6 +61,8 @@ export interface NewWebhook {
   events: WebhookEvent[];
   /** The registering request's public origin. */
   origin: string;
+  /** Who registers it (src/client-identity.ts). */
+  client: string;
 }
 
 const SWEEP_MS = 1000;
@@ -103,6 +111,8 @@ function baselineOf(state: TaskState): Baseline {
 export class WebhookDispatcher {
   private readonly owned = new Map<string, OwnedWatch>();
   private readonly inFlight = new Set<InFlight>();
+  /** Deliveries in flight by receiver origin: a receiver that hangs holds only its own share of the slots. */
+  private readonly inFlightByTarget = new Map<string, number>();
   private unfinished: UnfinishedAttempt[] = [];
   private timer: NodeJS.Timeout | undefined;
   private kicked = false;
@@ -130,9 +140,10 @@ export class WebhookDispatcher {
 
   /**
    * Registers a webhook on a task found by `snapshot`: the target is checked, the caps
-   * applied; an already terminal task gets its events at once.
+   * applied; an already terminal task gets its events at once. Answers the webhook and its
+   * signing secret.
    */
-  async register(snapshot: TaskSnapshot, input: NewWebhook): Promise<Subscription> {
+  async register(snapshot: TaskSnapshot, input: NewWebhook): Promise<{ subscription: Subscription; secret: string }> {
     try {
       await this.options.sender.checkTarget(input.url);
     } catch (error) {
@@ -148,6 +159,7 @@ export class WebhookDispatcher {
       events: input.events,
       createdAt: now,
       origin: input.origin,
+      client: input.client,
       state: 'active',
       final: false,
       pending: 0,
@@ -165,10 +177,17 @@ export class WebhookDispatcher {
       watchUntil: now + WATCH_WINDOW_MS,
       maxPerTask: MAX_WEBHOOKS_PER_TASK,
       maxSubscriptions: this.options.maxSubscriptions,
+      maxPerClient: this.options.maxPerClient,
     });
     if (outcome === 'task_limit') {
       throw new GatewayError('webhook_limit_reached', {
         detail: `Task ${snapshot.id} already has ${MAX_WEBHOOKS_PER_TASK} active webhooks; end one first (DELETE /tasks/{id}/webhooks/{webhook_id}).`,
+      });
+    }
+    if (outcome === 'client_limit') {
+      // No Retry-After: an active webhook ends when its task does, which nobody can foretell.
+      throw new GatewayError('quota_exceeded', {
+        detail: `This client holds ${this.options.maxPerClient} webhooks (webhooks.maxPerClient), all of them active; end one (DELETE /tasks/{id}/webhooks/{webhook_id}) or wait for a task to finish.`,
       });
     }
     if (outcome === 'global_limit') {
@@ -178,7 +197,7 @@ export class WebhookDispatcher {
       });
     }
     this.kick();
-    return subscription;
+    return { subscription, secret: this.options.sender.secretOf(subscription.id) };
   }
 
   /** Runs a sweep soon (after a registration, or when attempts free a slot while work is waiting). */
@@ -230,7 +249,7 @@ export class WebhookDispatcher {
       for (const claim of claims) void this.startWatching(claim);
       const free = this.options.concurrency - this.inFlight.size;
       if (free > 0 && !this.closed) {
-        const due = await this.options.store.claimDue(free, this.messageLeaseMs);
+        const due = await this.options.store.claimDue(free, this.messageLeaseMs, this.targetBudget());
         this.backlog = due.length === free;
         for (const message of due) this.deliver(message);
       }
@@ -250,8 +269,8 @@ export class WebhookDispatcher {
     this.lastRenewAt = Date.now();
     const lost = await this.options.store.renewWatches([...this.owned.values()].map((owned) => owned.claim), WATCH_LEASE_MS);
     if (lost === 'unavailable') return;
-    for (const taskId of lost) {
-      const owned = this.owned.get(taskId);
+    for (const taskKey of lost) {
+      const owned = this.owned.get(taskKey);
       if (owned !== undefined) this.drop(owned);
     }
   }
@@ -270,7 +289,7 @@ export class WebhookDispatcher {
       return;
     }
     const owned: OwnedWatch = { claim, client, latest: undefined, unwatch: undefined, chain: Promise.resolve(), dirty: false, stopped: false };
-    this.owned.set(claim.taskId, owned);
+    this.owned.set(claim.taskKey, owned);
     if (Date.now() > claim.watchUntil) {
       await this.stopWatching(owned, 'expired');
       return;
@@ -308,7 +327,7 @@ export class WebhookDispatcher {
       .then(() => this.record(owned))
       .catch((error: unknown) => {
         owned.dirty = true;
-        this.options.log.error({ err: error, taskId: owned.claim.taskId }, 'recording a webhook event failed');
+        this.options.log.error({ err: error, task: owned.claim.taskKey }, 'recording a webhook event failed');
       });
   }
 
@@ -363,13 +382,32 @@ export class WebhookDispatcher {
     for (const subscription of owned.claim.subscriptions) {
       for (const event of eventsOf(subscription, before, after)) messages.push(this.message(subscription, event, { ...snapshot, id: subscription.taskId }, now));
     }
+    // Those that a free slot and their receiver's share allow come first: they are claimed with the change and sent at once.
+    const free = this.closed ? 0 : Math.max(0, this.options.concurrency - this.inFlight.size);
+    const budget = this.targetBudget();
+    const taken = new Map<string, number>();
+    const sendNow: NewMessage[] = [];
+    const later: NewMessage[] = [];
+    for (const message of messages) {
+      const used = taken.get(message.target) ?? budget.busy[message.target] ?? 0;
+      if (sendNow.length < free && used < budget.perTarget) {
+        taken.set(message.target, used + 1);
+        sendNow.push(message);
+      } else {
+        later.push(message);
+      }
+    }
     return {
       baseline: after,
       terminal,
-      messages,
+      messages: [...sendNow, ...later],
       finals: terminal ? owned.claim.subscriptions.map((subscription) => subscription.id) : [],
-      claim: { max: this.closed ? 0 : Math.max(0, this.options.concurrency - this.inFlight.size), leaseMs: this.messageLeaseMs },
+      claim: { max: sendNow.length, leaseMs: this.messageLeaseMs },
     };
+  }
+
+  private targetBudget(): TargetBudget {
+    return { perTarget: this.options.perTargetConcurrency, busy: Object.fromEntries(this.inFlightByTarget) };
   }
 
   /** The event's body: `{type, timestamp, data}`, `data` the Task as GET renders it for the registering request's origin. */
@@ -378,9 +416,10 @@ export class WebhookDispatcher {
     return {
       id: newMessageId(),
       webhookId: subscription.id,
-      taskId: subscription.taskId,
+      taskKey: taskKeyOf(snapshot.client.name, snapshot.nativeId),
       event,
       url: subscription.url,
+      target: targetOf(subscription.url),
       body: `{"type":"${event}","timestamp":"${new Date(now).toISOString()}","data":${task}}`,
       createdAt: now,
     };
@@ -400,7 +439,7 @@ export class WebhookDispatcher {
   private drop(owned: OwnedWatch): void {
     owned.stopped = true;
     owned.unwatch?.();
-    if (this.owned.get(owned.claim.taskId) === owned) this.owned.delete(owned.claim.taskId);
+    if (this.owned.get(owned.claim.taskKey) === owned) this.owned.delete(owned.claim.taskKey);
   }
 
   private async stopWatching(owned: OwnedWatch, reason: 'expired' | 'task_not_found'): Promise<void> {
@@ -412,11 +451,16 @@ export class WebhookDispatcher {
     const controller = new AbortController();
     const entry: InFlight = { message, controller, done: Promise.resolve() };
     this.inFlight.add(entry);
+    this.inFlightByTarget.set(message.target, (this.inFlightByTarget.get(message.target) ?? 0) + 1);
     entry.done = this.attempt(message, controller.signal)
       .catch((error: unknown) => this.options.log.error({ err: error, webhookId: message.webhookId }, 'webhook attempt failed unexpectedly'))
       .finally(() => {
         this.inFlight.delete(entry);
-        if (this.backlog) this.kick();
+        const held = this.inFlightByTarget.get(message.target) ?? 1;
+        if (held > 1) this.inFlightByTarget.set(message.target, held - 1);
+        else this.inFlightByTarget.delete(message.target);
+        // A receiver that had its whole share may have more due, which the last claim left.
+        if (this.backlog || held >= this.options.perTargetConcurrency) this.kick();
       });
   }
 

@@ -25,6 +25,14 @@ const JITTER = 0.2;
 /** Why a webhook ended: nothing more will be delivered. */
 export type EndReason = 'finished' | 'gone' | 'deleted' | 'expired' | 'task_not_found';
 
+/**
+ * The upstream task a webhook is kept and capped under: its provider and native id, so
+ * every spelling of one task id (`task_x`, `vtrix:task_x`) is the same task.
+ */
+export function taskKeyOf(provider: string, nativeId: string): string {
+  return `${provider}:${nativeId}`;
+}
+
 export interface Subscription {
   id: string;
   /** The task id as the client registered it (what the routes and the rendering use). */
@@ -35,6 +43,8 @@ export interface Subscription {
   createdAt: number;
   /** The public origin of the registering request: the delivered Task's URLs point there. */
   origin: string;
+  /** Who registered it (src/client-identity.ts): only they list it or end it. */
+  client: string;
   state: 'active' | 'ended';
   endedReason?: EndReason;
   /** Its task reached a terminal state (or its watch ended): no new events, only the pending ones. */
@@ -54,9 +64,12 @@ export interface NewMessage {
   /** The `webhook-id` header: `msg_…`, the same on every attempt. */
   id: string;
   webhookId: string;
-  taskId: string;
+  /** The upstream task (taskKeyOf) whose webhook it is for. */
+  taskKey: string;
   event: WebhookEvent;
   url: string;
+  /** The receiver's origin (targetOf): deliveries to one take a bounded share of the slots. */
+  target: string;
   body: string;
   /** Epoch ms of the event. */
   createdAt: number;
@@ -71,7 +84,8 @@ export interface ClaimedMessage extends NewMessage {
 
 /** A task this process watches for its webhooks (holds the watch lease of). */
 export interface WatchClaim {
-  taskId: string;
+  /** The upstream task (taskKeyOf). */
+  taskKey: string;
   token: string;
   provider: string;
   nativeId: string;
@@ -99,7 +113,7 @@ export interface Change {
 
 export type ChangeOutcome = { outcome: 'recorded'; claimed: ClaimedMessage[] } | { outcome: 'stale' } | { outcome: 'lost' } | { outcome: 'unavailable' };
 
-export type RegisterOutcome = 'registered' | 'task_limit' | 'global_limit';
+export type RegisterOutcome = 'registered' | 'task_limit' | 'global_limit' | 'client_limit';
 
 export interface Registration {
   subscription: Subscription;
@@ -113,6 +127,22 @@ export interface Registration {
   watchUntil: number;
   maxPerTask: number;
   maxSubscriptions: number;
+  /** Webhooks one client holds, active and ended together (its oldest ended ones make room). */
+  maxPerClient: number;
+}
+
+/** Where a delivery goes, as far as sharing the delivery slots is concerned: the URL's origin. */
+export function targetOf(url: string): string {
+  return new URL(url).origin;
+}
+
+/**
+ * What a claim of due messages may take per receiver: at most `perTarget` in flight to
+ * one, `busy` (by target) being those already in flight in this process.
+ */
+export interface TargetBudget {
+  perTarget: number;
+  busy: Readonly<Record<string, number>>;
 }
 
 export function newWebhookId(): string {

@@ -22,7 +22,12 @@ import {
   type TargetUrlPolicy,
 } from '../content/address-guard.js';
 
-/** Signs `{id}.{timestamp}.{body}` with the secret's decoded bytes (`whsec_` + base64). */
+/**
+ * Each webhook's own signing secret, and signatures made with it. The secret is derived
+ * from the gateway's (TASKGATE_WEBHOOK_SECRET, `whsec_` + base64) and the webhook's id by
+ * HMAC-SHA256, so every replica signs with the same one and nothing secret is stored; a
+ * receiver holds only its own webhooks' secrets and so accepts no body signed for another.
+ */
 export class WebhookSigner {
   private readonly key: Buffer;
 
@@ -30,8 +35,19 @@ export class WebhookSigner {
     this.key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
   }
 
-  sign(messageId: string, timestampSeconds: number, body: string): string {
-    return `v1,${createHmac('sha256', this.key).update(`${messageId}.${timestampSeconds}.${body}`).digest('base64')}`;
+  /** The webhook's secret as its receiver is given it: `whsec_` + base64 of 32 bytes. */
+  secretOf(webhookId: string): string {
+    return `whsec_${this.keyOf(webhookId).toString('base64')}`;
+  }
+
+  /** `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under the webhook's secret (Standard Webhooks). */
+  sign(webhookId: string, messageId: string, timestampSeconds: number, body: string): string {
+    return `v1,${createHmac('sha256', this.keyOf(webhookId)).update(`${messageId}.${timestampSeconds}.${body}`).digest('base64')}`;
+  }
+
+  private keyOf(webhookId: string): Buffer {
+    // A label of its own, so the derived keys can never equal an HMAC the gateway makes for anything else.
+    return createHmac('sha256', this.key).update(`taskgate webhook signing secret\0${webhookId}`).digest();
   }
 }
 
@@ -49,7 +65,7 @@ export interface WebhookSenderOptions {
   allowHosts: readonly AllowHost[];
   resolveHostname?: ResolveHostname;
   userAgent: string;
-  /** Connections per receiver origin: the deliveries in flight at most. */
+  /** Connections per receiver origin: its deliveries in flight at most (webhooks.perTargetConcurrency). */
   connections: number;
 }
 
@@ -82,7 +98,7 @@ export class WebhookSender {
       allowHosts: options.allowHosts,
       resolveHostname: options.resolveHostname,
       connect: { timeout: Math.min(options.timeoutMs, 10_000) },
-      // One receiver may take every delivery in flight (a backend with many webhooks on one URL).
+      // As many as the dispatcher lets one receiver have in flight.
       agent: { connections: options.connections, keepAliveTimeout: 4000, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs },
     });
   }
@@ -116,8 +132,13 @@ export class WebhookSender {
     return target;
   }
 
+  /** The webhook's signing secret, for its receiver (shown once, when it is registered). */
+  secretOf(webhookId: string): string {
+    return this.options.signer.secretOf(webhookId);
+  }
+
   /** One attempt; never throws. */
-  async send(message: { id: string; url: string; body: string }, signal?: AbortSignal): Promise<AttemptResult> {
+  async send(message: { id: string; webhookId: string; url: string; body: string }, signal?: AbortSignal): Promise<AttemptResult> {
     try {
       checkTargetUrl(message.url, this.policy);
     } catch (error) {
@@ -136,7 +157,7 @@ export class WebhookSender {
           'user-agent': this.options.userAgent,
           'webhook-id': message.id,
           'webhook-timestamp': String(timestamp),
-          'webhook-signature': this.options.signer.sign(message.id, timestamp, message.body),
+          'webhook-signature': this.options.signer.sign(message.webhookId, message.id, timestamp, message.body),
         },
         body: message.body,
         signal: signal === undefined ? deadline : AbortSignal.any([deadline, signal]),

@@ -14,6 +14,7 @@ import type {
   RegisterOutcome,
   Registration,
   Subscription,
+  TargetBudget,
   WatchClaim,
   WebhookDelivery,
 } from './model.js';
@@ -28,12 +29,22 @@ export interface QueueStats {
 export interface WebhookStore {
   /** False: everything dies with this process. */
   readonly durable: boolean;
-  /** Adds a webhook to its task (and the task to the watched ones unless terminal), within the caps. Throws 503 when the store is unreachable. */
+  /**
+   * Adds a webhook to its task (and the task to the watched ones unless terminal), within
+   * the caps; at the client's cap its oldest ended webhooks are forgotten to make room.
+   * Costs the same however many tasks and webhooks the store holds. Throws 503 when the
+   * store is unreachable.
+   */
   register(registration: Registration): Promise<RegisterOutcome>;
-  /** Every webhook of the task (oldest first) with its delivery log. Throws 503 when the store is unreachable. */
-  list(taskId: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>>;
-  /** Ends one webhook; false when the task has no such webhook. Throws 503 when the store is unreachable. */
-  end(taskId: string, webhookId: string, reason: EndReason): Promise<boolean>;
+  /**
+   * The client's webhooks of the upstream tasks (taskKeyOf: the places an id may route to)
+   * with their delivery logs, oldest first. Throws 503 when the store is unreachable.
+   */
+  list(taskKeys: readonly string[], client: string): Promise<Array<{ subscription: Subscription; deliveries: WebhookDelivery[] }>>;
+  /** Ends one of the client's webhooks on one of the tasks; false when there is none. Throws 503 when the store is unreachable. */
+  end(taskKeys: readonly string[], webhookId: string, client: string, reason: EndReason): Promise<boolean>;
+  /** The client's active webhooks (each one a watched task): one count, whatever the store holds. Throws 503 when the store is unreachable. */
+  activeCount(client: string): Promise<number>;
 
   /** Takes over up to `limit` watched tasks that nobody holds (a lease of `leaseMs`). */
   claimWatches(limit: number, leaseMs: number): Promise<WatchClaim[]>;
@@ -48,8 +59,12 @@ export interface WebhookStore {
   /** Stops watching the task; its webhooks get no new events (`reason`). */
   finishWatch(claim: WatchClaim, reason: EndReason): Promise<void>;
 
-  /** Claims up to `limit` due messages for one attempt each (a lease of `leaseMs`). */
-  claimDue(limit: number, leaseMs: number): Promise<ClaimedMessage[]>;
+  /**
+   * Claims up to `limit` due messages for one attempt each (a lease of `leaseMs`), within
+   * the budget per receiver: due messages of a receiver with no share left stay due and
+   * hold up no other receiver's.
+   */
+  claimDue(limit: number, leaseMs: number, targets: TargetBudget): Promise<ClaimedMessage[]>;
   /** Logs the attempt and settles the message, if its claim is still ours; false when the store is unreachable. */
   finishAttempt(message: ClaimedMessage, delivery: WebhookDelivery, next: AttemptNext): Promise<boolean>;
   /** Hands claimed messages back, due at once, their attempt not counted. */

@@ -77,7 +77,12 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export interface RedisServerOptions {
+  /** More redis-server arguments, e.g. `['--maxmemory', '2mb']`. */
+  args?: string[];
+}
+
+export async function startRedis(options: RedisServerOptions = {}): Promise<TestRedis> {
   if (!redisServerInstalled()) throw new Error('redis-server not found: apt-get install -y redis-server');
   const directory = mkdtempSync(join(tmpdir(), 'taskgate-redis-'));
   let port = await freePort();
@@ -91,7 +96,7 @@ export async function startRedis(): Promise<TestRedis> {
 
   async function launch(): Promise<void> {
     stderr = '';
-    const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', directory, '--loglevel', 'warning'];
+    const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', directory, '--loglevel', 'warning', ...(options.args ?? [])];
     const started = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     started.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child = started;

@@ -24,6 +24,9 @@ export interface WebhookStackOptions {
   timeoutMs?: number;
   allowHosts?: string[];
   maxSubscriptions?: number;
+  maxPerClient?: number;
+  concurrency?: number;
+  perTargetConcurrency?: number;
   resolveHostname?: ResolveHostname;
   env?: Record<string, string>;
   logger?: AppDeps['logger'];
@@ -51,6 +54,9 @@ export async function startWebhookStack(t: Closable, options: WebhookStackOption
         timeoutMs: options.timeoutMs ?? 2000,
         allowHosts: parseAllowHosts(options.allowHosts ?? ['127.0.0.1']),
         maxSubscriptions: options.maxSubscriptions ?? parsed.webhooks.maxSubscriptions,
+        maxPerClient: options.maxPerClient ?? parsed.webhooks.maxPerClient,
+        concurrency: options.concurrency ?? parsed.webhooks.concurrency,
+        perTargetConcurrency: options.perTargetConcurrency ?? parsed.webhooks.perTargetConcurrency,
       },
     },
     options.cadenceMs ?? 200,

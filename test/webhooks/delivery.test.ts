@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { TaskSchema } from '../../schemas/task.js';
-import { WebhookEventBodySchema, WebhookListSchema, WebhookSchema } from '../../schemas/webhooks.js';
+import { CreatedWebhookSchema, WebhookEventBodySchema, WebhookListSchema, WebhookSchema } from '../../schemas/webhooks.js';
 import { metricValue } from '../hardening/support.js';
 import { startReceiver, type ReceivedDelivery } from '../helpers/receiver.js';
 import { json } from '../helpers/stack.js';
@@ -16,14 +16,23 @@ import { registerWebhook, startWebhookStack, type WebhookStack } from '../helper
 
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
-/** Verifies the delivery as a receiver would, with the reference implementation; answers the parsed body. */
-function verified(stack: WebhookStack, delivery: ReceivedDelivery) {
+/**
+ * Verifies the delivery as its receiver would, with the reference implementation and the
+ * webhook's own secret (from its 201 answer); answers the parsed body.
+ */
+function verified(secret: string, delivery: ReceivedDelivery) {
   const headers = {
     'webhook-id': String(delivery.headers['webhook-id']),
     'webhook-timestamp': String(delivery.headers['webhook-timestamp']),
     'webhook-signature': String(delivery.headers['webhook-signature']),
   };
-  return WebhookEventBodySchema.parse(new Webhook(stack.secret).verify(delivery.body, headers));
+  return WebhookEventBodySchema.parse(new Webhook(secret).verify(delivery.body, headers));
+}
+
+/** The secret of the webhook a 201 answer registered. */
+function secretOf(answer: { statusCode: number; body: string }): string {
+  assert.equal(answer.statusCode, 201, answer.body);
+  return CreatedWebhookSchema.parse(json(answer)).secret;
 }
 
 async function webhooksOf(stack: WebhookStack, taskId: string) {
@@ -54,6 +63,7 @@ test('one signed delivery per terminal event: succeeded, failed and canceled, ea
     { id: 'task_wh_ends_failed', status: 'failed' as const },
     { id: 'task_wh_ends_canceled', status: 'canceled' as const },
   ];
+  const secrets = new Map<string, string>();
   for (const outcome of outcomes) {
     stack.simulators.vtrix.setTask(outcome.id, {
       timeline: [
@@ -63,14 +73,15 @@ test('one signed delivery per terminal event: succeeded, failed and canceled, ea
     });
     const answer = await registerWebhook(stack.app, `vtrix:${outcome.id}`, { url: `${receiver.url}/${outcome.id}` });
     assert.equal(answer.statusCode, 201, answer.body);
-    const created = WebhookSchema.parse(json(answer));
+    const created = CreatedWebhookSchema.parse(json(answer));
+    secrets.set(outcome.id, created.secret);
     assert.match(created.id, /^wh_[A-Za-z0-9_-]{16,}$/);
     assert.deepEqual(created.events, ['task.succeeded', 'task.failed', 'task.canceled']);
     assert.equal(created.task_id, `vtrix:${outcome.id}`);
   }
   for (const outcome of outcomes) {
     const [delivery] = await receiver.waitFor(`/${outcome.id}`, 1);
-    const body = verified(stack, delivery!);
+    const body = verified(secrets.get(outcome.id)!, delivery!);
     assert.equal(body.type, `task.${outcome.status}`);
     assert.equal(delivery!.headers['content-type'], 'application/json');
     assert.match(String(delivery!.headers['webhook-id']), /^msg_/);
@@ -106,11 +117,34 @@ test('the delivered Task carries the registering request\'s origin in content_ur
     headers: { host: 'gateway.example:8443' },
     payload: { url: `${receiver.url}/origin` },
   });
-  assert.equal(answer.statusCode, 201, answer.body);
+  const secret = secretOf(answer);
   const [delivery] = await receiver.waitFor('/origin', 1);
-  const body = verified(stack, delivery!);
+  const body = verified(secret, delivery!);
   assert.equal(body.type, 'task.succeeded');
   assert.equal(body.data.content_url, `http://gateway.example:8443/tasks/${id}/content`);
+});
+
+test('each webhook signs with its own secret: its receiver verifies, another webhook\'s secret and the gateway\'s do not', async (t) => {
+  const stack = await startWebhookStack(t);
+  const receiver = await startReceiver(t);
+  const id = 'video_69095b4ce0048190893a01510c0c98b0';
+  const first = CreatedWebhookSchema.parse(json(await registerWebhook(stack.app, id, { url: `${receiver.url}/tenant-a` })));
+  const second = CreatedWebhookSchema.parse(json(await registerWebhook(stack.app, id, { url: `${receiver.url}/tenant-b` })));
+  for (const created of [first, second]) {
+    assert.match(created.secret, /^whsec_[A-Za-z0-9+/]{43}=$/, 'whsec_ and the base64 of 32 bytes');
+    assert.notEqual(created.secret, stack.secret);
+  }
+  assert.notEqual(first.secret, second.secret);
+  const [toFirst] = await receiver.waitFor('/tenant-a', 1);
+  const [toSecond] = await receiver.waitFor('/tenant-b', 1);
+  assert.equal(verified(first.secret, toFirst!).type, 'task.succeeded');
+  assert.equal(verified(second.secret, toSecond!).type, 'task.succeeded');
+  assert.throws(() => verified(second.secret, toFirst!), /No matching signature found/, 'signed for another webhook');
+  assert.throws(() => verified(first.secret, toSecond!), /No matching signature found/);
+  assert.throws(() => verified(stack.secret, toFirst!), /No matching signature found/, 'the gateway\'s own secret signs nothing');
+  // Shown once: the list does not carry it.
+  const listed = await stack.app.inject({ url: `/tasks/${id}/webhooks` });
+  assert.doesNotMatch(listed.body, /whsec_/);
 });
 
 test('task.updated on every change of status or progress, the terminal one included', async (t) => {
@@ -126,11 +160,10 @@ test('task.updated on every change of status or progress, the terminal one inclu
       { atMs: 2100, status: 'succeeded' },
     ],
   });
-  const answer = await registerWebhook(stack.app, `vtrix:${id}`, { url: `${receiver.url}/updates`, events: ['task.updated', 'task.succeeded'] });
-  assert.equal(answer.statusCode, 201, answer.body);
+  const secret = secretOf(await registerWebhook(stack.app, `vtrix:${id}`, { url: `${receiver.url}/updates`, events: ['task.updated', 'task.succeeded'] }));
   const deliveries = await receiver.waitFor('/updates', 4);
   await sleep(800);
-  const bodies = receiver.at('/updates').map((delivery) => verified(stack, delivery));
+  const bodies = receiver.at('/updates').map((delivery) => verified(secret, delivery));
   const updates = bodies.filter((body) => body.type === 'task.updated').map((body) => `${body.data.status}:${body.data.progress}`);
   assert.deepEqual(updates.sort(), ['in_progress:20', 'in_progress:60', 'succeeded:100'].sort());
   assert.deepEqual(bodies.filter((body) => body.type === 'task.succeeded').length, 1);
@@ -143,10 +176,9 @@ test('a task that is already terminal is delivered at once', async (t) => {
   const stack = await startWebhookStack(t);
   const receiver = await startReceiver(t);
   const id = 'video_69095b4ce0048190893a01510c0c98b0';
-  const answer = await registerWebhook(stack.app, id, { url: `${receiver.url}/done`, events: ['task.succeeded', 'task.updated'] });
-  assert.equal(answer.statusCode, 201, answer.body);
+  const secret = secretOf(await registerWebhook(stack.app, id, { url: `${receiver.url}/done`, events: ['task.succeeded', 'task.updated'] }));
   const deliveries = await receiver.waitFor('/done', 2, 5000);
-  const types = deliveries.map((delivery) => verified(stack, delivery).type).sort();
+  const types = deliveries.map((delivery) => verified(secret, delivery).type).sort();
   assert.deepEqual(types, ['task.succeeded', 'task.updated']);
   assert.equal(stack.simulators.gravitex.hits(id), 1, 'the terminal task was looked up once');
 });
@@ -156,12 +188,11 @@ test('failed attempts are retried with the same webhook-id until a 2xx, and each
   const receiver = await startReceiver(t);
   receiver.respond('/flaky', (index) => (index < 2 ? 500 : 204));
   const id = 'video_69095b4ce0048190893a01510c0c98b0';
-  const answer = await registerWebhook(stack.app, id, { url: `${receiver.url}/flaky` });
-  assert.equal(answer.statusCode, 201, answer.body);
+  const secret = secretOf(await registerWebhook(stack.app, id, { url: `${receiver.url}/flaky` }));
   const deliveries = await receiver.waitFor('/flaky', 3, 10_000);
   const ids = deliveries.map((delivery) => delivery.headers['webhook-id']);
   assert.equal(new Set(ids).size, 1, `one webhook-id across retries: ${ids.join(', ')}`);
-  for (const delivery of deliveries) assert.equal(verified(stack, delivery).type, 'task.succeeded');
+  for (const delivery of deliveries) assert.equal(verified(secret, delivery).type, 'task.succeeded');
   // The delays come from webhooks.retryDelaysMs (jittered by at most a fifth).
   assert.ok(deliveries[1]!.receivedAt - deliveries[0]!.receivedAt >= 150 * 0.8 - 20);
   assert.ok(deliveries[2]!.receivedAt - deliveries[1]!.receivedAt >= 300 * 0.8 - 20);
@@ -335,16 +366,20 @@ test('at most 10 active webhooks per task; DELETE ends one (204), which frees it
   assert.equal(unknown.statusCode, 404);
   assert.equal(json(unknown).code, 'not_found');
   assert.equal((await registerWebhook(stack.app, `vtrix:${id}`, { url: `${receiver.url}/limit/10` })).statusCode, 201, 'the ended one frees its place');
-
-  await receiver.waitFor('/limit/10', 1);
-  for (let index = 1; index <= 10; index++) await receiver.waitFor(`/limit/${index}`, 1);
-  await sleep(300);
-  assert.equal(receiver.at('/limit/0').length, 0, 'the deleted webhook got nothing');
   const listed = await webhooksOf(stack, `vtrix:${id}`);
   assert.equal(listed.length, 11);
   assert.deepEqual(listed[0]!.id, created[0]);
   assert.equal(listed[0]!.state, 'ended');
   assert.deepEqual(listed[0]!.deliveries, []);
+
+  await receiver.waitFor('/limit/10', 1);
+  for (let index = 1; index <= 10; index++) await receiver.waitFor(`/limit/${index}`, 1);
+  await sleep(300);
+  assert.equal(receiver.at('/limit/0').length, 0, 'the deleted webhook got nothing');
+  // All 11 have ended: the task keeps the latest 10, and the deleted one (the oldest) is forgotten.
+  const ended = await webhooksOf(stack, `vtrix:${id}`);
+  assert.equal(ended.length, 10);
+  assert.ok(ended.every((webhook) => webhook.state === 'ended' && webhook.id !== created[0]));
 });
 
 test('bad bodies are 400 invalid_request; unknown events, repeated events and a missing url are refused', async (t) => {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { WebhookEventBodySchema, WebhookListSchema, WebhookSchema } from '../../schemas/webhooks.js';
+import { CreatedWebhookSchema, WebhookEventBodySchema, WebhookListSchema } from '../../schemas/webhooks.js';
 import { metricValue, type GatewayProcess } from '../hardening/support.js';
 import { ask, metricsOf, startFleet, type Fleet } from '../helpers/fleet.js';
 import { startReceiver, type ReceivedDelivery, type Receiver } from '../helpers/receiver.js';
@@ -43,19 +43,27 @@ function live(): GatewayProcess[] {
   return fleet.replicas.filter((replica) => replica.child.exitCode === null && replica.child.signalCode === null);
 }
 
+/** Each webhook's secret from its 201 answer, by the receiver path it was registered for. */
+const secrets = new Map<string, string>();
+
+/** Verified with the secret the registering replica gave: whichever replica delivers derives the same one. */
 function verified(delivery: ReceivedDelivery) {
   const headers = Object.fromEntries(['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) => [name, String(delivery.headers[name])]));
-  return WebhookEventBodySchema.parse(new Webhook(SECRET).verify(delivery.body, headers));
+  const secret = secrets.get(delivery.path);
+  assert.ok(secret, `a secret for ${delivery.path}`);
+  return WebhookEventBodySchema.parse(new Webhook(secret).verify(delivery.body, headers));
 }
 
-async function register(replica: GatewayProcess, taskId: string, body: Record<string, unknown>) {
+async function register(replica: GatewayProcess, taskId: string, body: { url: string }) {
   const answer = await ask(replica, `/tasks/${encodeURIComponent(taskId)}/webhooks`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   assert.equal(answer.statusCode, 201, answer.body);
-  return WebhookSchema.parse(JSON.parse(answer.body));
+  const created = CreatedWebhookSchema.parse(JSON.parse(answer.body));
+  secrets.set(new URL(body.url).pathname, created.secret);
+  return created;
 }
 
 async function watchedBy(replica: GatewayProcess): Promise<number> {
