@@ -115,6 +115,16 @@ function withinDeadline<T>(work: Promise<T>, ms: number): Promise<T | typeof TIM
   });
 }
 
+/** The major number of a `redis_version` (7 of `7.0.15`). */
+export function majorVersion(version: string): number {
+  return Number(version.split('.')[0]);
+}
+
+/** A script without its `#!lua` flags line, for a server older than Redis 7. */
+export function withoutFlags(lua: string): string {
+  return lua.startsWith('#!') ? lua.slice(lua.indexOf('\n') + 1) : lua;
+}
+
 export class FleetRedis {
   readonly prefix: string;
   private readonly commands: Redis;
@@ -125,6 +135,12 @@ export class FleetRedis {
   private readonly healthListeners = new Set<(up: boolean) => void>();
   /** Scripts registered on the command connection (ioredis keeps them across reconnects). */
   private readonly definedScripts = new Set<string>();
+  /**
+   * Whether the server reads Redis 7 script flags (`#!lua flags=…`). Redis 6.2 refuses a
+   * script that has them: there, scripts are registered without that first line (and
+   * lose only the flags' guarantee that no write passes `maxmemory`).
+   */
+  private scriptFlags = true;
   private health: Health = 'starting';
   private probeDelayMs = FIRST_PROBE_DELAY_MS;
   private probeTimer: NodeJS.Timeout | undefined;
@@ -143,6 +159,8 @@ export class FleetRedis {
     const { Redis: RedisClient } = await import('ioredis');
     const redis = new FleetRedis(options, RedisClient);
     await redis.settled;
+    const version = await redis.serverVersion();
+    if (version !== undefined && majorVersion(version) < 7) redis.scriptFlags = false;
     return redis;
   }
 
@@ -233,13 +251,18 @@ export class FleetRedis {
   evalScript(script: NamedScript, keys: readonly string[], argv: readonly string[], options?: RunOptions): Promise<unknown> {
     return this.run((client) => {
       if (!this.definedScripts.has(script.name)) {
-        client.defineCommand(script.name, { lua: script.lua });
+        client.defineCommand(script.name, { lua: this.scriptFlags ? script.lua : withoutFlags(script.lua) });
         this.definedScripts.add(script.name);
       }
       // Without numberOfKeys in the definition, the key count comes first.
       const command = (client as unknown as Record<string, ScriptCommand>)[script.name]!;
       return command.call(client, keys.length, ...keys, ...argv);
     }, options);
+  }
+
+  /** Whether scripts are registered with their Redis 7 flags (false on an older server). */
+  get usesScriptFlags(): boolean {
+    return this.scriptFlags;
   }
 
   /** The server's version (`redis_version`, which Valkey reports too), or undefined when it cannot be read. */

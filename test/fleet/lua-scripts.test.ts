@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { majorVersion, withoutFlags } from '../../src/fleet/redis.js';
 import { REPO_ROOT } from '../hardening/support.js';
 
 const SOURCE = join(REPO_ROOT, 'src');
@@ -41,4 +42,16 @@ test('every script that takes arguments decodes one JSON table', () => {
     assert.doesNotMatch(text, /ARGV\[[2-9]/, `${file}: one argument, not several`);
     if (text.includes('ARGV[1]')) assert.match(text, /local args = cjson\.decode\(ARGV\[1\]\)/, file);
   }
+});
+
+test('on a server older than Redis 7, a script goes without its flags line and stays valid Lua', () => {
+  assert.equal(majorVersion('6.2.14'), 6);
+  assert.equal(majorVersion('7.0.15'), 7);
+  for (const { file, text } of scripts) {
+    if (HELPERS.has(file.split('\\').join('/'))) continue;
+    const plain = withoutFlags(text);
+    assert.doesNotMatch(plain, /^#!/, file);
+    assert.equal(plain, text.slice(text.indexOf('\n') + 1), `${file}: only the first line goes`);
+  }
+  assert.equal(withoutFlags('return 1'), 'return 1', 'a script without flags is left as it is');
 });
