@@ -33,6 +33,8 @@ COPY --from=build --chown=node:node /app/dist/taskgate.mjs ./taskgate.mjs
 COPY --from=build --chown=node:node /app/dist/taskgate-server.mjs ./taskgate-server.mjs
 # The OpenTelemetry SDK, a bundle of its own: loaded only when OTEL_* turn tracing on.
 COPY --from=build --chown=node:node /app/dist/tracing-sdk.mjs ./tracing-sdk.mjs
+# The S3 archive's store and the AWS SDK, a bundle of its own: loaded only when TASKGATE_ARCHIVE is s3://.
+COPY --from=build --chown=node:node /app/dist/archive-s3.mjs ./archive-s3.mjs
 COPY --from=build --chown=node:node /app/dist/runtime/node_modules ./node_modules
 USER node
 EXPOSE 8080
