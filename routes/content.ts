@@ -171,6 +171,7 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
       summary: method === 'GET' ? "Stream a succeeded task's result file" : "The headers of a succeeded task's result file (its size, type, validators)",
       description: [
         'Streams the primary output (or `?output=N`) of a succeeded task from where the provider keeps it, with HTTP ranges as media players need them (`Range`/`If-Range` passed on, 206 and 416 passed back). Works in `<video src>`: with client keys on, use a link from `POST /tasks/{id}/links`.',
+        'With the result archive on (`TASKGATE_ARCHIVE`), a file the archive holds is served from it, with the same ranges, its stored `Content-Type`, a strong `ETag` from its sha256 and `Last-Modified` = when it was stored; one not archived yet comes from the provider. 410 `content_expired` once neither has the file.',
         'The provider key is sent only to the provider\'s own origin. Result URLs come from providers and are not trusted: one that points at an internal address is refused (502 `content_blocked`).',
       ].join('\n\n'),
       security: LINK_AUTH,

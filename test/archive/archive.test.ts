@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { recordKey } from '../../src/archive/keys.js';
+import { parseAllowHosts } from '../../src/content/address-guard.js';
 import { loadAsset } from '../../src/simulators/media/assets.js';
 import { startCdn, type Cdn } from '../../src/simulators/media/cdn.js';
 import { syntheticBytes } from '../../src/simulators/media/synthetic.js';
@@ -253,7 +254,7 @@ describe('copies that need care', () => {
     const stack = await startArchiveStack(t, {
       cdn,
       env: { TASKGATE_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}` },
-      configure: (config) => ({ ...config, webhooks: { ...config.webhooks, allowHosts: [{ host: '127.0.0.1' }] } }),
+      configure: (config) => ({ ...config, webhooks: { ...config.webhooks, allowHosts: parseAllowHosts(['127.0.0.1']) } }),
     });
     stack.vtrix.setTask('task_ar0105', succeededWith({ type: 'video', url: cdn.signedUrl('sample.webm', 60_000) }));
     const registered = await stack.app.inject({ method: 'POST', url: '/tasks/task_ar0105/webhooks', payload: { url: `${receiver.url}/hook` }, headers: { host: new URL(stack.base).host } });
