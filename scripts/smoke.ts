@@ -5,7 +5,10 @@
  * simulators on loopback. Checks /healthz, /readyz, a seed task of every provider, the
  * API docs (which load files at run time) and the MCP tools (loaded at their first
  * request), then SIGTERM → exit 0; then the same with tracing on (its SDK is a bundle of
- * its own), exporting to a loopback OTLP receiver that must get the spans. `.ci/run` runs it after the build; the tests run from sources, so
+ * its own), exporting to a loopback OTLP receiver that must get the spans; then with the
+ * result archive in S3 (its store and the AWS SDK are a bundle of their own too), against
+ * a real s3rver on loopback, where a task's file must be archived and served back.
+ * `.ci/run` runs it after the build; the tests run from sources, so
  * this is what proves the image's files start.
  */
 import { spawn } from 'node:child_process';
@@ -19,6 +22,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { PROVIDERS } from '../src/providers/index.js';
 import { loadProfile, startSimulator, type Simulator } from '../src/simulators/index.js';
+import { loadAsset } from '../src/simulators/media/assets.js';
+import { startS3 } from '../test/helpers/s3.js';
 
 const PORT = 18000 + Math.floor(Math.random() * 2000);
 
@@ -77,8 +82,8 @@ async function get(path: string): Promise<{ status: number; body: string }> {
   return { status: response.statusCode, body: await response.body.text() };
 }
 
-/** The image's bundle with `extraEnv`: healthy, ready, every seed answered, the docs served, SIGTERM → 0. */
-async function smoke(extraEnv: Record<string, string>): Promise<void> {
+/** The image's bundle with `extraEnv`: healthy, ready, every seed answered, the docs served, SIGTERM → 0; `also` runs before the SIGTERM. */
+async function smoke(extraEnv: Record<string, string>, also?: () => Promise<void>): Promise<void> {
   const gateway = spawn(process.execPath, stage.command.slice(1), { cwd: image, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
   try {
@@ -111,6 +116,7 @@ async function smoke(extraEnv: Record<string, string>): Promise<void> {
     const listed = await mcp.body.text();
     if (mcp.statusCode !== 200 || !listed.includes('"name":"get_task"')) fail(`POST /mcp (tools/list) answered ${mcp.statusCode}: ${listed.slice(0, 300)}`);
     console.log('smoke: POST /mcp lists the MCP tools');
+    await also?.();
     gateway.kill('SIGTERM');
     const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
     if (code !== 0) fail(`SIGTERM ended the bundle with ${code}`);
@@ -138,6 +144,31 @@ try {
   await smoke({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`, OTEL_BSP_SCHEDULE_DELAY: '100' });
   if (exports === 0) fail('tracing on: no trace export reached the collector');
   console.log(`smoke: tracing on: ${exports} OTLP export(s) received`);
+  const s3 = await startS3(undefined);
+  try {
+    await smoke({ ...s3.env('smoke'), TASKGATE_CONFIG: JSON.stringify({ archive: { forcePathStyle: true } }) }, async () => {
+      // A task whose file is on its provider's own origin (the simulator's /files/): archived into S3, then served from there.
+      const vtrix = simulators.find((simulator) => simulator.provider === 'vtrix')!;
+      vtrix.setTask('task_smoke_archive', { timeline: [{ atMs: 0, status: 'succeeded' }] });
+      const started = performance.now();
+      for (;;) {
+        const answer = await get('/tasks/vtrix:task_smoke_archive');
+        if ((JSON.parse(answer.body) as { archived_at?: string | null }).archived_at) break;
+        if (performance.now() - started > 15_000) fail(`the S3 archive did not archive a task within 15 s: ${answer.body}`);
+        await sleep(50);
+      }
+      const stored = s3.requests().filter((entry) => entry.method === 'PUT' && entry.path.startsWith('/archive/smoke/tasks/vtrix/task_smoke_archive/')).length;
+      const file = await request(`${base}/tasks/vtrix:task_smoke_archive/content`);
+      const bytes = Buffer.from(await file.body.arrayBuffer());
+      const served = s3.requests().some((entry) => entry.method === 'GET' && entry.path.startsWith('/archive/smoke/tasks/vtrix/task_smoke_archive/0'));
+      if (file.statusCode !== 200 || !bytes.equals(loadAsset('sample.webm').bytes!) || stored < 2 || !served) {
+        fail(`the S3 archive: ${stored} upload(s), /content answered ${file.statusCode} with ${bytes.length} bytes, from the store: ${served}`);
+      }
+      console.log('smoke: the S3 archive (dist/archive-s3.mjs) stored a task and served its file back');
+    });
+  } finally {
+    await s3.stop();
+  }
 } finally {
   collector.close();
   await Promise.all(simulators.map((simulator) => simulator.close()));
