@@ -160,9 +160,10 @@ try {
       const stored = s3.requests().filter((entry) => entry.method === 'PUT' && entry.path.startsWith('/archive/smoke/tasks/vtrix/task_smoke_archive/')).length;
       const file = await request(`${base}/tasks/vtrix:task_smoke_archive/content`);
       const bytes = Buffer.from(await file.body.arrayBuffer());
-      const served = s3.requests().some((entry) => entry.method === 'GET' && entry.path.startsWith('/archive/smoke/tasks/vtrix/task_smoke_archive/0'));
+      const served = await s3.received((entry) => entry.method === 'GET' && /^\/archive\/smoke\/tasks\/vtrix\/task_smoke_archive\/\d+\?/.test(entry.path));
       if (file.statusCode !== 200 || !bytes.equals(loadAsset('sample.webm').bytes!) || stored < 2 || !served) {
-        fail(`the S3 archive: ${stored} upload(s), /content answered ${file.statusCode} with ${bytes.length} bytes, from the store: ${served}`);
+        const seen = s3.requests().map((entry) => `${entry.method} ${entry.path}`).join(', ');
+        fail(`the S3 archive: ${stored} upload(s), /content answered ${file.statusCode} with ${bytes.length} bytes, from the store: ${served} (the store got: ${seen})`);
       }
       console.log('smoke: the S3 archive (dist/archive-s3.mjs) stored a task and served its file back');
     });

@@ -309,8 +309,10 @@ export class Archive implements ArchiveHooks {
       }
       const files: FileOutcome[] = [];
       for (let index = 0; index < job.observation.state.outputs.length; index++) {
-        if (job.lost || this.closed) return;
-        files.push(await this.copyFile(job, index));
+        const outcome = await this.copyFile(job, index);
+        // Stopped (the lease went elsewhere, or the gateway is closing): the task stays queued for whoever copies it next.
+        if (outcome === undefined || job.lost || this.closed) return;
+        files.push(outcome);
       }
       if (job.lost || this.closed) return;
       const storedAt = this.now();
@@ -329,8 +331,8 @@ export class Archive implements ArchiveHooks {
     }
   }
 
-  /** One output, with retries; its outcome for the record. */
-  private async copyFile(job: CopyJob, index: number): Promise<FileOutcome> {
+  /** One output, with retries; its outcome for the record, or undefined when the copy was stopped. */
+  private async copyFile(job: CopyJob, index: number): Promise<FileOutcome | undefined> {
     const { settings, metrics, log, store, content } = this.options;
     const provider = job.client.name;
     for (let attempt = 0; ; attempt++) {
@@ -366,6 +368,7 @@ export class Archive implements ArchiveHooks {
         return result.file;
       } catch (error) {
         if (bytes > 0) metrics.bytes.inc({ provider, outcome: 'failed' }, bytes);
+        if (job.lost || this.closed) return undefined;
         const code = error instanceof GatewayError ? error.code : undefined;
         if (code === 'content_expired') {
           if (!job.refreshed && (await this.refreshed(job, index))) continue;
@@ -373,13 +376,13 @@ export class Archive implements ArchiveHooks {
         }
         if (code === 'content_blocked') return this.missing(provider, 'lost', 'its URL points at an address this gateway does not fetch');
         const delay = settings.retryDelaysMs[attempt];
-        if (delay === undefined || this.closed) {
+        if (delay === undefined) {
           log.warn({ provider, output: index, err: error, tries: attempt + 1 }, 'archive: copying a result file failed for good');
           return this.missing(provider, 'failed', `${attempt + 1} tries failed`);
         }
         log.info({ provider, output: index, err: error, retryInMs: delay }, 'archive: copying a result file failed; trying again');
         await this.sleep(delay * (0.8 + Math.random() * 0.4));
-        if (job.lost || this.closed) throw new Error('the copy stopped: its lease is gone or the gateway is closing');
+        if (job.lost || this.closed) return undefined;
       }
     }
   }

@@ -78,7 +78,7 @@ test('a task both replicas see succeeded is copied once: one fetch of its file, 
   const ranged = await download(`${second.url}/tasks/task_fa0001/content`, { range: 'bytes=1000-1999' });
   assert.equal(ranged.statusCode, 206);
   assert.ok(
-    s3.requests().some((request) => request.method === 'GET' && request.path.split('?')[0] === '/archive/fleet/tasks/vtrix/task_fa0001/0' && request.range === 'bytes=1000-1999'),
+    await s3.received((request) => request.method === 'GET' && request.path.split('?')[0] === '/archive/fleet/tasks/vtrix/task_fa0001/0' && request.range === 'bytes=1000-1999'),
     'the range went to the store as a ranged GET',
   );
   assert.equal(cdn.hits(`synthetic-${size}.bin`), 1, 'and the CDN was not asked');

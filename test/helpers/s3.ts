@@ -29,6 +29,8 @@ export interface TestS3 {
   env(prefix?: string): Record<string, string>;
   /** Every request received so far, in arrival order. */
   requests(): readonly S3Request[];
+  /** Whether a request like this arrives within `timeoutMs` (its line reaches this process a moment after it reached the store). */
+  received(match: (request: S3Request) => boolean, timeoutMs?: number): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -89,6 +91,14 @@ export async function startS3(t: Closable | undefined, options: { bucket?: strin
       AWS_ENDPOINT_URL_S3: endpoint,
     }),
     requests: () => [...received],
+    received: async (match, timeoutMs = 2000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!received.some(match)) {
+        if (Date.now() > deadline) return false;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return true;
+    },
     stop,
   };
 }
