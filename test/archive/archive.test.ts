@@ -249,6 +249,31 @@ describe('copies that need care', () => {
     assert.equal(cdn.requests('synthetic-1m.bin').at(-1)?.state, 'completed', 'streamed from the provider');
   });
 
+  it('client keys and link tokens work as before: archived files need one, and a link\'s URLs carry its token', async (t) => {
+    const key = 'archive-client-key-7f3a91';
+    const stack = await startArchiveStack(t, { cdn, env: { TASKGATE_API_KEYS: key } });
+    const auth = { authorization: `Bearer ${key}` };
+    stack.vtrix.setTask('task_ar0106', succeededWith({ type: 'video', url: cdn.signedUrl('sample.webm', 60_000) }));
+    assert.equal((await request(`${stack.base}/tasks/task_ar0106`, { headers: auth })).statusCode, 200);
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const task = (await (await request(`${stack.base}/tasks/task_ar0106`, { headers: auth })).body.json()) as { archived_at: string | null };
+      if (task.archived_at !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.equal((await download(`${stack.base}/tasks/task_ar0106/content`)).statusCode, 401, 'no key, no file');
+    const minted = await request(`${stack.base}/tasks/task_ar0106/links`, { method: 'POST', headers: auth });
+    const links = (await minted.body.json()) as { task_url: string; content_url: string };
+    const linked = (await (await request(links.task_url)).body.json()) as { archived_at: string | null; outputs: Array<{ url: string }> };
+    assert.notEqual(linked.archived_at, null);
+    const token = new URL(links.task_url).searchParams.get('token')!;
+    assert.equal(new URL(linked.outputs[0]!.url).searchParams.get('token'), token, 'the output URL carries the link\'s token');
+    const video = await download(linked.outputs[0]!.url);
+    assert.equal(video.statusCode, 200);
+    assert.equal(sha256(video.bytes), sha256(VIDEO.bytes!));
+    assert.equal((await download(links.content_url, { range: 'bytes=0-99' })).statusCode, 206);
+  });
+
   it('webhook deliveries carry the gateway URLs', async (t) => {
     const receiver = await startReceiver(t);
     const stack = await startArchiveStack(t, {
