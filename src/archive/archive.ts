@@ -445,17 +445,20 @@ export class Archive implements ArchiveHooks {
       const record = await store.read(`${entry.folder}task.json`);
       const current = record === undefined ? undefined : parseRecord(record);
       // Copied again since (after an earlier retention ended): that copy has a marker of its own.
-      if (current === undefined || current.storedAt <= cutoff) {
+      const expired = current === undefined || current.storedAt <= cutoff;
+      if (expired) {
         const keys: string[] = [];
         for await (const key of store.list(entry.folder)) keys.push(key);
         // The record last: until it goes, a failed sweep is found again by its marker.
         await store.delete(keys.filter((key) => !key.endsWith('/task.json')));
         await store.delete(keys.filter((key) => key.endsWith('/task.json')));
         this.records.delete(entry.folder);
+      }
+      await store.delete([marker]);
+      if (expired) {
         metrics.expired.inc();
         deleted++;
       }
-      await store.delete([marker]);
     }
     if (deleted > 0) log.info({ deleted }, 'archive: tasks past their retention deleted');
   }
