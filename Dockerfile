@@ -33,7 +33,12 @@ COPY --from=build --chown=node:node /app/dist/taskgate.mjs ./taskgate.mjs
 COPY --from=build --chown=node:node /app/dist/taskgate-server.mjs ./taskgate-server.mjs
 # The OpenTelemetry SDK, a bundle of its own: loaded only when OTEL_* turn tracing on.
 COPY --from=build --chown=node:node /app/dist/tracing-sdk.mjs ./tracing-sdk.mjs
+# The S3 archive's store and the AWS SDK, a bundle of its own: loaded only when TASKGATE_ARCHIVE is s3://.
+COPY --from=build --chown=node:node /app/dist/archive-s3.mjs ./archive-s3.mjs
 COPY --from=build --chown=node:node /app/dist/runtime/node_modules ./node_modules
+# Where a file archive lives (TASKGATE_ARCHIVE=file:///var/lib/taskgate/archive): owned by node,
+# so a named volume mounted there starts writable for the unprivileged user.
+RUN mkdir -p /var/lib/taskgate/archive && chown node:node /var/lib/taskgate/archive
 USER node
 EXPOSE 8080
 # No curl in the slim image: node's own fetch checks liveness.

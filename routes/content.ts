@@ -7,6 +7,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { Archive } from '../src/archive/index.js';
 import { bufferContent } from '../src/content/bytes.js';
 import type { ContentProxy, ContentUpstream } from '../src/content/proxy.js';
 import { isAbsoluteHttpUrl } from '../src/providers/normalize.js';
@@ -25,6 +26,8 @@ import { LINKED_TASK_ROUTE_CONFIG } from './task-replies.js';
 export interface ContentRoutesOptions {
   service: TaskService;
   content: ContentProxy;
+  /** When the result archive is on: files it holds are served from it. */
+  archive?: Archive;
   metrics: Metrics;
   /** When tracing is on: a span per transfer, from the first upstream request to the last byte. */
   tracer?: Tracer;
@@ -98,9 +101,11 @@ function fileName(snapshot: TaskSnapshot, index: number, output: TaskOutput, con
   return `${base}${index === 0 ? '' : `-${index}`}.${extension}`;
 }
 
-const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, { service, content, metrics, tracer }) => {
+const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, { service, content, archive, metrics, tracer }) => {
   /** The upstream transfer for one output, asking the provider again once if a cached URL went stale. */
   async function openOutput(snapshot: TaskSnapshot, index: number, fetch: Parameters<ContentProxy['open']>[2]) {
+    const kept = await archive?.openFile(snapshot.client.name, snapshot.nativeId, index, fetch);
+    if (kept !== undefined) return { snapshot, upstream: kept };
     const output = snapshot.state.outputs[index]!;
     const { url } = output;
     if (output.private === true && !isAbsoluteHttpUrl(url)) {
@@ -166,6 +171,7 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
       summary: method === 'GET' ? "Stream a succeeded task's result file" : "The headers of a succeeded task's result file (its size, type, validators)",
       description: [
         'Streams the primary output (or `?output=N`) of a succeeded task from where the provider keeps it, with HTTP ranges as media players need them (`Range`/`If-Range` passed on, 206 and 416 passed back). Works in `<video src>`: with client keys on, use a link from `POST /tasks/{id}/links`.',
+        'With the result archive on (`TASKGATE_ARCHIVE`), a file the archive holds is served from it, with the same ranges, its stored `Content-Type`, a strong `ETag` from its sha256 and `Last-Modified` = when it was stored; one not archived yet comes from the provider. 410 `content_expired` once neither has the file.',
         'The provider key is sent only to the provider\'s own origin. Result URLs come from providers and are not trusted: one that points at an internal address is refused (502 `content_blocked`).',
       ].join('\n\n'),
       security: LINK_AUTH,

@@ -22,6 +22,7 @@ export const RUNNING_TASK = {
   poll_after_ms: 5000,
   content_url: null,
   expires_at: null,
+  archived_at: null,
 } as const satisfies Task;
 
 export const SUCCEEDED_TASK = {
@@ -43,6 +44,7 @@ export const SUCCEEDED_TASK = {
   poll_after_ms: null,
   content_url: 'https://taskgate.example/tasks/video_69095b4ce0048190893a01510c0c98b0/content',
   expires_at: null,
+  archived_at: null,
 } as const satisfies Task;
 
 export const FAILED_TASK = {
@@ -61,12 +63,28 @@ export const FAILED_TASK = {
   poll_after_ms: null,
   content_url: null,
   expires_at: null,
+  archived_at: null,
+} as const satisfies Task;
+
+const ARCHIVED_CONTENT = 'https://taskgate.example/tasks/video_69095b4ce0048190893a01510c0c98b0/content';
+
+/** The same task on a gateway with the result archive on: every URL is the gateway's own, and never changes. */
+export const ARCHIVED_TASK = {
+  ...SUCCEEDED_TASK,
+  url: `${ARCHIVED_CONTENT}?output=0`,
+  outputs: [
+    { type: 'video', url: `${ARCHIVED_CONTENT}?output=0` },
+    { type: 'image', url: `${ARCHIVED_CONTENT}?output=1` },
+  ],
+  expires_at: '2026-05-10T14:33:02Z',
+  archived_at: '2026-04-10T14:33:02Z',
 } as const satisfies Task;
 
 /** Named examples for a 200 `Task` response, as OpenAPI Example Objects. */
 export const TASK_EXAMPLES = {
   running: { summary: 'A task still being generated', value: RUNNING_TASK },
   succeeded: { summary: 'A finished task with its video', value: SUCCEEDED_TASK },
+  archived: { summary: 'A finished task whose files the result archive holds (TASKGATE_ARCHIVE)', value: ARCHIVED_TASK },
   failed: { summary: 'A task the provider reported as failed (still a 200)', value: FAILED_TASK },
 };
 

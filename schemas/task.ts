@@ -71,7 +71,12 @@ export const TaskSchema = z
       .describe('For a succeeded task: the gateway URL that streams its primary output (`GET /tasks/{id}/content`); null otherwise'),
     expires_at: instant
       .nullable()
-      .describe("When the provider stops serving the task's result files, RFC 3339 UTC; null when unknown"),
+      .describe(
+        "When the task's result files stop being served, RFC 3339 UTC: the result archive's retention end once it holds them (null when it keeps them for good), else when the provider says its files expire; null when unknown",
+      ),
+    archived_at: instant
+      .nullable()
+      .describe('When the result archive stored every output of the task, RFC 3339 UTC; null until then, and always null when the archive is off'),
   })
   .meta({
     id: 'Task',

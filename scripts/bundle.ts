@@ -8,8 +8,10 @@
  * stays external because it serves its static files from its own package folder (and is
  * loaded at the first /docs request). The OpenTelemetry SDK (src/tracing/sdk.ts, imported
  * only when tracing is on) is a bundle of its own, dist/tracing-sdk.mjs, so tracing off
- * never loads or even parses it. The Lua scripts of fleet mode (each `scripts/*.lua` under src) are
- * inlined into the server bundle, so the image needs no file beside it.
+ * never loads or even parses it. The S3 archive's store (src/archive/s3-store.ts, with the
+ * AWS SDK) is one too, dist/archive-s3.mjs, loaded only when TASKGATE_ARCHIVE is an s3://
+ * URL. The Lua scripts of fleet mode (each `scripts/*.lua` under src) are inlined into the
+ * server bundle, so the image needs no file beside them.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -92,6 +94,14 @@ await build({
         );
       },
     },
+    {
+      name: 'archive-s3-apart',
+      setup(plugin) {
+        plugin.onResolve({ filter: /^\.\/s3-store\.js$/ }, (args) =>
+          args.importer.endsWith(join('src', 'archive', 'store.ts')) ? { path: './archive-s3.mjs', external: true } : undefined,
+        );
+      },
+    },
   ],
   banner: { js: REQUIRE_SHIM },
   legalComments: 'none',
@@ -137,6 +147,21 @@ await build({
   logLevel: 'warning',
 });
 console.log('bundled dist/tracing-sdk.mjs');
+
+await build({
+  entryPoints: ['src/archive/s3-store.ts'],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outfile: 'dist/archive-s3.mjs',
+  banner: { js: REQUIRE_SHIM },
+  legalComments: 'none',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  logLevel: 'warning',
+});
+console.log('bundled dist/archive-s3.mjs');
 
 await bundleCli('dist/taskgate-cli.mjs');
 console.log('bundled dist/taskgate-cli.mjs');

@@ -6,8 +6,14 @@
  *
  * npm run demo -- --fleet 3 — the same behind a round-robin front on PORT, served by 3
  * replicas sharing one Redis (a throwaway redis-server when it is installed, else REDIS_URL).
+ *
+ * The result archive is on, in a temporary folder removed when the demo stops (unless
+ * TASKGATE_ARCHIVE names one).
  */
 import type { FastifyInstance } from 'fastify';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildApp } from '../src/app.js';
 import { ConfigError, loadConfig } from '../src/config.js';
@@ -57,10 +63,15 @@ const closeSimulators = async () => {
   await Promise.all([...started.map(({ simulator }) => simulator.close()), cdn.close()]);
 };
 
+// Every result file kept in a folder of its own, gone with the demo (whatever ends it).
+const archiveFolder = process.env['TASKGATE_ARCHIVE'] === undefined ? mkdtempSync(join(tmpdir(), 'taskgate-demo-archive-')) : undefined;
+if (archiveFolder !== undefined) process.once('exit', () => rmSync(archiveFolder, { recursive: true, force: true }));
+const archiveEnv: Record<string, string> = archiveFolder === undefined ? {} : { TASKGATE_ARCHIVE: `file://${archiveFolder}` };
+
 let config: Config;
 try {
   // CORS for any origin: the browser demo page is served from an origin of its own.
-  config = loadConfig({ LOG_LEVEL: 'warn', HOST: '127.0.0.1', TASKGATE_CORS_ORIGINS: '*', ...process.env, ...env });
+  config = loadConfig({ LOG_LEVEL: 'warn', HOST: '127.0.0.1', TASKGATE_CORS_ORIGINS: '*', ...archiveEnv, ...process.env, ...env });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(`taskgate demo: invalid configuration: ${error.message}`);
@@ -168,6 +179,8 @@ if (streamed !== undefined) {
   lines.push('  # once it has succeeded: its video, streamed through the gateway; a range as players ask for it');
   lines.push(curl(`/tasks/${segment(streamed.id)}/content`, '-fsS -o video.webm -D -'));
   lines.push(curl(`/tasks/${segment(streamed.id)}/content`, "-fsS -o /dev/null -D - -H 'Range: bytes=0-1023'"));
+  lines.push('  # the result archive keeps it: archived_at is set, and the file outlives the provider\'s link');
+  lines.push(`  curl -s${auth} '${base}/tasks/${segment(streamed.id)}' | grep -o '"archived_at":"[^"]*"'`);
   lines.push('  # a browser link (no key in the page): status, events and content of this task only, for 15 min');
   lines.push(curl(`/tasks/${segment(streamed.id)}/links`, '-s -X POST'));
 }
@@ -205,6 +218,7 @@ const rows: Array<[string, string]> = [
   ...listing.map((line) => line.split('\t') as [string, string]),
   ...started.map(({ name, simulator }): [string, string] => [`${name} simulator`, simulator.url]),
   ['file origin', cdn.url],
+  ['result archive', archiveFolder === undefined ? (config.archive.url === undefined ? 'off' : String(process.env['TASKGATE_ARCHIVE'])) : `${archiveFolder}   (removed when the demo stops)`],
 ];
 const width = Math.max(...rows.map(([name]) => name.length));
 console.log(`

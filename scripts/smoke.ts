@@ -8,8 +8,10 @@
  * its own), exporting to a loopback OTLP receiver that must get the spans; then in fleet
  * mode on a throwaway redis-server with webhooks on, where a webhook registered on a
  * finished task must reach a loopback receiver (the Lua scripts are inlined in the
- * bundle: this proves they are there). `.ci/run` runs it after the build; the tests run
- * from sources, so this is what proves the image's files start.
+ * bundle: this proves they are there); then with the result archive in S3 (its store and
+ * the AWS SDK are a bundle of their own too), against a real s3rver on loopback, where a
+ * task's file must be archived and served back. `.ci/run` runs it after the build; the
+ * tests run from sources, so this is what proves the image's files start.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +25,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { PROVIDERS } from '../src/providers/index.js';
 import { loadProfile, startSimulator, type Simulator } from '../src/simulators/index.js';
+import { loadAsset } from '../src/simulators/media/assets.js';
+import { startS3 } from '../test/helpers/s3.js';
 import { startLocalRedis } from './local-fleet.js';
 
 const PORT = 18000 + Math.floor(Math.random() * 2000);
@@ -188,6 +192,32 @@ try {
   if (exports === 0) fail('tracing on: no trace export reached the collector');
   console.log(`smoke: tracing on: ${exports} OTLP export(s) received`);
   await smokeFleet();
+  const s3 = await startS3(undefined);
+  try {
+    await smoke({ ...s3.env('smoke'), TASKGATE_CONFIG: JSON.stringify({ archive: { forcePathStyle: true } }) }, async () => {
+      // A task whose file is on its provider's own origin (the simulator's /files/): archived into S3, then served from there.
+      const vtrix = simulators.find((simulator) => simulator.provider === 'vtrix')!;
+      vtrix.setTask('task_smoke_archive', { timeline: [{ atMs: 0, status: 'succeeded' }] });
+      const started = performance.now();
+      for (;;) {
+        const answer = await get('/tasks/vtrix:task_smoke_archive');
+        if ((JSON.parse(answer.body) as { archived_at?: string | null }).archived_at) break;
+        if (performance.now() - started > 15_000) fail(`the S3 archive did not archive a task within 15 s: ${answer.body}`);
+        await sleep(50);
+      }
+      const stored = s3.requests().filter((entry) => entry.method === 'PUT' && entry.path.startsWith('/archive/smoke/tasks/vtrix/task_smoke_archive/')).length;
+      const file = await request(`${base}/tasks/vtrix:task_smoke_archive/content`);
+      const bytes = Buffer.from(await file.body.arrayBuffer());
+      const served = await s3.received((entry) => entry.method === 'GET' && /^\/archive\/smoke\/tasks\/vtrix\/task_smoke_archive\/\d+\?/.test(entry.path));
+      if (file.statusCode !== 200 || !bytes.equals(loadAsset('sample.webm').bytes!) || stored < 2 || !served) {
+        const seen = s3.requests().map((entry) => `${entry.method} ${entry.path}`).join(', ');
+        fail(`the S3 archive: ${stored} upload(s), /content answered ${file.statusCode} with ${bytes.length} bytes, from the store: ${served} (the store got: ${seen})`);
+      }
+      console.log('smoke: the S3 archive (dist/archive-s3.mjs) stored a task and served its file back');
+    });
+  } finally {
+    await s3.stop();
+  }
 } finally {
   collector.close();
   await Promise.all(simulators.map((simulator) => simulator.close()));

@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Dispatcher } from 'undici';
 import type { Config } from './settings/schema.js';
+import { createArchive, type Archive } from './archive/index.js';
 import type { ResolveHostname } from './content/address-guard.js';
 import { ContentProxy } from './content/proxy.js';
 import { Metrics } from './metrics.js';
@@ -45,12 +46,16 @@ export interface AppDeps {
   metrics?: Metrics;
   /** How result-file hosts are resolved (tests answer names themselves; default: the system resolver). */
   resolveHostname?: ResolveHostname;
+  /** The result archive's wall clock (tests move it past a retention); default Date.now. */
+  archiveClock?: () => number;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     taskService: TaskService;
     metrics: Metrics;
+    /** Undefined when TASKGATE_ARCHIVE is unset. */
+    archive: Archive | undefined;
   }
 }
 
@@ -105,16 +110,26 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const tracer = tracing?.tracer;
   const clients = buildClients(config, deps.providers ?? PROVIDERS, upstreamObserver(app, metrics), deps.dispatcher, tracer);
   await app.register(fleet, { config, metrics });
-  const service = new TaskService(config, clients, metrics, app.taskStore, tracer);
   const content = new ContentProxy({
     timeoutMs: config.upstreamTimeoutMs,
     allowHosts: config.content.allowHosts,
     providerOrigins: [...clients.values()].flatMap((client) => client.origins),
     resolveHostname: deps.resolveHostname,
   });
+  const archive = await createArchive(config, { content, clients, taskStore: app.taskStore, registry: metrics.registry, log: app.log, now: deps.archiveClock });
+  const service = new TaskService(config, clients, metrics, app.taskStore, tracer, archive);
+  archive?.attach({
+    fetch: (client, nativeId) => service.lookup.fetch(client, nativeId),
+    refresh: async (client, nativeId) => {
+      await service.lookup.forget(client, nativeId);
+      return service.lookup.fetch(client, nativeId);
+    },
+  });
   await app.register(webhooks, { config, service, metrics, taskStore: app.taskStore, resolveHostname: deps.resolveHostname, userAgent: `taskgate/${VERSION}` });
   app.decorate('taskService', service);
   app.decorate('metrics', metrics);
+  app.decorate('archive', archive);
+  if (archive !== undefined) app.addHook('onReady', async () => archive.start());
   for (const [name, client] of clients) metrics.watchCircuit(name, () => client.circuitState);
   metrics.waitersMax.set(config.waiters.max);
 
@@ -128,12 +143,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     shutdownGraceMs: config.shutdownGraceMs,
     drain: () => service.drain(),
     release: async () => {
+      // Copies in progress stop first: they use the content pools.
+      await archive?.close();
       await Promise.all([...[...clients.values()].map((client) => client.close()), content.close()]);
     },
   });
   await app.register(docs, { version: VERSION });
   await app.register(cors, { origins: config.corsOrigins });
-  await app.register(taskApi, { config, service, content, metrics, store: app.taskStore, tracer, webhooks: app.webhooks, version: VERSION });
+  await app.register(taskApi, { config, service, content, archive, metrics, store: app.taskStore, tracer, webhooks: app.webhooks, version: VERSION });
   await app.register(operationRoutes, { clients, metrics });
   await app.register(problemRoutes);
   return app;

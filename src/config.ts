@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
+import { ARCHIVE_ENV_SETTINGS } from './archive/settings.js';
 import { PROVIDERS } from './providers/index.js';
 import type { ProviderDefinition } from './providers/types.js';
 import type { EnvKind, EnvSetting } from './settings/primitives.js';
@@ -78,6 +79,7 @@ function envSettings(providers: readonly ProviderDefinition[]): EnvSetting[] {
     { variable: 'REDIS_URL', path: ['redis', 'url'], kind: 'text' },
     { variable: 'TASKGATE_REDIS_PREFIX', path: ['redis', 'prefix'], kind: 'text' },
     ...TRACING_ENV_SETTINGS,
+    ...ARCHIVE_ENV_SETTINGS,
     ...providers.flatMap((definition): EnvSetting[] => [
       ...definition.credentials.map((spec): EnvSetting => ({ variable: spec.env, path: ['providers', definition.name, spec.setting], kind: 'text' })),
       { variable: baseUrlVariable(definition), path: ['providers', definition.name, 'baseUrl'], kind: 'text' },
@@ -155,6 +157,9 @@ export function loadConfig(
       throw new ConfigError(`${setting.variable}: ${(error as Error).message}`);
     }
     setPath(settings, setting.path, value);
+    // A later variable of the same setting wins (AWS_ENDPOINT_URL_S3 over AWS_ENDPOINT_URL), and is the one named.
+    const replaced = fromEnv.findIndex((earlier) => earlier.path.join('.') === setting.path.join('.'));
+    if (replaced !== -1) fromEnv.splice(replaced, 1);
     fromEnv.push(setting);
   }
   const parsed = configSchema(providers).safeParse(settings);

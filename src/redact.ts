@@ -28,13 +28,14 @@ export class SecretRedactor {
     this.secrets = [...this.configured].sort((left, right) => right.length - left.length);
   }
 
-  /** Every client key and every secret credential of every provider of this configuration. */
+  /** Every client key, every secret credential of every provider, and the S3 archive's secret key and session token. */
   static fromConfig(config: Config, providers: readonly ProviderDefinition[]): SecretRedactor {
     const credentials = providers.flatMap((definition) => {
       const values = config.providers[definition.name]?.credentials;
       return definition.credentials.filter((spec) => spec.secret).map((spec) => values?.[spec.setting]);
     });
-    return new SecretRedactor([...config.apiKeys, ...credentials]);
+    const { secretAccessKey, sessionToken } = config.archive.s3;
+    return new SecretRedactor([...config.apiKeys, ...credentials, secretAccessKey, sessionToken]);
   }
 
   /** A secret learned at run time (a minted token): redacted from now on, like the configured ones. */

@@ -13,7 +13,23 @@ import { LogSink } from './log-sink.js';
 import { Metrics } from './metrics.js';
 import { PROVIDERS } from './providers/index.js';
 
-const REDACTED_PATHS = ['req.headers.authorization', 'headers.authorization', '*.apiKey', '*.apiKeys', '*.credentials', 'config.providers.*.credentials'];
+const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'headers.authorization',
+  '*.apiKey',
+  '*.apiKeys',
+  '*.credentials',
+  'config.providers.*.credentials',
+  // The S3 archive's secrets, wherever its settings could be logged.
+  'secretAccessKey',
+  'sessionToken',
+  '*.secretAccessKey',
+  '*.sessionToken',
+  '*.s3.secretAccessKey',
+  '*.s3.sessionToken',
+  'config.archive.s3.secretAccessKey',
+  'config.archive.s3.sessionToken',
+];
 /** After a clean shutdown, how long queued log lines may take to reach stdout. */
 const LOG_DRAIN_MS = 500;
 /**

@@ -20,7 +20,8 @@ import { REPO_ROOT } from './hardening/support.js';
 const KNOWN_VARIABLES = new Set([
   'PORT', 'HOST', 'LOG_LEVEL', 'TASKGATE_API_KEYS', 'TASKGATE_CORS_ORIGINS', 'UPSTREAM_TIMEOUT_MS', 'TASKGATE_RATE_LIMIT',
   'CIRCUIT_FAILURE_THRESHOLD', 'CIRCUIT_OPEN_MS', 'TASKGATE_CONFIG', 'TASKGATE_PUBLIC_URL', 'TASKGATE_LINK_SECRET',
-  'TASKGATE_WEBHOOK_SECRET', 'REDIS_URL', 'TASKGATE_REDIS_PREFIX',
+  'TASKGATE_WEBHOOK_SECRET', 'REDIS_URL', 'TASKGATE_REDIS_PREFIX', 'TASKGATE_ARCHIVE',
+  'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3',
   ...PROVIDERS.flatMap((provider) => [
     ...provider.credentials.map((spec) => spec.env),
     baseUrlVariable(provider),
@@ -131,6 +132,27 @@ test("the replicas' environment names only variables the gateway reads and boots
       `${name}: stop_grace_period must outlast shutdownDelayMs + shutdownGraceMs, or Docker kills the drain`,
     );
   }
+});
+
+test('the replicas share one result archive: a named volume at the folder TASKGATE_ARCHIVE names, writable by the image\'s user', () => {
+  const raw = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { volumes?: Record<string, unknown> };
+  const folders = new Set<string>();
+  for (const [name, service] of replicas) {
+    const archive = loadConfig({ TASKGATE_ARCHIVE: service.environment!['TASKGATE_ARCHIVE']! }).archive.url;
+    assert.equal(archive?.kind, 'file', `${name} archives to a folder`);
+    const directory = archive.kind === 'file' ? archive.directory : '';
+    folders.add(directory);
+    const mount = (service.volumes ?? []).map((volume) => volume.split(':')).find(([, target]) => target === directory);
+    assert.ok(mount, `${name} mounts a volume at ${directory}`);
+    assert.ok(raw.volumes !== undefined && Object.hasOwn(raw.volumes, mount[0]!), `${name} mounts the named volume "${mount[0]}", declared at the top level`);
+    assert.notEqual(mount[2], 'ro', 'the archive is written');
+  }
+  assert.equal(folders.size, 1, 'every replica archives to the same folder');
+  const [folder] = folders;
+  // A new named volume takes the ownership of the image's folder: the runtime stage makes it the node user's.
+  const runtime = dockerfile.slice(dockerfile.search(/^FROM\s+\S+\s+AS\s+runtime$/m));
+  assert.match(runtime, new RegExp(`^RUN mkdir -p ${folder} && chown node:node ${folder}$`, 'm'));
+  assert.ok(runtime.indexOf(`chown node:node ${folder}`) < runtime.indexOf('USER node'), 'made before the image drops to the node user');
 });
 
 test('no top-level configs or secrets: podman-compose 1.0 drops inline ones, so files are bind-mounted', () => {

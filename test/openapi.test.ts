@@ -94,7 +94,12 @@ test('every example in the spec is valid against its own schema', async () => {
   const getTask = spec.spec.paths['/tasks/{id}']!.get!.responses['200']!.content!['application/json'] as { examples: Record<string, { value: { status: string } }> };
   assert.deepEqual(
     Object.values(getTask.examples).map((example) => example.value.status),
-    ['in_progress', 'succeeded', 'failed'],
+    ['in_progress', 'succeeded', 'succeeded', 'failed'],
+  );
+  // One succeeded example is of a gateway with the result archive on: gateway URLs, archived_at set.
+  assert.deepEqual(
+    Object.values(getTask.examples).map((example) => (example.value as { archived_at?: string | null }).archived_at !== null),
+    [false, false, true, false],
   );
 });
 

@@ -3,6 +3,7 @@
  * A new scenario (fleet mode, webhooks, …) is one file exporting a `defineScenario(…)`
  * (see scenario.ts: how it runs, its summary rows, its section) and one line here.
  */
+import { archiveScenario } from './archive.js';
 import { cachedScenario } from './cached.js';
 import { contentScenario } from './content.js';
 import { fleetScenario } from './fleet.js';
@@ -22,4 +23,5 @@ export const SCENARIOS: readonly ListedScenario[] = [
   startupScenario,
   fleetScenario,
   webhooksScenario,
+  archiveScenario,
 ];

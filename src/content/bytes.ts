@@ -1,11 +1,11 @@
 /**
- * A result file the gateway holds itself (inline media a provider sent in its answer),
- * answered with the same HTTP semantics as a proxied one: `Range` (one range; several, or
- * one that does not parse, get the whole file), `If-Range` against a strong ETag, HEAD,
- * 416 for a range past the end.
+ * A result file the gateway holds itself (inline media a provider sent in its answer, or a
+ * file of the result archive), answered with the same HTTP semantics as a proxied one:
+ * `Range` (one range; several, or one that does not parse, get the whole file), `If-Range`
+ * against a strong ETag (or the Last-Modified date), HEAD, 416 for a range past the end.
  */
 import { hash } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import { Readable, type Writable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { ContentBody, ContentFetch, ContentUpstream } from './proxy.js';
 
@@ -31,7 +31,7 @@ export function byteRange(header: string | undefined, size: number): { first: nu
 class BufferBody implements ContentBody {
   constructor(private readonly bytes: Buffer) {}
 
-  sendTo(sink: ServerResponse, onClosed: (bytes: number, complete: boolean) => void): void {
+  sendTo(sink: Writable, onClosed: (bytes: number, complete: boolean) => void): void {
     sink.once('close', () => onClosed(sink.writableFinished ? this.bytes.length : 0, sink.writableFinished));
     sink.end(this.bytes);
   }
@@ -39,27 +39,102 @@ class BufferBody implements ContentBody {
   discard(): void {}
 }
 
-/** The answer for `bytes` of this type, for the client's method, range and validator. */
-export function bufferContent(provider: string, bytes: Buffer, contentType: string, fetch: Pick<ContentFetch, 'method' | 'range' | 'ifRange'>): ContentUpstream {
-  const etag = `"${hash('sha256', bytes, 'base64url')}"`;
-  const headers: Record<string, string> = { 'content-type': contentType, 'accept-ranges': 'bytes', etag };
-  // HEAD describes the whole file; a range is honoured only while the validator still matches.
-  const wanted = fetch.method === 'GET' && (fetch.ifRange === undefined || fetch.ifRange === etag) ? fetch.range : undefined;
-  const range = byteRange(wanted, bytes.length);
+/** A body read from a stream (a stored file), with backpressure; the stream is closed when the sink is. */
+class StreamBody implements ContentBody {
+  private failure: Error | undefined;
+
+  constructor(private readonly source: Readable) {
+    // Until sendTo(), an error has nowhere to go but here; after, it cuts the sink.
+    source.on('error', (error) => (this.failure = error));
+  }
+
+  sendTo(sink: Writable, onClosed: (bytes: number, complete: boolean) => void): void {
+    if (this.failure !== undefined || this.source.destroyed) {
+      sink.once('close', () => onClosed(0, false));
+      sink.destroy(this.failure ?? new Error('the stored file closed before it was read'));
+      return;
+    }
+    let sent = 0;
+    let ended = false;
+    this.source.on('data', (chunk: Buffer) => {
+      sent += chunk.length;
+      if (!sink.write(chunk)) this.source.pause();
+    });
+    sink.on('drain', () => this.source.resume());
+    this.source.once('end', () => {
+      ended = true;
+      sink.end();
+    });
+    this.source.once('error', (error) => sink.destroy(error));
+    sink.once('close', () => {
+      if (!ended) this.source.destroy();
+      onClosed(sent, ended && sink.writableFinished);
+    });
+  }
+
+  discard(): void {
+    this.source.destroy();
+  }
+}
+
+/** A file the gateway can answer with ranges itself: its size, type and validators. */
+export interface HeldFile {
+  size: number;
+  contentType: string;
+  /** Strong. */
+  etag: string;
+  /** An HTTP date, when known. */
+  lastModified?: string;
+}
+
+/**
+ * The status, headers and byte range of the answer for `file` to the client's method,
+ * range and validator (HEAD describes the whole file; a range is honoured only while
+ * `If-Range` still matches); a range past the end is a 416.
+ */
+function plan(provider: string, file: HeldFile, fetch: Pick<ContentFetch, 'method' | 'range' | 'ifRange'>) {
+  const headers: Record<string, string> = { 'content-type': file.contentType, 'accept-ranges': 'bytes', etag: file.etag };
+  if (file.lastModified !== undefined) headers['last-modified'] = file.lastModified;
+  const unchanged = fetch.ifRange === undefined || fetch.ifRange === file.etag || (file.lastModified !== undefined && fetch.ifRange === file.lastModified);
+  const range = byteRange(fetch.method === 'GET' && unchanged ? fetch.range : undefined, file.size);
   if (range === 'unsatisfiable') {
     throw new GatewayError('invalid_request', {
       status: 416,
       provider,
       detail: 'The requested range is not in the file.',
-      headers: { 'content-range': `bytes */${bytes.length}` },
+      headers: { 'content-range': `bytes */${file.size}` },
     });
   }
   if (range === undefined) {
-    headers['content-length'] = String(bytes.length);
-    return { statusCode: 200, headers, body: fetch.method === 'HEAD' ? null : new BufferBody(bytes) };
+    headers['content-length'] = String(file.size);
+    return { statusCode: 200, headers, range };
   }
-  const slice = bytes.subarray(range.first, range.last + 1);
-  headers['content-length'] = String(slice.length);
-  headers['content-range'] = `bytes ${range.first}-${range.last}/${bytes.length}`;
-  return { statusCode: 206, headers, body: new BufferBody(slice) };
+  headers['content-length'] = String(range.last - range.first + 1);
+  headers['content-range'] = `bytes ${range.first}-${range.last}/${file.size}`;
+  return { statusCode: 206, headers, range };
+}
+
+/** The answer for `bytes` of this type, for the client's method, range and validator. */
+export function bufferContent(provider: string, bytes: Buffer, contentType: string, fetch: Pick<ContentFetch, 'method' | 'range' | 'ifRange'>): ContentUpstream {
+  const etag = `"${hash('sha256', bytes, 'base64url')}"`;
+  const { statusCode, headers, range } = plan(provider, { size: bytes.length, contentType, etag }, fetch);
+  if (fetch.method === 'HEAD') return { statusCode, headers, body: null };
+  return { statusCode, headers, body: new BufferBody(range === undefined ? bytes : bytes.subarray(range.first, range.last + 1)) };
+}
+
+/**
+ * The answer for a stored file: only the bytes the answer needs are opened (`open` gets
+ * the range, so a store that can read a range reads no more), and nothing for HEAD.
+ */
+export async function storedContent(
+  provider: string,
+  file: HeldFile,
+  fetch: Pick<ContentFetch, 'method' | 'range' | 'ifRange'>,
+  open: (range: { first: number; last: number } | undefined) => Promise<Readable>,
+): Promise<ContentUpstream> {
+  const { statusCode, headers, range } = plan(provider, file, fetch);
+  if (fetch.method === 'HEAD') return { statusCode, headers, body: null };
+  // An empty file has no range to ask for.
+  const body = file.size === 0 ? Readable.from([]) : await open(range);
+  return { statusCode, headers, body: new StreamBody(body) };
 }

@@ -5,7 +5,7 @@
  * fetch through the address guard, on pools of its own so downloads never starve status
  * calls.
  */
-import type { ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
 import { pathAsWritten } from '../uri.js';
@@ -36,17 +36,21 @@ export interface ContentFetch {
   /** The client's `Range` and `If-Range`, already checked for shape. */
   range: string | undefined;
   ifRange: string | undefined;
-  /** The client's answer: when the client goes away (before or during the transfer), the upstream transfer stops with it. */
-  answer: ServerResponse;
+  /**
+   * Where the bytes go: the client's answer, or the archive's upload. When it closes (the
+   * client went away, the upload failed) before or during the transfer, the upstream
+   * transfer stops with it.
+   */
+  answer: Writable;
 }
 
 /** A body still to be sent to the client. */
 export interface ContentBody {
   /**
-   * Sends the rest of the body into the client's answer (its headers already set);
-   * `onClosed` hears, once the answer is closed, the bytes sent and whether the body was whole.
+   * Sends the rest of the body into the sink (the client's answer, its headers already
+   * set); `onClosed` hears, once the sink is closed, the bytes sent and whether the body was whole.
    */
-  sendTo(sink: ServerResponse, onClosed: (bytes: number, complete: boolean) => void): void;
+  sendTo(sink: Writable, onClosed: (bytes: number, complete: boolean) => void): void;
   /** Reads the body away and drops it (a redirect's, a refusal's). */
   discard(): void;
 }
@@ -84,7 +88,7 @@ export class UpstreamBody implements Dispatcher.DispatchHandler, ContentBody {
   private settleStarted!: { resolve: (value: { statusCode: number; headers: Dispatcher.ResponseData['headers'] }) => void; reject: (error: unknown) => void };
   private isStarted = false;
   private controller: Dispatcher.DispatchController | undefined;
-  private sink: ServerResponse | undefined;
+  private sink: Writable | undefined;
   /** Chunks that came before the sink did: at most what one socket read held. */
   private early: Buffer[] = [];
   private ended = false;
@@ -93,7 +97,7 @@ export class UpstreamBody implements Dispatcher.DispatchHandler, ContentBody {
   private bytes = 0;
   private onClosed: ((bytes: number, complete: boolean) => void) | undefined;
 
-  constructor(private readonly client: ServerResponse) {
+  constructor(private readonly client: Writable) {
     this.started = new Promise((resolve, reject) => {
       this.settleStarted = { resolve, reject };
     });
@@ -143,7 +147,7 @@ export class UpstreamBody implements Dispatcher.DispatchHandler, ContentBody {
    * Streams the rest of the body into the client's answer (its headers already set);
    * `onClosed` hears, once the answer is closed, the bytes sent and whether the body was whole.
    */
-  sendTo(sink: ServerResponse, onClosed: (bytes: number, complete: boolean) => void): void {
+  sendTo(sink: Writable, onClosed: (bytes: number, complete: boolean) => void): void {
     this.sink = sink;
     this.onClosed = onClosed;
     sink.on('drain', () => this.controller?.resume());

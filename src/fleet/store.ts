@@ -8,11 +8,19 @@ import type { FastifyRateLimitOptions } from '@fastify/rate-limit';
 import type { TaskState } from '../providers/types.js';
 import type { SharedError } from './single-flight.js';
 
+/** When the result archive stored every output of a task, and until when it keeps them (RFC 3339; null: for good). */
+export interface ArchivedCopy {
+  at: string;
+  expiresAt: string | null;
+}
+
 /** A provider's answer and when it arrived: what reuse windows and countdowns are measured from. */
 export interface Observation {
   state: TaskState;
   /** Epoch milliseconds when the provider's answer arrived. */
   fetchedAt: number;
+  /** Set once the result archive holds every output (src/archive/). */
+  archived?: ArchivedCopy;
 }
 
 /** A cache whose first layer is in this process (its only layer when in-process). */

@@ -11,7 +11,7 @@ import { SharedErrorSchema, type FlightCodec } from './single-flight.js';
 import type { MessageCodec } from './leader-loop.js';
 import type { Observation, PollMessage } from './store.js';
 
-const { id: _id, provider: _provider, poll_after_ms: _pollAfter, content_url: _contentUrl, outputs: _outputs, ...stateFields } = TaskSchema.shape;
+const { id: _id, provider: _provider, poll_after_ms: _pollAfter, content_url: _contentUrl, outputs: _outputs, archived_at: _archivedAt, ...stateFields } = TaskSchema.shape;
 
 export const TaskStateSchema: z.ZodType<TaskState> = z.object({
   ...stateFields,
@@ -20,7 +20,11 @@ export const TaskStateSchema: z.ZodType<TaskState> = z.object({
   filesRemoved: z.literal(true).optional(),
 });
 
-export const ObservationSchema: z.ZodType<Observation> = z.object({ state: TaskStateSchema, fetchedAt: z.number().finite() });
+export const ObservationSchema: z.ZodType<Observation> = z.object({
+  state: TaskStateSchema,
+  fetchedAt: z.number().finite(),
+  archived: z.object({ at: z.string(), expiresAt: z.string().nullable() }).optional(),
+});
 
 const PollMessageSchema: z.ZodType<PollMessage> = z.union([
   z.object({ observation: ObservationSchema }),

@@ -11,6 +11,7 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import { ClientKeys, FailedAuthThrottle } from '../auth.js';
 import { clientIdentity } from '../client-identity.js';
 import type { Config } from '../settings/schema.js';
+import type { Archive } from '../archive/index.js';
 import type { ContentProxy } from '../content/proxy.js';
 import { GatewayError } from '../errors.js';
 import type { TaskStore } from '../fleet/store.js';
@@ -44,6 +45,8 @@ export interface TaskApiOptions {
   config: Config;
   service: TaskService;
   content: ContentProxy;
+  /** Undefined when the result archive is off. */
+  archive: Archive | undefined;
   metrics: Metrics;
   /** Decides where rate-limit counts live: this process, or the fleet. */
   store: TaskStore;
@@ -102,7 +105,7 @@ async function registerRateLimit(api: FastifyInstance, perMinute: number, store:
   });
 }
 
-const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store, tracer, webhooks, version }) => {
+const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, archive, metrics, store, tracer, webhooks, version }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
   const links = new LinkSigner(config.linkSecret, clientKeys);
   const throttle = new FailedAuthThrottle(config.authFailuresPerMinute);
@@ -152,7 +155,7 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
   await api.register(taskRoutes, { service, views, terminalMaxAgeSeconds: config.terminalMaxAgeSeconds });
   await api.register(batchRoutes, { service, views, maxConcurrentLookups: config.batch.maxConcurrentLookups, budgetMs: config.upstreamTimeoutMs });
   await api.register(eventRoutes, { service, views, keepAliveMs: config.waiters.keepAliveMs });
-  await api.register(contentRoutes, { service, content, metrics, tracer });
+  await api.register(contentRoutes, { service, content, archive, metrics, tracer });
   await api.register(linkRoutes, { service, views, links });
   await api.register(webhookRoutes, { service, views, webhooks, clientOf: clientIdentity(clientKeys) });
   await api.register(mcpRoutes, { service, views, links, version });

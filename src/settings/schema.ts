@@ -4,6 +4,7 @@
  * frozen Config, is passed in to whatever needs it.
  */
 import { z } from 'zod';
+import { archiveSettingsSchema } from '../archive/settings.js';
 import { allowHostsSchema } from '../content/address-guard.js';
 import type { ProviderDefinition, ProviderSettings } from '../providers/types.js';
 import { defaultRoutes, RoutingRuleSchema } from '../routing.js';
@@ -253,6 +254,8 @@ export function configSchema(providers: readonly ProviderDefinition[]) {
         })
         .strict()
         .prefault({}),
+      /** The result archive (TASKGATE_ARCHIVE): every result file and finished task kept; no url: off. */
+      archive: archiveSettingsSchema,
       maxUpstreamBodyBytes: positiveNumber.default(1024 * 1024),
       upstreamRetries: wholeNumber.default(2),
       tracing: tracingSettingsSchema(),

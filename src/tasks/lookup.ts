@@ -7,6 +7,7 @@
  * business: this process, or the fleet (src/fleet/store.ts).
  */
 import type { Config } from '../settings/schema.js';
+import type { ArchiveHooks } from '../archive/archive.js';
 import { GatewayError } from '../errors.js';
 import { decodeGatewayError, encodeGatewayError } from '../fleet/gateway-errors.js';
 import type { Observation, TaskStore } from '../fleet/store.js';
@@ -55,6 +56,8 @@ export class TaskLookup {
     private readonly store: TaskStore,
     /** When tracing is on: a span per fetch saying how it was answered. */
     private readonly tracer?: Tracer,
+    /** When the result archive is on: it sees every fresh answer, and answers for tasks their provider forgot. */
+    private readonly archive?: ArchiveHooks,
   ) {}
 
   /** Finds the task for a resolved route: at its one candidate, or at whichever candidate has it. */
@@ -101,8 +104,12 @@ export class TaskLookup {
    * come through here too, so their calls are shared with plain GETs).
    */
   fetch(client: ProviderClient, nativeId: string): Promise<Observation> {
-    if (this.tracer === undefined) return this.fetchOnce(client, nativeId);
-    return traceLookup(this.tracer, client.name, nativeId, (answeredBy) => this.fetchOnce(client, nativeId, answeredBy));
+    const found =
+      this.tracer === undefined
+        ? this.fetchOnce(client, nativeId)
+        : traceLookup(this.tracer, client.name, nativeId, (answeredBy) => this.fetchOnce(client, nativeId, answeredBy));
+    const { archive } = this;
+    return archive === undefined ? found : found.catch((error: unknown) => archive.recover(client, nativeId, error));
   }
 
   /** fetch() itself; `answeredBy` hears how (a cache, another call in flight, or a new call). */
@@ -210,7 +217,8 @@ export class TaskLookup {
       if (isNotFound(error)) this.rememberNotFound(key, error, 'everywhere');
       throw error;
     }
-    const observation = { state, fetchedAt: Date.now() };
+    let observation: Observation = { state, fetchedAt: Date.now() };
+    if (this.archive !== undefined) observation = await this.archive.observed(client, nativeId, observation);
     // Not awaited: a shared write is sent before the flight's outcome, so no replica sees one without the other.
     if (isTerminal(state.status)) {
       const ttlMs = this.terminalTtl(state, observation.fetchedAt);

@@ -6,6 +6,7 @@
  * running task only has its `poll_after_ms` countdown written into that rendering.
  */
 import { hash } from 'node:crypto';
+import type { ArchivedCopy } from '../fleet/store.js';
 import type { ProviderClient } from '../providers/client.js';
 import type { TaskState } from '../providers/types.js';
 import { isTerminal, serializeTask, type Task, type TaskOutput } from '../../schemas/task.js';
@@ -37,6 +38,8 @@ export interface TaskSnapshot {
   state: TaskState;
   /** Epoch ms when the provider's answer arrived (reused answers are older than their request). */
   fetchedAt: number;
+  /** Set once the result archive holds every output. */
+  archived?: ArchivedCopy;
 }
 
 /**
@@ -68,12 +71,15 @@ export function contentUrl(context: ViewContext, id: string, output?: number): s
 /**
  * Every URL handed out works for the client: a private file (on the provider's own origin,
  * needing our credentials, or not a URL at all) is given as the gateway's content URL.
+ * With the result archive on, every file of a succeeded task is: its URL never changes,
+ * whether the archive or the provider serves it.
  */
-function clientOutputs(snapshot: TaskSnapshot, context: ViewContext): TaskOutput[] {
-  const { outputs } = snapshot.state;
-  if (!outputs.some((output) => output.private === true)) return outputs;
+function clientOutputs(snapshot: TaskSnapshot, context: ViewContext, archiveOn: boolean): TaskOutput[] {
+  const { outputs, status } = snapshot.state;
+  const allOurs = archiveOn && status === 'succeeded';
+  if (!allOurs && !outputs.some((output) => output.private === true)) return outputs;
   return outputs.map((output, index) =>
-    output.private === true ? { type: output.type, url: contentUrl(context, snapshot.id, index) } : output,
+    allOurs || output.private === true ? { type: output.type, url: contentUrl(context, snapshot.id, index) } : output,
   );
 }
 
@@ -85,9 +91,10 @@ function clientUrl(snapshot: TaskSnapshot, outputs: readonly TaskOutput[], conte
   return primary === -1 ? state.url : (outputs[primary]?.url ?? null);
 }
 
-export function toTask(snapshot: TaskSnapshot, context: ViewContext): Task {
-  const { id, client, state } = snapshot;
-  const outputs = clientOutputs(snapshot, context);
+/** `archiveOn`: the result archive is on (TASKGATE_ARCHIVE), so every result URL is the gateway's. */
+export function toTask(snapshot: TaskSnapshot, context: ViewContext, archiveOn = false): Task {
+  const { id, client, state, archived } = snapshot;
+  const outputs = clientOutputs(snapshot, context, archiveOn);
   const succeeded = state.status === 'succeeded';
   return {
     id,
@@ -104,15 +111,16 @@ export function toTask(snapshot: TaskSnapshot, context: ViewContext): Task {
     completed_at: state.completed_at,
     poll_after_ms: isTerminal(state.status) ? null : cadenceOf(client, state),
     content_url: succeeded ? contentUrl(context, id) : null,
-    expires_at: state.expires_at,
+    expires_at: archived === undefined ? state.expires_at : archived.expiresAt,
+    archived_at: archived?.at ?? null,
   };
 }
 
 /** Renderings kept per state; more than this many ids/origins/tokens for one state is unusual. */
 const MAX_RENDERINGS_PER_STATE = 8;
 
-function renderOnce(snapshot: TaskSnapshot, context: ViewContext): Rendering {
-  const task = toTask(snapshot, context);
+function renderOnce(snapshot: TaskSnapshot, context: ViewContext, archiveOn: boolean): Rendering {
+  const task = toTask(snapshot, context, archiveOn);
   const json = serializeTask(task);
   if (task.poll_after_ms === null) return { task, json, etag: etagOf(json) };
   // JSON escapes every quote inside a string value, so the key's text appears once: as the key.
@@ -124,6 +132,9 @@ function renderOnce(snapshot: TaskSnapshot, context: ViewContext): Rendering {
 export class TaskRenderer {
   private readonly renderings = new WeakMap<TaskState, Map<string, Rendering>>();
 
+  /** `archiveOn`: the result archive is on, so a succeeded task's files are all given as gateway URLs. */
+  constructor(private readonly archiveOn = false) {}
+
   render(snapshot: TaskSnapshot, context: ViewContext, now: number = Date.now()): RenderedTask {
     const rendered = this.rendering(snapshot, context);
     if (rendered.head === undefined || rendered.tail === undefined) return rendered;
@@ -134,11 +145,12 @@ export class TaskRenderer {
   }
 
   private rendering(snapshot: TaskSnapshot, context: ViewContext): Rendering {
-    const key = `${snapshot.client.name}\n${snapshot.id}\n${context.origin}\n${context.token ?? ''}`;
+    // An archived copy of a state renders differently (archived_at, expires_at) from the state itself.
+    const key = `${snapshot.client.name}\n${snapshot.id}\n${context.origin}\n${context.token ?? ''}\n${snapshot.archived?.at ?? ''}`;
     let known = this.renderings.get(snapshot.state);
     const cached = known?.get(key);
     if (cached !== undefined) return cached;
-    const rendered = renderOnce(snapshot, context);
+    const rendered = renderOnce(snapshot, context, this.archiveOn);
     if (known === undefined) {
       known = new Map();
       this.renderings.set(snapshot.state, known);

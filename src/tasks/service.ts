@@ -3,6 +3,7 @@
  * it, and render what was found.
  */
 import type { Config } from '../settings/schema.js';
+import type { ArchiveHooks } from '../archive/archive.js';
 import type { GatewayError } from '../errors.js';
 import type { Observation, TaskStore } from '../fleet/store.js';
 import type { Metrics } from '../metrics.js';
@@ -30,18 +31,21 @@ export interface TaskStream {
 }
 
 function snapshotOf(id: string, client: ProviderClient, nativeId: string, observation: Observation): TaskSnapshot {
-  return { id, client, nativeId, state: observation.state, fetchedAt: observation.fetchedAt };
+  const snapshot: TaskSnapshot = { id, client, nativeId, state: observation.state, fetchedAt: observation.fetchedAt };
+  if (observation.archived !== undefined) snapshot.archived = observation.archived;
+  return snapshot;
 }
 
 export class TaskService {
   readonly router: Router;
   readonly lookup: TaskLookup;
   readonly watcher: TaskWatcher;
-  private readonly renderer = new TaskRenderer();
+  private readonly renderer: TaskRenderer;
 
-  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore, tracer?: Tracer) {
+  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore, tracer?: Tracer, archive?: ArchiveHooks) {
     this.router = new Router(config.routes, new Map([...clients].map(([name, client]) => [name, client.definition])));
-    this.lookup = new TaskLookup(config, clients, metrics, store, tracer);
+    this.lookup = new TaskLookup(config, clients, metrics, store, tracer, archive);
+    this.renderer = new TaskRenderer(archive !== undefined);
     this.watcher = new TaskWatcher(this.lookup, store, metrics, config.waiters.max, tracer);
   }
 

@@ -32,6 +32,7 @@ test('lint: the runtime stage copies only the bundle and what it loads, runs as 
       'COPY --from=build /app/dist/taskgate.mjs ./taskgate.mjs',
       'COPY --from=build /app/dist/taskgate-server.mjs ./taskgate-server.mjs',
       'COPY --from=build /app/dist/tracing-sdk.mjs ./tracing-sdk.mjs',
+      'COPY --from=build /app/dist/archive-s3.mjs ./archive-s3.mjs',
       'COPY --from=build /app/dist/runtime/node_modules ./node_modules',
     ],
   );

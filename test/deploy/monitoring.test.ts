@@ -3,8 +3,9 @@
  * (deploy/prometheus/alerts.yml) against a running gateway, so neither can rot: every
  * metric they name is in a live /metrics answer, the rules pass promtool's check and unit
  * tests, and a real Prometheus scraping the gateway answers every panel's query with data.
- * The gateway runs the way every metric exists: fleet mode on its own redis-server, and
- * webhooks on, delivered to a real receiver on loopback.
+ * The gateway runs the way every metric exists: fleet mode on its own redis-server,
+ * webhooks on, delivered to a real receiver on loopback, and the result archive on, in a
+ * temporary folder.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -132,10 +133,12 @@ async function exercise(): Promise<void> {
 before(async () => {
   const redis = await startRedis();
   closers.push(() => redis.stop());
+  const archive = mkdtempSync(join(tmpdir(), 'taskgate-monitoring-archive-'));
+  closers.push(() => rmSync(archive, { recursive: true, force: true }));
   receiver = await startReceiver(closable);
   receiver.respond('/failing', () => 500);
   stack = await startStack(closable, {
-    env: { REDIS_URL: redis.url, TASKGATE_WEBHOOK_SECRET: newWebhookSecret() },
+    env: { REDIS_URL: redis.url, TASKGATE_WEBHOOK_SECRET: newWebhookSecret(), TASKGATE_ARCHIVE: `file://${archive}` },
     configure: (config) => ({
       ...config,
       webhooks: { ...config.webhooks, allowHosts: parseAllowHosts([`127.0.0.1:${receiver.port}`]), retryDelaysMs: [WEBHOOK_RETRY_DELAY_MS] },

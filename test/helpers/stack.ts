@@ -38,6 +38,8 @@ export interface StackOptions {
   timeScale?: number;
   /** Leave these providers without a key. */
   unconfigured?: ProviderName[];
+  /** The result archive's clock (retention tests move it). */
+  archiveClock?: () => number;
 }
 
 type Closable = { after(fn: () => Promise<void> | void): void };
@@ -88,7 +90,7 @@ export async function startStack(t: TestContext | Closable, options: StackOption
   const { simulators, env, close } = await launchSimulators(options);
   const parsed = loadConfig({ ...env, ...options.env });
   const config = options.configure ? options.configure(parsed) : parsed;
-  const app = await buildApp(config, { logger: false });
+  const app = await buildApp(config, { logger: false, archiveClock: options.archiveClock });
   t.after(async () => {
     await app.close();
     await close();

@@ -24,7 +24,7 @@ const UPSTREAM_CODES: ReadonlySet<ProblemCode> = new Set<ProblemCode>([
   'upstream_error',
   'upstream_invalid_response',
 ]);
-const TaskStateSchema = TaskSchema.omit({ id: true, provider: true, poll_after_ms: true, content_url: true }).strict();
+const TaskStateSchema = TaskSchema.omit({ id: true, provider: true, poll_after_ms: true, content_url: true, archived_at: true }).strict();
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 const NUM_RUNS = 400;
 

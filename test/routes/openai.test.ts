@@ -53,6 +53,7 @@ test('variant 1 (OpenAI) running: progress, no files yet, poll_after_ms from ope
       poll_after_ms: 2000,
       content_url: null,
       expires_at: null,
+      archived_at: null,
     },
   );
   assert.match(task.created_at ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
