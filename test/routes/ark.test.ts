@@ -100,6 +100,7 @@ test('a task followed from running to succeeded; its signed link handed out and 
     poll_after_ms: 5000,
     content_url: null,
     expires_at: null,
+    archived_at: null,
   });
   assert.match(runningTask.created_at ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
 

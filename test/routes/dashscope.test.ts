@@ -107,6 +107,7 @@ test('a task followed to succeeded: its CDN video handed out as it is, expires_a
       poll_after_ms: null,
       content_url: gatewayContent(id),
       expires_at: new Date(expires * 1000).toISOString().replace('.000Z', 'Z'),
+      archived_at: null,
     },
   );
   // The simulator's China-time strings come back as the UTC instants they were written from.

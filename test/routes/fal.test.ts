@@ -77,6 +77,7 @@ test('a request followed to succeeded: one call while it waits, two once COMPLET
       poll_after_ms: null,
       content_url: gatewayContent(id),
       expires_at: null,
+      archived_at: null,
     },
   );
   assert.equal(fal.hits(id), 4, 'a succeeded task is served from memory');

@@ -71,6 +71,7 @@ test('a task followed from running to done by its encoded operation name: Task.i
     poll_after_ms: 10_000,
     content_url: null,
     expires_at: null,
+    archived_at: null,
   });
 
   gemini.setTask(id, { variant: 'google', timeline: DONE });

@@ -113,6 +113,7 @@ test('a generation followed to completed: its CDN video handed out as Luma wrote
     poll_after_ms: null,
     content_url: gatewayContent(id),
     expires_at: null,
+    archived_at: null,
   });
   assert.equal(luma.hits(id), 3);
   assert.ok(luma.receivedHeaderNames().has('authorization'), 'the key went to Luma');

@@ -77,6 +77,7 @@ test('a succeeded task: two upstream calls, the CDN file handed out as is, /cont
       poll_after_ms: null,
       content_url: gatewayContent(id),
       expires_at: null,
+      archived_at: null,
     },
   );
   assert.match(task.completed_at ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);

@@ -78,6 +78,7 @@ test('a prediction followed to succeeded: starting, processing, succeeded, its v
       poll_after_ms: null,
       content_url: gatewayContent(id),
       expires_at: null,
+      archived_at: null,
     },
   );
   const content = await app.inject({ url: `${path(id)}/content` });

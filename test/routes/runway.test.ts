@@ -91,6 +91,7 @@ test('a task followed to succeeded: THROTTLED and PENDING queued, RUNNING with i
       poll_after_ms: null,
       content_url: gatewayContent(id),
       expires_at: null,
+      archived_at: null,
     },
   );
   const content = await app.inject({ url: `${path(id)}/content` });
