@@ -15,9 +15,10 @@ import { openai } from './openai/index.js';
 import { replicate } from './replicate/index.js';
 import { runway } from './runway/index.js';
 import { vertex } from './vertex/index.js';
+import { vidu } from './vidu/index.js';
 import { vtrix } from './vtrix/index.js';
 
-export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replicate, ark, kling, dashscope, runway, luma, vertex] as const;
+export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replicate, ark, kling, dashscope, runway, luma, vertex, vidu] as const;
 
 export type ProviderName = (typeof PROVIDERS)[number]['name'];
 
