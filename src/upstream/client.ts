@@ -198,8 +198,10 @@ export class UpstreamClient {
     const deadline = Date.now() + this.options.timeoutMs;
     const handle: UpstreamCall = {
       request: async (request) => {
-        const wire = await this.toWire(request, authorize, handle);
-        const response = await this.send(wire, deadline);
+        const wire = this.toWire(request);
+        // Credentials are asked for every attempt: a retry gets what a new request would (a new trace id, a fresh token).
+        const credentials = request.auth === false ? undefined : () => authorize(wire.url, handle);
+        const response = await this.send(wire, deadline, credentials);
         inspect?.(response);
         return response;
       },
@@ -210,7 +212,7 @@ export class UpstreamClient {
     return handle;
   }
 
-  private async toWire(request: UpstreamRequest, authorize: Authorize, call: UpstreamCall): Promise<WireRequest> {
+  private toWire(request: UpstreamRequest): WireRequest & { url: URL } {
     const absolute = /^https?:\/\//.test(request.path);
     const url = absolute ? new URL(request.path) : new URL(this.pathPrefix + request.path, this.base.origin);
     for (const [name, value] of Object.entries(request.query ?? {})) url.searchParams.set(name, value);
@@ -223,9 +225,8 @@ export class UpstreamClient {
       body = new URLSearchParams(request.form).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
-    // Only the provider's own credentials go upstream: client headers are never forwarded.
-    if (request.auth !== false) Object.assign(headers, await authorize(url, call));
     return {
+      url,
       method: request.method ?? 'GET',
       origin: url.origin,
       path: `${url.pathname}${url.search}`,
@@ -238,12 +239,18 @@ export class UpstreamClient {
     };
   }
 
-  /** One request with its retries; resolves with the final answer or throws a GatewayError. */
-  private async send(request: WireRequest, deadline: number): Promise<UpstreamResponse> {
+  /**
+   * One request with its retries; resolves with the final answer or throws a GatewayError.
+   * Only the provider's own credentials go upstream (`credentials`, made per attempt):
+   * client headers are never forwarded.
+   */
+  private async send(request: WireRequest, deadline: number, credentials?: () => Record<string, string> | Promise<Record<string, string>>): Promise<UpstreamResponse> {
     const { retries, observer, tracer } = this.options;
     /** Why the attempt about to be made is a retry. */
     let retryReason: string | undefined;
     for (let attempt = 0; ; attempt++) {
+      // A credentials error (a token endpoint refusing us) is the answer as it is, not a retry.
+      const attempted = credentials === undefined ? request : { ...request, headers: { ...request.headers, ...(await credentials()) } };
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw this.timeoutError();
       const span = tracer?.startSpan(`${request.method} ${request.template}`, {
@@ -262,7 +269,7 @@ export class UpstreamClient {
       const started = performance.now();
       let outcome: UpstreamResponse | { error: unknown };
       try {
-        outcome = await this.attempt(request, remaining);
+        outcome = await this.attempt(attempted, remaining);
       } catch (error) {
         outcome = { error };
       }

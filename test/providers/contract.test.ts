@@ -352,3 +352,33 @@ test('a one-GET provider gets its auth headers made for every request', async ()
   }
   assert.deepEqual(seen, ['trace-1', 'trace-2', 'trace-3']);
 });
+
+test('a retry carries credentials made anew, as a new request would (a provider that wants a new value per call)', async (t) => {
+  let made = 0;
+  const seen: string[] = [];
+  const server = createServer((request, response) => {
+    seen.push(String(request.headers['trace-id']));
+    response.writeHead(seen.length === 1 ? 503 : 200, { 'content-type': 'application/json' });
+    response.end(JSON.stringify({ status: 'running' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const traced = defineHttpProvider({
+    name: 'traced',
+    title: 'a one-GET provider with a trace id per call',
+    defaultBaseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    cadenceMs: 1000,
+    idRules: [],
+    taskPath: (id) => `/tasks/${id}`,
+    auth: () => ({ 'trace-id': `trace-${++made}` }),
+    schema: z.object({ status: z.string() }),
+    toDraft: (body, context) => ({ provider_task_id: context.nativeId, provider_status: body.status, progress: null, outputs: [], error: null, model: null, created_at: null, completed_at: null }),
+    isNotFound: (response) => response.statusCode === 404,
+  });
+  const config = loadConfig({ TRACED_API_KEY: 'k' }, [traced]);
+  const app = await buildApp(config, { logger: false, providers: [traced] });
+  t.after(() => app.close());
+  const response = await app.inject({ url: '/tasks/traced:job1' });
+  assert.equal(response.statusCode, 200, 'the retry after the 503 went through');
+  assert.deepEqual(seen, ['trace-1', 'trace-2'], 'each attempt its own value');
+});
