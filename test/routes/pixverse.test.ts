@@ -225,6 +225,17 @@ test('a rate limit in an HTTP 200 (ErrCode 500044) is 503 upstream_rate_limited,
   assert.doesNotMatch(refused.body, /Invalid API-KEY/);
 });
 
+test('a call retried after a 5xx carries a new trace id, so PixVerse answers it', async (t) => {
+  const { app, pixverse } = await stack(t);
+  const id = videoId(41);
+  pixverse.setTask(id, { variant: 'brief', timeline: DONE });
+  pixverse.injectFault(id, { kind: 'status', status: 503, times: 1 });
+  const answer = await app.inject({ url: path(`pixverse:${id}`) });
+  assert.equal(answer.statusCode, 200, answer.body);
+  assert.equal(json<Task>(answer).status, 'succeeded');
+  assert.equal(pixverse.hits(id), 2, 'the 503, then the retry, which the simulator did not refuse as a replay');
+});
+
 test('files on the public CDN are handed out as they are; /content streams them without the key or a trace id', async (t) => {
   const cdn = await startCdn();
   t.after(() => cdn.close());
