@@ -12,6 +12,7 @@ import { kling } from './kling/index.js';
 import { luma } from './luma/index.js';
 import { minimax } from './minimax/index.js';
 import { openai } from './openai/index.js';
+import { openrouter } from './openrouter/index.js';
 import { pixverse } from './pixverse/index.js';
 import { replicate } from './replicate/index.js';
 import { runway } from './runway/index.js';
@@ -19,7 +20,7 @@ import { vertex } from './vertex/index.js';
 import { vidu } from './vidu/index.js';
 import { vtrix } from './vtrix/index.js';
 
-export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replicate, ark, kling, dashscope, runway, luma, vertex, vidu, pixverse] as const;
+export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replicate, ark, kling, dashscope, runway, luma, vertex, vidu, pixverse, openrouter] as const;
 
 export type ProviderName = (typeof PROVIDERS)[number]['name'];
 
