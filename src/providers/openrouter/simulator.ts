@@ -213,7 +213,7 @@ export const profile: ProviderProfile = {
     },
     {
       id: `${OPENROUTER_NAME}:job-demo-expired`,
-      note: 'an expired job: failed, with the code "expired"',
+      note: 'an expired job: failed (task_failed), its message saying it expired',
       script: { variant: 'expired', timeline: [{ atMs: 0, status: 'failed', providerStatus: EXPIRED_WORD }] },
     },
   ],
