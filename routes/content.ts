@@ -33,7 +33,8 @@ export interface ContentRoutesOptions {
 const ContentQuerySchema = LinkTokenQuerySchema.extend({
   output: z
     .string()
-    .regex(/^\d{1,4}$/, { error: 'output must be the index of one of the task’s outputs (0, 1, …)' })
+    // Any index: one past the task's outputs is a 404 output_not_found, not a question of digits.
+    .regex(/^\d+$/, { error: 'output must be the index of one of the task’s outputs (0, 1, …)' })
     .transform(Number)
     .meta({ type: 'integer', minimum: 0 })
     .optional()
@@ -83,6 +84,17 @@ const BINARY_RESPONSE = {
     ['video/*', 'image/*', 'audio/*', 'application/octet-stream'].map((type) => [type, { schema: { type: 'string', format: 'binary' } }]),
   ),
 };
+
+/**
+ * The `Range` and `If-Range` passed on. An `If-Range` that cannot be passed on cannot be
+ * evaluated, and RFC 9110 then has the Range ignored: the whole file, never a range of a
+ * file that may have changed.
+ */
+function rangeOf(range: string | undefined, ifRange: string | undefined): { range: string | undefined; ifRange: string | undefined } {
+  if (range === undefined || !RANGE.test(range)) return { range: undefined, ifRange: undefined };
+  if (ifRange === undefined) return { range, ifRange: undefined };
+  return IF_RANGE.test(ifRange) ? { range, ifRange } : { range: undefined, ifRange: undefined };
+}
 
 /** The index of the output `url` names (the first video, else the first output). */
 function primaryIndex(snapshot: TaskSnapshot): number {
@@ -201,14 +213,7 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
           detail: `The task has ${state.outputs.length} output(s): ask for output 0${state.outputs.length > 1 ? `-${state.outputs.length - 1}` : ''}.`,
         });
       }
-      const range = request.headers.range;
-      const ifRange = request.headers['if-range'];
-      const fetch = {
-        method,
-        range: range !== undefined && RANGE.test(range) ? range : undefined,
-        ifRange: range !== undefined && ifRange !== undefined && IF_RANGE.test(ifRange) ? ifRange : undefined,
-        answer: reply.raw,
-      };
+      const fetch = { method, ...rangeOf(request.headers.range, request.headers['if-range']), answer: reply.raw };
       const transfer = tracer?.startSpan('taskgate.content', {
         kind: 'client',
         attributes: { 'taskgate.provider': snapshot.client.name, 'taskgate.content.output': index, 'http.request.method': method, 'taskgate.content.range': fetch.range },

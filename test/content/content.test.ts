@@ -102,6 +102,24 @@ describe('streaming a result file', () => {
     await fresh.body.dump();
   });
 
+  it('an If-Range it cannot pass on makes it ignore the Range (RFC 9110): the whole file, never a range of a changed one', async () => {
+    stack.vtrix.setTask('task_ct0011', succeededAt(cdn.signedUrl('sample.webm', 60_000)));
+    const url = `${stack.base}/tasks/task_ct0011/content`;
+    for (const ifRange of [`"${'e'.repeat(300)}"`, '"tab\tinside"']) {
+      const response = await request(url, { headers: { range: 'bytes=0-99', 'if-range': ifRange } });
+      assert.equal(response.statusCode, 200, ifRange.slice(0, 20));
+      assert.equal((await response.body.arrayBuffer()).byteLength, VIDEO.size);
+      const seen = cdn.requests('sample.webm').at(-1)!;
+      assert.equal(seen.range, undefined, 'no range went upstream');
+      assert.equal(seen.ifRange, undefined);
+    }
+    // The control: an If-Range it can pass on goes with its Range.
+    const ranged = await request(url, { headers: { range: 'bytes=0-99', 'if-range': VIDEO.etag } });
+    assert.equal(ranged.statusCode, 206);
+    await ranged.body.dump();
+    assert.equal(cdn.requests('sample.webm').at(-1)!.range, 'bytes=0-99');
+  });
+
   it('HEAD answers the headers only; download=1 makes it an attachment', async () => {
     stack.vtrix.setTask('task_ct0004', succeededAt(cdn.signedUrl('sample.webm', 60_000)));
     const head = await request(`${stack.base}/tasks/task_ct0004/content?download=1`, { method: 'HEAD' });
@@ -119,7 +137,12 @@ describe('streaming a result file', () => {
     assert.match(problem.detail, /in_progress/);
     stack.vtrix.setTask('task_ct0006', succeededAt(cdn.signedUrl('sample.webm', 60_000)));
     assertProblem(await stack.app.inject({ url: '/tasks/task_ct0006/content?output=1' }), 404, 'output_not_found');
-    assertProblem(await stack.app.inject({ url: '/tasks/task_ct0006/content?output=x' }), 400, 'invalid_request');
+    // Any index is a question about the outputs, however many digits it has.
+    for (const index of ['12345', '99999999999999999999', '9'.repeat(400)]) {
+      assertProblem(await stack.app.inject({ url: `/tasks/task_ct0006/content?output=${index}` }), 404, 'output_not_found');
+    }
+    assert.equal((await stack.app.inject({ method: 'HEAD', url: '/tasks/task_ct0006/content?output=00' })).statusCode, 200);
+    for (const junk of ['x', '-1', '1.5', '']) assertProblem(await stack.app.inject({ url: `/tasks/task_ct0006/content?output=${junk}` }), 400, 'invalid_request');
   });
 
   it('an expired link is 410 content_expired, unless a fresh status answer signs it anew', async () => {
