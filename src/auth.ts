@@ -23,29 +23,11 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
-/** A short, stable name of a key that reveals nothing of it (link tokens carry it). */
-function tagOf(keyDigest: Buffer): string {
-  return keyDigest.subarray(0, 12).toString('base64url');
-}
-
 export class ClientKeys {
   private readonly digests: Buffer[];
-  private readonly tags: ReadonlySet<string>;
 
   constructor(keys: readonly string[]) {
     this.digests = keys.map(digest);
-    this.tags = new Set(this.digests.map(tagOf));
-  }
-
-  /** The tag of the key with this id (`key-<n>`), for link tokens minted with it. */
-  tagFor(keyId: string): string | undefined {
-    const known = this.digests[Number(keyId.slice('key-'.length)) - 1];
-    return known === undefined ? undefined : tagOf(known);
-  }
-
-  /** Is a key with this tag still configured? */
-  hasTag(tag: string): boolean {
-    return this.tags.has(tag);
   }
 
   get enabled(): boolean {

@@ -103,7 +103,7 @@ async function registerRateLimit(api: FastifyInstance, perMinute: number, store:
 
 const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store, tracer, webhooks, version }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
-  const links = new LinkSigner(config.linkSecret, clientKeys);
+  const links = new LinkSigner(config.linkSecret, config.apiKeys);
   const throttle = new FailedAuthThrottle(config.authFailuresPerMinute);
 
   /** True when the request carries a link token this route accepts, and it is valid; throws when it is not. */
