@@ -86,6 +86,10 @@ export class InProcessTaskStore implements TaskStore {
     return new LocalMembership(options.onMessage);
   }
 
+  sharedSecret(): Promise<Buffer | undefined> {
+    return Promise.resolve(undefined);
+  }
+
   rateLimitOptions() {
     return {};
   }

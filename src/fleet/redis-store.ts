@@ -14,6 +14,7 @@ import type { Config } from '../settings/schema.js';
 import { LeaderLoop } from './leader-loop.js';
 import { FleetRedis, UNAVAILABLE } from './redis.js';
 import { findFirst, SharedCache, type RemoteLayer } from './shared-cache.js';
+import { fleetSecret } from './shared-secret.js';
 import { FleetSingleFlight, SharedErrorSchema, type SharedError } from './single-flight.js';
 import type { Observation, PollJoinOptions, PollMembership, SharedHit, StoreStats, TaskStore } from './store.js';
 import { OBSERVATION_FLIGHT_CODEC, ObservationSchema, POLL_MESSAGE_CODEC } from './task-codec.js';
@@ -83,6 +84,7 @@ export class RedisTaskStore implements TaskStore {
   private readonly flights: FleetSingleFlight<Observation>;
   private readonly loops: LeaderLoop;
   private readonly taskCaches: readonly RemoteLayer[];
+  private readonly secretTimeoutMs: number;
 
   static async create(config: Config, options: RedisStoreOptions): Promise<RedisTaskStore> {
     const { url, prefix, commandTimeoutMs, connectTimeoutMs } = config.redis;
@@ -104,6 +106,7 @@ export class RedisTaskStore implements TaskStore {
     this.taskCaches = [this.terminal, this.fresh, this.notFound];
     this.flights = new FleetSingleFlight({ redis, namespace: 'task', codec: OBSERVATION_FLIGHT_CODEC });
     this.loops = new LeaderLoop(redis);
+    this.secretTimeoutMs = config.redis.connectTimeoutMs;
   }
 
   async findShared(key: string): Promise<SharedHit | undefined> {
@@ -123,6 +126,11 @@ export class RedisTaskStore implements TaskStore {
       publish: (message) => membership.publish(message),
       leave: () => membership.leave(),
     };
+  }
+
+  sharedSecret(name: string): Promise<Buffer | undefined> {
+    // Not on a request's path (boot, then a retry now and then): the connect timeout, not the command one.
+    return fleetSecret(this.redis, name, this.secretTimeoutMs);
   }
 
   rateLimitOptions() {

@@ -83,6 +83,12 @@ export interface TaskStore {
   singleFlight(key: string, budgetMs: number, run: () => Promise<Observation>): Promise<Observation>;
   /** Joins the task's poll loop; one membership per key per process. */
   join(key: string, options: PollJoinOptions): PollMembership;
+  /**
+   * A random secret every replica shares (created once by whichever asks first, e.g. the
+   * link secret when TASKGATE_LINK_SECRET is unset); undefined in-process, or while Redis
+   * is unavailable.
+   */
+  sharedSecret(name: string): Promise<Buffer | undefined>;
   /** Options for @fastify/rate-limit so the limit is counted where the store keeps its state. */
   rateLimitOptions(): Partial<FastifyRateLimitOptions>;
   stats(): StoreStats;

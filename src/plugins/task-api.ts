@@ -13,7 +13,7 @@ import type { Config } from '../settings/schema.js';
 import type { ContentProxy } from '../content/proxy.js';
 import { GatewayError } from '../errors.js';
 import type { TaskStore } from '../fleet/store.js';
-import { LinkSigner } from '../links.js';
+import { startLinkSigner } from '../links.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskService } from '../tasks/service.js';
 import type { Webhooks } from '../webhooks/index.js';
@@ -53,7 +53,8 @@ export interface TaskApiOptions {
   version: string;
 }
 
-const INVALID_LINK = 'The link token is not valid for this task: it expired, belongs to another task, or its key was removed.';
+const INVALID_LINK =
+  'The link token is not valid for this task: it expired, belongs to another task, was minted with a key that is no longer configured, or was signed with another link secret (a gateway restarted without TASKGATE_LINK_SECRET, or replicas set to different ones).';
 
 function rateLimited(max: number, retryAfterSeconds: number): GatewayError {
   return new GatewayError('rate_limited', {
@@ -103,7 +104,11 @@ async function registerRateLimit(api: FastifyInstance, perMinute: number, store:
 
 const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store, tracer, webhooks, version }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
-  const links = new LinkSigner(config.linkSecret, config.apiKeys);
+  const { signer: links, stop: stopLinkSigner } = await startLinkSigner({ secret: config.linkSecret, clientKeys: config.apiKeys, store, log: api.log });
+  api.addHook('onClose', (_instance, done) => {
+    stopLinkSigner();
+    done();
+  });
   const throttle = new FailedAuthThrottle(config.authFailuresPerMinute);
 
   /** True when the request carries a link token this route accepts, and it is valid; throws when it is not. */
