@@ -5,11 +5,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { LRUCache } from 'lru-cache';
 import { GatewayError } from './errors.js';
 
 const THROTTLE_WINDOW_MS = 60_000;
-/** Client addresses whose failures are remembered at once; the least recent are forgotten. */
+/** Client addresses whose failures are tracked one by one; past it they share one window. */
 const THROTTLED_ADDRESSES = 10_000;
 
 declare module 'fastify' {
@@ -62,18 +61,32 @@ export class ClientKeys {
   }
 }
 
+/** One address's (or the overflow's) failed authentications in its current window. */
+interface FailureWindow {
+  failures: number;
+  endsAt: number;
+}
+
 /**
  * Failed authentications per client address (DESIGN.md: "failed authentications are
  * throttled per client address"): after `perMinute` of them in a one-minute window, the
  * address is refused with 429 until the window ends, without its key being looked at, so
  * guessing cannot go on (a right guess would otherwise show as a 200 among the 429s).
+ *
+ * Memory is bounded, and spraying addresses cannot flush it: an address is tracked until
+ * its window ends, never pushed out by newer ones. Once `maxAddresses` are tracked, the
+ * addresses that find no room share one window, as if they were one address: past
+ * `perMinute` failures among them all, every untracked address is refused until it ends.
  */
 export class FailedAuthThrottle {
-  private readonly windows = new LRUCache<string, { failures: number; endsAt: number }>({ max: THROTTLED_ADDRESSES });
+  /** In the order their windows began (a new window is a new entry): the oldest end first. */
+  private readonly windows = new Map<string, FailureWindow>();
+  private overflow: FailureWindow = { failures: 0, endsAt: 0 };
 
   constructor(
     private readonly perMinute: number,
     private readonly now: () => number = Date.now,
+    private readonly maxAddresses: number = THROTTLED_ADDRESSES,
   ) {}
 
   /** 0 = never throttle. */
@@ -81,25 +94,58 @@ export class FailedAuthThrottle {
     return this.perMinute > 0;
   }
 
-  /** Throws 429 rate_limited while this address has used up its failures for the window. */
+  /** Addresses tracked one by one right now (at most `maxAddresses`). */
+  get trackedAddresses(): number {
+    return this.windows.size;
+  }
+
+  /** Throws 429 rate_limited while this address (or, untracked, the overflow) has used up its failures for the window. */
   check(address: string): void {
+    const now = this.now();
     const window = this.windows.get(address);
-    if (window === undefined || window.failures < this.perMinute) return;
-    const remainingMs = window.endsAt - this.now();
-    if (remainingMs <= 0) {
-      this.windows.delete(address);
-      return;
+    if (window !== undefined) {
+      if (window.failures < this.perMinute) return;
+      if (window.endsAt <= now) {
+        this.windows.delete(address);
+        return;
+      }
+      throw this.refusal(window.endsAt - now, 'from this address');
     }
-    throw new GatewayError('rate_limited', {
-      retryAfter: Math.max(1, Math.ceil(remainingMs / 1000)),
-      detail: `${this.perMinute} failed authentications from this address within a minute; retry in ${Math.ceil(remainingMs / 1000)} s.`,
-    });
+    if (this.overflow.failures >= this.perMinute && this.overflow.endsAt > now) {
+      throw this.refusal(this.overflow.endsAt - now, `from the addresses past the ${this.maxAddresses} this gateway tracks one by one`);
+    }
   }
 
   recordFailure(address: string): void {
     const now = this.now();
     const window = this.windows.get(address);
-    if (window === undefined || window.endsAt <= now) this.windows.set(address, { failures: 1, endsAt: now + THROTTLE_WINDOW_MS });
-    else window.failures++;
+    if (window !== undefined && window.endsAt > now) {
+      window.failures++;
+      return;
+    }
+    if (window !== undefined) this.windows.delete(address);
+    this.forgetEnded(now);
+    if (this.windows.size < this.maxAddresses) {
+      this.windows.set(address, { failures: 1, endsAt: now + THROTTLE_WINDOW_MS });
+      return;
+    }
+    if (this.overflow.endsAt <= now) this.overflow = { failures: 0, endsAt: now + THROTTLE_WINDOW_MS };
+    this.overflow.failures++;
+  }
+
+  /** Drops the windows that ended: the oldest come first, so this stops at the first live one (each is dropped once). */
+  private forgetEnded(now: number): void {
+    for (const [address, window] of this.windows) {
+      if (window.endsAt > now) return;
+      this.windows.delete(address);
+    }
+  }
+
+  private refusal(remainingMs: number, from: string): GatewayError {
+    const seconds = Math.max(1, Math.ceil(remainingMs / 1000));
+    return new GatewayError('rate_limited', {
+      retryAfter: seconds,
+      detail: `${this.perMinute} failed authentications ${from} within a minute; retry in ${seconds} s.`,
+    });
   }
 }
