@@ -111,7 +111,10 @@ function fileName(snapshot: TaskSnapshot, index: number, output: TaskOutput, con
 }
 
 const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, { service, content, metrics, tracer }) => {
-  /** The upstream transfer for one output, asking the provider again once if a cached URL went stale. */
+  /**
+   * The upstream transfer for one output, asking the provider again once if a cached URL
+   * went stale (at most once per `cache.notFoundMs` per task: see TaskService.refreshTask).
+   */
   async function openOutput(snapshot: TaskSnapshot, index: number, fetch: Parameters<ContentProxy['open']>[2]) {
     const output = snapshot.state.outputs[index]!;
     const { url } = output;

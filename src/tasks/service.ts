@@ -2,6 +2,7 @@
  * What the routes call: route an id, look the task up, optionally wait on it or follow
  * it, and render what was found.
  */
+import { LRUCache } from 'lru-cache';
 import type { Config } from '../settings/schema.js';
 import type { GatewayError } from '../errors.js';
 import type { Observation, TaskStore } from '../fleet/store.js';
@@ -38,11 +39,16 @@ export class TaskService {
   readonly lookup: TaskLookup;
   readonly watcher: TaskWatcher;
   private readonly renderer = new TaskRenderer();
+  /** The last refresh of each task's result URLs, kept for `cache.notFoundMs`. */
+  private readonly refreshes: LRUCache<string, Promise<Observation>>;
+  private readonly refreshWindowMs: number;
 
   constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore, tracer?: Tracer) {
     this.router = new Router(config.routes, new Map([...clients].map(([name, client]) => [name, client.definition])));
     this.lookup = new TaskLookup(config, clients, metrics, store, tracer);
     this.watcher = new TaskWatcher(this.lookup, store, metrics, config.waiters.max, tracer);
+    this.refreshWindowMs = config.cache.notFoundMs;
+    this.refreshes = new LRUCache({ max: config.cache.terminalMaxEntries, ttl: Math.max(1, this.refreshWindowMs), ttlAutopurge: false });
   }
 
   async getTask(id: string): Promise<TaskSnapshot> {
@@ -58,11 +64,20 @@ export class TaskService {
 
   /**
    * The task asked of its provider again, whatever is cached: for a result URL that stopped
-   * working (signed links expire; a fresh status answer carries a fresh one).
+   * working (signed links expire; a fresh status answer carries a fresh one). At most once
+   * per `cache.notFoundMs` per task, however many requests ask: within the window they all
+   * get what that one refresh brought (its answer, or its error), so a dead file cannot
+   * turn every request for it into a provider call.
    */
   async refreshTask(snapshot: TaskSnapshot): Promise<TaskSnapshot> {
-    await this.lookup.forget(snapshot.client, snapshot.nativeId);
-    return snapshotOf(snapshot.id, snapshot.client, snapshot.nativeId, await this.lookup.fetch(snapshot.client, snapshot.nativeId));
+    const { client, nativeId } = snapshot;
+    const key = `${client.name}:${nativeId}`;
+    let refresh = this.refreshes.get(key);
+    if (refresh === undefined) {
+      refresh = this.lookup.forget(client, nativeId).then(() => this.lookup.fetch(client, nativeId));
+      if (this.refreshWindowMs > 0) this.refreshes.set(key, refresh, { ttl: this.refreshWindowMs });
+    }
+    return snapshotOf(snapshot.id, client, nativeId, await refresh);
   }
 
   render(snapshot: TaskSnapshot, context: ViewContext): RenderedTask {

@@ -192,6 +192,36 @@ describe('streaming a result file', () => {
   });
 });
 
+describe('a result file that stopped being served', () => {
+  it('is refreshed from the provider at most once per cache.notFoundMs per task, however many requests ask', async (t) => {
+    const windowMs = 1500;
+    const cdnPort = Number(new URL(cdn.url).port);
+    const stack = await startStack(t, {
+      configure: (config) => ({ ...config, cache: { ...config.cache, notFoundMs: windowMs }, content: { allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } }),
+    });
+    const start = cdnClock;
+    t.after(() => {
+      cdnClock = start;
+    });
+    stack.vtrix.setTask('task_ct0101', succeededAt(cdn.signedUrl('sample.webm', 2000)));
+    assert.equal(json(await stack.app.inject({ url: '/tasks/task_ct0101' })).status, 'succeeded');
+    const hits = () => stack.vtrix.hits('task_ct0101');
+    const before = hits();
+    cdnClock = start + 10_000;
+    // 300 requests at once (HEAD and GET), then 50 one after another: one refresh between them.
+    const burst = await Promise.all(Array.from({ length: 300 }, (_, index) => stack.app.inject({ method: index % 2 === 0 ? 'HEAD' : 'GET', url: '/tasks/task_ct0101/content' })));
+    for (const response of burst) assert.equal(response.statusCode, 410);
+    for (let index = 0; index < 50; index++) assertProblem(await stack.app.inject({ url: '/tasks/task_ct0101/content' }), 410, 'content_expired', 'vtrix');
+    assert.equal(hits(), before + 1, 'one provider call for 350 requests');
+    // Once the window has passed, the next request asks again, and a fresh link is served.
+    stack.vtrix.setTask('task_ct0101', succeededAt(cdn.signedUrl('sample.webm', 60_000)));
+    await new Promise((resolve) => setTimeout(resolve, windowMs + 100));
+    const served = await stack.app.inject({ url: '/tasks/task_ct0101/content' });
+    assert.equal(served.statusCode, 200, served.body.slice(0, 200));
+    assert.equal(hits(), before + 2);
+  });
+});
+
 describe('timeouts of a result transfer', () => {
   it('no headers within UPSTREAM_TIMEOUT_MS is a 504; a stall after the first bytes cuts the stream', async (t) => {
     const stack = await stackWithCdn(t, { UPSTREAM_TIMEOUT_MS: '400' });
