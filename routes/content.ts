@@ -12,6 +12,7 @@ import type { ContentProxy, ContentUpstream } from '../src/content/proxy.js';
 import { isAbsoluteHttpUrl } from '../src/providers/normalize.js';
 import { GatewayError, isGatewayError } from '../src/errors.js';
 import type { Metrics } from '../src/metrics.js';
+import type { ClientQuota } from '../src/quota.js';
 import type { TaskSnapshot } from '../src/tasks/render.js';
 import type { TaskService } from '../src/tasks/service.js';
 import type { TraceSpan, Tracer } from '../src/tracing/tracer.js';
@@ -20,12 +21,14 @@ import { TaskParamsSchema } from '../schemas/params.js';
 import type { TaskOutput } from '../schemas/task.js';
 import { LINK_AUTH } from './documentation.js';
 import { problemResponses, TASK_LOOKUP_CODES } from './problem-responses.js';
-import { LINKED_TASK_ROUTE_CONFIG } from './task-replies.js';
+import { clientOf, LINKED_TASK_ROUTE_CONFIG } from './task-replies.js';
 
 export interface ContentRoutesOptions {
   service: TaskService;
   content: ContentProxy;
   metrics: Metrics;
+  /** `content.maxStreamsPerClient`: the streams one client holds at once. */
+  streams: ClientQuota;
   /** When tracing is on: a span per transfer, from the first upstream request to the last byte. */
   tracer?: Tracer;
 }
@@ -110,7 +113,7 @@ function fileName(snapshot: TaskSnapshot, index: number, output: TaskOutput, con
   return `${base}${index === 0 ? '' : `-${index}`}.${extension}`;
 }
 
-const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, { service, content, metrics, tracer }) => {
+const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, { service, content, metrics, streams, tracer }) => {
   /**
    * The upstream transfer for one output, asking the provider again once if a cached URL
    * went stale (at most once per `cache.notFoundMs` per task: see TaskService.refreshTask).
@@ -182,6 +185,7 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
       description: [
         'Streams the primary output (or `?output=N`) of a succeeded task from where the provider keeps it, with HTTP ranges as media players need them (`Range`/`If-Range` passed on, 206 and 416 passed back). Works in `<video src>`: with client keys on, use a link from `POST /tasks/{id}/links`.',
         'The provider key is sent only to the provider\'s own origin. Result URLs come from providers and are not trusted: one that points at an internal address is refused (502 `content_blocked`).',
+        'One client (its key, or its address when the gateway is open) holds at most `content.maxStreamsPerClient` (16) of these at once: past it, 429 `quota_exceeded`. A file whose origin does not start answering within `UPSTREAM_TIMEOUT_MS`, waiting for a connection included, is a 504 `upstream_timeout`.',
       ].join('\n\n'),
       security: LINK_AUTH,
       params: TaskParamsSchema,
@@ -190,10 +194,12 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
       response: {
         200: BINARY_RESPONSE as never,
         206: { ...BINARY_RESPONSE, description: 'Partial Content: the requested range of the file' } as never,
-        ...problemResponses([...TASK_LOOKUP_CODES, 'output_not_found', 'task_not_ready', 'content_expired', 'content_blocked'], [416]),
+        ...problemResponses([...TASK_LOOKUP_CODES, 'output_not_found', 'task_not_ready', 'content_expired', 'content_blocked', 'quota_exceeded'], [416]),
       },
     },
     handler: async (request, reply) => {
+      // Held from here until the answer is closed (sent whole, cut, or a problem): a slow reader holds it longest.
+      reply.raw.once('close', streams.take(clientOf(request)));
       const snapshot = await service.getTask(request.params.id);
       const { state } = snapshot;
       if (state.status !== 'succeeded') {

@@ -80,6 +80,14 @@ export function sendTask(
   return reply.type('application/json; charset=utf-8').send(rendered.json);
 }
 
+/**
+ * Who a request counts against for per-client caps: its client key, or its address on an
+ * open gateway and for a browser link (as for the rate limit).
+ */
+export function clientOf(request: FastifyRequest): string {
+  return request.clientKeyId ?? request.ip;
+}
+
 /** An AbortSignal that fires when the client hangs up before we answer. */
 export function clientGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();

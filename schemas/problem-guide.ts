@@ -65,6 +65,10 @@ export const PROBLEM_GUIDE: Readonly<Record<ProblemCode, ProblemGuide>> = {
     meaning: 'This client (its key, or its address on an open gateway) sent more requests per minute than the gateway allows; a batch counts one per id.',
     action: 'Wait `Retry-After` seconds. Use `?wait=`, `/events` or a webhook instead of polling.',
   },
+  quota_exceeded: {
+    meaning: 'This client (its key, or its address on an open gateway) already holds as many of something as one client may hold at once: watched tasks (`wait`, SSE streams and active webhooks together, `limits.watchesPerClient`) or `/content` streams (`content.maxStreamsPerClient`). `detail` names the cap.',
+    action: 'Close streams or waits you no longer need (or end webhooks), then retry; `Retry-After`, when present, says when one of your waits ends. Follow many tasks with one webhook each rather than one stream each, or ask the operator for a higher cap.',
+  },
   internal_error: {
     meaning: 'The gateway failed unexpectedly: a bug.',
     action: 'Retry later; if it persists, report the `request_id` to the operator.',

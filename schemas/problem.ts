@@ -20,6 +20,7 @@ export const PROBLEM_CATALOG = {
   // Its own code, not invalid_request: the values may be fine, the framing (type, encoding, charset) is not.
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   rate_limited: { status: 429, title: 'Too many requests' },
+  quota_exceeded: { status: 429, title: 'Too many held at once' },
   internal_error: { status: 500, title: 'Internal error' },
   upstream_auth_failed: { status: 502, title: 'Provider rejected the gateway credentials' },
   upstream_error: { status: 502, title: 'Provider error' },

@@ -111,6 +111,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     allowHosts: config.content.allowHosts,
     providerOrigins: [...clients.values()].flatMap((client) => client.origins),
     resolveHostname: deps.resolveHostname,
+    connections: config.content.connections,
   });
   await app.register(webhooks, { config, service, metrics, taskStore: app.taskStore, resolveHostname: deps.resolveHostname, userAgent: `taskgate/${VERSION}` });
   app.decorate('taskService', service);

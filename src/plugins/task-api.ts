@@ -15,6 +15,7 @@ import { GatewayError } from '../errors.js';
 import type { TaskStore } from '../fleet/store.js';
 import { startLinkSigner } from '../links.js';
 import type { Metrics } from '../metrics.js';
+import { ClientQuota } from '../quota.js';
 import type { TaskService } from '../tasks/service.js';
 import type { Webhooks } from '../webhooks/index.js';
 import type { Tracer } from '../tracing/tracer.js';
@@ -156,7 +157,8 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
   await api.register(taskRoutes, { service, views, terminalMaxAgeSeconds: config.terminalMaxAgeSeconds });
   await api.register(batchRoutes, { service, views, maxConcurrentLookups: config.batch.maxConcurrentLookups, budgetMs: config.upstreamTimeoutMs });
   await api.register(eventRoutes, { service, views, keepAliveMs: config.waiters.keepAliveMs });
-  await api.register(contentRoutes, { service, content, metrics, tracer });
+  const streams = new ClientQuota({ perClient: config.content.maxStreamsPerClient, what: '/content streams', setting: 'content.maxStreamsPerClient' });
+  await api.register(contentRoutes, { service, content, metrics, streams, tracer });
   await api.register(linkRoutes, { service, views, links });
   await api.register(webhookRoutes, { service, views, webhooks });
   await api.register(mcpRoutes, { service, views, links, version });

@@ -213,6 +213,10 @@ export function configSchema(providers: readonly ProviderDefinition[]) {
            * resolve to internal addresses; the providers' own origins are always allowed.
            */
           allowHosts: allowHostsSchema.default([]),
+          /** `/content` streams one client (key, or address when open) holds at once; past it, 429 quota_exceeded. */
+          maxStreamsPerClient: positiveNumber.default(16),
+          /** Connections to one file origin at once; a request waiting for one past UPSTREAM_TIMEOUT_MS is a 504. */
+          connections: positiveNumber.default(256),
         })
         .strict()
         .prefault({}),

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { loadAsset } from '../../src/simulators/media/assets.js';
 import { startCdn, type Cdn } from '../../src/simulators/media/cdn.js';
 import { syntheticBytes } from '../../src/simulators/media/synthetic.js';
@@ -40,7 +40,7 @@ async function stackWithCdn(t: Parameters<typeof startStack>[0], env: Record<str
   const cdnHost = new URL(cdn.url).host;
   const stack = await startStack(t, {
     env,
-    configure: (config) => ({ ...config, content: { allowHosts: [{ host: '127.0.0.1', port: Number(cdnHost.split(':')[1]) }] } }),
+    configure: (config) => ({ ...config, content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: Number(cdnHost.split(':')[1]) }] } }),
   });
   return { ...stack, base: await listen(stack.app) };
 }
@@ -197,7 +197,7 @@ describe('a result file that stopped being served', () => {
     const windowMs = 1500;
     const cdnPort = Number(new URL(cdn.url).port);
     const stack = await startStack(t, {
-      configure: (config) => ({ ...config, cache: { ...config.cache, notFoundMs: windowMs }, content: { allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } }),
+      configure: (config) => ({ ...config, cache: { ...config.cache, notFoundMs: windowMs }, content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } }),
     });
     const start = cdnClock;
     t.after(() => {
@@ -208,8 +208,12 @@ describe('a result file that stopped being served', () => {
     const hits = () => stack.vtrix.hits('task_ct0101');
     const before = hits();
     cdnClock = start + 10_000;
-    // 300 requests at once (HEAD and GET), then 50 one after another: one refresh between them.
-    const burst = await Promise.all(Array.from({ length: 300 }, (_, index) => stack.app.inject({ method: index % 2 === 0 ? 'HEAD' : 'GET', url: '/tasks/task_ct0101/content' })));
+    // 300 requests at once (HEAD and GET, from 150 clients), then 50 one after another: one refresh between them.
+    const burst = await Promise.all(
+      Array.from({ length: 300 }, (_, index) =>
+        stack.app.inject({ method: index % 2 === 0 ? 'HEAD' : 'GET', url: '/tasks/task_ct0101/content', remoteAddress: `198.51.100.${index % 150}` }),
+      ),
+    );
     for (const response of burst) assert.equal(response.statusCode, 410);
     for (let index = 0; index < 50; index++) assertProblem(await stack.app.inject({ url: '/tasks/task_ct0101/content' }), 410, 'content_expired', 'vtrix');
     assert.equal(hits(), before + 1, 'one provider call for 350 requests');
@@ -219,6 +223,82 @@ describe('a result file that stopped being served', () => {
     const served = await stack.app.inject({ url: '/tasks/task_ct0101/content' });
     assert.equal(served.statusCode, 200, served.body.slice(0, 200));
     assert.equal(hits(), before + 2);
+  });
+});
+
+describe('result streams held at once', () => {
+  /** A GET of the task's file whose body is not read: it holds its stream (and an upstream connection) until closed. */
+  async function slowReader(agent: Agent, url: string, headers: Record<string, string> = {}) {
+    const response = await request(url, { dispatcher: agent, headers });
+    return response;
+  }
+
+  it('one client holds at most content.maxStreamsPerClient streams: 429 quota_exceeded naming the cap; others are not held back', async (t) => {
+    const stack = await stackWithCdn(t, { TASKGATE_API_KEYS: 'reader-key-one-0123456789,reader-key-two-0123456789' });
+    const agent = new Agent({ connections: 64 });
+    t.after(() => agent.destroy());
+    stack.vtrix.setTask('task_ct0301', succeededAt(cdn.signedUrl('synthetic-64m.bin', 60_000)));
+    const url = `${stack.base}/tasks/task_ct0301/content`;
+    const one = { authorization: 'Bearer reader-key-one-0123456789' };
+    const two = { authorization: 'Bearer reader-key-two-0123456789' };
+    const held = [];
+    for (let index = 0; index < 16; index++) {
+      const response = await slowReader(agent, url, one);
+      assert.equal(response.statusCode, 200);
+      held.push(response);
+    }
+    const refused = await request(url, { dispatcher: agent, headers: one });
+    const problem = assertProblem({ statusCode: refused.statusCode, headers: refused.headers, body: await refused.body.text() }, 429, 'quota_exceeded');
+    assert.match(problem.detail, /16 \/content streams.*content\.maxStreamsPerClient/);
+    assert.equal(refused.headers['retry-after'], undefined, 'a stream has no known end');
+    const other = await request(url, { dispatcher: agent, headers: two, method: 'HEAD' });
+    assert.equal(other.statusCode, 200, 'another client is not held back');
+    await other.body.dump();
+    // Closing one stream gives its place back.
+    held.pop()!.body.destroy();
+    let again: Awaited<ReturnType<typeof request>> | undefined;
+    for (let attempt = 0; attempt < 50 && again?.statusCode !== 200; attempt++) {
+      await again?.body.dump();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      again = await request(url, { dispatcher: agent, headers: one, method: 'HEAD' });
+    }
+    assert.equal(again?.statusCode, 200);
+    await again?.body.dump();
+    for (const response of held) response.body.destroy();
+  });
+
+  it('slow readers pin the content pool: another /content on that origin is a 504 within UPSTREAM_TIMEOUT_MS, not a hang', { timeout: 60_000 }, async (t) => {
+    // The pool holds 256 connections per origin by default; 4 here pin it the same way, sooner.
+    const pool = 4;
+    const cdnPort = Number(new URL(cdn.url).port);
+    const stack = await startStack(t, {
+      env: { UPSTREAM_TIMEOUT_MS: '1500' },
+      configure: (config) => ({ ...config, content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: cdnPort }], connections: pool } }),
+    });
+    const base = await listen(stack.app);
+    const agent = new Agent({ connections: 16 });
+    stack.vtrix.setTask('task_ct0302', succeededAt(cdn.signedUrl('synthetic-64m.bin', 60_000)));
+    stack.vtrix.setTask('task_ct0303', succeededAt(cdn.signedUrl('sample.webm', 60_000)));
+    const activeBefore = cdn.activeTransfers();
+    const readers = await Promise.all(Array.from({ length: pool }, () => slowReader(agent, `${base}/tasks/task_ct0302/content`)));
+    try {
+      for (const reader of readers) assert.equal(reader.statusCode, 200);
+      assert.equal(cdn.activeTransfers() - activeBefore, pool, 'every connection of the pool is held by a slow reader');
+      // The client gives up long after the gateway should have answered: a hang fails here, not the whole file.
+      const waiting = await request(`${base}/tasks/task_ct0303/content`, { dispatcher: agent, headersTimeout: 15_000 });
+      assertProblem({ statusCode: waiting.statusCode, headers: waiting.headers, body: await waiting.body.text() }, 504, 'upstream_timeout', 'vtrix');
+    } finally {
+      for (const reader of readers) reader.body.destroy();
+    }
+    // Once the readers leave, the pool serves again.
+    let served: Awaited<ReturnType<typeof request>> | undefined;
+    for (let attempt = 0; attempt < 50 && served?.statusCode !== 200; attempt++) {
+      await served?.body.dump();
+      served = await request(`${base}/tasks/task_ct0303/content`, { dispatcher: agent });
+    }
+    assert.equal(served?.statusCode, 200);
+    assert.equal((await served!.body.arrayBuffer()).byteLength, VIDEO.size);
+    await agent.close();
   });
 });
 
@@ -288,7 +368,7 @@ describe('what the gateway refuses to fetch', () => {
     });
     t.after(hops.close);
     const allowHosts = [file.url, hops.url].map((url) => ({ host: '127.0.0.1', port: Number(new URL(url).port) }));
-    const stack = await startStack(t, { configure: (config) => ({ ...config, content: { allowHosts } }) });
+    const stack = await startStack(t, { configure: (config) => ({ ...config, content: { ...config.content, allowHosts } }) });
     stack.vtrix.setTask('task_redir1', succeededAt(`${hops.url}/hop0-end`));
     const followed = await stack.app.inject({ url: '/tasks/task_redir1/content' });
     assert.equal(followed.statusCode, 200, followed.body);

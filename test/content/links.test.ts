@@ -109,7 +109,7 @@ describe('POST /tasks/{id}/links on a keyed gateway', () => {
 
   it('lets a browser read status, events and content of that task only, and repeats the token on its URLs', async (t) => {
     const allowHosts = [{ host: '127.0.0.1', port: Number(new URL(cdn.url).port) }];
-    const { app, vtrix } = await startStack(t, { env: KEYS, configure: (config) => ({ ...config, content: { allowHosts } }) });
+    const { app, vtrix } = await startStack(t, { env: KEYS, configure: (config) => ({ ...config, content: { ...config.content, allowHosts } }) });
     const base = await listen(app);
     vtrix.setTask('task_l0201', {
       raw: { status: 200, body: { id: 'task_l0201', status: 'completed', output: [{ content: [{ type: 'video', url: cdn.signedUrl('sample.webm', 60_000) }] }] } },
