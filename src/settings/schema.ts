@@ -147,6 +147,16 @@ export function configSchema(providers: readonly ProviderDefinition[]) {
         })
         .strict()
         .prefault({}),
+      limits: z
+        .object({
+          /**
+           * Watched tasks one client (key, or address when open) holds at once: its waits and
+           * SSE streams (per replica) and its active webhooks; past it, 429 quota_exceeded.
+           */
+          watchesPerClient: positiveNumber.default(1000),
+        })
+        .strict()
+        .prefault({}),
       waiters: z
         .object({
           /** Concurrent long-poll and SSE clients; past this a request gets 503. */

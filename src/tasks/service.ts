@@ -8,6 +8,7 @@ import type { GatewayError } from '../errors.js';
 import type { Observation, TaskStore } from '../fleet/store.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
+import { ClientQuota, WatchQuota } from '../quota.js';
 import { Router } from '../routing.js';
 import type { Tracer } from '../tracing/tracer.js';
 import { isTerminal } from '../../schemas/task.js';
@@ -19,6 +20,8 @@ export interface WaitOptions {
   waitMs: number;
   /** Aborted when the client goes away: the waiter is released at once. */
   signal?: AbortSignal;
+  /** Who waits (client key, or address), for `limits.watchesPerClient`. */
+  client: string;
 }
 
 export type StreamEvent = { snapshot: TaskSnapshot; final: boolean } | { error: GatewayError; permanent: boolean };
@@ -26,8 +29,12 @@ export type StreamEvent = { snapshot: TaskSnapshot; final: boolean } | { error: 
 export interface TaskStream {
   /** The state at subscription time. */
   first: TaskSnapshot;
-  /** Subscribes to changes; returns the unsubscribe function. Not called for terminal tasks. */
-  follow(onEvent: (event: StreamEvent) => void): () => void;
+  /**
+   * Subscribes to changes, taking one of the client's watched tasks (429 quota_exceeded
+   * past `limits.watchesPerClient`, 503 past `waiters.max`); resolves with the function
+   * that unsubscribes and gives the place back. Not called for terminal tasks.
+   */
+  follow(onEvent: (event: StreamEvent) => void): Promise<() => void>;
 }
 
 function snapshotOf(id: string, client: ProviderClient, nativeId: string, observation: Observation): TaskSnapshot {
@@ -38,15 +45,25 @@ export class TaskService {
   readonly router: Router;
   readonly lookup: TaskLookup;
   readonly watcher: TaskWatcher;
+  /**
+   * `limits.watchesPerClient`: waits and SSE streams hold places here; active webhooks join
+   * with `watchQuota.addSource(…)` (their per-client count) and ask `watchQuota.ensureRoom`
+   * before registering one more.
+   */
+  readonly watchQuota: WatchQuota;
   private readonly renderer = new TaskRenderer();
   /** The last refresh of each task's result URLs, kept for `cache.notFoundMs`. */
   private readonly refreshes: LRUCache<string, Promise<Observation>>;
   private readonly refreshWindowMs: number;
+  /** The waits and SSE streams held here, by client. */
+  readonly watches: ClientQuota;
 
   constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore, tracer?: Tracer) {
     this.router = new Router(config.routes, new Map([...clients].map(([name, client]) => [name, client.definition])));
     this.lookup = new TaskLookup(config, clients, metrics, store, tracer);
     this.watcher = new TaskWatcher(this.lookup, store, metrics, config.waiters.max, tracer);
+    this.watches = new ClientQuota({ perClient: config.limits.watchesPerClient, what: 'watched tasks', setting: 'limits.watchesPerClient' });
+    this.watchQuota = new WatchQuota(this.watches);
     this.refreshWindowMs = config.cache.notFoundMs;
     this.refreshes = new LRUCache({ max: config.cache.terminalMaxEntries, ttl: Math.max(1, this.refreshWindowMs), ttlAutopurge: false });
   }
@@ -89,6 +106,7 @@ export class TaskService {
     const { client, nativeId, observation } = await this.lookup.locate(id, this.router.resolve(id));
     // A request that reached this point after shutdown began gets the latest state now.
     if (options.waitMs <= 0 || isTerminal(observation.state.status) || this.watcher.draining) return snapshotOf(id, client, nativeId, observation);
+    const release = await this.watchQuota.hold(options.client, { endsAt: Date.now() + options.waitMs });
     return new Promise<TaskSnapshot>((resolve, reject) => {
       let latest = observation;
       let settled = false;
@@ -97,19 +115,26 @@ export class TaskService {
         settled = true;
         clearTimeout(timer);
         unwatch();
+        release();
         options.signal?.removeEventListener('abort', onAbort);
         if (error) reject(error);
         else resolve(snapshotOf(id, client, nativeId, latest));
       };
       const onAbort = () => finish();
-      const unwatch = this.watcher.watch(client, nativeId, observation, 'wait', (event: WatchEvent) => {
-        if ('observation' in event) {
-          latest = event.observation;
-          if (isTerminal(latest.state.status) || event.final === true) finish();
-        } else if (event.permanent) {
-          finish(event.error);
-        }
-      });
+      let unwatch: () => void;
+      try {
+        unwatch = this.watcher.watch(client, nativeId, observation, 'wait', (event: WatchEvent) => {
+          if ('observation' in event) {
+            latest = event.observation;
+            if (isTerminal(latest.state.status) || event.final === true) finish();
+          } else if (event.permanent) {
+            finish(event.error);
+          }
+        });
+      } catch (error) {
+        release();
+        throw error;
+      }
       // Set up after watch(): when it refuses (too many waiters) no timer is left behind.
       const timer = setTimeout(() => finish(), options.waitMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -117,22 +142,33 @@ export class TaskService {
     });
   }
 
-  /** SSE: the current state, and a way to follow it until it is terminal. */
-  async streamTask(id: string): Promise<TaskStream> {
+  /** SSE: the current state, and a way to follow it until it is terminal; `watcher` is who follows (client key, or address). */
+  async streamTask(id: string, watcher: string): Promise<TaskStream> {
     const { client, nativeId, observation } = await this.lookup.locate(id, this.router.resolve(id));
     const first = snapshotOf(id, client, nativeId, observation);
     return {
       first,
-      follow: (onEvent) => {
+      follow: async (onEvent) => {
         if (this.watcher.draining) {
           // Shutting down: the first state is the last word; end the stream once it is sent.
           queueMicrotask(() => onEvent({ snapshot: first, final: true }));
           return () => {};
         }
-        return this.watcher.watch(client, nativeId, observation, 'sse', (event) => {
-          if ('observation' in event) onEvent({ snapshot: snapshotOf(id, client, nativeId, event.observation), final: event.final === true });
-          else onEvent(event);
-        });
+        const release = await this.watchQuota.hold(watcher);
+        let unwatch: () => void;
+        try {
+          unwatch = this.watcher.watch(client, nativeId, observation, 'sse', (event) => {
+            if ('observation' in event) onEvent({ snapshot: snapshotOf(id, client, nativeId, event.observation), final: event.final === true });
+            else onEvent(event);
+          });
+        } catch (error) {
+          release();
+          throw error;
+        }
+        return () => {
+          unwatch();
+          release();
+        };
       },
     };
   }
