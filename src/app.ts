@@ -5,6 +5,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Dispatcher } from 'undici';
+import type { BudgetCounter } from './upstream/budget.js';
 import type { Config } from './settings/schema.js';
 import type { ResolveHostname } from './content/address-guard.js';
 import { ContentProxy } from './content/proxy.js';
@@ -60,6 +61,8 @@ export function buildClients(
   observer: ProviderClientObserver,
   dispatcher?: Dispatcher,
   tracer?: Tracer,
+  /** Where each provider's upstream budget is counted (the fleet's, in fleet mode). */
+  budgetCounter?: (provider: string) => BudgetCounter,
 ): Map<string, ProviderClient> {
   const clients = new Map<string, ProviderClient>();
   // One redactor for all: a token one provider mints is cut out of every provider's answers.
@@ -67,7 +70,8 @@ export function buildClients(
   for (const definition of providers) {
     const settings = config.providers[definition.name];
     if (settings === undefined) continue;
-    clients.set(definition.name, new ProviderClient({ definition, settings, config, redactor, observer, dispatcher, tracer }));
+    const counter = budgetCounter?.(definition.name);
+    clients.set(definition.name, new ProviderClient({ definition, settings, config, redactor, observer, dispatcher, tracer, budgetCounter: counter }));
   }
   return clients;
 }
@@ -103,8 +107,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // Undefined unless OTEL_* turn tracing on; then the spans below are made, else none.
   const tracing = await startTracing(config.tracing, { serviceVersion: VERSION, log: app.log });
   const tracer = tracing?.tracer;
-  const clients = buildClients(config, deps.providers ?? PROVIDERS, upstreamObserver(app, metrics), deps.dispatcher, tracer);
   await app.register(fleet, { config, metrics });
+  const clients = buildClients(config, deps.providers ?? PROVIDERS, upstreamObserver(app, metrics), deps.dispatcher, tracer, (provider) =>
+    app.taskStore.budgetCounter(provider),
+  );
   const service = new TaskService(config, clients, metrics, app.taskStore, tracer);
   const content = new ContentProxy({
     timeoutMs: config.upstreamTimeoutMs,
@@ -116,7 +122,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(webhooks, { config, service, metrics, taskStore: app.taskStore, resolveHostname: deps.resolveHostname, userAgent: `taskgate/${VERSION}` });
   app.decorate('taskService', service);
   app.decorate('metrics', metrics);
-  for (const [name, client] of clients) metrics.watchCircuit(name, () => client.circuitState);
+  for (const [name, client] of clients) {
+    metrics.watchCircuit(name, () => client.circuitState);
+    metrics.watchBudget(name, () => client.budget.waiting);
+  }
   metrics.waitersMax.set(config.waiters.max);
 
   await app.register(tracingPlugin, { tracing });

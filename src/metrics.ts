@@ -79,6 +79,16 @@ export class Metrics implements ProviderClientObserver {
       for (const [provider, read] of this.circuitReaders) this.onCircuitState(provider, read());
     },
   });
+  private readonly budgetReaders = new Map<string, () => number>();
+  readonly budgetWaiting = new Gauge({
+    name: 'taskgate_upstream_budget_waiting',
+    help: 'Background polls waiting for a turn in their provider\'s upstream budget (providers.<name>.maxRequestsPerSecond)',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [provider, read] of this.budgetReaders) this.budgetWaiting.set({ provider }, read());
+    },
+  });
   readonly unknownStatuses = new Counter({
     name: 'taskgate_unknown_upstream_status_total',
     help: 'Upstream status words outside the mapping (served as in_progress)',
@@ -305,6 +315,11 @@ export class Metrics implements ProviderClientObserver {
 
   onCircuitState(provider: string, state: CircuitState): void {
     this.circuitState.set({ provider }, CIRCUIT_VALUES[state]);
+  }
+
+  /** Reads how many background polls wait for this provider's budget at every scrape. */
+  watchBudget(provider: string, read: () => number): void {
+    this.budgetReaders.set(provider, read);
   }
 
   /** Reads this provider's circuit at every scrape, so the gauge is never stale. */

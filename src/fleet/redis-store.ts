@@ -15,6 +15,8 @@ import { LeaderLoop } from './leader-loop.js';
 import { FleetRedis, UNAVAILABLE } from './redis.js';
 import { findFirst, SharedCache, type RemoteLayer } from './shared-cache.js';
 import { fleetSecret } from './shared-secret.js';
+import { FleetBudgetCounter } from './upstream-budget.js';
+import type { BudgetCounter } from '../upstream/budget.js';
 import { FleetSingleFlight, SharedErrorSchema, type SharedError } from './single-flight.js';
 import type { Observation, PollJoinOptions, PollMembership, SharedHit, StoreStats, TaskStore } from './store.js';
 import { OBSERVATION_FLIGHT_CODEC, ObservationSchema, POLL_MESSAGE_CODEC } from './task-codec.js';
@@ -126,6 +128,10 @@ export class RedisTaskStore implements TaskStore {
       publish: (message) => membership.publish(message),
       leave: () => membership.leave(),
     };
+  }
+
+  budgetCounter(provider: string): BudgetCounter {
+    return new FleetBudgetCounter(this.redis, provider);
   }
 
   sharedSecret(name: string): Promise<Buffer | undefined> {

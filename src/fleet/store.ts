@@ -6,6 +6,7 @@
  */
 import type { FastifyRateLimitOptions } from '@fastify/rate-limit';
 import type { TaskState } from '../providers/types.js';
+import type { BudgetCounter } from '../upstream/budget.js';
 import type { SharedError } from './single-flight.js';
 
 /** A provider's answer and when it arrived: what reuse windows and countdowns are measured from. */
@@ -89,6 +90,8 @@ export interface TaskStore {
    * is unavailable.
    */
   sharedSecret(name: string): Promise<Buffer | undefined>;
+  /** Where a provider's upstream budget is counted: this process, or the fleet (one count per second). */
+  budgetCounter(provider: string): BudgetCounter;
   /** Options for @fastify/rate-limit so the limit is counted where the store keeps its state. */
   rateLimitOptions(): Partial<FastifyRateLimitOptions>;
   stats(): StoreStats;

@@ -56,6 +56,8 @@ function providerSchema(definition: ProviderDefinition) {
       ...Object.fromEntries((definition.urls ?? []).map((spec) => [spec.setting, httpUrl.default(spec.default)])),
       pollIntervalMs: durationMs.default(definition.cadenceMs),
       connections: positiveNumber.default(128),
+      /** Upstream requests per second, client lookups and poll loops together (the fleet's, in fleet mode). */
+      maxRequestsPerSecond: positiveNumber.default(50),
     })
     .strict()
     .superRefine((settings, context) => {
@@ -76,7 +78,7 @@ function providerSchema(definition: ProviderDefinition) {
         });
       }
     })
-    .transform((settings): ProviderSettings => {
+    .transform((settings): ProviderConfig => {
       const values = settings as Record<string, unknown>;
       const credentials = Object.fromEntries(names.map((name) => [name, values[name] as string | undefined]));
       const configured = names.every((name) => credentials[name] !== undefined);
@@ -87,10 +89,15 @@ function providerSchema(definition: ProviderDefinition) {
         urls: Object.fromEntries((definition.urls ?? []).map((spec) => [spec.setting, values[spec.setting] as string])),
         pollIntervalMs: settings.pollIntervalMs,
         connections: settings.connections,
+        maxRequestsPerSecond: settings.maxRequestsPerSecond,
       };
     });
 }
-export type ProviderConfig = ProviderSettings;
+/** What a provider is given (ProviderSettings), and what the gateway keeps for itself about it. */
+export type ProviderConfig = ProviderSettings & {
+  /** Its upstream budget: client lookups and poll loops together (src/upstream/budget.ts). */
+  readonly maxRequestsPerSecond: number;
+};
 
 export function configSchema(providers: readonly ProviderDefinition[]) {
   const providerSettings = z
