@@ -18,7 +18,7 @@ import lifecycle from './plugins/lifecycle.js';
 import observability from './plugins/observability.js';
 import problems, { routerErrorHandler } from './plugins/problems.js';
 import requestId, { requestIdOf } from './plugins/request-id.js';
-import taskApi from './plugins/task-api.js';
+import taskApi, { type TaskApiOptions } from './plugins/task-api.js';
 import tracingPlugin from './plugins/tracing.js';
 import { lazyRequestLogger } from './request-logger.js';
 import { ProviderClient, type ProviderClientObserver } from './providers/client.js';
@@ -46,6 +46,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** How result-file hosts are resolved (tests answer names themselves; default: the system resolver). */
   resolveHostname?: ResolveHostname;
+  /** When memory is given back after a burst of waits and streams (default: after 1,000 or more, 5 s after they end). */
+  reclaim?: TaskApiOptions['reclaim'];
 }
 
 declare module 'fastify' {
@@ -143,7 +145,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   await app.register(docs, { version: VERSION });
   await app.register(cors, { origins: config.corsOrigins });
-  await app.register(taskApi, { config, service, content, metrics, store: app.taskStore, tracer, webhooks: app.webhooks, version: VERSION });
+  await app.register(taskApi, { config, service, content, metrics, store: app.taskStore, tracer, webhooks: app.webhooks, version: VERSION, reclaim: deps.reclaim });
   await app.register(operationRoutes, { clients, metrics });
   await app.register(problemRoutes);
   return app;

@@ -159,6 +159,11 @@ export class Metrics implements ProviderClientObserver {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly memoryReclaims = new Counter({
+    name: 'taskgate_memory_reclaims_total',
+    help: 'Memory-reducing collections made after a burst of held waits and streams ended (the freed memory given back to the system)',
+    registers: [this.registry],
+  });
   readonly droppedLogLines = new Counter({
     name: 'taskgate_log_lines_dropped_total',
     help: 'Log lines dropped because the log sink (stdout) was not taking them',

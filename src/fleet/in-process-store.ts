@@ -39,6 +39,10 @@ export class LocalCache<V extends {}> implements AnswerCache<V> {
     return Promise.resolve();
   }
 
+  purgeStale(): void {
+    this.entries.purgeStale();
+  }
+
   hold(key: string, value: V, ttlMs: number): void {
     if (ttlMs > 0) this.entries.set(key, value, { ttl: ttlMs });
     else this.entries.delete(key);

@@ -28,6 +28,8 @@ export interface AnswerCache<V> {
   hold(key: string, value: V, ttlMs: number): void;
   /** Out of every layer (a cached answer known to be stale); never rejects. */
   delete(key: string): Promise<void>;
+  /** Drops this process's entries whose time is up (a read would drop them anyway): their memory goes at once. */
+  purgeStale(): void;
   readonly localSize: number;
 }
 

@@ -15,6 +15,7 @@ import { GatewayError } from '../errors.js';
 import type { TaskStore } from '../fleet/store.js';
 import { startLinkSigner } from '../links.js';
 import type { Metrics } from '../metrics.js';
+import { MemoryReclaim, type MemoryReclaimOptions } from '../memory.js';
 import { ClientQuota } from '../quota.js';
 import type { TaskService } from '../tasks/service.js';
 import type { Webhooks } from '../webhooks/index.js';
@@ -52,6 +53,8 @@ export interface TaskApiOptions {
   tracer?: Tracer;
   /** The gateway's version, as its MCP server reports it. */
   version: string;
+  /** When memory is given back after a burst (tests make the burst small and the wait short). */
+  reclaim?: Pick<MemoryReclaimOptions, 'minimumPeak' | 'settleMs' | 'sampleMs'>;
 }
 
 const INVALID_LINK =
@@ -103,7 +106,7 @@ async function registerRateLimit(api: FastifyInstance, perMinute: number, store:
   });
 }
 
-const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store, tracer, webhooks, version }) => {
+const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store, tracer, webhooks, version, reclaim }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
   const { signer: links, stop: stopLinkSigner } = await startLinkSigner({ secret: config.linkSecret, clientKeys: config.apiKeys, store, log: api.log });
   api.addHook('onClose', (_instance, done) => {
@@ -158,6 +161,17 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
   await api.register(batchRoutes, { service, views, maxConcurrentLookups: config.batch.maxConcurrentLookups, budgetMs: config.upstreamTimeoutMs });
   await api.register(eventRoutes, { service, views, keepAliveMs: config.waiters.keepAliveMs });
   const streams = new ClientQuota({ perClient: config.content.maxStreamsPerClient, what: '/content streams', setting: 'content.maxStreamsPerClient' });
+  // Once a burst of waits and streams is over, the memory it took goes back to the system.
+  const memory = new MemoryReclaim({
+    held: () => service.watches.total + streams.total,
+    beforeCollect: () => service.lookup.purgeStale(),
+    onReclaim: () => metrics.memoryReclaims.inc(),
+    ...reclaim,
+  });
+  api.addHook('onClose', (_instance, done) => {
+    memory.stop();
+    done();
+  });
   await api.register(contentRoutes, { service, content, metrics, streams, tracer });
   await api.register(linkRoutes, { service, views, links });
   await api.register(webhookRoutes, { service, views, webhooks });

@@ -173,6 +173,12 @@ export class TaskLookup {
     await Promise.all([this.store.terminal.delete(key), this.store.fresh.delete(key)]);
   }
 
+  /** Drops the cached answers whose time is up, and the memory they hold with them. */
+  purgeStale(): void {
+    const { terminal, fresh, notFound, routes } = this.store;
+    for (const cache of [terminal, fresh, notFound, routes]) cache.purgeStale();
+  }
+
   get sizes(): { terminal: number; fresh: number; notFound: number; inFlight: number; routeMemo: number } {
     const { terminal, fresh, notFound, routes } = this.store;
     return { terminal: terminal.localSize, fresh: fresh.localSize, notFound: notFound.localSize, inFlight: this.inFlight.size, routeMemo: routes.localSize };
