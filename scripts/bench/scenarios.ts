@@ -3,6 +3,7 @@
  * A new scenario (fleet mode, webhooks, …) is one file exporting a `defineScenario(…)`
  * (see scenario.ts: how it runs, its summary rows, its section) and one line here.
  */
+import { budgetScenario } from './budget.js';
 import { cachedScenario } from './cached.js';
 import { contentScenario } from './content.js';
 import { fleetScenario } from './fleet.js';
@@ -19,6 +20,7 @@ export const SCENARIOS: readonly ListedScenario[] = [
   contentScenario,
   stormScenario,
   waitersScenario,
+  budgetScenario,
   startupScenario,
   fleetScenario,
   webhooksScenario,
