@@ -13,6 +13,7 @@ import type { ContentProxy, ContentUpstream } from '../src/content/proxy.js';
 import { isAbsoluteHttpUrl } from '../src/providers/normalize.js';
 import { GatewayError, isGatewayError } from '../src/errors.js';
 import type { Metrics } from '../src/metrics.js';
+import type { ClientQuota } from '../src/quota.js';
 import type { TaskSnapshot } from '../src/tasks/render.js';
 import type { TaskService } from '../src/tasks/service.js';
 import type { TraceSpan, Tracer } from '../src/tracing/tracer.js';
@@ -21,6 +22,7 @@ import { TaskParamsSchema } from '../schemas/params.js';
 import type { TaskOutput } from '../schemas/task.js';
 import { LINK_AUTH } from './documentation.js';
 import { problemResponses, TASK_LOOKUP_CODES } from './problem-responses.js';
+import { clientOf } from '../src/client-identity.js';
 import { LINKED_TASK_ROUTE_CONFIG } from './task-replies.js';
 
 export interface ContentRoutesOptions {
@@ -29,6 +31,8 @@ export interface ContentRoutesOptions {
   /** When the result archive is on: files it holds are served from it. */
   archive?: Archive;
   metrics: Metrics;
+  /** `content.maxStreamsPerClient`: the streams one client holds at once. */
+  streams: ClientQuota;
   /** When tracing is on: a span per transfer, from the first upstream request to the last byte. */
   tracer?: Tracer;
 }
@@ -36,7 +40,8 @@ export interface ContentRoutesOptions {
 const ContentQuerySchema = LinkTokenQuerySchema.extend({
   output: z
     .string()
-    .regex(/^\d{1,4}$/, { error: 'output must be the index of one of the task’s outputs (0, 1, …)' })
+    // Any index: one past the task's outputs is a 404 output_not_found, not a question of digits.
+    .regex(/^\d+$/, { error: 'output must be the index of one of the task’s outputs (0, 1, …)' })
     .transform(Number)
     .meta({ type: 'integer', minimum: 0 })
     .optional()
@@ -87,6 +92,17 @@ const BINARY_RESPONSE = {
   ),
 };
 
+/**
+ * The `Range` and `If-Range` passed on. An `If-Range` that cannot be passed on cannot be
+ * evaluated, and RFC 9110 then has the Range ignored: the whole file, never a range of a
+ * file that may have changed.
+ */
+function rangeOf(range: string | undefined, ifRange: string | undefined): { range: string | undefined; ifRange: string | undefined } {
+  if (range === undefined || !RANGE.test(range)) return { range: undefined, ifRange: undefined };
+  if (ifRange === undefined) return { range, ifRange: undefined };
+  return IF_RANGE.test(ifRange) ? { range, ifRange } : { range: undefined, ifRange: undefined };
+}
+
 /** The index of the output `url` names (the first video, else the first output). */
 function primaryIndex(snapshot: TaskSnapshot): number {
   const { state } = snapshot;
@@ -101,8 +117,11 @@ function fileName(snapshot: TaskSnapshot, index: number, output: TaskOutput, con
   return `${base}${index === 0 ? '' : `-${index}`}.${extension}`;
 }
 
-const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, { service, content, archive, metrics, tracer }) => {
-  /** The upstream transfer for one output, asking the provider again once if a cached URL went stale. */
+const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, { service, content, archive, metrics, streams, tracer }) => {
+  /**
+   * The upstream transfer for one output, asking the provider again once if a cached URL
+   * went stale (at most once per `cache.notFoundMs` per task: see TaskService.refreshTask).
+   */
   async function openOutput(snapshot: TaskSnapshot, index: number, fetch: Parameters<ContentProxy['open']>[2]) {
     const kept = await archive?.openFile(snapshot.client.name, snapshot.nativeId, index, fetch);
     if (kept !== undefined) return { snapshot, upstream: kept };
@@ -173,6 +192,7 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
         'Streams the primary output (or `?output=N`) of a succeeded task from where the provider keeps it, with HTTP ranges as media players need them (`Range`/`If-Range` passed on, 206 and 416 passed back). Works in `<video src>`: with client keys on, use a link from `POST /tasks/{id}/links`.',
         'With the result archive on (`TASKGATE_ARCHIVE`), a file the archive holds is served from it, with the same ranges, its stored `Content-Type`, a strong `ETag` from its sha256 and `Last-Modified` = when it was stored; one not archived yet comes from the provider. 410 `content_expired` once neither has the file.',
         'The provider key is sent only to the provider\'s own origin. Result URLs come from providers and are not trusted: one that points at an internal address is refused (502 `content_blocked`).',
+        'One client (its key, or its address when the gateway is open) holds at most `content.maxStreamsPerClient` (16) of these at once: past it, 429 `quota_exceeded`. A file whose origin does not start answering within `UPSTREAM_TIMEOUT_MS`, waiting for a connection included, is a 504 `upstream_timeout`.',
       ].join('\n\n'),
       security: LINK_AUTH,
       params: TaskParamsSchema,
@@ -181,10 +201,12 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
       response: {
         200: BINARY_RESPONSE as never,
         206: { ...BINARY_RESPONSE, description: 'Partial Content: the requested range of the file' } as never,
-        ...problemResponses([...TASK_LOOKUP_CODES, 'output_not_found', 'task_not_ready', 'content_expired', 'content_blocked'], [416]),
+        ...problemResponses([...TASK_LOOKUP_CODES, 'output_not_found', 'task_not_ready', 'content_expired', 'content_blocked', 'quota_exceeded'], [416]),
       },
     },
     handler: async (request, reply) => {
+      // Held from here until the answer is closed (sent whole, cut, or a problem): a slow reader holds it longest.
+      reply.raw.once('close', streams.take(clientOf(request)));
       const snapshot = await service.getTask(request.params.id);
       const { state } = snapshot;
       if (state.status !== 'succeeded') {
@@ -207,14 +229,7 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
           detail: `The task has ${state.outputs.length} output(s): ask for output 0${state.outputs.length > 1 ? `-${state.outputs.length - 1}` : ''}.`,
         });
       }
-      const range = request.headers.range;
-      const ifRange = request.headers['if-range'];
-      const fetch = {
-        method,
-        range: range !== undefined && RANGE.test(range) ? range : undefined,
-        ifRange: range !== undefined && ifRange !== undefined && IF_RANGE.test(ifRange) ? ifRange : undefined,
-        answer: reply.raw,
-      };
+      const fetch = { method, ...rangeOf(request.headers.range, request.headers['if-range']), answer: reply.raw };
       const transfer = tracer?.startSpan('taskgate.content', {
         kind: 'client',
         attributes: { 'taskgate.provider': snapshot.client.name, 'taskgate.content.output': index, 'http.request.method': method, 'taskgate.content.range': fetch.range },

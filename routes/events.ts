@@ -14,6 +14,7 @@ import { TaskParamsSchema } from '../schemas/params.js';
 import { isTerminal } from '../schemas/task.js';
 import { LINK_AUTH } from './documentation.js';
 import { problemResponses, TASK_LOOKUP_CODES } from './problem-responses.js';
+import { clientOf } from '../src/client-identity.js';
 import { LINKED_TASK_ROUTE_CONFIG, viewContext, type ViewSettings } from './task-replies.js';
 
 export interface EventRoutesOptions {
@@ -72,13 +73,13 @@ const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app, optio
         response: {
           200: SSE_RESPONSE as never,
           204: z.null().describe('The reconnect of a stream that already ended with the terminal state (`Last-Event-ID` names it): nothing more will come, and per the HTML standard the browser stops reconnecting.'),
-          ...problemResponses(TASK_LOOKUP_CODES),
+          ...problemResponses([...TASK_LOOKUP_CODES, 'quota_exceeded']),
         },
       },
     },
     async (request, reply) => {
       const context = viewContext(request, views);
-      const stream = await service.streamTask(request.params.id);
+      const stream = await service.streamTask(request.params.id, clientOf(request));
       const first = service.render(stream.first, context);
       // EventSource reconnects after every close; 204 is the HTML standard's "stop" once it has the end.
       if (isTerminal(first.task.status) && request.headers['last-event-id'] === eventId(first)) return reply.code(204).send(null);
@@ -95,13 +96,20 @@ const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app, optio
       }
 
       let last = first.task;
-      const keepAlive = setInterval(() => body.write(': keep-alive\n\n'), keepAliveMs);
+      let keepAlive: NodeJS.Timeout | undefined;
+      let unfollow: (() => void) | undefined;
+      let closed = false;
       const close = () => {
+        if (closed) return;
+        closed = true;
         clearInterval(keepAlive);
-        unfollow();
+        unfollow?.();
         if (!body.writableEnded) body.end();
       };
-      const unfollow = stream.follow((event) => {
+      // A client that goes away releases its place in the poll loop and its watch at once (even while the place is being taken).
+      reply.raw.once('close', close);
+      // A refusal (429 past the client's watches, 503 past waiters.max) is thrown before anything is sent: a problem answer.
+      const following = await stream.follow((event) => {
         if ('snapshot' in event) {
           const rendered = service.render(event.snapshot, context);
           const { task } = rendered;
@@ -116,8 +124,11 @@ const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app, optio
         }
         // Transient upstream errors are retried by the poll loop; the client sees nothing.
       });
-      // A client that goes away releases its place in the poll loop at once.
-      reply.raw.once('close', close);
+      if (closed) following();
+      else {
+        unfollow = following;
+        keepAlive = setInterval(() => body.write(': keep-alive\n\n'), keepAliveMs);
+      }
       return reply.send(body);
     },
   );

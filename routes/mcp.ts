@@ -14,6 +14,7 @@ import { McpMessageSchema } from '../schemas/mcp.js';
 import { CLIENT_AUTH } from './documentation.js';
 import { refuseUndecodableBody } from './json-body.js';
 import { problemResponses } from './problem-responses.js';
+import { clientOf } from '../src/client-identity.js';
 import { publicOrigin, type ViewSettings } from './task-replies.js';
 
 export interface McpRoutesOptions {
@@ -100,7 +101,7 @@ const mcpRoutes: FastifyPluginAsyncZod<McpRoutesOptions> = async (app, { service
     async (request, reply) => {
       const origin = publicOrigin(request, views);
       const [{ createToolServer }, { InProcessBackend }, { WebStandardStreamableHTTPServerTransport }] = await loadMcp();
-      const backend = new InProcessBackend({ service, links, view: { origin }, clientKeyId: request.clientKeyId, log: request.log });
+      const backend = new InProcessBackend({ service, links, view: { origin }, clientKeyId: request.clientKeyId, client: clientOf(request), log: request.log });
       const server = createToolServer(backend, { version });
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
       // Closing the server aborts its calls in progress: a wait ends, its place among the waiters is freed.

@@ -16,6 +16,7 @@ import { preferredWait, TaskParamsSchema, TaskRequestHeadersSchema, WAIT_RULE, W
 import { TaskSchema } from '../schemas/task.js';
 import { LINK_AUTH, jsonResponse, REQUEST_ID_HEADER } from './documentation.js';
 import { problemResponses, TASK_LOOKUP_CODES } from './problem-responses.js';
+import { clientOf } from '../src/client-identity.js';
 import { ageOf, clientGone, sendTask, LINKED_TASK_ROUTE_CONFIG, viewContext, type ViewSettings } from './task-replies.js';
 
 export interface TaskRoutesOptions {
@@ -102,7 +103,7 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
             },
           ),
           304: z.null().describe('Not Modified: the `If-None-Match` ETag still matches the task'),
-          ...problemResponses(TASK_LOOKUP_CODES),
+          ...problemResponses([...TASK_LOOKUP_CODES, 'quota_exceeded']),
         },
       },
     },
@@ -118,7 +119,8 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
           return;
         }
       }
-      const pending = wait.seconds > 0 ? service.waitForTask(id, { waitMs: wait.seconds * 1000, signal: clientGone(reply) }) : service.getTask(id);
+      const pending =
+        wait.seconds > 0 ? service.waitForTask(id, { waitMs: wait.seconds * 1000, signal: clientGone(reply), client: clientOf(request) }) : service.getTask(id);
       return pending.then((snapshot) => {
         answer(request, reply, wait, snapshot, askedAt);
       });

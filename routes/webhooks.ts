@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { GatewayError } from '../src/errors.js';
 import { taskKeyOf, type Subscription } from '../src/webhooks/model.js';
 import type { Webhooks } from '../src/webhooks/index.js';
-import type { ClientIdentity } from '../src/client-identity.js';
+import { clientOf } from '../src/client-identity.js';
 import type { TaskService } from '../src/tasks/service.js';
 import { TaskParamsSchema } from '../schemas/params.js';
 import {
@@ -30,8 +30,6 @@ export interface WebhookRoutesOptions {
   views: ViewSettings;
   /** Undefined: TASKGATE_WEBHOOK_SECRET is unset and every route answers 503 webhooks_not_configured. */
   webhooks: Webhooks | undefined;
-  /** Who a request is: a webhook belongs to the client that registered it. */
-  clientOf: ClientIdentity;
 }
 
 const NOT_CONFIGURED = 'This gateway sends no webhooks: TASKGATE_WEBHOOK_SECRET is not set.';
@@ -59,7 +57,7 @@ function webhookOf(subscription: Subscription): Webhook {
   };
 }
 
-const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, { service, views, webhooks, clientOf }) => {
+const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, { service, views, webhooks }) => {
   const configured = (): Webhooks => {
     if (webhooks === undefined) throw new GatewayError('webhooks_not_configured', { detail: NOT_CONFIGURED });
     return webhooks;

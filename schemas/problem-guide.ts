@@ -66,8 +66,8 @@ export const PROBLEM_GUIDE: Readonly<Record<ProblemCode, ProblemGuide>> = {
     action: 'Wait `Retry-After` seconds. Use `?wait=`, `/events` or a webhook instead of polling.',
   },
   quota_exceeded: {
-    meaning: 'This client (its key, or its address on an open gateway) already holds as many of something the gateway keeps for it as it may: `detail` names the cap (e.g. `webhooks.maxPerClient` webhooks, all of them active).',
-    action: 'End some you no longer need (e.g. `DELETE /tasks/{id}/webhooks/{webhook_id}`) or wait for them to finish; retry after `Retry-After` seconds when the answer has one.',
+    meaning: 'This client (its key, or its address on an open gateway) already holds as many of something as one client may hold at once: watched tasks (`wait`, SSE streams and active webhooks together, `limits.watchesPerClient`), webhooks (`webhooks.maxPerClient`, all of them active) or `/content` streams (`content.maxStreamsPerClient`). `detail` names the cap.',
+    action: 'Close streams or waits you no longer need, or end webhooks (`DELETE /tasks/{id}/webhooks/{webhook_id}`), then retry; `Retry-After`, when present, says when one frees up. Follow many tasks with one webhook each rather than one stream each, or ask the operator for a higher cap.',
   },
   internal_error: {
     meaning: 'The gateway failed unexpectedly: a bug.',

@@ -81,7 +81,7 @@ try {
 
 // The CDN is on loopback: allowed by name, as an operator would list an internal file host.
 const cdnAddress = new URL(cdn.url);
-config = { ...config, content: { allowHosts: [...config.content.allowHosts, { host: cdnAddress.hostname, port: Number(cdnAddress.port) }] } };
+config = { ...config, content: { ...config.content, allowHosts: [...config.content.allowHosts, { host: cdnAddress.hostname, port: Number(cdnAddress.port) }] } };
 const appDeps = {
   // The demo never leaves loopback: a result URL naming a host on the internet (one pinned
   // through /__sim/tasks, say) is not resolved, so fetching it is a 502 instead of a packet out.

@@ -5,6 +5,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Dispatcher } from 'undici';
+import type { BudgetCounter } from './upstream/budget.js';
 import type { Config } from './settings/schema.js';
 import { createArchive, type Archive } from './archive/index.js';
 import type { ResolveHostname } from './content/address-guard.js';
@@ -18,7 +19,7 @@ import lifecycle from './plugins/lifecycle.js';
 import observability from './plugins/observability.js';
 import problems, { routerErrorHandler } from './plugins/problems.js';
 import requestId, { requestIdOf } from './plugins/request-id.js';
-import taskApi from './plugins/task-api.js';
+import taskApi, { type TaskApiOptions } from './plugins/task-api.js';
 import tracingPlugin from './plugins/tracing.js';
 import { lazyRequestLogger } from './request-logger.js';
 import { ProviderClient, type ProviderClientObserver } from './providers/client.js';
@@ -48,6 +49,8 @@ export interface AppDeps {
   resolveHostname?: ResolveHostname;
   /** The result archive's wall clock (tests move it past a retention); default Date.now. */
   archiveClock?: () => number;
+  /** When memory is given back after a burst of waits and streams (default: after 1,000 or more, 5 s after they end). */
+  reclaim?: TaskApiOptions['reclaim'];
 }
 
 declare module 'fastify' {
@@ -65,6 +68,8 @@ export function buildClients(
   observer: ProviderClientObserver,
   dispatcher?: Dispatcher,
   tracer?: Tracer,
+  /** Where each provider's upstream budget is counted (the fleet's, in fleet mode). */
+  budgetCounter?: (provider: string) => BudgetCounter,
 ): Map<string, ProviderClient> {
   const clients = new Map<string, ProviderClient>();
   // One redactor for all: a token one provider mints is cut out of every provider's answers.
@@ -72,7 +77,8 @@ export function buildClients(
   for (const definition of providers) {
     const settings = config.providers[definition.name];
     if (settings === undefined) continue;
-    clients.set(definition.name, new ProviderClient({ definition, settings, config, redactor, observer, dispatcher, tracer }));
+    const counter = budgetCounter?.(definition.name);
+    clients.set(definition.name, new ProviderClient({ definition, settings, config, redactor, observer, dispatcher, tracer, budgetCounter: counter }));
   }
   return clients;
 }
@@ -108,13 +114,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // Undefined unless OTEL_* turn tracing on; then the spans below are made, else none.
   const tracing = await startTracing(config.tracing, { serviceVersion: VERSION, log: app.log });
   const tracer = tracing?.tracer;
-  const clients = buildClients(config, deps.providers ?? PROVIDERS, upstreamObserver(app, metrics), deps.dispatcher, tracer);
   await app.register(fleet, { config, metrics });
+  const clients = buildClients(config, deps.providers ?? PROVIDERS, upstreamObserver(app, metrics), deps.dispatcher, tracer, (provider) =>
+    app.taskStore.budgetCounter(provider),
+  );
   const content = new ContentProxy({
     timeoutMs: config.upstreamTimeoutMs,
     allowHosts: config.content.allowHosts,
     providerOrigins: [...clients.values()].flatMap((client) => client.origins),
     resolveHostname: deps.resolveHostname,
+    connections: config.content.connections,
   });
   const archive = await createArchive(config, { content, clients, taskStore: app.taskStore, registry: metrics.registry, log: app.log, now: deps.archiveClock });
   const service = new TaskService(config, clients, metrics, app.taskStore, tracer, archive);
@@ -130,7 +139,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('metrics', metrics);
   app.decorate('archive', archive);
   if (archive !== undefined) app.addHook('onReady', async () => archive.start());
-  for (const [name, client] of clients) metrics.watchCircuit(name, () => client.circuitState);
+  for (const [name, client] of clients) {
+    metrics.watchCircuit(name, () => client.circuitState);
+    metrics.watchBudget(name, () => client.budget.waiting);
+  }
   metrics.waitersMax.set(config.waiters.max);
 
   await app.register(tracingPlugin, { tracing });
@@ -150,7 +162,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   await app.register(docs, { version: VERSION });
   await app.register(cors, { origins: config.corsOrigins });
-  await app.register(taskApi, { config, service, content, archive, metrics, store: app.taskStore, tracer, webhooks: app.webhooks, version: VERSION });
+  await app.register(taskApi, { config, service, content, archive, metrics, store: app.taskStore, tracer, webhooks: app.webhooks, version: VERSION, reclaim: deps.reclaim });
   await app.register(operationRoutes, { clients, metrics });
   await app.register(problemRoutes);
   return app;

@@ -79,6 +79,16 @@ export class Metrics implements ProviderClientObserver {
       for (const [provider, read] of this.circuitReaders) this.onCircuitState(provider, read());
     },
   });
+  private readonly budgetReaders = new Map<string, () => number>();
+  readonly budgetWaiting = new Gauge({
+    name: 'taskgate_upstream_budget_waiting',
+    help: 'Background polls waiting for a turn in their provider\'s upstream budget (providers.<name>.maxRequestsPerSecond)',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [provider, read] of this.budgetReaders) this.budgetWaiting.set({ provider }, read());
+    },
+  });
   readonly unknownStatuses = new Counter({
     name: 'taskgate_unknown_upstream_status_total',
     help: 'Upstream status words outside the mapping (served as in_progress)',
@@ -147,6 +157,11 @@ export class Metrics implements ProviderClientObserver {
     name: 'taskgate_http_connections_cut_total',
     help: 'Connections the gateway closed before their request had arrived, by reason (timeout, body_idle, header_overflow, malformed)',
     labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly memoryReclaims = new Counter({
+    name: 'taskgate_memory_reclaims_total',
+    help: 'Memory-reducing collections made after a burst of held waits and streams ended (the freed memory given back to the system)',
     registers: [this.registry],
   });
   readonly droppedLogLines = new Counter({
@@ -310,6 +325,11 @@ export class Metrics implements ProviderClientObserver {
 
   onCircuitState(provider: string, state: CircuitState): void {
     this.circuitState.set({ provider }, CIRCUIT_VALUES[state]);
+  }
+
+  /** Reads how many background polls wait for this provider's budget at every scrape. */
+  watchBudget(provider: string, read: () => number): void {
+    this.budgetReaders.set(provider, read);
   }
 
   /** Reads this provider's circuit at every scrape, so the gauge is never stale. */

@@ -43,13 +43,25 @@ export function loggerOptions(level: Config['logLevel']) {
   return { level, redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' } };
 }
 
+/** A client key shorter than this can be guessed from a dictionary, whatever the throttle allows. */
+export const MIN_CLIENT_KEY_LENGTH = 16;
+
+/** What the boot warns about in the client keys (never saying a key, only its place in the list). */
+export function clientKeyWarnings(apiKeys: readonly string[]): string[] {
+  if (apiKeys.length === 0) return ['TASKGATE_API_KEYS is not set: /tasks is open to anyone who can reach this gateway'];
+  const short = apiKeys.flatMap((key, index) => (key.length < MIN_CLIENT_KEY_LENGTH ? [index + 1] : []));
+  if (short.length === 0) return [];
+  const which = short.length === 1 ? `key ${short[0]}` : `keys ${short.join(', ')}`;
+  return [
+    `TASKGATE_API_KEYS: ${which} of ${apiKeys.length} ${short.length === 1 ? 'is' : 'are'} shorter than ${MIN_CLIENT_KEY_LENGTH} characters and can be guessed; use random keys (e.g. openssl rand -hex 24)`,
+  ];
+}
+
 export async function startServer(config: Config) {
   const metrics = new Metrics();
   const logSink = new LogSink(process.stdout, { onDrop: () => metrics.droppedLogLines.inc() });
   const app = await buildApp(config, { logger: { ...loggerOptions(config.logLevel), stream: logSink }, metrics });
-  if (config.apiKeys.length === 0) {
-    app.log.warn('TASKGATE_API_KEYS is not set: /tasks is open to anyone who can reach this gateway');
-  }
+  for (const warning of clientKeyWarnings(config.apiKeys)) app.log.warn(warning);
   const unconfigured = PROVIDERS.filter((definition) => config.providers[definition.name]?.credentials === undefined);
   if (unconfigured.length > 0) {
     const settings = unconfigured.map((definition) => `${definition.name} (${definition.credentials.map((spec) => spec.env).join(' + ')})`);

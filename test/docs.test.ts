@@ -7,13 +7,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../src/config.js';
-import { freePort, REPO_ROOT as REPO_ROOT_WITH_SLASH } from './hardening/support.js';
+import { freePortPair, REPO_ROOT as REPO_ROOT_WITH_SLASH } from './hardening/support.js';
 
 const REPO_ROOT = resolve(REPO_ROOT_WITH_SLASH);
 
@@ -121,22 +120,6 @@ test("configuration.md's sample TASKGATE_CONFIG file has no repeated key and boo
     rmSync(directory, { recursive: true, force: true });
   }
 });
-
-/** A free port whose next one is free too: the demo serves its browser page on PORT + 1. */
-async function freePortPair(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    const next = createServer();
-    const free = await new Promise<boolean>((resolve) => {
-      next.once('error', () => resolve(false));
-      next.listen(port + 1, '127.0.0.1', () => resolve(true));
-    });
-    if (free) {
-      await new Promise<void>((resolve) => next.close(() => resolve()));
-      return port;
-    }
-  }
-}
 
 test("npm run demo serves the documented tasks' result files from loopback, as the README's curl lines fetch them", { timeout: 60_000 }, async (t) => {
   const port = await freePortPair();

@@ -171,7 +171,8 @@ async function runContent(settings: BenchSettings): Promise<ContentResult> {
     const links = cdn.line['links'] as Record<string, string>;
     const cdnHost = new URL(cdn.url).host;
     // The origin is on loopback: the address guard lets it through only when it is allowed.
-    const configFile = { content: { allowHosts: [cdnHost] } };
+    // One load generator stands for many clients: the per-client stream cap would hold it back.
+    const configFile = { content: { allowHosts: [cdnHost], maxStreamsPerClient: 10_000 } };
     const gateway = await startGateway({ mode: settings.mode, simulators, configFile, nodeFlags: settings.gatewayNodeFlags });
     stops.unshift(gateway.stop);
     const taskId = await pinContentTask(simulators, gateway, links[throughputAsset]!, 'throughput');

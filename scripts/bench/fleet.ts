@@ -112,7 +112,9 @@ async function runFleetWaiters(settings: BenchSettings, redis: LocalRedis, plan:
   try {
     const gateways: Gateway[] = [];
     for (let replica = 0; replica < plan.replicas; replica++) {
-      const gateway = await startGateway({ mode: settings.mode, simulators, nodeFlags: settings.gatewayNodeFlags, env: { REDIS_URL: redis.url, TASKGATE_REDIS_PREFIX: prefix } });
+      // One load generator stands for many clients: the per-client watch cap would hold it back.
+      const configFile = { limits: { watchesPerClient: plan.waiters } };
+      const gateway = await startGateway({ mode: settings.mode, simulators, configFile, nodeFlags: settings.gatewayNodeFlags, env: { REDIS_URL: redis.url, TASKGATE_REDIS_PREFIX: prefix } });
       stops.unshift(gateway.stop);
       gateways.push(gateway);
     }

@@ -4,6 +4,7 @@
  * (see scenario.ts: how it runs, its summary rows, its section) and one line here.
  */
 import { archiveScenario } from './archive.js';
+import { budgetScenario } from './budget.js';
 import { cachedScenario } from './cached.js';
 import { contentScenario } from './content.js';
 import { fleetScenario } from './fleet.js';
@@ -20,6 +21,7 @@ export const SCENARIOS: readonly ListedScenario[] = [
   contentScenario,
   stormScenario,
   waitersScenario,
+  budgetScenario,
   startupScenario,
   fleetScenario,
   webhooksScenario,

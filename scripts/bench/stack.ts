@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { PROVIDERS } from '../../src/providers/index.js';
-import { loadProfile, type TaskScript } from '../../src/simulators/index.js';
+import { loadProfile, type Fault, type TaskScript } from '../../src/simulators/index.js';
 import { cpuTimeMs, freePort, spawnProcess, stopProcess, waitFor200, type Spawned } from './processes.js';
 
 /** How the gateway and simulators are run: the compiled `dist/` (production) or the TypeScript sources through tsx. */
@@ -236,6 +236,11 @@ export async function resetSimulator(provider: SimulatedProvider): Promise<void>
 /** Pins a task's story; `*` pins it for every id not pinned on its own (any id then exists). */
 export async function pinTask(provider: SimulatedProvider, id: string, script: TaskScript): Promise<void> {
   await control(provider.url, 'POST', `tasks/${encodeURIComponent(id)}`, script);
+}
+
+/** Injects a fault into the provider's answers for `id` (`*`: every id), e.g. a latency on every status call. */
+export async function injectFault(provider: SimulatedProvider, id: string, fault: Fault): Promise<void> {
+  await control(provider.url, 'POST', `faults/${encodeURIComponent(id)}`, fault);
 }
 
 export async function simulatorHits(provider: SimulatedProvider): Promise<{ total: number; byId: Record<string, number> }> {

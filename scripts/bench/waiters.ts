@@ -65,7 +65,9 @@ async function runWaiters(settings: BenchSettings, options: WaitersOptions, run:
   let pool: Pool | undefined;
   let sampler: { stop(): number } | undefined;
   try {
-    const gateway = await startGateway({ mode: settings.mode, simulators, nodeFlags: settings.gatewayNodeFlags });
+    // One load generator stands for many clients: the per-client watch cap would hold it back.
+    const configFile = { limits: { watchesPerClient: options.waiters } };
+    const gateway = await startGateway({ mode: settings.mode, simulators, configFile, nodeFlags: settings.gatewayNodeFlags });
     stops.unshift(gateway.stop);
     await Promise.all(simulators.providers.map((provider) => resetSimulator(provider)));
     const tasks = waiterTasks(simulators.providers, options.tasks, run).map((task, index) => ({

@@ -69,12 +69,21 @@ const MAX_DISCARDED_BYTES = 128 * 1024;
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** What a media player needs back; nothing else of the upstream's reaches the client. */
 const PASSED_HEADERS = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'etag', 'last-modified'] as const;
-const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'TASKGATE_CONTENT_DEADLINE']);
 /** A header value passed on must be one short line. */
 const SAFE_HEADER_VALUE = /^[\x20-\x7e]{1,512}$/;
 
 class ClientGoneError extends Error {
   readonly code = 'TASKGATE_CLIENT_GONE';
+}
+
+/**
+ * The headers did not come within UPSTREAM_TIMEOUT_MS of the request, however the time
+ * went: undici's own headers timeout starts only once a connection took the request, and
+ * a request queued behind a pool that slow readers hold would otherwise wait for ever.
+ */
+class ContentDeadline extends Error {
+  readonly code = 'TASKGATE_CONTENT_DEADLINE';
 }
 
 /**
@@ -96,6 +105,7 @@ export class UpstreamBody implements Dispatcher.DispatchHandler, ContentBody {
   private discarded: number | undefined;
   private bytes = 0;
   private onClosed: ((bytes: number, complete: boolean) => void) | undefined;
+  private expired: Error | undefined;
 
   constructor(private readonly client: Writable) {
     this.started = new Promise((resolve, reject) => {
@@ -107,6 +117,20 @@ export class UpstreamBody implements Dispatcher.DispatchHandler, ContentBody {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.client.destroyed) controller.abort(new ClientGoneError('the client went away'));
+    // Its deadline passed while it waited in the pool: never send it.
+    else if (this.expired !== undefined) controller.abort(this.expired);
+  }
+
+  /** The headers are overdue: the request is abandoned, wherever it is (in the pool's queue, or sent). */
+  expire(error: Error): void {
+    if (this.isStarted) return;
+    this.expired = error;
+    if (this.controller !== undefined) {
+      this.controller.abort(error);
+      return;
+    }
+    this.isStarted = true;
+    this.settleStarted.reject(error);
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Dispatcher.ResponseData['headers']): void {
@@ -220,8 +244,10 @@ export class ContentProxy {
   async open(client: ProviderClient, url: string, fetch: ContentFetch): Promise<ContentUpstream> {
     let target = this.check(url, client);
     let path = pathAsWritten(url, target);
+    // One deadline for the headers, redirects included, from now: waiting for a connection counts.
+    const deadline = Date.now() + this.options.timeoutMs;
     for (let hop = 0; ; hop++) {
-      const response = await this.request(client, target, path, fetch);
+      const response = await this.request(client, target, path, fetch, deadline);
       const location = headerValue(response.headers, 'location');
       if (REDIRECTS.has(response.statusCode) && location !== undefined) {
         response.body.discard();
@@ -258,12 +284,13 @@ export class ContentProxy {
     });
   }
 
-  private async request(client: ProviderClient, target: URL, path: string, fetch: ContentFetch): Promise<Upstream> {
+  private async request(client: ProviderClient, target: URL, path: string, fetch: ContentFetch, deadline: number): Promise<Upstream> {
     // The provider's key goes to its own origin only; a hop anywhere else goes without it.
     const headers: Record<string, string> = { accept: '*/*', ...(await client.contentHeaders(target.href)) };
     if (fetch.range !== undefined) headers['range'] = fetch.range;
     if (fetch.ifRange !== undefined) headers['if-range'] = fetch.ifRange;
     const body = new UpstreamBody(fetch.answer);
+    const timer = setTimeout(() => body.expire(new ContentDeadline('the headers did not come in time')), Math.max(0, deadline - Date.now()));
     try {
       this.dispatcher.dispatch({ origin: target.origin, path, method: fetch.method, headers }, body);
       const { statusCode, headers: received } = await body.started;
@@ -279,6 +306,8 @@ export class ContentProxy {
         });
       }
       throw new GatewayError('upstream_error', { provider: client.name, detail: 'Could not reach the result file.', cause: error });
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -5,6 +5,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../settings/schema.js';
+import { LocalBudgetCounter, type BudgetCounter } from '../upstream/budget.js';
 import type { SharedError } from './single-flight.js';
 import type { AnswerCache, Observation, PollJoinOptions, PollMembership, SharedHit, StoreStats, TaskStore } from './store.js';
 
@@ -36,6 +37,10 @@ export class LocalCache<V extends {}> implements AnswerCache<V> {
   delete(key: string): Promise<void> {
     this.entries.delete(key);
     return Promise.resolve();
+  }
+
+  purgeStale(): void {
+    this.entries.purgeStale();
   }
 
   hold(key: string, value: V, ttlMs: number): void {
@@ -84,6 +89,14 @@ export class InProcessTaskStore implements TaskStore {
 
   join(_key: string, options: PollJoinOptions): PollMembership {
     return new LocalMembership(options.onMessage);
+  }
+
+  budgetCounter(): BudgetCounter {
+    return new LocalBudgetCounter();
+  }
+
+  sharedSecret(): Promise<Buffer | undefined> {
+    return Promise.resolve(undefined);
   }
 
   rateLimitOptions() {

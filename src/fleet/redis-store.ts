@@ -15,6 +15,9 @@ import { LeaderLoop } from './leader-loop.js';
 import { LuaScript } from './lua.js';
 import { FleetRedis, UNAVAILABLE } from './redis.js';
 import { findFirst, SharedCache, type RemoteLayer } from './shared-cache.js';
+import { fleetSecret } from './shared-secret.js';
+import { FleetBudgetCounter } from './upstream-budget.js';
+import type { BudgetCounter } from '../upstream/budget.js';
 import { FleetSingleFlight, SharedErrorSchema, type SharedError } from './single-flight.js';
 import type { Observation, PollJoinOptions, PollMembership, SharedHit, StoreStats, TaskStore } from './store.js';
 import { OBSERVATION_FLIGHT_CODEC, ObservationSchema, POLL_MESSAGE_CODEC } from './task-codec.js';
@@ -86,6 +89,7 @@ export class RedisTaskStore implements TaskStore {
   private readonly flights: FleetSingleFlight<Observation>;
   private readonly loops: LeaderLoop;
   private readonly taskCaches: readonly RemoteLayer[];
+  private readonly secretTimeoutMs: number;
 
   static async create(config: Config, options: RedisStoreOptions): Promise<RedisTaskStore> {
     const { url, prefix, commandTimeoutMs, connectTimeoutMs } = config.redis;
@@ -107,6 +111,7 @@ export class RedisTaskStore implements TaskStore {
     this.taskCaches = [this.terminal, this.fresh, this.notFound];
     this.flights = new FleetSingleFlight({ redis, namespace: 'task', codec: OBSERVATION_FLIGHT_CODEC });
     this.loops = new LeaderLoop(redis);
+    this.secretTimeoutMs = config.redis.connectTimeoutMs;
   }
 
   async findShared(key: string): Promise<SharedHit | undefined> {
@@ -126,6 +131,15 @@ export class RedisTaskStore implements TaskStore {
       publish: (message) => membership.publish(message),
       leave: () => membership.leave(),
     };
+  }
+
+  budgetCounter(provider: string): BudgetCounter {
+    return new FleetBudgetCounter(this.redis, provider);
+  }
+
+  sharedSecret(name: string): Promise<Buffer | undefined> {
+    // Not on a request's path (boot, then a retry now and then): the connect timeout, not the command one.
+    return fleetSecret(this.redis, name, this.secretTimeoutMs);
   }
 
   rateLimitOptions() {

@@ -110,6 +110,10 @@ export class SharedCache<V extends {}> implements RemoteLayer {
     await this.redis.run((client) => client.set(this.redisKey(key), text, 'PX', ttl));
   }
 
+  purgeStale(): void {
+    this.local.purgeStale();
+  }
+
   async delete(key: string): Promise<void> {
     this.local.delete(key);
     await this.redis.run((client) => client.del(this.redisKey(key)));

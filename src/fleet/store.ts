@@ -6,6 +6,7 @@
  */
 import type { FastifyRateLimitOptions } from '@fastify/rate-limit';
 import type { TaskState } from '../providers/types.js';
+import type { BudgetCounter } from '../upstream/budget.js';
 import type { SharedError } from './single-flight.js';
 
 /** When the result archive stored every output of a task, and until when it keeps them (RFC 3339; null: for good). */
@@ -35,6 +36,8 @@ export interface AnswerCache<V> {
   hold(key: string, value: V, ttlMs: number): void;
   /** Out of every layer (a cached answer known to be stale); never rejects. */
   delete(key: string): Promise<void>;
+  /** Drops this process's entries whose time is up (a read would drop them anyway): their memory goes at once. */
+  purgeStale(): void;
   readonly localSize: number;
 }
 
@@ -91,6 +94,14 @@ export interface TaskStore {
   singleFlight(key: string, budgetMs: number, run: () => Promise<Observation>): Promise<Observation>;
   /** Joins the task's poll loop; one membership per key per process. */
   join(key: string, options: PollJoinOptions): PollMembership;
+  /**
+   * A random secret every replica shares (created once by whichever asks first, e.g. the
+   * link secret when TASKGATE_LINK_SECRET is unset); undefined in-process, or while Redis
+   * is unavailable.
+   */
+  sharedSecret(name: string): Promise<Buffer | undefined>;
+  /** Where a provider's upstream budget is counted: this process, or the fleet (one count per second). */
+  budgetCounter(provider: string): BudgetCounter;
   /** Options for @fastify/rate-limit so the limit is counted where the store keeps its state. */
   rateLimitOptions(): Partial<FastifyRateLimitOptions>;
   stats(): StoreStats;

@@ -19,6 +19,8 @@ export interface InProcessBackendOptions {
   view: ViewContext;
   /** The client key the request was authenticated with; links are minted with it. */
   clientKeyId: string | undefined;
+  /** Who the request counts against for per-client caps (its key, or its address). */
+  client: string;
   log: FastifyBaseLogger;
 }
 
@@ -39,37 +41,46 @@ export class InProcessBackend implements TaskBackend {
    * wait); it counts among the gateway's waiters as an `sse` one, which its answer is.
    */
   async waitForTask({ id, timeoutMs, onChange, signal }: WaitRequest): Promise<WaitOutcome> {
-    const stream = await this.options.service.streamTask(id);
+    const stream = await this.options.service.streamTask(id, this.options.client);
     let latest = this.toTask(stream.first);
     onChange(latest);
     if (isTerminal(latest.status) || timeoutMs <= 0 || signal.aborted) return { task: latest, finished: isTerminal(latest.status) };
-    return new Promise<WaitOutcome>((resolve, reject) => {
-      let settled = false;
-      const finish = (error?: GatewayError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        unfollow();
-        signal.removeEventListener('abort', onAbort);
-        if (error !== undefined) reject(error);
-        else resolve({ task: latest, finished: isTerminal(latest.status) });
-      };
-      const onAbort = () => finish();
-      const unfollow = stream.follow((event) => {
-        if ('snapshot' in event) {
-          latest = this.toTask(event.snapshot);
-          onChange(latest);
-          // `final`: the gateway is shutting down; the latest state is the answer.
-          if (isTerminal(latest.status) || event.final) finish();
-        } else if (event.permanent) {
-          finish(event.error);
-        }
-        // Transient upstream errors are retried by the poll loop; the wait goes on.
-      });
-      // Set up after follow(): when it refuses (too many waiters) no timer is left behind.
-      const timer = setTimeout(() => finish(), timeoutMs);
-      signal.addEventListener('abort', onAbort, { once: true });
+    let resolveOutcome!: (outcome: WaitOutcome) => void;
+    let rejectOutcome!: (error: GatewayError) => void;
+    const outcome = new Promise<WaitOutcome>((resolve, reject) => {
+      resolveOutcome = resolve;
+      rejectOutcome = reject;
     });
+    let settled = false;
+    const finish = (error?: GatewayError) => {
+      if (settled) return;
+      settled = true;
+      if (error !== undefined) rejectOutcome(error);
+      else resolveOutcome({ task: latest, finished: isTerminal(latest.status) });
+    };
+    // Refused past the caps (429 watches, 503 waiters) before anything is held.
+    const unfollow = await stream.follow((event) => {
+      if ('snapshot' in event) {
+        latest = this.toTask(event.snapshot);
+        onChange(latest);
+        // `final`: the gateway is shutting down; the latest state is the answer.
+        if (isTerminal(latest.status) || event.final) finish();
+      } else if (event.permanent) {
+        finish(event.error);
+      }
+      // Transient upstream errors are retried by the poll loop; the wait goes on.
+    });
+    const onAbort = () => finish();
+    const timer = setTimeout(() => finish(), timeoutMs);
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) finish();
+    try {
+      return await outcome;
+    } finally {
+      clearTimeout(timer);
+      unfollow();
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 
   async createLinks(id: string, ttlSeconds: number): Promise<LinkSet> {

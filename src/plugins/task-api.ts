@@ -9,14 +9,15 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
 import { ClientKeys, FailedAuthThrottle } from '../auth.js';
-import { clientIdentity } from '../client-identity.js';
 import type { Config } from '../settings/schema.js';
 import type { Archive } from '../archive/index.js';
 import type { ContentProxy } from '../content/proxy.js';
 import { GatewayError } from '../errors.js';
 import type { TaskStore } from '../fleet/store.js';
-import { LinkSigner } from '../links.js';
+import { startLinkSigner } from '../links.js';
 import type { Metrics } from '../metrics.js';
+import { MemoryReclaim, type MemoryReclaimOptions } from '../memory.js';
+import { ClientQuota } from '../quota.js';
 import type { TaskService } from '../tasks/service.js';
 import type { Webhooks } from '../webhooks/index.js';
 import type { Tracer } from '../tracing/tracer.js';
@@ -55,9 +56,12 @@ export interface TaskApiOptions {
   tracer?: Tracer;
   /** The gateway's version, as its MCP server reports it. */
   version: string;
+  /** When memory is given back after a burst (tests make the burst small and the wait short). */
+  reclaim?: Pick<MemoryReclaimOptions, 'minimumPeak' | 'settleMs' | 'sampleMs'>;
 }
 
-const INVALID_LINK = 'The link token is not valid for this task: it expired, belongs to another task, or its key was removed.';
+const INVALID_LINK =
+  'The link token is not valid for this task: it expired, belongs to another task, was minted with a key that is no longer configured, or was signed with another link secret (a gateway restarted without TASKGATE_LINK_SECRET, or replicas set to different ones).';
 
 function rateLimited(max: number, retryAfterSeconds: number): GatewayError {
   return new GatewayError('rate_limited', {
@@ -105,9 +109,13 @@ async function registerRateLimit(api: FastifyInstance, perMinute: number, store:
   });
 }
 
-const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, archive, metrics, store, tracer, webhooks, version }) => {
+const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, archive, metrics, store, tracer, webhooks, version, reclaim }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
-  const links = new LinkSigner(config.linkSecret, clientKeys);
+  const { signer: links, stop: stopLinkSigner } = await startLinkSigner({ secret: config.linkSecret, clientKeys: config.apiKeys, store, log: api.log });
+  api.addHook('onClose', (_instance, done) => {
+    stopLinkSigner();
+    done();
+  });
   const throttle = new FailedAuthThrottle(config.authFailuresPerMinute);
 
   /** True when the request carries a link token this route accepts, and it is valid; throws when it is not. */
@@ -155,9 +163,21 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
   await api.register(taskRoutes, { service, views, terminalMaxAgeSeconds: config.terminalMaxAgeSeconds });
   await api.register(batchRoutes, { service, views, maxConcurrentLookups: config.batch.maxConcurrentLookups, budgetMs: config.upstreamTimeoutMs });
   await api.register(eventRoutes, { service, views, keepAliveMs: config.waiters.keepAliveMs });
-  await api.register(contentRoutes, { service, content, archive, metrics, tracer });
+  const streams = new ClientQuota({ perClient: config.content.maxStreamsPerClient, what: '/content streams', setting: 'content.maxStreamsPerClient' });
+  // Once a burst of waits and streams is over, the memory it took goes back to the system.
+  const memory = new MemoryReclaim({
+    held: () => service.watches.total + streams.total,
+    beforeCollect: () => service.lookup.purgeStale(),
+    onReclaim: () => metrics.memoryReclaims.inc(),
+    ...reclaim,
+  });
+  api.addHook('onClose', (_instance, done) => {
+    memory.stop();
+    done();
+  });
+  await api.register(contentRoutes, { service, content, archive, metrics, streams, tracer });
   await api.register(linkRoutes, { service, views, links });
-  await api.register(webhookRoutes, { service, views, webhooks, clientOf: clientIdentity(clientKeys) });
+  await api.register(webhookRoutes, { service, views, webhooks });
   await api.register(mcpRoutes, { service, views, links, version });
 };
 

@@ -1,13 +1,14 @@
 /**
  * A configured provider: its connection (credentials in use, its lookup), its upstream
- * connections and its circuit breaker, behind one call, `fetchTask(nativeId)`, that
- * either returns a TaskState or throws a GatewayError.
+ * connections, its circuit breaker and its upstream budget, behind one call,
+ * `fetchTask(nativeId)`, that either returns a TaskState or throws a GatewayError.
  */
 import type { Dispatcher } from 'undici';
 import { GatewayError, type ProblemCode } from '../errors.js';
 import type { SecretRedactor } from '../redact.js';
 import type { Config, ProviderConfig } from '../settings/schema.js';
 import type { Tracer } from '../tracing/tracer.js';
+import { LocalBudgetCounter, UpstreamBudget, type BudgetCounter } from '../upstream/budget.js';
 import { CircuitBreaker, type CircuitState } from '../upstream/breaker.js';
 import { UpstreamClient, type UpstreamObserver } from '../upstream/client.js';
 import { finalizeTask, StatusTable } from './normalize.js';
@@ -31,6 +32,17 @@ export interface ProviderClientOptions {
   observer?: ProviderClientObserver;
   dispatcher?: Dispatcher;
   tracer?: Tracer;
+  /** Where the upstream budget is counted (the fleet's, in fleet mode); default: this process. */
+  budgetCounter?: BudgetCounter;
+}
+
+export interface FetchOptions {
+  /**
+   * A poll loop's call, made once the upstream budget gave it a turn (which counted its
+   * first request): its failures never count toward opening the circuit, though a
+   * half-open circuit's probe is recorded whoever makes it.
+   */
+  background?: boolean;
 }
 
 function originOf(url: string | undefined): string | undefined {
@@ -44,6 +56,8 @@ export class ProviderClient {
   /** The origins that get our credentials: the base URL's, and the provider's other URLs' (DESIGN.md "Results"). */
   readonly origins: readonly string[];
   readonly definition: ProviderDefinition;
+  /** `providers.<name>.maxRequestsPerSecond`: shared by client lookups and poll loops. */
+  readonly budget: UpstreamBudget;
   private readonly upstream: UpstreamClient | undefined;
   private readonly connection: ProviderConnection | undefined;
   private readonly breaker: CircuitBreaker;
@@ -60,6 +74,11 @@ export class ProviderClient {
     this.redactor = options.redactor;
     this.observer = observer;
     this.origins = [settings.baseUrl, ...Object.values(settings.urls)].map(originOf).filter((origin) => origin !== undefined);
+    this.budget = new UpstreamBudget({
+      perSecond: settings.maxRequestsPerSecond,
+      counter: options.budgetCounter ?? new LocalBudgetCounter(),
+      connections: settings.connections,
+    });
     const { credentials, baseUrl } = settings;
     if (credentials !== undefined && baseUrl !== undefined) {
       const upstream = new UpstreamClient({
@@ -137,33 +156,54 @@ export class ProviderClient {
     }
   }
 
-  async fetchTask(nativeId: string): Promise<TaskState> {
+  async fetchTask(nativeId: string, options: FetchOptions = {}): Promise<TaskState> {
     const { connection, upstream } = this.ready();
     if (!this.acceptsId(nativeId)) {
       throw new GatewayError('invalid_task_id', { provider: this.name, detail: `A ${this.name} task id is ${this.idForm}.` });
     }
-    this.breaker.acquire();
+    const probe = this.breaker.acquire();
+    // The gateway's own polling never opens a circuit: only client lookups, and probes, are its evidence.
+    const recorded = options.background !== true || probe;
     try {
       // Upstream text may echo a secret back: redacted before an answer, a log or a metric sees
       // it. The state's text comes from the bodies, the native id and the base URL: when none
       // of them can hold one (the usual case), there is nothing to walk.
       let mayHoldSecret = this.baseUrlHoldsSecret || this.redactor.mayHold(nativeId);
-      const call = upstream.call(this.authorize, (response) => {
-        mayHoldSecret ||= this.redactor.mayHold(response.body);
-      });
+      const call = this.counted(
+        upstream.call(this.authorize, (response) => {
+          mayHoldSecret ||= this.redactor.mayHold(response.body);
+        }),
+        options.background === true ? 1 : 0,
+      );
       const draft = await connection.lookup(nativeId, call);
       const finished = this.markPrivate(finalizeTask(this.name, this.statuses, draft));
       const state = mayHoldSecret ? this.redactor.value(finished) : finished;
       if (this.statuses.known(state.provider_status) === undefined && draft.status === undefined) {
         this.observer?.onUnknownStatus(this.name, state.provider_status);
       }
-      this.breaker.recordSuccess();
+      if (recorded) this.breaker.recordSuccess();
       return state;
     } catch (error) {
+      if (!recorded) throw this.redacted(error);
       if (error instanceof GatewayError && CIRCUIT_FAILURES.has(error.code)) this.breaker.recordFailure();
       else this.breaker.recordSuccess();
       throw this.redacted(error);
     }
+  }
+
+  /** Every request of a lookup spends from the budget, but those already paid for (a background turn's first). */
+  private counted(call: UpstreamCall, prepaid: number): UpstreamCall {
+    let paid = prepaid;
+    return {
+      request: (request) => {
+        if (paid > 0) paid--;
+        else this.budget.spend();
+        return call.request(request);
+      },
+      get remainingMs() {
+        return call.remainingMs;
+      },
+    };
   }
 
   close(): Promise<void> {

@@ -57,6 +57,8 @@ function providerSchema(definition: ProviderDefinition) {
       ...Object.fromEntries((definition.urls ?? []).map((spec) => [spec.setting, httpUrl.default(spec.default)])),
       pollIntervalMs: durationMs.default(definition.cadenceMs),
       connections: positiveNumber.default(128),
+      /** Upstream requests per second, client lookups and poll loops together (the fleet's, in fleet mode). */
+      maxRequestsPerSecond: positiveNumber.default(50),
     })
     .strict()
     .superRefine((settings, context) => {
@@ -77,7 +79,7 @@ function providerSchema(definition: ProviderDefinition) {
         });
       }
     })
-    .transform((settings): ProviderSettings => {
+    .transform((settings): ProviderConfig => {
       const values = settings as Record<string, unknown>;
       const credentials = Object.fromEntries(names.map((name) => [name, values[name] as string | undefined]));
       const configured = names.every((name) => credentials[name] !== undefined);
@@ -88,10 +90,15 @@ function providerSchema(definition: ProviderDefinition) {
         urls: Object.fromEntries((definition.urls ?? []).map((spec) => [spec.setting, values[spec.setting] as string])),
         pollIntervalMs: settings.pollIntervalMs,
         connections: settings.connections,
+        maxRequestsPerSecond: settings.maxRequestsPerSecond,
       };
     });
 }
-export type ProviderConfig = ProviderSettings;
+/** What a provider is given (ProviderSettings), and what the gateway keeps for itself about it. */
+export type ProviderConfig = ProviderSettings & {
+  /** Its upstream budget: client lookups and poll loops together (src/upstream/budget.ts). */
+  readonly maxRequestsPerSecond: number;
+};
 
 export function configSchema(providers: readonly ProviderDefinition[]) {
   const providerSettings = z
@@ -145,6 +152,16 @@ export function configSchema(providers: readonly ProviderDefinition[]) {
           /** Remembered id -> provider answers of ambiguous ids. */
           routeMemoMaxEntries: z.number().int().min(1).default(10_000),
           routeMemoTtlMs: durationMs.default(24 * 60 * 60 * 1000),
+        })
+        .strict()
+        .prefault({}),
+      limits: z
+        .object({
+          /**
+           * Watched tasks one client (key, or address when open) holds at once: its waits and
+           * SSE streams (per replica) and its active webhooks; past it, 429 quota_exceeded.
+           */
+          watchesPerClient: positiveNumber.default(1000),
         })
         .strict()
         .prefault({}),
@@ -214,6 +231,10 @@ export function configSchema(providers: readonly ProviderDefinition[]) {
            * resolve to internal addresses; the providers' own origins are always allowed.
            */
           allowHosts: allowHostsSchema.default([]),
+          /** `/content` streams one client (key, or address when open) holds at once; past it, 429 quota_exceeded. */
+          maxStreamsPerClient: positiveNumber.default(16),
+          /** Connections to one file origin at once; a request waiting for one past UPSTREAM_TIMEOUT_MS is a 504. */
+          connections: positiveNumber.default(256),
         })
         .strict()
         .prefault({}),

@@ -28,6 +28,14 @@ export interface Located {
 
 type Probe = { found: Located } | { error: unknown };
 
+/** A poll loop's fetch: it waits for its turn in the provider's upstream budget. */
+export interface BackgroundFetch {
+  /** Aborted when the loop stops: it leaves the budget's queue at once. */
+  signal?: AbortSignal;
+  /** Watched tasks of this provider polled here (as of the answer, not of the wait for a turn): how thin the budget is spread. */
+  pollers: () => number;
+}
+
 function isNotFound(error: unknown): error is GatewayError {
   return error instanceof GatewayError && error.code === 'task_not_found';
 }
@@ -101,32 +109,57 @@ export class TaskLookup {
 
   /**
    * The task's state at one provider, through the caches and the single flight (poll loops
-   * come through here too, so their calls are shared with plain GETs).
+   * come through here too, so their calls are shared with plain GETs). A poll loop's fetch
+   * (`background`) that needs a new call waits for its turn in the provider's budget first.
    */
-  fetch(client: ProviderClient, nativeId: string): Promise<Observation> {
+  fetch(client: ProviderClient, nativeId: string, background?: BackgroundFetch): Promise<Observation> {
     const found =
       this.tracer === undefined
-        ? this.fetchOnce(client, nativeId)
-        : traceLookup(this.tracer, client.name, nativeId, (answeredBy) => this.fetchOnce(client, nativeId, answeredBy));
+        ? this.fetchOnce(client, nativeId, background)
+        : traceLookup(this.tracer, client.name, nativeId, (answeredBy) => this.fetchOnce(client, nativeId, background, answeredBy));
     const { archive } = this;
     return archive === undefined ? found : found.catch((error: unknown) => archive.recover(client, nativeId, error));
   }
 
   /** fetch() itself; `answeredBy` hears how (a cache, another call in flight, or a new call). */
-  private fetchOnce(client: ProviderClient, nativeId: string, answeredBy?: (source: LookupSource) => void): Promise<Observation> {
+  private fetchOnce(client: ProviderClient, nativeId: string, background?: BackgroundFetch, answeredBy?: (source: LookupSource) => void): Promise<Observation> {
     const key = `${client.name}:${nativeId}`;
-    const known = this.fromLocal(key, answeredBy);
+    const known = this.fromLocal(key, answeredBy) ?? this.joinInFlight(key, answeredBy);
     if (known !== undefined) return known;
-    const pending = this.inFlight.get(key);
-    if (pending !== undefined) {
-      this.metrics.coalesced.inc();
-      answeredBy?.('coalesced');
-      return pending;
-    }
+    if (background !== undefined) return this.loadInTurn(client, nativeId, key, background, answeredBy);
     answeredBy?.('upstream');
-    const call = this.load(client, nativeId, key).finally(() => this.inFlight.delete(key));
+    return this.startCall(client, nativeId, key);
+  }
+
+  private joinInFlight(key: string, answeredBy?: (source: LookupSource) => void): Promise<Observation> | undefined {
+    const pending = this.inFlight.get(key);
+    if (pending === undefined) return undefined;
+    this.metrics.coalesced.inc();
+    answeredBy?.('coalesced');
+    return pending;
+  }
+
+  private startCall(client: ProviderClient, nativeId: string, key: string, background?: BackgroundFetch): Promise<Observation> {
+    const call = this.load(client, nativeId, key, background).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, call);
     return call;
+  }
+
+  /**
+   * A background call once the budget gives it a turn. Not in flight while it waits, so a
+   * client's lookup meanwhile makes its own call at once; and when one did, its answer
+   * serves the poll too.
+   */
+  private async loadInTurn(client: ProviderClient, nativeId: string, key: string, background: BackgroundFetch, answeredBy?: (source: LookupSource) => void): Promise<Observation> {
+    const release = await client.budget.background(background.signal);
+    try {
+      const known = this.fromLocal(key, answeredBy) ?? this.joinInFlight(key, answeredBy);
+      if (known !== undefined) return await known;
+      answeredBy?.('upstream');
+      return await this.startCall(client, nativeId, key, background);
+    } finally {
+      release();
+    }
   }
 
   /** Keeps an observation another replica made (a poll loop's message) in this process's layer. */
@@ -145,6 +178,12 @@ export class TaskLookup {
   async forget(client: ProviderClient, nativeId: string): Promise<void> {
     const key = `${client.name}:${nativeId}`;
     await Promise.all([this.store.terminal.delete(key), this.store.fresh.delete(key)]);
+  }
+
+  /** Drops the cached answers whose time is up, and the memory they hold with them. */
+  purgeStale(): void {
+    const { terminal, fresh, notFound, routes } = this.store;
+    for (const cache of [terminal, fresh, notFound, routes]) cache.purgeStale();
   }
 
   get sizes(): { terminal: number; fresh: number; notFound: number; inFlight: number; routeMemo: number } {
@@ -186,13 +225,13 @@ export class TaskLookup {
     return hit === undefined ? undefined : this.fromLocal(key);
   }
 
-  private async load(client: ProviderClient, nativeId: string, key: string): Promise<Observation> {
+  private async load(client: ProviderClient, nativeId: string, key: string, background?: BackgroundFetch): Promise<Observation> {
     if (this.store.shared) {
       const shared = await this.fromShared(key);
       if (shared !== undefined) return shared;
     }
     try {
-      const observation = await this.store.singleFlight(key, this.config.upstreamTimeoutMs, () => this.call(client, nativeId, key));
+      const observation = await this.store.singleFlight(key, this.config.upstreamTimeoutMs, () => this.call(client, nativeId, key, background));
       // Another replica may have made the call: keep its answer here too.
       if (this.store.shared) this.learn(client, nativeId, observation);
       return observation;
@@ -203,7 +242,7 @@ export class TaskLookup {
   }
 
   /** The upstream call itself, run by whichever caller (in the fleet: whichever replica) holds the flight. */
-  private async call(client: ProviderClient, nativeId: string, key: string): Promise<Observation> {
+  private async call(client: ProviderClient, nativeId: string, key: string, background?: BackgroundFetch): Promise<Observation> {
     if (this.store.shared) {
       // The lease is ours, but another replica may have stored an answer since we looked.
       const stored = await this.fromShared(key);
@@ -212,10 +251,16 @@ export class TaskLookup {
     this.metrics.cacheMiss.inc();
     let state: TaskState;
     try {
-      state = await client.fetchTask(nativeId);
+      state = await client.fetchTask(nativeId, { background: background !== undefined });
     } catch (error) {
       if (isNotFound(error)) this.rememberNotFound(key, error, 'everywhere');
       throw error;
+    }
+    if (background !== undefined && !isTerminal(state.status)) {
+      // A thin budget polls each watched task less often: its answer says the real cadence
+      // (its poll_after_ms and reuse window), and its poll loop asks again then.
+      const realCadence = client.budget.backgroundIntervalMs(background.pollers());
+      if (realCadence > cadenceOf(client, state)) state = { ...state, cadenceMs: realCadence };
     }
     let observation: Observation = { state, fetchedAt: Date.now() };
     if (this.archive !== undefined) observation = await this.archive.observed(client, nativeId, observation);

@@ -2,12 +2,14 @@
  * What the routes call: route an id, look the task up, optionally wait on it or follow
  * it, and render what was found.
  */
+import { LRUCache } from 'lru-cache';
 import type { Config } from '../settings/schema.js';
 import type { ArchiveHooks } from '../archive/archive.js';
 import type { GatewayError } from '../errors.js';
 import type { Observation, TaskStore } from '../fleet/store.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
+import { ClientQuota, WatchQuota } from '../quota.js';
 import { Router } from '../routing.js';
 import type { Tracer } from '../tracing/tracer.js';
 import { isTerminal } from '../../schemas/task.js';
@@ -19,6 +21,8 @@ export interface WaitOptions {
   waitMs: number;
   /** Aborted when the client goes away: the waiter is released at once. */
   signal?: AbortSignal;
+  /** Who waits (client key, or address), for `limits.watchesPerClient`. */
+  client: string;
 }
 
 export type StreamEvent = { snapshot: TaskSnapshot; final: boolean } | { error: GatewayError; permanent: boolean };
@@ -26,8 +30,12 @@ export type StreamEvent = { snapshot: TaskSnapshot; final: boolean } | { error: 
 export interface TaskStream {
   /** The state at subscription time. */
   first: TaskSnapshot;
-  /** Subscribes to changes; returns the unsubscribe function. Not called for terminal tasks. */
-  follow(onEvent: (event: StreamEvent) => void): () => void;
+  /**
+   * Subscribes to changes, taking one of the client's watched tasks (429 quota_exceeded
+   * past `limits.watchesPerClient`, 503 past `waiters.max`); resolves with the function
+   * that unsubscribes and gives the place back. Not called for terminal tasks.
+   */
+  follow(onEvent: (event: StreamEvent) => void): Promise<() => void>;
 }
 
 function snapshotOf(id: string, client: ProviderClient, nativeId: string, observation: Observation): TaskSnapshot {
@@ -40,13 +48,28 @@ export class TaskService {
   readonly router: Router;
   readonly lookup: TaskLookup;
   readonly watcher: TaskWatcher;
+  /**
+   * `limits.watchesPerClient`: waits and SSE streams hold places here; active webhooks join
+   * with `watchQuota.addSource(…)` (their per-client count) and ask `watchQuota.ensureRoom`
+   * before registering one more.
+   */
+  readonly watchQuota: WatchQuota;
   private readonly renderer: TaskRenderer;
+  /** The last refresh of each task's result URLs, kept for `cache.notFoundMs`. */
+  private readonly refreshes: LRUCache<string, Promise<Observation>>;
+  private readonly refreshWindowMs: number;
+  /** The waits and SSE streams held here, by client. */
+  readonly watches: ClientQuota;
 
   constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore, tracer?: Tracer, archive?: ArchiveHooks) {
     this.router = new Router(config.routes, new Map([...clients].map(([name, client]) => [name, client.definition])));
     this.lookup = new TaskLookup(config, clients, metrics, store, tracer, archive);
     this.renderer = new TaskRenderer(archive !== undefined);
     this.watcher = new TaskWatcher(this.lookup, store, metrics, config.waiters.max, tracer);
+    this.watches = new ClientQuota({ perClient: config.limits.watchesPerClient, what: 'watched tasks', setting: 'limits.watchesPerClient' });
+    this.watchQuota = new WatchQuota(this.watches);
+    this.refreshWindowMs = config.cache.notFoundMs;
+    this.refreshes = new LRUCache({ max: config.cache.terminalMaxEntries, ttl: Math.max(1, this.refreshWindowMs), ttlAutopurge: false });
   }
 
   async getTask(id: string): Promise<TaskSnapshot> {
@@ -62,11 +85,20 @@ export class TaskService {
 
   /**
    * The task asked of its provider again, whatever is cached: for a result URL that stopped
-   * working (signed links expire; a fresh status answer carries a fresh one).
+   * working (signed links expire; a fresh status answer carries a fresh one). At most once
+   * per `cache.notFoundMs` per task, however many requests ask: within the window they all
+   * get what that one refresh brought (its answer, or its error), so a dead file cannot
+   * turn every request for it into a provider call.
    */
   async refreshTask(snapshot: TaskSnapshot): Promise<TaskSnapshot> {
-    await this.lookup.forget(snapshot.client, snapshot.nativeId);
-    return snapshotOf(snapshot.id, snapshot.client, snapshot.nativeId, await this.lookup.fetch(snapshot.client, snapshot.nativeId));
+    const { client, nativeId } = snapshot;
+    const key = `${client.name}:${nativeId}`;
+    let refresh = this.refreshes.get(key);
+    if (refresh === undefined) {
+      refresh = this.lookup.forget(client, nativeId).then(() => this.lookup.fetch(client, nativeId));
+      if (this.refreshWindowMs > 0) this.refreshes.set(key, refresh, { ttl: this.refreshWindowMs });
+    }
+    return snapshotOf(snapshot.id, client, nativeId, await refresh);
   }
 
   render(snapshot: TaskSnapshot, context: ViewContext): RenderedTask {
@@ -78,6 +110,7 @@ export class TaskService {
     const { client, nativeId, observation } = await this.lookup.locate(id, this.router.resolve(id));
     // A request that reached this point after shutdown began gets the latest state now.
     if (options.waitMs <= 0 || isTerminal(observation.state.status) || this.watcher.draining) return snapshotOf(id, client, nativeId, observation);
+    const release = await this.watchQuota.hold(options.client, { endsAt: Date.now() + options.waitMs });
     return new Promise<TaskSnapshot>((resolve, reject) => {
       let latest = observation;
       let settled = false;
@@ -86,19 +119,26 @@ export class TaskService {
         settled = true;
         clearTimeout(timer);
         unwatch();
+        release();
         options.signal?.removeEventListener('abort', onAbort);
         if (error) reject(error);
         else resolve(snapshotOf(id, client, nativeId, latest));
       };
       const onAbort = () => finish();
-      const unwatch = this.watcher.watch(client, nativeId, observation, 'wait', (event: WatchEvent) => {
-        if ('observation' in event) {
-          latest = event.observation;
-          if (isTerminal(latest.state.status) || event.final === true) finish();
-        } else if (event.permanent) {
-          finish(event.error);
-        }
-      });
+      let unwatch: () => void;
+      try {
+        unwatch = this.watcher.watch(client, nativeId, observation, 'wait', (event: WatchEvent) => {
+          if ('observation' in event) {
+            latest = event.observation;
+            if (isTerminal(latest.state.status) || event.final === true) finish();
+          } else if (event.permanent) {
+            finish(event.error);
+          }
+        });
+      } catch (error) {
+        release();
+        throw error;
+      }
       // Set up after watch(): when it refuses (too many waiters) no timer is left behind.
       const timer = setTimeout(() => finish(), options.waitMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -106,22 +146,33 @@ export class TaskService {
     });
   }
 
-  /** SSE: the current state, and a way to follow it until it is terminal. */
-  async streamTask(id: string): Promise<TaskStream> {
+  /** SSE: the current state, and a way to follow it until it is terminal; `watcher` is who follows (client key, or address). */
+  async streamTask(id: string, watcher: string): Promise<TaskStream> {
     const { client, nativeId, observation } = await this.lookup.locate(id, this.router.resolve(id));
     const first = snapshotOf(id, client, nativeId, observation);
     return {
       first,
-      follow: (onEvent) => {
+      follow: async (onEvent) => {
         if (this.watcher.draining) {
           // Shutting down: the first state is the last word; end the stream once it is sent.
           queueMicrotask(() => onEvent({ snapshot: first, final: true }));
           return () => {};
         }
-        return this.watcher.watch(client, nativeId, observation, 'sse', (event) => {
-          if ('observation' in event) onEvent({ snapshot: snapshotOf(id, client, nativeId, event.observation), final: event.final === true });
-          else onEvent(event);
-        });
+        const release = await this.watchQuota.hold(watcher);
+        let unwatch: () => void;
+        try {
+          unwatch = this.watcher.watch(client, nativeId, observation, 'sse', (event) => {
+            if ('observation' in event) onEvent({ snapshot: snapshotOf(id, client, nativeId, event.observation), final: event.final === true });
+            else onEvent(event);
+          });
+        } catch (error) {
+          release();
+          throw error;
+        }
+        return () => {
+          unwatch();
+          release();
+        };
       },
     };
   }

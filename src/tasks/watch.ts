@@ -4,8 +4,10 @@
  * process joins the task's poll membership in the TaskStore: in the fleet, only the
  * replica holding the task's lease polls, and what it finds reaches the loops of every
  * replica. Polls follow the countdown of the answer they got (the next refresh), so a
- * change is seen right after it can exist. A loop stops when the task is terminal, when a
- * permanent error arrives, or when its last listener leaves.
+ * change is seen right after it can exist. Each poll that needs the provider waits for its
+ * turn in the provider's upstream budget, behind every client lookup (src/upstream/budget.ts).
+ * A loop stops when the task is terminal, when a permanent error arrives, or when its last
+ * listener leaves.
  */
 import { GatewayError, toGatewayError, type ProblemCode } from '../errors.js';
 import { decodeGatewayError, encodeGatewayError } from '../fleet/gateway-errors.js';
@@ -43,6 +45,8 @@ class PollLoop {
   private failures = 0;
   private stopped = false;
   private polling = false;
+  /** The poll in progress, aborted when the loop stops (it leaves the budget's queue). */
+  private inProgress: AbortController | undefined;
   /** When this loop should poll next, if it is the one that polls. */
   private nextPollAt: number;
   private readonly membership: PollMembership;
@@ -54,6 +58,8 @@ class PollLoop {
     readonly nativeId: string,
     public latest: Observation,
     private readonly onStop: (loop: PollLoop) => void,
+    /** Watched tasks of this loop's provider polled here, now. */
+    private readonly pollers: () => number,
     private readonly tracer?: Tracer,
   ) {
     this.nextPollAt = this.refreshAt(latest);
@@ -69,6 +75,7 @@ class PollLoop {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.timer);
+    this.inProgress?.abort();
     this.membership.leave();
     this.onStop(this);
   }
@@ -97,13 +104,16 @@ class PollLoop {
       return;
     }
     this.polling = true;
+    const inProgress = new AbortController();
+    this.inProgress = inProgress;
     let message: PollMessage;
     try {
-      const fetch = () => this.lookup.fetch(this.client, this.nativeId);
+      const fetch = () => this.lookup.fetch(this.client, this.nativeId, { signal: inProgress.signal, pollers: this.pollers });
       const observation = await (this.tracer === undefined ? fetch() : this.traced(this.tracer, fetch));
       this.failures = 0;
       message = { observation };
     } catch (error) {
+      if (this.stopped) return;
       const gatewayError = toGatewayError(error);
       this.failures++;
       const shared = encodeGatewayError(gatewayError) ?? { code: 'internal_error', detail: gatewayError.detail };
@@ -114,6 +124,7 @@ class PollLoop {
       this.nextPollAt = Date.now() + delay;
     } finally {
       this.polling = false;
+      this.inProgress = undefined;
     }
     if (this.stopped) return;
     // The same answer again (still inside its reuse window) is no news.
@@ -155,6 +166,8 @@ class PollLoop {
 
 export class TaskWatcher {
   private readonly loops = new Map<string, PollLoop>();
+  /** Poll loops by provider: how many watched tasks share each provider's budget here. */
+  private readonly loopsByProvider = new Map<string, number>();
   private waiterCount = 0;
   private closing = false;
 
@@ -202,12 +215,13 @@ export class TaskWatcher {
         current,
         (stopped) => {
           if (this.loops.get(key) === stopped) this.loops.delete(key);
-          this.metrics.activePollLoops.set(this.loops.size);
+          this.countLoop(client.name, -1);
         },
+        () => this.loopsByProvider.get(client.name) ?? 0,
         this.tracer,
       );
       this.loops.set(key, loop);
-      this.metrics.activePollLoops.set(this.loops.size);
+      this.countLoop(client.name, 1);
     }
     const active = loop;
     active.listeners.add(listener);
@@ -222,6 +236,13 @@ export class TaskWatcher {
       active.listeners.delete(listener);
       if (active.listeners.size === 0) active.stop();
     };
+  }
+
+  private countLoop(provider: string, delta: number): void {
+    const count = (this.loopsByProvider.get(provider) ?? 0) + delta;
+    if (count > 0) this.loopsByProvider.set(provider, count);
+    else this.loopsByProvider.delete(provider);
+    this.metrics.activePollLoops.set(this.loops.size);
   }
 
   /** Shutdown: every waiter gets the latest state now, then all loops stop. */

@@ -32,16 +32,24 @@ export class CircuitBreaker {
     return this.current;
   }
 
-  /** Throws provider_unavailable when the call may not go through. */
-  acquire(): void {
-    if (this.current === 'closed') return;
+  /**
+   * Throws provider_unavailable when the call may not go through; true when the call is
+   * the one probe of a half-open circuit (its outcome must be recorded, or the circuit
+   * would wait for it for ever).
+   */
+  acquire(): boolean {
+    if (this.current === 'closed') return false;
     const elapsed = this.now() - this.openedAt;
     if (this.state === 'half_open' && !this.probing) {
       this.probing = true;
-      return;
+      return true;
     }
+    throw this.unavailable(elapsed);
+  }
+
+  private unavailable(elapsed: number): GatewayError {
     const retryAfter = Math.max(1, Math.ceil((this.options.openMs - elapsed) / 1000));
-    throw new GatewayError('provider_unavailable', {
+    return new GatewayError('provider_unavailable', {
       provider: this.options.provider,
       retryAfter,
       detail: `${this.options.provider} is failing; the gateway stops asking it for a while.`,

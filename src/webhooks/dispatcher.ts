@@ -152,6 +152,9 @@ export class WebhookDispatcher {
     }
     const now = Date.now();
     const terminal = isTerminal(snapshot.state.status);
+    // An active webhook is one of the client's watched tasks (limits.watchesPerClient, with
+    // its waits and streams); one on a finished task ends at once and holds nothing.
+    if (!terminal) await this.options.service.watchQuota.ensureRoom(input.client);
     const subscription: Subscription = {
       id: newWebhookId(),
       taskId: snapshot.id,

@@ -119,6 +119,9 @@ const webhooks: FastifyPluginAsync<WebhookPluginOptions> = async (app, options) 
   const { retryDelaysMs, timeoutMs, allowHosts, maxSubscriptions, maxPerClient, concurrency, perTargetConcurrency } = config.webhooks;
   const sender = new WebhookSender({ signer: new WebhookSigner(config.webhookSecret), timeoutMs, allowHosts, resolveHostname: options.resolveHostname, userAgent: options.userAgent, connections: perTargetConcurrency });
   const dispatcher = new WebhookDispatcher({ service, store, sender, metrics, retryDelaysMs, timeoutMs, concurrency, perTargetConcurrency, maxSubscriptions, maxPerClient, log: app.log });
+  // Active webhooks count toward limits.watchesPerClient with the client's waits and streams.
+  // Redis unreachable: the waits and streams here are still counted, webhooks not.
+  service.watchQuota.addSource({ heldBy: (client) => store.activeCount(client).catch(() => 0) });
   metrics.trackWebhookQueue(() => store.queueStats());
   app.decorate('webhooks', { dispatcher, store });
   app.addHook('onReady', async () => dispatcher.start());

@@ -122,7 +122,7 @@ async function setUp(t: TestContext): Promise<Setup> {
   const config = loadConfig({ ...env, TASKGATE_API_KEYS: CLIENT_KEY, TASKGATE_CORS_ORIGINS: app, LOG_LEVEL: 'info' });
   const cdnPort = Number(new URL(cdn.url).port);
   const gatewayApp: FastifyInstance = await buildApp(
-    { ...withPollInterval(config, 250), content: { allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } },
+    { ...withPollInterval(config, 250), content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } },
     { logger: { level: 'info', stream } },
   );
   t.after(() => gatewayApp.close());

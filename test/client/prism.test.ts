@@ -56,7 +56,7 @@ test('every answer of a request mix conforms to the spec, as Prism reads it', as
   const cdn = await startCdn();
   t.after(() => cdn.close());
   const allowHosts = [{ host: '127.0.0.1', port: Number(new URL(cdn.url).port) }];
-  const { app, vtrix, gravitex } = await startStack(t, { configure: (config) => ({ ...config, content: { allowHosts } }) });
+  const { app, vtrix, gravitex } = await startStack(t, { configure: (config) => ({ ...config, content: { ...config.content, allowHosts } }) });
   const gateway = await listen(app);
   const done = [{ atMs: 0, status: 'succeeded' as const }];
   vtrix.setTask('task_pr0001', { variant: 'model', timeline: [{ atMs: 0, status: 'in_progress', progress: 40 }] });

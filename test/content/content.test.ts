@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { loadAsset } from '../../src/simulators/media/assets.js';
 import { startCdn, type Cdn } from '../../src/simulators/media/cdn.js';
 import { syntheticBytes } from '../../src/simulators/media/synthetic.js';
@@ -40,7 +40,7 @@ async function stackWithCdn(t: Parameters<typeof startStack>[0], env: Record<str
   const cdnHost = new URL(cdn.url).host;
   const stack = await startStack(t, {
     env,
-    configure: (config) => ({ ...config, content: { allowHosts: [{ host: '127.0.0.1', port: Number(cdnHost.split(':')[1]) }] } }),
+    configure: (config) => ({ ...config, content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: Number(cdnHost.split(':')[1]) }] } }),
   });
   return { ...stack, base: await listen(stack.app) };
 }
@@ -102,6 +102,24 @@ describe('streaming a result file', () => {
     await fresh.body.dump();
   });
 
+  it('an If-Range it cannot pass on makes it ignore the Range (RFC 9110): the whole file, never a range of a changed one', async () => {
+    stack.vtrix.setTask('task_ct0011', succeededAt(cdn.signedUrl('sample.webm', 60_000)));
+    const url = `${stack.base}/tasks/task_ct0011/content`;
+    for (const ifRange of [`"${'e'.repeat(300)}"`, '"tab\tinside"']) {
+      const response = await request(url, { headers: { range: 'bytes=0-99', 'if-range': ifRange } });
+      assert.equal(response.statusCode, 200, ifRange.slice(0, 20));
+      assert.equal((await response.body.arrayBuffer()).byteLength, VIDEO.size);
+      const seen = cdn.requests('sample.webm').at(-1)!;
+      assert.equal(seen.range, undefined, 'no range went upstream');
+      assert.equal(seen.ifRange, undefined);
+    }
+    // The control: an If-Range it can pass on goes with its Range.
+    const ranged = await request(url, { headers: { range: 'bytes=0-99', 'if-range': VIDEO.etag } });
+    assert.equal(ranged.statusCode, 206);
+    await ranged.body.dump();
+    assert.equal(cdn.requests('sample.webm').at(-1)!.range, 'bytes=0-99');
+  });
+
   it('HEAD answers the headers only; download=1 makes it an attachment', async () => {
     stack.vtrix.setTask('task_ct0004', succeededAt(cdn.signedUrl('sample.webm', 60_000)));
     const head = await request(`${stack.base}/tasks/task_ct0004/content?download=1`, { method: 'HEAD' });
@@ -119,7 +137,12 @@ describe('streaming a result file', () => {
     assert.match(problem.detail, /in_progress/);
     stack.vtrix.setTask('task_ct0006', succeededAt(cdn.signedUrl('sample.webm', 60_000)));
     assertProblem(await stack.app.inject({ url: '/tasks/task_ct0006/content?output=1' }), 404, 'output_not_found');
-    assertProblem(await stack.app.inject({ url: '/tasks/task_ct0006/content?output=x' }), 400, 'invalid_request');
+    // Any index is a question about the outputs, however many digits it has.
+    for (const index of ['12345', '99999999999999999999', '9'.repeat(400)]) {
+      assertProblem(await stack.app.inject({ url: `/tasks/task_ct0006/content?output=${index}` }), 404, 'output_not_found');
+    }
+    assert.equal((await stack.app.inject({ method: 'HEAD', url: '/tasks/task_ct0006/content?output=00' })).statusCode, 200);
+    for (const junk of ['x', '-1', '1.5', '']) assertProblem(await stack.app.inject({ url: `/tasks/task_ct0006/content?output=${junk}` }), 400, 'invalid_request');
   });
 
   it('an expired link is 410 content_expired, unless a fresh status answer signs it anew', async () => {
@@ -169,6 +192,116 @@ describe('streaming a result file', () => {
   });
 });
 
+describe('a result file that stopped being served', () => {
+  it('is refreshed from the provider at most once per cache.notFoundMs per task, however many requests ask', async (t) => {
+    const windowMs = 1500;
+    const cdnPort = Number(new URL(cdn.url).port);
+    const stack = await startStack(t, {
+      configure: (config) => ({ ...config, cache: { ...config.cache, notFoundMs: windowMs }, content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } }),
+    });
+    const start = cdnClock;
+    t.after(() => {
+      cdnClock = start;
+    });
+    stack.vtrix.setTask('task_ct0101', succeededAt(cdn.signedUrl('sample.webm', 2000)));
+    assert.equal(json(await stack.app.inject({ url: '/tasks/task_ct0101' })).status, 'succeeded');
+    const hits = () => stack.vtrix.hits('task_ct0101');
+    const before = hits();
+    cdnClock = start + 10_000;
+    // 300 requests at once (HEAD and GET, from 150 clients), then 50 one after another: one refresh between them.
+    const burst = await Promise.all(
+      Array.from({ length: 300 }, (_, index) =>
+        stack.app.inject({ method: index % 2 === 0 ? 'HEAD' : 'GET', url: '/tasks/task_ct0101/content', remoteAddress: `198.51.100.${index % 150}` }),
+      ),
+    );
+    for (const response of burst) assert.equal(response.statusCode, 410);
+    for (let index = 0; index < 50; index++) assertProblem(await stack.app.inject({ url: '/tasks/task_ct0101/content' }), 410, 'content_expired', 'vtrix');
+    assert.equal(hits(), before + 1, 'one provider call for 350 requests');
+    // Once the window has passed, the next request asks again, and a fresh link is served.
+    stack.vtrix.setTask('task_ct0101', succeededAt(cdn.signedUrl('sample.webm', 60_000)));
+    await new Promise((resolve) => setTimeout(resolve, windowMs + 100));
+    const served = await stack.app.inject({ url: '/tasks/task_ct0101/content' });
+    assert.equal(served.statusCode, 200, served.body.slice(0, 200));
+    assert.equal(hits(), before + 2);
+  });
+});
+
+describe('result streams held at once', () => {
+  /** A GET of the task's file whose body is not read: it holds its stream (and an upstream connection) until closed. */
+  async function slowReader(agent: Agent, url: string, headers: Record<string, string> = {}) {
+    const response = await request(url, { dispatcher: agent, headers });
+    return response;
+  }
+
+  it('one client holds at most content.maxStreamsPerClient streams: 429 quota_exceeded naming the cap; others are not held back', async (t) => {
+    const stack = await stackWithCdn(t, { TASKGATE_API_KEYS: 'reader-key-one-0123456789,reader-key-two-0123456789' });
+    const agent = new Agent({ connections: 64 });
+    t.after(() => agent.destroy());
+    stack.vtrix.setTask('task_ct0301', succeededAt(cdn.signedUrl('synthetic-64m.bin', 60_000)));
+    const url = `${stack.base}/tasks/task_ct0301/content`;
+    const one = { authorization: 'Bearer reader-key-one-0123456789' };
+    const two = { authorization: 'Bearer reader-key-two-0123456789' };
+    const held = [];
+    for (let index = 0; index < 16; index++) {
+      const response = await slowReader(agent, url, one);
+      assert.equal(response.statusCode, 200);
+      held.push(response);
+    }
+    const refused = await request(url, { dispatcher: agent, headers: one });
+    const problem = assertProblem({ statusCode: refused.statusCode, headers: refused.headers, body: await refused.body.text() }, 429, 'quota_exceeded');
+    assert.match(problem.detail, /16 \/content streams.*content\.maxStreamsPerClient/);
+    assert.equal(refused.headers['retry-after'], undefined, 'a stream has no known end');
+    const other = await request(url, { dispatcher: agent, headers: two, method: 'HEAD' });
+    assert.equal(other.statusCode, 200, 'another client is not held back');
+    await other.body.dump();
+    // Closing one stream gives its place back.
+    held.pop()!.body.destroy();
+    let again: Awaited<ReturnType<typeof request>> | undefined;
+    for (let attempt = 0; attempt < 50 && again?.statusCode !== 200; attempt++) {
+      await again?.body.dump();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      again = await request(url, { dispatcher: agent, headers: one, method: 'HEAD' });
+    }
+    assert.equal(again?.statusCode, 200);
+    await again?.body.dump();
+    for (const response of held) response.body.destroy();
+  });
+
+  it('slow readers pin the content pool: another /content on that origin is a 504 within UPSTREAM_TIMEOUT_MS, not a hang', { timeout: 60_000 }, async (t) => {
+    // The pool holds 256 connections per origin by default; 4 here pin it the same way, sooner.
+    const pool = 4;
+    const cdnPort = Number(new URL(cdn.url).port);
+    const stack = await startStack(t, {
+      env: { UPSTREAM_TIMEOUT_MS: '1500' },
+      configure: (config) => ({ ...config, content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: cdnPort }], connections: pool } }),
+    });
+    const base = await listen(stack.app);
+    const agent = new Agent({ connections: 16 });
+    stack.vtrix.setTask('task_ct0302', succeededAt(cdn.signedUrl('synthetic-64m.bin', 60_000)));
+    stack.vtrix.setTask('task_ct0303', succeededAt(cdn.signedUrl('sample.webm', 60_000)));
+    const activeBefore = cdn.activeTransfers();
+    const readers = await Promise.all(Array.from({ length: pool }, () => slowReader(agent, `${base}/tasks/task_ct0302/content`)));
+    try {
+      for (const reader of readers) assert.equal(reader.statusCode, 200);
+      assert.equal(cdn.activeTransfers() - activeBefore, pool, 'every connection of the pool is held by a slow reader');
+      // The client gives up long after the gateway should have answered: a hang fails here, not the whole file.
+      const waiting = await request(`${base}/tasks/task_ct0303/content`, { dispatcher: agent, headersTimeout: 15_000 });
+      assertProblem({ statusCode: waiting.statusCode, headers: waiting.headers, body: await waiting.body.text() }, 504, 'upstream_timeout', 'vtrix');
+    } finally {
+      for (const reader of readers) reader.body.destroy();
+    }
+    // Once the readers leave, the pool serves again.
+    let served: Awaited<ReturnType<typeof request>> | undefined;
+    for (let attempt = 0; attempt < 50 && served?.statusCode !== 200; attempt++) {
+      await served?.body.dump();
+      served = await request(`${base}/tasks/task_ct0303/content`, { dispatcher: agent });
+    }
+    assert.equal(served?.statusCode, 200);
+    assert.equal((await served!.body.arrayBuffer()).byteLength, VIDEO.size);
+    await agent.close();
+  });
+});
+
 describe('timeouts of a result transfer', () => {
   it('no headers within UPSTREAM_TIMEOUT_MS is a 504; a stall after the first bytes cuts the stream', async (t) => {
     const stack = await stackWithCdn(t, { UPSTREAM_TIMEOUT_MS: '400' });
@@ -203,7 +336,7 @@ describe('a result URL fetched as the provider wrote it', () => {
   it('sends the path and query byte for byte (a signed query may spell a file name with quotes), and the parser\'s form otherwise', async (t) => {
     const target = await recorder(() => ({ status: 200, headers: { 'content-type': 'video/webm', 'content-length': '4' }, body: 'webm' }));
     t.after(target.close);
-    const stack = await startStack(t, { configure: (config) => ({ ...config, content: { allowHosts: [{ host: '127.0.0.1', port: Number(new URL(target.url).port) }] } }) });
+    const stack = await startStack(t, { configure: (config) => ({ ...config, content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: Number(new URL(target.url).port) }] } }) });
     const signed = "/v.mp4?X-Tos-Expires=86400&response-content-disposition=attachment%3B%20filename*%3DUTF-8''%E5%A5%BD.mp4&X-Tos-Signature=abc";
     stack.vtrix.setTask('task_exact01', { variant: 'model', timeline: [{ atMs: 0, status: 'succeeded' }], resultUrl: `${target.url}${signed}` });
     const task = await stack.app.inject({ url: '/tasks/task_exact01' });
@@ -256,7 +389,7 @@ describe('what the gateway refuses to fetch', () => {
     });
     t.after(hops.close);
     const allowHosts = [file.url, hops.url].map((url) => ({ host: '127.0.0.1', port: Number(new URL(url).port) }));
-    const stack = await startStack(t, { configure: (config) => ({ ...config, content: { allowHosts } }) });
+    const stack = await startStack(t, { configure: (config) => ({ ...config, content: { ...config.content, allowHosts } }) });
     stack.vtrix.setTask('task_redir1', succeededAt(`${hops.url}/hop0-end`));
     const followed = await stack.app.inject({ url: '/tasks/task_redir1/content' });
     assert.equal(followed.statusCode, 200, followed.body);

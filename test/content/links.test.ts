@@ -3,11 +3,11 @@
  * events and content, until they expire and while the minting key is configured.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { buildApp } from '../../src/app.js';
-import { ClientKeys } from '../../src/auth.js';
-import { LinkSigner } from '../../src/links.js';
+import { keyTag, LinkSigner } from '../../src/links.js';
 import { startCdn, type Cdn } from '../../src/simulators/media/cdn.js';
 import { LinkSetSchema } from '../../schemas/links.js';
 import { assertProblem } from '../hardening/support.js';
@@ -19,8 +19,7 @@ const KEYS = { TASKGATE_API_KEYS: 'backend-key,other-key', TASKGATE_LINK_SECRET:
 const asBackend = { authorization: 'Bearer backend-key' };
 
 describe('link tokens', () => {
-  const keys = new ClientKeys(['backend-key']);
-  const signer = new LinkSigner(SECRET, keys);
+  const signer = new LinkSigner(SECRET, ['backend-key']);
   const now = Date.parse('2026-12-01T10:00:00Z');
 
   it('verify for the task they were minted for, until they expire', () => {
@@ -35,15 +34,49 @@ describe('link tokens', () => {
     for (const junk of ['', 'x', '1.2.3', `${token}.x`, token.replace('.', '..')]) assert.equal(signer.verify(junk, 'task_l0001', now), false, junk);
   });
 
+  it('have one spelling: an expiry with a leading zero or a sign is not the one that was signed', () => {
+    const { token } = signer.mint('task_l0001', 900, 'key-1', now);
+    assert.equal(signer.verify(token, 'task_l0001', now), true, 'the control: the canonical token verifies');
+    for (const respelled of [`0${token}`, `00${token}`, `+${token}`, ` ${token}`, token.replace(/^(\d+)/, '$1.0')]) {
+      assert.equal(signer.verify(respelled, 'task_l0001', now), false, respelled.slice(0, 16));
+    }
+  });
+
   it('die with the key that minted them, and open links die once keys are configured', () => {
     const { token } = signer.mint('task_l0001', 900, 'key-1', now);
-    assert.equal(new LinkSigner(SECRET, new ClientKeys(['other-key'])).verify(token, 'task_l0001', now), false);
-    assert.equal(new LinkSigner(SECRET, new ClientKeys(['other-key', 'backend-key'])).verify(token, 'task_l0001', now), true, 'key order does not matter');
-    const open = new LinkSigner(SECRET, new ClientKeys([]));
+    assert.equal(new LinkSigner(SECRET, ['other-key']).verify(token, 'task_l0001', now), false);
+    assert.equal(new LinkSigner(SECRET, ['other-key', 'backend-key']).verify(token, 'task_l0001', now), true, 'key order does not matter');
+    const open = new LinkSigner(SECRET, []);
     const openToken = open.mint('task_l0001', 900, undefined, now).token;
     assert.equal(open.verify(openToken, 'task_l0001', now), true);
     assert.equal(signer.verify(openToken, 'task_l0001', now), false);
-    assert.equal(new LinkSigner('another-secret-of-at-least-32-characters', keys).verify(token, 'task_l0001', now), false, 'another secret');
+    assert.equal(new LinkSigner('another-secret-of-at-least-32-characters', ['backend-key']).verify(token, 'task_l0001', now), false, 'another secret');
+  });
+
+  it('carry a key tag that a dictionary of weak keys cannot match offline without the link secret', () => {
+    const words = ['password', 'sunshine', 'letmein', 'dragon', 'monkey', 'qwerty', 'welcome', 'secret', 'admin', 'backend', 'taskgate', 'changeme', 'football', 'iloveyou', 'princess', 'shadow'];
+    const endings = ['', '1', '12', '123', '1234', '!', '2024', '2025', '2026', '01', '99', '_key'];
+    const dictionary = words.flatMap((word) => endings.flatMap((ending) => [`${word}${ending}`, `${word[0]!.toUpperCase()}${word.slice(1)}${ending}`]));
+    const weakKey = 'sunshine1';
+    assert.ok(dictionary.includes(weakKey), 'the dictionary holds the key, as an attacker\'s would');
+    const weak = new LinkSigner(SECRET, ['a-strong-key-nobody-guesses-0f3b9', weakKey]);
+    const tag = weak.mint('task_l0001', 900, 'key-2', now).token.split('.')[1]!;
+    const sha256 = (text: string) => createHash('sha256').update(text).digest();
+    // Every way a plain hash of a candidate could be written into the token: none matches.
+    const plainTags = (candidate: string) => {
+      const digest = sha256(candidate);
+      return [digest.subarray(0, 12).toString('base64url'), digest.toString('base64url').slice(0, tag.length), digest.toString('hex').slice(0, tag.length), digest.subarray(0, 12).toString('base64')];
+    };
+    assert.equal(dictionary.filter((candidate) => plainTags(candidate).includes(tag)).length, 0, 'no plain hash of any dictionary key is the tag');
+    // The attack the tag used to allow: against a plain SHA-256 prefix the dictionary finds the key at once.
+    const oldTag = plainTags(weakKey)[0]!;
+    assert.deepEqual(dictionary.filter((candidate) => plainTags(candidate)[0] === oldTag), [weakKey]);
+    // An HMAC under any secret but the link secret matches nothing either.
+    for (const guess of ['', 'secret', 'taskgate', 'another-secret-of-at-least-32-characters']) {
+      assert.equal(dictionary.filter((candidate) => keyTag(Buffer.from(guess), candidate) === tag).length, 0, `secret guess ${JSON.stringify(guess)}`);
+    }
+    // The control: with the link secret, the dictionary does find it (so the test can tell).
+    assert.deepEqual(dictionary.filter((candidate) => keyTag(Buffer.from(SECRET), candidate) === tag), [weakKey]);
   });
 });
 
@@ -76,7 +109,7 @@ describe('POST /tasks/{id}/links on a keyed gateway', () => {
 
   it('lets a browser read status, events and content of that task only, and repeats the token on its URLs', async (t) => {
     const allowHosts = [{ host: '127.0.0.1', port: Number(new URL(cdn.url).port) }];
-    const { app, vtrix } = await startStack(t, { env: KEYS, configure: (config) => ({ ...config, content: { allowHosts } }) });
+    const { app, vtrix } = await startStack(t, { env: KEYS, configure: (config) => ({ ...config, content: { ...config.content, allowHosts } }) });
     const base = await listen(app);
     vtrix.setTask('task_l0201', {
       raw: { status: 200, body: { id: 'task_l0201', status: 'completed', output: [{ content: [{ type: 'video', url: cdn.signedUrl('sample.webm', 60_000) }] }] } },

@@ -8,9 +8,10 @@ import { describe, test } from 'node:test';
 import { ClientKeys, FailedAuthThrottle } from '../../src/auth.js';
 import { GatewayError } from '../../src/errors.js';
 import type { Config } from '../../src/settings/schema.js';
+import { clientKeyWarnings } from '../../src/server.js';
 import { TaskSchema } from '../../schemas/task.js';
 import { json, startStack } from '../helpers/stack.js';
-import { assertProblem, header } from './support.js';
+import { assertProblem, header, startGatewayProcess } from './support.js';
 
 const DONE = [{ atMs: 0, status: 'succeeded' as const }];
 const KEYS = { TASKGATE_API_KEYS: 'k1-alpha-secret,k2-beta-secret' };
@@ -62,6 +63,37 @@ describe('FailedAuthThrottle', () => {
     throttle.check('10.0.0.2');
     now += 57_000;
     throttle.check('10.0.0.1');
+  });
+
+  test('spraying addresses cannot flush it: a throttled address stays refused, and past the table the rest share one ceiling', () => {
+    let now = 1_000_000;
+    const throttle = new FailedAuthThrottle(10, () => now);
+    const refused = (address: string) => {
+      try {
+        throttle.check(address);
+        return false;
+      } catch (error) {
+        assert.equal((error as GatewayError).code, 'rate_limited');
+        return true;
+      }
+    };
+    for (let index = 0; index < 10; index++) throttle.recordFailure('198.51.100.7');
+    assert.equal(refused('198.51.100.7'), true);
+    // 10,050 addresses guess once each within the minute (the spray that flushed the old table).
+    for (let index = 0; index < 10_050; index++) {
+      const address = `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`;
+      if (!refused(address)) throttle.recordFailure(address);
+    }
+    assert.equal(throttle.trackedAddresses, 10_000, 'bounded: the table holds at most its size');
+    assert.equal(refused('198.51.100.7'), true, 'the guesser is still refused');
+    assert.equal(refused('10.0.0.5'), false, 'a tracked address with one failure is not');
+    // The addresses that found no room shared one window: it is used up, so any new one is refused.
+    assert.equal(refused('203.0.113.99'), true);
+    now += 60_000;
+    assert.equal(refused('198.51.100.7'), false, 'every window ends after its minute');
+    assert.equal(refused('203.0.113.99'), false);
+    throttle.recordFailure('203.0.113.99');
+    assert.equal(throttle.trackedAddresses, 1, 'the ended windows are forgotten');
   });
 
   test('0 per minute never throttles', () => {
@@ -191,4 +223,26 @@ test('without TASKGATE_API_KEYS the task API is open', async (t) => {
   // A stray Authorization header is ignored, not checked.
   const withHeader = await app.inject({ url: '/tasks/vtrix:task_open001', headers: { authorization: 'Bearer whatever' } });
   assert.equal(withHeader.statusCode, 200);
+});
+
+describe('the boot warning about weak client keys', () => {
+  test('names each key shorter than 16 characters by its place in the list, never by its text', () => {
+    assert.deepEqual(clientKeyWarnings(['a-random-key-of-32-characters-00', 'another-long-random-key-77']), []);
+    const [warning] = clientKeyWarnings(['a-random-key-of-32-characters-00', 'sunshine1', 'fifteen-chars!!']);
+    assert.match(warning!, /keys 2, 3 of 3 are shorter than 16 characters/);
+    assert.ok(!warning!.includes('sunshine1') && !warning!.includes('fifteen'), warning);
+    assert.match(clientKeyWarnings(['sixteen-chars!!!', 'short'])[0]!, /key 2 of 2 is shorter/);
+    assert.match(clientKeyWarnings([])[0]!, /TASKGATE_API_KEYS is not set/);
+  });
+
+  test('the real server logs it at boot', async (t) => {
+    const gateway = await startGatewayProcess({ TASKGATE_API_KEYS: 'sunshine1,a-random-key-of-32-characters-00' });
+    t.after(async () => {
+      gateway.child.kill('SIGKILL');
+      await gateway.exited;
+    });
+    const warnings = gateway.stdout().map((line) => JSON.parse(line) as { level: number; msg: string }).filter((line) => line.level === 40);
+    assert.ok(warnings.some((line) => /key 1 of 2 is shorter than 16 characters/.test(line.msg)), JSON.stringify(warnings));
+    assert.ok(!gateway.stdout().join('\n').includes('sunshine1'), 'the key itself is never logged');
+  });
 });

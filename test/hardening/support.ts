@@ -157,6 +157,22 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** A free port whose next one is free too: the demo serves its browser page on PORT + 1. */
+export async function freePortPair(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    const next = net.createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      next.once('error', () => resolve(false));
+      next.listen(port + 1, '127.0.0.1', () => resolve(true));
+    });
+    if (free) {
+      await new Promise<void>((resolve) => next.close(() => resolve()));
+      return port;
+    }
+  }
+}
+
 export interface GatewayProcess {
   child: ChildProcess;
   url: string;

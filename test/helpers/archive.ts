@@ -42,7 +42,7 @@ export async function startArchiveStack(t: Closable, options: ArchiveStackOption
     configure: (config) => {
       const configured: Config = {
         ...config,
-        content: { allowHosts: parseAllowHosts([new URL(options.cdn.url).host]) },
+        content: { ...config.content, allowHosts: parseAllowHosts([new URL(options.cdn.url).host]) },
         archive: { ...config.archive, ...options.archive },
       };
       return options.configure?.(configured) ?? configured;

@@ -4,7 +4,7 @@
  */
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/app.js';
+import { buildApp, type AppDeps } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { type Config } from '../../src/settings/schema.js';
 import { PROVIDERS, type ProviderName } from '../../src/providers/index.js';
@@ -40,6 +40,8 @@ export interface StackOptions {
   unconfigured?: ProviderName[];
   /** The result archive's clock (retention tests move it). */
   archiveClock?: () => number;
+  /** What buildApp is given besides the config (its logger is off). */
+  deps?: Omit<AppDeps, 'logger'>;
 }
 
 type Closable = { after(fn: () => Promise<void> | void): void };
@@ -90,7 +92,7 @@ export async function startStack(t: TestContext | Closable, options: StackOption
   const { simulators, env, close } = await launchSimulators(options);
   const parsed = loadConfig({ ...env, ...options.env });
   const config = options.configure ? options.configure(parsed) : parsed;
-  const app = await buildApp(config, { logger: false, archiveClock: options.archiveClock });
+  const app = await buildApp(config, { archiveClock: options.archiveClock, ...options.deps, logger: false });
   t.after(async () => {
     await app.close();
     await close();

@@ -25,6 +25,8 @@ export interface WebhookStackOptions {
   allowHosts?: string[];
   maxSubscriptions?: number;
   maxPerClient?: number;
+  /** limits.watchesPerClient: waits, streams and active webhooks of one client together. */
+  watchesPerClient?: number;
   concurrency?: number;
   perTargetConcurrency?: number;
   resolveHostname?: ResolveHostname;
@@ -48,6 +50,7 @@ export async function startWebhookStack(t: Closable, options: WebhookStackOption
   const config = withPollInterval(
     {
       ...parsed,
+      limits: { ...parsed.limits, watchesPerClient: options.watchesPerClient ?? parsed.limits.watchesPerClient },
       webhooks: {
         ...parsed.webhooks,
         retryDelaysMs: options.retryDelaysMs ?? [200],

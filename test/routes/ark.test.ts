@@ -63,7 +63,7 @@ async function stack(t: TestContext, env: Record<string, string> = {}) {
   const allowHosts = [cdn.url, front.origin].map((origin) => ({ host: '127.0.0.1', port: Number(new URL(origin).port) }));
   const app = await buildApp(
     // Every poll goes upstream (no reuse window), and the loopback CDN (and its front) may be fetched from.
-    { ...config, cache: { ...config.cache, freshMs: 0 }, content: { allowHosts } },
+    { ...config, cache: { ...config.cache, freshMs: 0 }, content: { ...config.content, allowHosts } },
     { logger: { ...loggerOptions('trace'), stream } },
   );
   t.after(() => app.close());

@@ -55,7 +55,7 @@ async function stack(t: TestContext, options: StackOptions = {}) {
       ...config,
       routes: [...(options.routes ?? []), ...config.routes],
       cache: { ...config.cache, freshMs: 0 },
-      content: { allowHosts: [{ host: '127.0.0.1', port: cdnPort }] },
+      content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: cdnPort }] },
     },
     { logger: { ...loggerOptions('trace'), stream } },
   );

@@ -130,7 +130,7 @@ test('/content of a video the provider redirects to the public file origin: the 
   const publicFile = cdn.signedUrl('sample.webm', 60_000).replace(cdn.url, `http://127.0.0.1:${frontPort}`);
 
   const { app, gemini } = await stack(t, {
-    configure: (config) => ({ ...config, content: { allowHosts: [{ host: '127.0.0.1', port: frontPort }] } }),
+    configure: (config) => ({ ...config, content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: frontPort }] } }),
   });
   const id = operationWhoseDownload(true, 'redirected');
   gemini.setTask(id, { variant: 'relay', timeline: DONE, resultUrl: publicFile });

@@ -37,7 +37,7 @@ async function stack(t: TestContext, env: Record<string, string> = {}) {
   const cdnPort = Number(new URL(cdn.url).port);
   const app = await buildApp(
     // Every poll goes upstream (no reuse window), and the loopback CDN may be fetched from.
-    { ...config, cache: { ...config.cache, freshMs: 0 }, content: { allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } },
+    { ...config, cache: { ...config.cache, freshMs: 0 }, content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } },
     { logger: { ...loggerOptions('trace'), stream } },
   );
   t.after(() => app.close());

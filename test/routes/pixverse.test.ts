@@ -240,7 +240,7 @@ test('files on the public CDN are handed out as they are; /content streams them 
   const cdn = await startCdn();
   t.after(() => cdn.close());
   const cdnPort = Number(new URL(cdn.url).port);
-  const { app, pixverse } = await stack(t, { configure: (config) => ({ ...config, content: { allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } }) });
+  const { app, pixverse } = await stack(t, { configure: (config) => ({ ...config, content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } }) });
   const id = videoId(50);
   const link = cdn.signedUrl('sample.webm', 60_000);
   pixverse.setTask(id, { variant: 'documented', timeline: DONE, resultUrl: link });

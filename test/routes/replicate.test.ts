@@ -106,7 +106,7 @@ test('files on the public CDN are handed out as they are, and /content streams t
   const cdn = await startCdn();
   t.after(() => cdn.close());
   const cdnPort = Number(new URL(cdn.url).port);
-  const { app, replicate } = await stack(t, { configure: (config) => ({ ...config, content: { allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } }) });
+  const { app, replicate } = await stack(t, { configure: (config) => ({ ...config, content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } }) });
   const id = predictionId(3);
   const link = cdn.signedUrl('sample.webm', 60_000);
   replicate.setTask(id, { variant: 'array', timeline: DONE, resultUrl: link });

@@ -115,7 +115,7 @@ test('files on the public CDN are handed out as they are, and /content streams t
   const cdn = await startCdn();
   t.after(() => cdn.close());
   const cdnPort = Number(new URL(cdn.url).port);
-  const { app, vidu } = await stack(t, { configure: (config) => ({ ...config, content: { allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } }) });
+  const { app, vidu } = await stack(t, { configure: (config) => ({ ...config, content: { ...config.content, allowHosts: [{ host: '127.0.0.1', port: cdnPort }] } }) });
   const id = `vidu:${taskId(3)}`;
   const link = cdn.signedUrl('sample.webm', 60_000);
   vidu.setTask(taskId(3), { variant: 'documented', timeline: DONE, resultUrl: link });
