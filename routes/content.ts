@@ -1,7 +1,7 @@
 /**
  * GET and HEAD /tasks/{id}/content: a succeeded task's result file, streamed through the
  * gateway with HTTP ranges, so a `<video>` or a download works with no provider key and
- * no provider URL in the client (DESIGN.md "Results").
+ * no provider URL in the client (docs/content-and-links.md).
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';

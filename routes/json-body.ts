@@ -1,7 +1,6 @@
 /**
- * Request bodies the gateway can read: JSON in UTF-8, as sent (DESIGN.md is silent; issue
- * 16). A `Content-Encoding` or another charset would otherwise be ignored and the bytes
- * parsed as UTF-8 JSON anyway; they are refused with a 415 before the body is read.
+ * Request bodies the gateway can read: JSON in UTF-8, as sent. A `Content-Encoding` or
+ * another charset would otherwise be ignored and the bytes parsed as UTF-8 JSON anyway; they are refused with a 415 before the body is read.
  */
 import type { onRequestHookHandler } from 'fastify';
 import { GatewayError } from '../src/errors.js';

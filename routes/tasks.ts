@@ -31,7 +31,7 @@ interface WaitPreference {
   fromPrefer: boolean;
 }
 
-/** DESIGN.md: with both the query and `Prefer`, the query wins. */
+/** with both the query and `Prefer`, the query wins. */
 const NO_WAIT: WaitPreference = Object.freeze({ seconds: 0, fromPrefer: false });
 
 export function resolveWait(query: number | undefined, prefer: string | undefined): WaitPreference {

@@ -1,5 +1,5 @@
 /**
- * Webhooks of a task (DESIGN.md "Webhooks"): register one, list them with their delivery
+ * Webhooks of a task (docs/webhooks.md): register one, list them with their delivery
  * logs, end one. HTTP in and out only; src/webhooks/ does the work.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';

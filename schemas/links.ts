@@ -1,6 +1,6 @@
 /**
  * POST /tasks/{id}/links: task-scoped, expiring URLs an app's backend hands to its browser
- * (DESIGN.md "Browser links").
+ * (docs/content-and-links.md, "Browser links").
  */
 import { z } from 'zod';
 

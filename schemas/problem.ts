@@ -1,5 +1,5 @@
 /**
- * The error model of the contract (DESIGN.md "Errors"): every problem `code` with its HTTP
+ * The error model of the contract (docs/errors.md): every problem `code` with its HTTP
  * status and title, and the RFC 9457 body. The gateway's typed errors (src/errors.ts) and
  * the spec's error responses are both made from this catalog.
  */

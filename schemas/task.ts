@@ -1,6 +1,5 @@
 /**
- * The normalized Task: the one shape every provider's task comes back in (DESIGN.md
- * "GET /tasks/{id}"). Its field list is written here once; the JSON the gateway sends is
+ * The normalized Task: the one shape every provider's task comes back in (docs/task-api.md). Its field list is written here once; the JSON the gateway sends is
  * derived from it.
  */
 import { z } from 'zod';
@@ -94,7 +93,7 @@ const TASK_FIELDS = Object.keys(TaskSchema.shape) as ReadonlyArray<keyof Task>;
  * A Task as JSON: the schema's fields, in its order, and nothing else the object carries.
  * Not re-validated: every Task is built from a state that finalizeTask already checked,
  * and its outputs and error are made by the gateway with exactly their schemas' fields
- * (profiled in issue 6: re-parsing every 200 cost more than the rest of the cached path).
+ * (profiled: re-parsing every 200 cost more than the rest of the cached path).
  */
 export function serializeTask(task: Task): string {
   const fields: Partial<Record<keyof Task, unknown>> = {};

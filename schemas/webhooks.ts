@@ -1,5 +1,5 @@
 /**
- * Webhooks (DESIGN.md "Webhooks"): what a backend registers on a task, what it can read
+ * Webhooks (docs/webhooks.md): what a backend registers on a task, what it can read
  * back (each webhook's state and delivery log), and the body each delivery POSTs.
  */
 import { z } from 'zod';

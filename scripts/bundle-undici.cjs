@@ -4,7 +4,7 @@
  * `import … from 'undici'` here): its pools, agent and connector, and the `request` API
  * on every dispatcher, as undici's index sets it up. The index also loads fetch, WebSocket,
  * EventSource, cookies, caches and mocks, which the gateway never uses and whose loading
- * was ~50 ms of its start-up (issue 14 §4). Types still come from the package itself.
+ * was ~50 ms of its start-up (BENCHMARKS.md, "Start-up"). Types still come from the package itself.
  */
 const Dispatcher = require('undici/lib/dispatcher/dispatcher');
 

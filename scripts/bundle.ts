@@ -3,8 +3,8 @@
  * dist/taskgate-server.mjs, behind the entry dist/taskgate.mjs (src/launch.ts: it turns on
  * Node's compile cache, which cannot cover the module that turns it on), and the command
  * line into another, dist/taskgate-cli.mjs (the package's `bin`, see cli-bundle.ts).
- * Start-up is dominated by resolving and compiling a few hundred module files (issue 6
- * measured ~380 ms of module loading); one file cuts most of that. @fastify/swagger-ui
+ * Start-up is dominated by resolving and compiling a few hundred module files (~380 ms
+ * of module loading, measured); one file cuts most of that. @fastify/swagger-ui
  * stays external because it serves its static files from its own package folder (and is
  * loaded at the first /docs request). The OpenTelemetry SDK (src/tracing/sdk.ts, imported
  * only when tracing is on) is a bundle of its own, dist/tracing-sdk.mjs, so tracing off
@@ -27,7 +27,7 @@ export const EXTERNAL_PACKAGES = ['@fastify/swagger-ui'];
  * Node's built-in modules through `require`, not `import`: an ESM import of a built-in
  * builds its module facade from every export, which runs the lazy getters behind them
  * (on Node 24 `node:http` then loads Node's own undici and `node:crypto` its WebCrypto:
- * ~130 ms of a ~450 ms start-up, issue 14 §4). `require` reads only what is used.
+ * ~130 ms of a ~450 ms start-up, BENCHMARKS.md "Start-up"). `require` reads only what is used.
  */
 /** The gateway's `undici` imports resolve to the parts it uses (scripts/bundle-undici.cjs says why). */
 const undiciCore: Plugin = {

@@ -96,7 +96,7 @@ function serverOptions(config: Config, deps: AppDeps): FastifyServerOptions {
     trustProxy: config.trustProxy,
     genReqId: requestIdOf,
     // Every route is validated and serialized through zod: handing Fastify the compilers up
-    // front keeps it from loading Ajv and fast-json-stringify at start-up (issue 14 §4).
+    // front keeps it from loading Ajv and fast-json-stringify at start-up (BENCHMARKS.md, "Start-up").
     schemaController: { compilersFactory: ZOD_COMPILERS },
     return503OnClosing: false,
     frameworkErrors: routerErrorHandler,

@@ -98,7 +98,7 @@ interface FailureWindow {
 }
 
 /**
- * Failed authentications per client address (DESIGN.md: "failed authentications are
+ * Failed authentications per client address ("failed authentications are
  * throttled per client address"): after `perMinute` of them in a one-minute window, the
  * address is refused with 429 until the window ends, without its key being looked at, so
  * guessing cannot go on (a right guess would otherwise show as a 200 among the 429s).

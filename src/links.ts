@@ -1,5 +1,5 @@
 /**
- * Browser links (DESIGN.md "Browser links"): short-lived tokens scoped to one task, minted
+ * Browser links (docs/content-and-links.md, "Browser links"): short-lived tokens scoped to one task, minted
  * by an app's backend with its client key and accepted in place of `Authorization` on the
  * task's status, events and content. A token is `<expiry>.<key tag>.<signature>`: the HMAC
  * (the link secret) covers the task id, the expiry and the minting key's tag, so it is

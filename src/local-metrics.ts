@@ -1,7 +1,7 @@
 /**
  * Metrics counted on the request path without prom-client: a per-request `inc()` or
  * `observe()` in prom-client validates and hashes its labels every time (profiled: a few
- * µs per pass-through request, issue 14 §2). Here a series is looked up once and then only
+ * µs per pass-through request). Here a series is looked up once and then only
  * adds numbers; the registry reads them when it is scraped, in prom-client's own format.
  */
 import type { Counter, Metric } from 'prom-client';

@@ -4,7 +4,7 @@
  * pino's default destination (sonic-boom) flushes synchronously when the process exits,
  * and retries a write that met EAGAIN with `Atomics.wait` for as long as it fails. With a
  * stdout pipe nobody reads (a parent that stopped draining it), the process therefore
- * closed its listener on SIGTERM and then never exited, deaf to further signals (issue 16).
+ * closed its listener on SIGTERM and then never exited, deaf to further signals.
  * This sink hands each line to `process.stdout` (non-blocking on pipes), drops lines (and
  * counts them) while too much is already queued, survives the reader going away, and is
  * drained for a bounded time before exit.

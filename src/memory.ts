@@ -1,6 +1,6 @@
 /**
- * Memory back to its baseline once a burst of held work ends (DESIGN.md "Behaviour under
- * load and faults": streams, waits and watches).
+ * Memory back to its baseline once a burst of held work ends (streams, waits
+ * and watches; docs/operations.md, "Budgets and quotas").
  *
  * Where the memory stays: not in the gateway's structures, which are emptied as each wait,
  * stream and watch ends (test/hardening/memory.test.ts). 4,000 SSE streams on running tasks

@@ -191,7 +191,7 @@ export class Metrics implements ProviderClientObserver {
   /** The upstream series of each provider, by outcome. */
   private readonly attemptSeries = new Map<string, { timer: HistogramSeries<'provider'>; outcomes: Map<string, CounterSeries<'provider' | 'outcome'>> }>();
 
-  /** prom-client's process and runtime metrics are started at the first scrape, not at boot (issue 14 §4). */
+  /** prom-client's process and runtime metrics are started at the first scrape, not at boot (BENCHMARKS.md, "Start-up"). */
   private processMetricsPending: boolean;
 
   constructor(options: { processMetrics?: boolean } = {}) {

@@ -1,6 +1,5 @@
 /**
- * Per-client caps on what a client holds at once (DESIGN.md "Behaviour under load and
- * faults"): watched tasks (waits, SSE streams and active webhooks together) and `/content`
+ * Per-client caps on what a client holds at once (docs/operations.md): watched tasks (waits, SSE streams and active webhooks together) and `/content`
  * streams. A client is its key, or its address on an open gateway (and for a browser
  * link), as for the rate limit. Past its cap a client gets 429 `quota_exceeded`, naming
  * the cap, with `Retry-After` when one of its places has a known end (a wait's deadline).

@@ -2,7 +2,7 @@
  * Fastify's `childLoggerFactory`: each request's logger (`request.log`, bound to its
  * request id) is made only when the request logs something. Fastify makes one per
  * request up front, and a pino child with the redaction config costs more than a whole
- * cached answer's routing (profiled: issue 14 §2); most requests log nothing, since the
+ * cached answer's routing (profiled: BENCHMARKS.md); most requests log nothing, since the
  * per-request line is off at the default `warn` level of production.
  */
 import type { FastifyBaseLogger } from 'fastify';

@@ -1,7 +1,7 @@
 /**
  * The routes' validator compiler: fastify-type-provider-zod's (the same checks, the same
  * errors), with two shortcuts that give the same answers for less work per request
- * (profiled: issue 14 §2):
+ * (profiled: BENCHMARKS.md):
  *
  * - a query or params object with no keys at all, against an object schema whose every
  *   property is optional, is valid as it is (zod would return an equal empty object);

@@ -154,7 +154,7 @@ test('TASKGATE_CONFIG takes the JSON itself too, and a missing file is named wit
   );
 });
 
-test('connection deadlines, the connection cap, the batch lookup cap and the failed-auth throttle default to DESIGN.md and are validated', () => {
+test('connection deadlines, the connection cap, the batch lookup cap and the failed-auth throttle have their documented defaults and are validated', () => {
   const config = loadConfig({});
   assert.deepEqual(config.http, {
     headersTimeoutMs: 10_000,

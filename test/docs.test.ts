@@ -5,11 +5,12 @@
  * README's result-file example answered by a real `npm run demo`.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../src/config.js';
 import { freePortPair, REPO_ROOT as REPO_ROOT_WITH_SLASH } from './hardening/support.js';
@@ -91,13 +92,32 @@ test('every relative link in README.md and docs/ lands on a file of the reposito
   assert.deepEqual(broken, []);
 });
 
+// What a clone does not have: the product's design notes, the provider research, the issue tracker.
+const OUTSIDE = [/\.\.\/shared/, /DESIGN\.md/, /\bissue #?\d+/i, /(?<![\w/-])providers\.md/];
+
 test('README.md and docs/ point nowhere outside the repository: no ../shared, no DESIGN.md, no issue numbers', () => {
-  const outside = [/\.\.\/shared/, /DESIGN\.md/, /\bissue #?\d+/i];
+  const outside = OUTSIDE;
   const found = PAGES.flatMap((page) =>
     text(page)
       .split('\n')
       .flatMap((line, index) => (outside.some((pattern) => pattern.test(line)) ? [`${shown(page)}:${index + 1}: ${line.trim()}`] : [])),
   );
+  assert.deepEqual(found, []);
+});
+
+test('no file of the repository points outside it: code, tests, scripts, deploy files and BENCHMARKS.md', () => {
+  const self = relative(REPO_ROOT, fileURLToPath(import.meta.url));
+  const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: REPO_ROOT, encoding: 'utf8' })
+    .split('\0')
+    .filter((path) => path !== '' && path !== self && /\.(?:ts|mts|cjs|mjs|js|json|md|ya?ml|sh|lua|html|conf)$|(?:^|\/)(?:Dockerfile|run)$/.test(path));
+  assert.ok(tracked.length > 100, `only ${tracked.length} files listed`);
+  const found = tracked.flatMap((path) => {
+    const file = join(REPO_ROOT, path);
+    if (!existsSync(file)) return [];
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .flatMap((line, index) => (OUTSIDE.some((pattern) => pattern.test(line)) ? [`${path}:${index + 1}: ${line.trim()}`] : []));
+  });
   assert.deepEqual(found, []);
 });
 

@@ -6,7 +6,7 @@
  *   request of each leg;
  * - `--rate N`: both builds loaded at once at N req/s each, leg after leg: whatever else
  *   runs on the machine then weighs on both alike, so the CPU µs per request of the two is
- *   the steadiest comparison a shared 2-core machine gives (issue 14's before/after);
+ *   the steadiest comparison a shared 2-core machine gives;
  * - `--path startup`: the two builds started one after the other, `--legs` times each
  *   (order swapped every leg), process start to the first 200 on /healthz; `--node PATH`
  *   runs both on another Node (e.g. the Node 24 of .ci/run, with its compile cache).

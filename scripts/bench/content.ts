@@ -1,5 +1,5 @@
 /**
- * Scenario "content" (issue 10's benchmark rows): result files streamed through
+ * Scenario "content" (BENCHMARKS.md's content rows): result files streamed through
  * `GET /tasks/{id}/content`, against nginx `proxy_pass` of the same file from the same
  * origin and against that origin itself. The origin is the simulators' public "CDN"
  * (synthetic files of any size, with ranges) in its own process; the task is pinned at a

@@ -1,5 +1,5 @@
 /**
- * Scenario "fleet" (issue 11): replicas of the production entry sharing one redis-server.
+ * Scenario "fleet": replicas of the production entry sharing one redis-server.
  * - the polling storm over 3 replicas (storm.ts with `replicas: 3` and a REDIS_URL);
  * - the cached-task throughput of one replica in fleet mode against the same replica
  *   without Redis, in the same run (a local-layer hit must cost no Redis round trip);

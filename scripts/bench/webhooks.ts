@@ -1,5 +1,5 @@
 /**
- * Scenario "webhooks" (issue 12): 10,000 webhooks over 1,000 pinned tasks that turn
+ * Scenario "webhooks": 10,000 webhooks over 1,000 pinned tasks that turn
  * terminal within 30 s, registered through the gateway's API, delivered to a receiver in
  * this process. Measures the delay from "terminal" (as the simulator's timeline has it:
  * the bench starts each task's clock itself) to each delivery, duplicates and losses, the

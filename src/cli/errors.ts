@@ -1,5 +1,5 @@
 /**
- * Exit codes (DESIGN.md "Command line") and the one error type every command throws; the
+ * Exit codes (docs/cli.md) and the one error type every command throws; the
  * entry module prints it as `taskgate: <code>: <detail>` and exits with its code.
  */
 

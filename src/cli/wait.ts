@@ -11,7 +11,7 @@ import { GatewayFailure, type GatewayClient, type TaskAnswer } from './gateway.j
 import type { WaitView } from './progress.js';
 import { backoffDelay, pause } from './retry.js';
 
-/** The gateway's own ceiling for `?wait` (DESIGN.md: 0-60 s). */
+/** The gateway's own ceiling for `?wait` (0-60 s). */
 const MAX_HOLD_SECONDS = 60;
 /** Asked of a task that gives no cadence; the providers' is 5 s today. */
 const DEFAULT_CADENCE_MS = 5000;

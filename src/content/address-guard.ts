@@ -70,7 +70,7 @@ export function canonicalHost(hostname: string): string {
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   if (host.endsWith('.')) host = host.slice(0, -1);
   // Only a name with a colon can be IPv6: the others skip Node's IPv6 pattern, whose first
-  // use alone costs milliseconds of a start-up (issue 14 §4).
+  // use alone costs milliseconds of a start-up (BENCHMARKS.md, "Start-up").
   if (host.includes(':') && isIPv6(host) && !host.includes('%')) host = new URL(`http://[${host}]/`).hostname.slice(1, -1);
   return host;
 }

@@ -1,5 +1,5 @@
 /**
- * Streams a task's result file from wherever the provider keeps it (DESIGN.md "Results"):
+ * Streams a task's result file from wherever the provider keeps it (docs/content-and-links.md):
  * HTTP ranges passed both ways, bytes streamed (never buffered), the provider key only
  * to the provider's own origin, redirects followed (3 hops, each re-checked), and every
  * fetch through the address guard, on pools of its own so downloads never starve status
@@ -90,7 +90,7 @@ class ContentDeadline extends Error {
  * One upstream exchange, as undici's dispatch handler: its headers settle `started`; its
  * body is held (paused) until `sendTo()` names the client's answer, then each chunk goes
  * straight into it, the upstream paused whenever the client is slower (no stream between
- * them, no buffering beyond the chunk in hand: issue 10's memory and throughput rows).
+ * them, no buffering beyond the chunk in hand: BENCHMARKS.md's content memory and throughput rows).
  */
 export class UpstreamBody implements Dispatcher.DispatchHandler, ContentBody {
   readonly started: Promise<{ statusCode: number; headers: Dispatcher.ResponseData['headers'] }>;
@@ -337,7 +337,7 @@ export class ContentProxy {
     if (statusCode === 401 && client.isOwnOrigin(target.href)) {
       throw new GatewayError('upstream_auth_failed', { provider: client.name, detail: `${client.name} refused the gateway's key for the result file.` });
     }
-    // DESIGN.md: 403, 404 or 410 for the file means it is no longer served (signed links expire).
+    // 403, 404 or 410 for the file means it is no longer served (signed links expire).
     if (statusCode === 401 || statusCode === 403 || statusCode === 404 || statusCode === 410) {
       throw new GatewayError('content_expired', {
         provider: client.name,

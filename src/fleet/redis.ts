@@ -155,7 +155,7 @@ export class FleetRedis {
 
   /** Connects and resolves once Redis is up, or reported down after `connectTimeoutMs`. Never rejects. */
   static async create(options: FleetRedisOptions): Promise<FleetRedis> {
-    // Loaded here, not at start-up: a gateway without REDIS_URL never evaluates ioredis (issue 14 §4).
+    // Loaded here, not at start-up: a gateway without REDIS_URL never evaluates ioredis (BENCHMARKS.md, "Start-up").
     const { Redis: RedisClient } = await import('ioredis');
     const redis = new FleetRedis(options, RedisClient);
     await redis.settled;

@@ -1,5 +1,5 @@
 /**
- * The gateway's client connections (DESIGN.md "Behaviour under load and faults"):
+ * The gateway's client connections (docs/operations.md):
  * deadlines, a cap and a register of who is open, so that slow or silent clients cannot
  * exhaust the gateway, and shutdown can close at once whatever has no request in progress.
  *
@@ -17,7 +17,7 @@
  * Both go through Node's own keep-alive decision (`response.shouldKeepAlive`, read when
  * the headers are written) and its record of the request a socket is serving, rather than
  * a hook on every answer: a request whose body has arrived and that is answered while the
- * gateway runs costs nothing here (profiled: issue 14 §2).
+ * gateway runs costs nothing here (profiled: BENCHMARKS.md).
  */
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
@@ -114,7 +114,7 @@ const CUT_ANSWERS: Record<CutReason, () => GatewayError> = {
 
 /**
  * Fastify's `clientErrorHandler` (a server option): what Node's HTTP parser and deadlines
- * refuse is answered as problem+json too (DESIGN.md "Errors"), and counted.
+ * refuse is answered as problem+json too (docs/errors.md), and counted.
  */
 export function clientErrorHandler(this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
   // A reset connection is already gone: nothing to answer, nothing the gateway cut.

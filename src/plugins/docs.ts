@@ -3,7 +3,7 @@
  * interactive docs (`/docs`). Registered before the routes so swagger sees them all.
  *
  * The docs (@fastify/swagger-ui, @fastify/static and what they load) are not needed to
- * answer anything else, and loading them was a fifth of the start-up (issue 14 §4): they
+ * answer anything else, and loading them was a fifth of the start-up (BENCHMARKS.md, "Start-up"): they
  * live in a small Fastify instance of their own, made at the first `/docs` request, and
  * this app passes those requests to it (its answers come back through this app's hooks:
  * request id, CORS, problem+json for what it does not have).

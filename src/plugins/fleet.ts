@@ -1,7 +1,7 @@
 /**
  * Where the gateway keeps what outlives a request (caches, single flight, poll loops,
  * rate-limit counts): in this process, or, with REDIS_URL, in Redis shared by every
- * replica (DESIGN.md "Fleet mode"). Decorates `app.taskStore`; in fleet mode also logs
+ * replica (docs/fleet.md). Decorates `app.taskStore`; in fleet mode also logs
  * each change of Redis health once and exposes it, with the leases held, as metrics.
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';

@@ -1,5 +1,5 @@
 /**
- * Every error answer is problem+json (DESIGN.md "Errors"): the one error handler, the
+ * Every error answer is problem+json (docs/errors.md): the one error handler, the
  * not-found and method-not-allowed answers, and the router's own errors (bad
  * percent-encoding, over-long parameters). Rendering is src/errors.ts's.
  */

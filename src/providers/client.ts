@@ -53,7 +53,7 @@ export class ProviderClient {
   readonly name: string;
   readonly pollIntervalMs: number;
   readonly statuses: StatusTable;
-  /** The origins that get our credentials: the base URL's, and the provider's other URLs' (DESIGN.md "Results"). */
+  /** The origins that get our credentials: the base URL's, and the provider's other URLs' (docs/content-and-links.md). */
   readonly origins: readonly string[];
   readonly definition: ProviderDefinition;
   /** `providers.<name>.maxRequestsPerSecond`: shared by client lookups and poll loops. */

@@ -3,8 +3,8 @@
  * part of zod the adapters' schemas use (objects, strings, numbers, unions, nullish,
  * arrays, `.catch()` and one-argument transforms), it decides from the parsed JSON itself
  * whether zod would accept the body and what zod would return, without zod's per-node
- * bookkeeping (profiled: the schema parse was the largest step of a pass-through lookup,
- * issue 14 §3). Whatever it cannot decide (a check, a refinement, another kind of node)
+ * bookkeeping (profiled: the schema parse was the largest step of a pass-through lookup:
+ * BENCHMARKS.md). Whatever it cannot decide (a check, a refinement, another kind of node)
  * it leaves to zod, so the answers are zod's either way; test/providers/fast-parse.test.ts
  * holds it to that on every fixture and on generated bodies.
  */

@@ -1,8 +1,8 @@
 /**
  * What a finished upstream HTTP answer means before any provider-specific mapping: a
  * non-2xx answer becomes the right GatewayError, a 2xx body is parsed as JSON and checked
- * against the provider's schema. Every `detail` here is a fixed sentence: DESIGN.md forbids
- * raw upstream bodies, keys and stacks in it; the raw material goes to `cause` for logs.
+ * against the provider's schema. Every `detail` here is a fixed sentence: never a raw
+ * upstream body, a key or a stack; the raw material goes to `cause` for logs.
  */
 import type { z } from 'zod';
 import { GatewayError } from '../errors.js';
@@ -22,7 +22,7 @@ export interface TaskBodyOptions<Body> extends HttpErrorOptions {
   schema: z.ZodType<Body>;
 }
 
-/** Seconds a client is told to wait after a provider 429 that named no usable delay (DESIGN.md). */
+/** Seconds a client is told to wait after a provider 429 that named no usable delay. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 const CAUSE_BODY_EXCERPT_CHARS = 500;
 
@@ -80,7 +80,7 @@ function httpCause(response: UpstreamResponse): { statusCode: number; bodyExcerp
   return { statusCode: response.statusCode, bodyExcerpt: response.body.slice(0, CAUSE_BODY_EXCERPT_CHARS) };
 }
 
-/** The GatewayError for a non-2xx upstream answer (DESIGN.md error table). */
+/** The GatewayError for a non-2xx upstream answer (docs/errors.md). */
 export function classifyHttpError(response: UpstreamResponse, options: HttpErrorOptions): GatewayError {
   const { provider } = options;
   const { statusCode } = response;
@@ -103,7 +103,7 @@ export function classifyHttpError(response: UpstreamResponse, options: HttpError
   if (options.isNotFound(response)) {
     return new GatewayError('task_not_found', { provider, cause, detail: `${provider} has no task with this id` });
   }
-  // 5xx, and every 4xx not covered above (DESIGN.md: "A provider 4xx not covered above → 502").
+  // 5xx, and every 4xx not covered above ("A provider 4xx not covered above → 502").
   return new GatewayError('upstream_error', { provider, cause, detail: `${provider} answered HTTP ${statusCode}` });
 }
 

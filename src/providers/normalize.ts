@@ -1,6 +1,6 @@
 /**
  * Pure helpers shared by every provider adapter: they turn upstream scalars (status words,
- * times, progress, errors, result URLs) into the normalized Task vocabulary of DESIGN.md,
+ * times, progress, errors, result URLs) into the normalized Task vocabulary (schemas/task.ts),
  * and `finalizeTask` enforces the Task invariants on what an adapter's mapper produced.
  *
  * All pure: an unknown status word is noticed by the caller (ProviderClient's observer logs
@@ -61,7 +61,7 @@ export function firstNonEmptyString(...values: unknown[]): string | null {
   return null;
 }
 
-/** Numeric epoch values below this are Unix seconds, above it milliseconds (DESIGN.md). */
+/** Numeric epoch values below this are Unix seconds, above it milliseconds. */
 const SECONDS_LIMIT = 1e11;
 const LAST_RFC3339_YEAR = 9999;
 const ISO_8601 = new RegExp(
@@ -72,7 +72,7 @@ const ISO_8601 = new RegExp(
 const DECIMAL = /^\d+(?:\.\d+)?$/;
 
 function formatInstant(epochMs: number): string | null {
-  // DESIGN.md: whole seconds, whatever precision the provider used (milliseconds included).
+  // whole seconds, whatever precision the provider used (milliseconds included).
   const date = new Date(Math.floor(epochMs / 1000) * 1000);
   const year = date.getUTCFullYear();
   // RFC 3339 has four-digit years only; toISOString would write "+010000" or "-000001".
@@ -220,7 +220,7 @@ export function toOutputType(value: unknown): OutputType {
   return OUTPUT_TYPE_BY_WORD.get(value.trim().toLowerCase()) ?? 'file';
 }
 
-/** DESIGN.md: `url` is the first video output, else the first output. */
+/** `url` is the first video output, else the first output. */
 export function primaryOutputUrl(outputs: readonly TaskOutput[]): string | null {
   return (outputs.find((output) => output.type === 'video') ?? outputs[0])?.url ?? null;
 }

@@ -174,8 +174,7 @@ export function configSchema(providers: readonly ProviderDefinition[]) {
         .strict()
         .prefault({}),
       /**
-       * Connection deadlines and the connection cap (DESIGN.md "Behaviour under load and
-       * faults"), so slow or silent clients cannot exhaust the gateway.
+       * Connection deadlines and the connection cap (docs/operations.md), so slow or silent clients cannot exhaust the gateway.
        */
       http: z
         .object({

@@ -128,7 +128,7 @@ export interface ProviderProfile {
   /** The provider's name, as in the registry. */
   readonly name: string;
   readonly variants: readonly Variant[];
-  /** The ids of the seed documents and providers.md, with the stories those documents tell. */
+  /** The ids of the seed documents and docs/providers/, with the stories those documents tell. */
   readonly seeds: ReadonlyMap<string, SeedTask>;
   /** What `npm run demo` shows of this provider. */
   readonly demo: readonly DemoTask[];

@@ -24,7 +24,7 @@ const rawAnswerSchema = z.strictObject({
 });
 
 export const taskScriptSchema = z.strictObject({
-  /** One of the provider's response shapes (its profile's `variants`, from providers.md). */
+  /** One of the provider's response shapes (its profile's `variants`, from docs/providers/). */
   variant: z.string().min(1).optional(),
   timeline: z.array(phaseSchema).min(1).optional(),
   missing: z.boolean().optional(),

@@ -66,7 +66,7 @@ export class CircuitBreaker {
     this.probing = false;
     this.failures++;
     const { failureThreshold } = this.options;
-    // A threshold of 0 means the circuit never opens (DESIGN.md).
+    // A threshold of 0 means the circuit never opens.
     if (failureThreshold === 0) return;
     if (this.current === 'half_open' || (this.current === 'closed' && this.failures >= failureThreshold)) {
       this.openedAt = this.now();

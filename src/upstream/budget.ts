@@ -1,6 +1,6 @@
 /**
- * A provider's upstream budget, `providers.<name>.maxRequestsPerSecond` (DESIGN.md
- * "Behaviour under load and faults"), shared by client lookups and the gateway's own poll
+ * A provider's upstream budget, `providers.<name>.maxRequestsPerSecond`
+ * (docs/operations.md, "Budgets and quotas"), shared by client lookups and the gateway's own poll
  * loops, which yield to them:
  *
  * - a client's lookup is counted and never held back: it goes at once, so background

@@ -167,7 +167,7 @@ export class WebhookSender {
       const statusCode = response.statusCode;
       if (statusCode >= 200 && statusCode < 300) return { outcome: 'delivered', statusCode, error: null };
       if (statusCode === 410) return { outcome: 'gone', statusCode, error: null };
-      // DESIGN.md: redirects are not followed (the next hop could be anywhere); the attempt failed.
+      // redirects are not followed (the next hop could be anywhere); the attempt failed.
       return { outcome: 'failed', statusCode, error: REDIRECTS.has(statusCode) ? 'redirect not followed' : null };
     } catch (error) {
       if (isBlockedAddressError(error)) {

@@ -1,5 +1,5 @@
 /**
- * Fleet mode with real processes (issue 11 §4): three gateway processes of the production
+ * Fleet mode with real processes: three gateway processes of the production
  * entry on one redis-server and the simulators behave like one gateway towards the
  * providers. The simulators' hit counters are the evidence; the replicas' /metrics and
  * logs show the fleet's own state. Runs in the order written: the last tests kill a

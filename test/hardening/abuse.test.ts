@@ -206,7 +206,7 @@ describe('abuse corpus', () => {
     test(`${hostile.name} → ${hostile.status === 0 ? 'connection closed' : hostile.status} at the HTTP parser, and the gateway still answers`, async () => {
       const answer = await rawRequest(port, hostile.bytes);
       assert.equal(answer.statusCode, hostile.status, answer.raw.slice(0, 200));
-      // DESIGN.md "Errors": the HTTP parser's own refusals are problem+json too.
+      // the HTTP parser's own refusals are problem+json too.
       if (hostile.status !== 0) assertAnyProblem(answer);
       const health = await rawRequest(port, get('/healthz'));
       assert.equal(health.statusCode, 200);

@@ -1,5 +1,5 @@
 /**
- * One batch must not amplify into a storm (issue 16 §2), against the real server process
+ * One batch must not amplify into a storm, against the real server process
  * and counted at the simulators: a batch of N ids costs N against the caller's rate limit,
  * and one batch has at most `batch.maxConcurrentLookups` lookups upstream at once, the
  * rest waiting their turn within the batch's budget (UPSTREAM_TIMEOUT_MS).

@@ -1,5 +1,5 @@
 /**
- * Slow and silent clients against the real server process (issue 16 §1): a few hundred
+ * Slow and silent clients against the real server process: a few hundred
  * connections that send their headers or body too slowly are cut within their deadlines
  * while the gateway keeps answering; a request refused before its body arrives (no key, a
  * wrong key, a compressed body) is answered and its connection closed at once; past the

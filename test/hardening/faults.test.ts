@@ -1,5 +1,5 @@
 /**
- * Every upstream fault of providers.md / DESIGN.md, at both providers, mapped to its exact
+ * Every upstream fault the gateway knows (docs/errors.md), at both seed providers, mapped to its exact
  * problem code, status, Retry-After and number of upstream attempts; then a thousand mixed
  * faulty requests after which the gateway still answers, each answer a Task or a Problem.
  * (test/routes/errors.test.ts has one example per error row; this is the full matrix.)

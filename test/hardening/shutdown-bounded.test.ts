@@ -1,6 +1,6 @@
 /**
  * Shutdown of the real server process, bounded whatever the clients and the log reader do
- * (issue 16 §3): connections with no request in progress (idle keep-alive ones, stalled
+ *: connections with no request in progress (idle keep-alive ones, stalled
  * ones still sending headers or a body) are closed at once and only a request in progress
  * gets the grace; a GET sent right after SIGTERM gets a whole answer or finds its
  * connection closed before any byte of one (safe to retry); with shutdownDelayMs the

@@ -191,7 +191,7 @@ describe('fal status words', () => {
 });
 
 describe('fal results', () => {
-  it("maps providers.md's example: COMPLETED, then the result's video", async () => {
+  it("maps docs/providers/fal.md's example: COMPLETED, then the result's video", async () => {
     const { state } = await runLookup(fal, ID, completed(answer(200, fixture('result-video'))));
     assert.deepEqual(state, {
       provider_task_id: ID,

@@ -279,7 +279,7 @@ describe('shared upstream HTTP helpers (http.ts)', () => {
     }
   });
 
-  it('classifies non-2xx answers by the DESIGN.md error table', () => {
+  it('classifies non-2xx answers by the error table (docs/errors.md)', () => {
     const cases: Array<[number, string]> = [
       [401, 'upstream_auth_failed'],
       [403, 'upstream_auth_failed'],

@@ -37,7 +37,7 @@ describe('openai definition', () => {
 });
 
 describe('openai variant 1 (OpenAI: no URL in the body)', () => {
-  it('maps providers.md\'s running example', () => {
+  it('maps docs/providers/openai.md\'s running example', () => {
     assert.deepEqual(openai.interpret(answer(200, fixture('openai-in-progress')), context), {
       provider_task_id: VIDEO_ID,
       status: 'in_progress',

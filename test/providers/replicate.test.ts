@@ -132,7 +132,7 @@ describe('replicate status words', () => {
 });
 
 describe('replicate results', () => {
-  it("maps providers.md's example: succeeded with its video URL, times in whole seconds", async () => {
+  it("maps docs/providers/replicate.md's example: succeeded with its video URL, times in whole seconds", async () => {
     assert.deepEqual(await stateOf('prediction-succeeded'), {
       provider_task_id: ID,
       status: 'succeeded',
@@ -241,7 +241,7 @@ describe('replicate results', () => {
 });
 
 describe('replicate failures', () => {
-  it("providers.md's failure: the error string as the message, task_failed as the code", async () => {
+  it("docs/providers/replicate.md's failure: the error string as the message, task_failed as the code", async () => {
     const state = await stateOf('prediction-failed', FAILED_ID);
     assert.deepEqual(state, {
       provider_task_id: FAILED_ID,

@@ -148,7 +148,7 @@ test('each failure shape is a failed Task with its error', async (t) => {
   }
 });
 
-test("providers.md's refused request: running, then COMPLETED with a 422 content_policy_violation", async (t) => {
+test("docs/providers/fal.md's refused request: running, then COMPLETED with a 422 content_policy_violation", async (t) => {
   // Its story lasts 4 s; a thousandth of that here.
   const { app, fal } = await stack(t, { timeScale: 0.001 });
   const id = `${KLING}/80e732af-660e-45cd-bd63-580e4f2a94cc`;

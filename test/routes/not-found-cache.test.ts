@@ -1,5 +1,5 @@
 /**
- * DESIGN.md: a `task_not_found` is remembered for `cache.notFoundMs` per provider and
+ * a `task_not_found` is remembered for `cache.notFoundMs` per provider and
  * native id (for ambiguous ids, per candidate), errors never, so repeated unknown ids cost
  * one upstream call per window, through GET and POST /tasks/batch alike.
  */

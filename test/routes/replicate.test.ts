@@ -138,7 +138,7 @@ test('a prediction followed to failed: its error string as the Task error', asyn
   assert.deepEqual([content.statusCode, json(content).code], [409, 'task_not_ready']);
 });
 
-test("providers.md's failed prediction: NSFW content detected", async (t) => {
+test("docs/providers/replicate.md's failed prediction: NSFW content detected", async (t) => {
   const { app } = await stack(t, { timeScale: 0.001 });
   const id = 'gm3qorzdhgbfurvjtvhg6dckhu';
   assert.equal(json<Task>(await app.inject({ url: path(id) })).status, 'in_progress');

@@ -1,5 +1,5 @@
 /**
- * DESIGN.md "Behaviour under load": a running task's answer is reused until the provider's
+ * Behaviour under load (docs/operations.md): a running task's answer is reused until the provider's
  * cadence has passed since it was fetched (`cache.freshMs` only shortens that); a reused
  * answer carries `Age` and a `poll_after_ms` counting down to the next refresh, so a client
  * that follows it asks right after new data can exist. Simulator hit counters are the evidence.

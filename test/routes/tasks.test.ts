@@ -68,7 +68,7 @@ test('a failed task is a 200 with status failed and an error', async (t) => {
   assert.equal(response.statusCode, 200);
   const task = TaskSchema.parse(json(response));
   assert.equal(task.status, 'failed');
-  // providers.md gravitex variant 2: `"error": {"message": "task failed", "code": "failed"}`.
+  // docs/providers/gravitex.md gravitex variant 2: `"error": {"message": "task failed", "code": "failed"}`.
   assert.deepEqual(task.error, { code: 'failed', message: 'task failed' });
   assert.equal(task.provider_status, 'failed');
   assert.equal(task.url, null);

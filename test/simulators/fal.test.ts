@@ -1,6 +1,6 @@
 /**
  * The fal simulator: its two calls per request on the queue path, `Authorization: Key`,
- * every result and failure shape, the providers.md stories, and ids made for tools.
+ * every result and failure shape, the docs/providers/fal.md stories, and ids made for tools.
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -232,7 +232,7 @@ describe('fal simulator', () => {
     assert.deepEqual([...words].sort(), ['CANCELED', 'CANCELLED']);
   });
 
-  it("tells providers.md's stories: the Kling request queued 3 ahead, running at 3 s, its video at 10 s; the refused one a 422", async () => {
+  it("tells docs/providers/fal.md's stories: the Kling request queued 3 ahead, running at 3 s, its video at 10 s; the refused one a 422", async () => {
     const [queued, running, done] = await (async () => {
       const seen: Array<Answer<StatusBody>> = [];
       for (const offset of [0, 3000, 10_000]) {

@@ -148,7 +148,7 @@ describe('gemini simulator', () => {
     assert.deepEqual([...kinds].sort(), ['INTERNAL', 'INVALID_ARGUMENT', 'filtered']);
   });
 
-  it("the providers.md example: a relay's operation, done: false when first asked, done 20 s later with files/abc123", async () => {
+  it("the docs/providers/gemini.md example: a relay's operation, done: false when first asked, done 20 s later with files/abc123", async () => {
     const [running, stillRunning, done] = await pollAt<Record<string, unknown>>(EXAMPLE_ID, [0, 19_000, 20_000]);
     assert.deepEqual(running, { name: EXAMPLE_ID, done: false });
     assert.deepEqual(stillRunning, running);

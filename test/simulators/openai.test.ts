@@ -114,7 +114,7 @@ describe('openai simulator', () => {
     assert.equal(done?.outputs, undefined);
   });
 
-  it('the providers.md example id runs at 33 % when first asked and completes 8 s later', async () => {
+  it('the docs/providers/openai.md example id runs at 33 % when first asked and completes 8 s later', async () => {
     const bodies = await pollAt<VideoBody>(EXAMPLE_ID, [0, 4000, 8000]);
     assert.deepEqual(bodies.map((body) => [body.status, body.progress]), [['in_progress', 33], ['in_progress', 67], ['completed', 100]]);
     assert.equal(bodies[2]?.model, 'sora-2');

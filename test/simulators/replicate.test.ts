@@ -1,7 +1,7 @@
 /**
  * The replicate simulator: `GET /v1/predictions/{id}` with a Bearer (or the older Token)
  * token and Replicate's 401 bodies, every output shape and terminal word, removed data,
- * the providers.md stories, and ids made for tools.
+ * the docs/providers/replicate.md stories, and ids made for tools.
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -198,7 +198,7 @@ describe('replicate simulator', () => {
     assert.deepEqual([removed.status, removed.output, removed.data_removed, removed.input, removed.logs, removed.error], ['succeeded', null, true, {}, '', null]);
   });
 
-  it("tells providers.md's stories: the fox video at 20 s, the NSFW failure at 6 s", async () => {
+  it("tells docs/providers/replicate.md's stories: the fox video at 20 s, the NSFW failure at 6 s", async () => {
     const seen: Prediction[] = [];
     for (const offset of [0, 5000, 20_000]) {
       now = START + offset;

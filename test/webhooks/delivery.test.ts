@@ -1,5 +1,5 @@
 /**
- * Webhook delivery on one gateway (issue 12 §7): real receivers on loopback, the provider
+ * Webhook delivery on one gateway: real receivers on loopback, the provider
  * simulators, and the `standardwebhooks` package's `Webhook.verify` as the independent
  * judge of every signature. Cadence, retry delays and timeouts are short (TASKGATE_CONFIG's
  * `webhooks.*`), so each test runs in seconds.

@@ -1,5 +1,5 @@
 /**
- * Webhooks in fleet mode with real processes (issue 12 §5 and §7): two gateway processes
+ * Webhooks in fleet mode with real processes: two gateway processes
  * of the production entry on one redis-server, the simulators and a receiver in this
  * process. A replica that registered a webhook is killed (SIGKILL) and the other delivers;
  * 1,000 webhooks over 100 tasks registered round-robin are each delivered exactly once,

@@ -22,7 +22,7 @@ type FailureVariant = (typeof FAILURE_VARIANTS)[number];
 
 export const TASKS_PREFIX = '/api/v3/contents/generations/tasks/';
 
-/** providers.md's example task: running when first asked, then its video (a signed link with a UTF-8 filename in its query). */
+/** docs/providers/ark.md's example task: running when first asked, then its video (a signed link with a UTF-8 filename in its query). */
 export const EXAMPLE_ID = 'cgt-20250331175019-68d9t';
 /** A task that failed on Ark's output moderation. */
 export const FAILED_EXAMPLE_ID = 'cgt-20250331175402-k3x9p';

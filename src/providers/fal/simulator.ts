@@ -45,9 +45,9 @@ const RESULT_VARIANTS_BY_KIND: Readonly<Record<EndpointKind | 'any', readonly Re
 };
 
 const KLING_MODEL = 'fal-ai/kling-video/v2.5-turbo/pro/image-to-video';
-/** providers.md's example request: 3 ahead in the queue, then running, then its video. */
+/** docs/providers/fal.md's example request: 3 ahead in the queue, then running, then its video. */
 const EXAMPLE_ID = `${KLING_MODEL}/6f1c2b7e-3d4a-4b8e-9c2f-5a1d7e0b4c93`;
-/** fal's docs' example request id, here a request the model refused (providers.md's 422). */
+/** fal's docs' example request id, here a request the model refused (docs/providers/fal.md's 422). */
 const REFUSED_ID = `${KLING_MODEL}/80e732af-660e-45cd-bd63-580e4f2a94cc`;
 const EXAMPLE_FILE_SIZE = 4_123_456;
 const EXAMPLE_QUEUE_POSITION = 3;

@@ -31,7 +31,7 @@ const DOWNLOAD = /^files\/([A-Za-z0-9]+):download$/;
 const DOWNLOAD_VIEW = 'download';
 const RESPONSE_TYPE = 'type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse';
 
-/** providers.md's example operation (a relay's), with its file id. */
+/** docs/providers/gemini.md's example operation (a relay's), with its file id. */
 const EXAMPLE_ID = 'models/veo-3.1-generate-preview/operations/mg3pt9cbmvr1';
 const SEED_FILES: ReadonlyMap<string, string> = new Map([[EXAMPLE_ID, 'abc123']]);
 const SEED_FILE_TASKS: ReadonlyMap<string, string> = new Map([...SEED_FILES].map(([task, file]) => [file, task]));
@@ -185,7 +185,7 @@ function render(variantName: Variant, input: RenderInput, view?: string): unknow
   if (!isTerminal(phase.status)) {
     if (variant === 'relay') {
       body['done'] = false;
-      // providers.md's example shows no progress: seeds keep its shape.
+      // docs/providers/gemini.md's example shows no progress: seeds keep its shape.
       if (!input.seeded) body['metadata'] = { progressPercent: Math.round(phase.progress ?? 0) };
     }
     return body;

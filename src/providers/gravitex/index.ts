@@ -1,5 +1,5 @@
 /**
- * gravitex: `GET {base}/v1/video/generations/{task_id}` with a Bearer key (providers.md, "gravitex").
+ * gravitex: `GET {base}/v1/video/generations/{task_id}` with a Bearer key (docs/providers/gravitex.md, "gravitex").
  */
 import { errorTexts, tryParseJson } from '../http.js';
 import { defineHttpProvider } from '../define.js';
@@ -8,7 +8,7 @@ import { GRAVITEX_NAME, saysTaskNotExist, toTaskDraft } from './map.js';
 import { GravitexBodySchema } from './schema.js';
 
 /**
- * providers.md gravitex "unknown task": the server answers HTTP 400 `{"code": "task_not_exist"}`,
+ * docs/providers/gravitex.md gravitex "unknown task": the server answers HTTP 400 `{"code": "task_not_exist"}`,
  * the docs claim 404 `{"error": {...}}`; both mean the task does not exist.
  */
 function isGravitexTaskNotFound(response: UpstreamResponse): boolean {

@@ -35,7 +35,7 @@ function resultType(format: string | null | undefined): OutputType {
 }
 
 /**
- * providers.md: result url is `url`, else `video_url`, else `result_url` (variant 3). A `url`
+ * docs/providers/gravitex.md: result url is `url`, else `video_url`, else `result_url` (variant 3). A `url`
  * pointing back at gravitex (`/v1/videos/{id}/content`) is kept as is: it is the result.
  */
 function toOutputs(task: GravitexTask, baseUrl: string): TaskOutput[] {
@@ -80,7 +80,7 @@ export function toTaskDraft(body: GravitexBody, context: InterpretContext): Task
     provider_status: task.status,
     progress: toProgress(task.progress, 'percent'),
     outputs: toOutputs(task, context.baseUrl),
-    // providers.md gravitex variant 3 (legacy DTO) puts the failure reason in `fail_reason`.
+    // docs/providers/gravitex.md gravitex variant 3 (legacy DTO) puts the failure reason in `fail_reason`.
     error: toTaskError(task.error) ?? toTaskError(task.fail_reason),
     model: firstNonEmptyString(task.model),
     created_at: toRfc3339(task.created_at) ?? toRfc3339(task.submit_time),

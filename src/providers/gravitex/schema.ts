@@ -1,7 +1,7 @@
 /**
  * gravitex upstream bodies, minimal and private to the adapter: only the fields the mapper
  * reads, every one optional, unknown fields (object, seconds, metadata, action…) let through.
- * See ../shared/providers.md, "gravitex", for the three variants.
+ * See docs/providers/gravitex.md for the three variants.
  */
 import { z } from 'zod';
 
@@ -14,7 +14,7 @@ const ErrorObjectSchema = z.looseObject({
 });
 
 /**
- * One task, in any of providers.md gravitex variants: 1 (documented flat: `task_id`, `url`,
+ * One task, in any of docs/providers/gravitex.md gravitex variants: 1 (documented flat: `task_id`, `url`,
  * `format`, numeric error code), 2 (the `data` of the wrapper: `id`, `video_url`, string
  * error code) and 3 (legacy DTO: upper-case status, "30%", `fail_reason`, `result_url`).
  */
@@ -38,7 +38,7 @@ export const GravitexTaskSchema = z.looseObject({
 });
 export type GravitexTask = z.infer<typeof GravitexTaskSchema>;
 
-/** providers.md gravitex variants 2 and 3: `{code: "success", message, data: {...}}`. */
+/** docs/providers/gravitex.md gravitex variants 2 and 3: `{code: "success", message, data: {...}}`. */
 const EnvelopeSchema = z.looseObject({
   code: TextOrNumber.nullish(),
   message: z.string().nullish(),

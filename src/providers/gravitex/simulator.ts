@@ -1,6 +1,6 @@
 /**
  * gravitex as its clients see it: `GET /v1/video/generations/{task_id}`, rendered in the
- * body shapes of providers.md ("gravitex", response bodies 1-3), with its OpenAI-style
+ * body shapes of docs/providers/gravitex.md ("gravitex", response bodies 1-3), with its OpenAI-style
  * error envelope and its HTTP 400 for unknown tasks.
  */
 import { STATUS_CODES } from 'node:http';
@@ -19,14 +19,14 @@ import type { Phase, PhaseStatus, Variant } from '../../simulators/script.js';
 import { draw } from '../../simulators/timeline.js';
 import { GRAVITEX_NAME } from './map.js';
 
-/** Response shapes of gravitex, as listed in providers.md ("Response bodies seen"). */
+/** Response shapes of gravitex, as listed in docs/providers/gravitex.md ("Response bodies seen"). */
 export const GRAVITEX_VARIANTS = ['documented', 'wrapped', 'wrapped_alt', 'legacy'] as const;
 type GravitexVariant = (typeof GRAVITEX_VARIANTS)[number];
 
-/** Current gravitex ids (providers.md: `task_` + 32 letters/digits). */
+/** Current gravitex ids (docs/providers/gravitex.md: `task_` + 32 letters/digits). */
 const CURRENT_TASK_ID = /^task_[A-Za-z0-9]{32}$/;
 /**
- * `video_` + 48 hex is how ids of the API gravitex relays look (providers.md, "ids"): the
+ * `video_` + 48 hex is how ids of the API gravitex relays look (docs/providers/gravitex.md, "ids"): the
  * simulator leaves those to that provider, so a `video_…` id the demo shows has one owner.
  */
 const FOREIGN_VIDEO_ID = /^video_[0-9a-f]{48}$/;
@@ -58,7 +58,7 @@ const NOT_FOUND: ErrorAnswer = {
   status: 400,
   body: json({ code: 'task_not_exist', message: 'task_not_exist', data: null }),
 };
-/** The 404 shape gravitex's docs claim for an unknown task (providers.md: "accept both"). */
+/** The 404 shape gravitex's docs claim for an unknown task (docs/providers/gravitex.md: "accept both"). */
 const DOCUMENTED_NOT_FOUND: ErrorAnswer = {
   status: 404,
   body: json({ error: { message: 'task not found', type: 'invalid_request_error', param: 'task_id', code: 'task_not_found' } }),
@@ -89,7 +89,7 @@ function rateLimited(): ErrorAnswer {
 
 /**
  * The wrapped variant's result URL: usually the file itself, but by hash a relative URL or
- * the self-referencing `/v1/videos/{task_id}/content` (providers.md, "Result url").
+ * the self-referencing `/v1/videos/{task_id}/content` (docs/providers/gravitex.md, "Result url").
  */
 function wrappedResultUrl(input: RenderInput, variant: GravitexVariant): string {
   if (input.seeded || variant !== 'wrapped') return input.resultUrl;

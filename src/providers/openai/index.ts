@@ -1,6 +1,6 @@
 /**
  * openai: OpenAI Videos, `GET {base}/v1/videos/{video_id}` with a Bearer key, and the APIs
- * that copy it (providers.md, "openai").
+ * that copy it (docs/providers/openai.md, "openai").
  */
 import { defineHttpProvider } from '../define.js';
 import { getHeader } from '../http.js';

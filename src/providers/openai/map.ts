@@ -28,7 +28,7 @@ export function contentEndpoint(baseUrl: string, nativeId: string, variant: Cont
 }
 
 /**
- * providers.md openai: variant 2 names a public file in `outputs.video_url`; variants 1 and 3
+ * docs/providers/openai.md openai: variant 2 names a public file in `outputs.video_url`; variants 1 and 3
  * carry no URL at all, their result is the content endpoint (the video, plus its thumbnail).
  */
 function toOutputs(video: OpenAiVideo, context: InterpretContext): TaskOutput[] {

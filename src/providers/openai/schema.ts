@@ -2,7 +2,7 @@
  * OpenAI Videos bodies (and the copies of them), minimal and private to the adapter: only
  * the fields the mapper reads, every one optional but `status`; unknown fields (object,
  * prompt, seconds, size, remixed_from_video_id, cost…) let through.
- * See ../shared/providers.md, "openai", for the three variants.
+ * See docs/providers/openai.md for the three variants.
  */
 import { z } from 'zod';
 
@@ -13,13 +13,13 @@ const ErrorObjectSchema = z.looseObject({
   message: z.string().nullish(),
 });
 
-/** providers.md openai variant 2 (hosted copies, e.g. Together AI): a public result URL. */
+/** docs/providers/openai.md openai variant 2 (hosted copies, e.g. Together AI): a public result URL. */
 const OutputsSchema = z.looseObject({
   video_url: z.string().nullish(),
 });
 
 /**
- * One video job in any of providers.md openai variants: 1 (OpenAI: no URL, Unix seconds),
+ * One video job in any of docs/providers/openai.md openai variants: 1 (OpenAI: no URL, Unix seconds),
  * 2 (hosted copies: `outputs.video_url`) and 3 (relays: `created_at` in milliseconds,
  * their own id forms).
  */

@@ -1,6 +1,6 @@
 /**
  * OpenAI Videos as its clients see it: `GET /v1/videos/{video_id}` in the three body shapes
- * of providers.md ("openai", response bodies 1-3), its `{"error": {...}}` envelope, the
+ * of docs/providers/openai.md ("openai", response bodies 1-3), its `{"error": {...}}` envelope, the
  * `openai-poll-after-ms` hint, and the key-gated `/v1/videos/{id}/content?variant=…`.
  */
 import { STATUS_CODES } from 'node:http';
@@ -19,17 +19,17 @@ import { isTerminal, type PhaseStatus, type Variant } from '../../simulators/scr
 import { pick } from '../../simulators/timeline.js';
 import { OPENAI_NAME } from './map.js';
 
-/** Response shapes, as listed in providers.md ("openai", "Response bodies seen"). */
+/** Response shapes, as listed in docs/providers/openai.md ("openai", "Response bodies seen"). */
 export const OPENAI_VARIANTS = ['openai', 'hosted', 'relay'] as const;
 
-/** OpenAI's own ids: `video_` + 48 hex (providers.md, "ids"). */
+/** OpenAI's own ids: `video_` + 48 hex (docs/providers/openai.md, "ids"). */
 const OPENAI_ID = /^video_[0-9a-f]{48}$/;
-/** Relays' own id forms (providers.md openai variant 3). */
+/** Relays' own id forms (docs/providers/openai.md openai variant 3). */
 const RELAY_PREFIXES = ['sora-2-', 'task_'] as const;
 
 const EXAMPLE_ID = 'video_68d7512d07848190b3e45da0ecbebcde004da08e1e0678d5';
 
-/** providers.md's example: running at 33 % when first asked, done 8 s later. */
+/** docs/providers/openai.md's example: running at 33 % when first asked, done 8 s later. */
 const SEEDS = new Map<string, SeedTask>([
   [
     EXAMPLE_ID,
@@ -107,7 +107,7 @@ function render(variantName: Variant, input: RenderInput): unknown {
     model: input.model,
     status: phase.providerStatus ?? STATUS_WORDS[phase.status],
     progress: succeeded ? 100 : Math.round(phase.progress ?? 0),
-    // providers.md openai variant 3: relays send created_at in milliseconds, the rest in seconds.
+    // docs/providers/openai.md openai variant 3: relays send created_at in milliseconds, the rest in seconds.
     created_at: variant === 'relay' ? input.createdAtMs : unixSeconds(input.createdAtMs),
     completed_at: input.completedAtMs === undefined ? null : unixSeconds(input.completedAtMs),
     expires_at: succeeded && input.completedAtMs !== undefined ? unixSeconds(input.completedAtMs + FILES_KEPT_MS) : null,
@@ -117,7 +117,7 @@ function render(variantName: Variant, input: RenderInput): unknown {
     remixed_from_video_id: null,
     error: phase.status === 'failed' ? pick(id, 'openai-error', FAILURES) : null,
   };
-  // providers.md openai variant 2: hosted copies add a public URL (and what it cost).
+  // docs/providers/openai.md openai variant 2: hosted copies add a public URL (and what it cost).
   if (variant === 'hosted' && succeeded) body['outputs'] = { video_url: input.resultUrl, cost: 0.4 };
   return body;
 }

@@ -35,13 +35,13 @@ export const DATA_REMOVED = 'data_removed';
 const API_PREFIX = '/v1/predictions/';
 const WEB_PREFIX = 'https://replicate.com/p/';
 
-/** providers.md's example prediction (minimax/video-01, "a fox"), and a second example id as its failed one. */
+/** docs/providers/replicate.md's example prediction (minimax/video-01, "a fox"), and a second example id as its failed one. */
 const EXAMPLE_ID = 'qz7mfxlkw3vdpygt1o8hbnsuae';
 const FAILED_ID = 'gm3qorzdhgbfurvjtvhg6dckhu';
 const EXAMPLE_MODEL = 'minimax/video-01';
 const EXAMPLE_PROMPT = 'a fox';
 const EXAMPLE_FAILURE = 'NSFW content detected';
-/** The result file of providers.md's example (its path elided there, made up here). */
+/** The result file of docs/providers/replicate.md's example (its path elided there, made up here). */
 const EXAMPLE_RESULT_URL = 'https://replicate.delivery/xezq/Xb3kQm9TfWp2LzR7vN5cHd/output.mp4';
 
 const SEEDS = new Map<string, SeedTask>([
@@ -53,7 +53,7 @@ const SEEDS = new Map<string, SeedTask>([
       resultUrl: EXAMPLE_RESULT_URL,
       timeline: [
         { atMs: 0, status: 'queued' },
-        // providers.md shows it at "step 12/50".
+        // docs/providers/replicate.md shows it at "step 12/50".
         { atMs: 5000, status: 'in_progress', progress: 24 },
         { atMs: 20_000, status: 'succeeded' },
       ],

@@ -1,5 +1,5 @@
 /**
- * vtrix: `GET {base}/model/v1/generation/task/{id}` with a Bearer key (providers.md, "vtrix").
+ * vtrix: `GET {base}/model/v1/generation/task/{id}` with a Bearer key (docs/providers/vtrix.md, "vtrix").
  */
 import { errorTexts, tryParseJson } from '../http.js';
 import { defineHttpProvider } from '../define.js';

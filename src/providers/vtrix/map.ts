@@ -17,7 +17,7 @@ import type { VtrixBody, VtrixEnvelopeStatus, VtrixTask } from './schema.js';
 
 export const VTRIX_NAME = 'vtrix';
 
-// vtrix does not document its unknown-task answer (providers.md), so match the usual wordings.
+// vtrix does not document its unknown-task answer (docs/providers/vtrix.md), so match the usual wordings.
 const MISSING_TASK_TEXT = /not[\s_-]*found|not[\s_-]*exists?|no[\s_-]+such[\s_-]+task/i;
 
 /** Does one of these upstream error texts say the task does not exist? */
@@ -37,7 +37,7 @@ function toOutputs(task: VtrixTask, baseUrl: string): TaskOutput[] {
 }
 
 /**
- * providers.md vtrix variant 3 (legacy wrapped) without a usable `data`: the envelope's own
+ * docs/providers/vtrix.md vtrix variant 3 (legacy wrapped) without a usable `data`: the envelope's own
  * status decides. "Not found" wording or code 404 → task_not_found; any other non-200 code
  * is the provider reporting its own failure → upstream_error; a 200 "success" with no task
  * breaks the contract → upstream_invalid_response.
@@ -68,7 +68,7 @@ export function toTaskDraft(body: VtrixBody, context: InterpretContext): TaskDra
     // Numeric ids are not vtrix ids (they are xid-like strings); the asked-for id is safer.
     provider_task_id: firstNonEmptyString(task.id, task.task_id) ?? context.nativeId,
     provider_status: task.status,
-    // providers.md vtrix variant 1 sends a fraction (0.42), variant 3 a percentage (10).
+    // docs/providers/vtrix.md vtrix variant 1 sends a fraction (0.42), variant 3 a percentage (10).
     progress: toProgress(task.progress, 'fraction-up-to-one'),
     outputs: toOutputs(task, context.baseUrl),
     error: toTaskError(task.error),

@@ -1,7 +1,7 @@
 /**
  * vtrix upstream bodies, minimal and private to the adapter: only the fields the mapper
  * reads, every one optional, unknown fields (usage, metadata, jobId…) let through.
- * See ../shared/providers.md, "vtrix", for the three variants.
+ * See docs/providers/vtrix.md for the three variants.
  */
 import { z } from 'zod';
 
@@ -22,7 +22,7 @@ const ErrorObjectSchema = z.looseObject({
   error_message: z.string().nullish(),
 });
 
-/** providers.md vtrix variants 1 (current, `id`) and 2 (CLI-documented, `task_id`, ISO times). */
+/** docs/providers/vtrix.md vtrix variants 1 (current, `id`) and 2 (CLI-documented, `task_id`, ISO times). */
 export const VtrixTaskSchema = z.looseObject({
   id: TextOrNumber.nullish(),
   task_id: TextOrNumber.nullish(),
@@ -36,7 +36,7 @@ export const VtrixTaskSchema = z.looseObject({
 });
 export type VtrixTask = z.infer<typeof VtrixTaskSchema>;
 
-/** providers.md vtrix variant 3 (legacy wrapped): the top-level `status` is this object. */
+/** docs/providers/vtrix.md vtrix variant 3 (legacy wrapped): the top-level `status` is this object. */
 const EnvelopeStatusSchema = z.looseObject({
   code: TextOrNumber.nullish(),
   message: z.string().nullish(),

@@ -1,6 +1,6 @@
 /**
  * vtrix as its clients see it: `GET /model/v1/generation/task/{id}`, rendered in the
- * three body shapes of providers.md ("vtrix", response bodies 1-3).
+ * three body shapes of docs/providers/vtrix.md ("vtrix", response bodies 1-3).
  */
 import { STATUS_CODES } from 'node:http';
 import {
@@ -17,21 +17,21 @@ import type { PhaseStatus, Variant } from '../../simulators/script.js';
 import { draw, fnv1a } from '../../simulators/timeline.js';
 import { VTRIX_NAME } from './map.js';
 
-/** Response shapes of vtrix, as listed in providers.md ("Response bodies seen"). */
+/** Response shapes of vtrix, as listed in docs/providers/vtrix.md ("Response bodies seen"). */
 export const VTRIX_VARIANTS = ['model', 'cli', 'legacy'] as const;
 type VtrixVariant = (typeof VTRIX_VARIANTS)[number];
 
-/** Real vtrix ids are xid-like: 20 characters of `[0-9a-v]` (providers.md, "Task ids"). */
+/** Real vtrix ids are xid-like: 20 characters of `[0-9a-v]` (docs/providers/vtrix.md, "Task ids"). */
 const XID = /^[0-9a-v]{20}$/;
 /**
  * `task_` + 32 letters/digits is how current ids of a provider sharing the `task_` prefix
- * look (providers.md, "Task ids"): the simulator leaves those to it, so that the demo's
+ * look (docs/providers/vtrix.md, "Task ids"): the simulator leaves those to it, so that the demo's
  * ambiguous ids have a single owner.
  */
 const FOREIGN_TASK_ID = /^task_[A-Za-z0-9]{32}$/;
 
 /**
- * The ids of the vtrix CLI doc and providers.md. `task_abc001` is the CLI doc's example
+ * The ids of the vtrix CLI doc and docs/providers/vtrix.md. `task_abc001` is the CLI doc's example
  * (completes ~20 s in, like its `Elapsed: 23s`).
  */
 const SEEDS = new Map<string, SeedTask>([
@@ -71,7 +71,7 @@ const SEEDS = new Map<string, SeedTask>([
     {
       variant: 'legacy',
       model: 'spark_motion_v1_5',
-      // providers.md's legacy example shows `in_queue` already at progress 10.
+      // docs/providers/vtrix.md's legacy example shows `in_queue` already at progress 10.
       timeline: [
         { atMs: 0, status: 'queued', progress: 10 },
         { atMs: 2500, status: 'in_progress', progress: 35 },
@@ -100,7 +100,7 @@ const UNAUTHORIZED: ErrorAnswer = { status: 401, body: json({ message: 'Unauthor
 const RATE_LIMITED: ErrorAnswer = { status: 429, body: json({ error: { code: 1002, message: 'rate limited' } }) };
 const UNKNOWN_PATH: ErrorAnswer = { status: 404, body: json({ message: 'Not Found' }) };
 
-/** The three error body shapes providers.md lists for vtrix HTTP errors, spread over statuses. */
+/** The three error body shapes docs/providers/vtrix.md lists for vtrix HTTP errors, spread over statuses. */
 const ERROR_BODIES: Readonly<Record<number, string>> = {
   403: json({ message: 'Insufficient balance' }),
   500: json({ message: 'Internal server error' }),
