@@ -216,12 +216,14 @@ export function checkTargetUrl(url: string | URL, policy: TargetUrlPolicy): URL 
   if (target.username !== '' || target.password !== '') throw new BlockedAddressError('userinfo', host);
   if (host === '') throw new BlockedAddressError('missing_host', '');
   if (isTrusted(policy, host, effectivePort(protocol, target.port), protocol)) return target;
-  if (protocol === 'http:' && !policy.allowPlainHttp) throw new BlockedAddressError('insecure_scheme', host);
+  // What the host is comes before the scheme: "a loopback address" tells the sender of
+  // http://127.0.0.1:9000 what to change, "only https" would not.
   if (isLocalhostName(host)) throw new BlockedAddressError('localhost', host);
   if (isIP(host) !== 0) {
     const verdict = classifyAddress(host);
     if (!verdict.allowed) throw new BlockedAddressError(verdict.reason, host, host);
   }
+  if (protocol === 'http:' && !policy.allowPlainHttp) throw new BlockedAddressError('insecure_scheme', host);
   return target;
 }
 

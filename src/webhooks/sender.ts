@@ -18,6 +18,7 @@ import {
   isBlockedAddressError,
   resolveWithSystem,
   type AllowHost,
+  type BlockReason,
   type ResolveHostname,
   type TargetUrlPolicy,
 } from '../content/address-guard.js';
@@ -76,6 +77,9 @@ export class RefusedTargetError extends Error {
 
 /** Of a receiver's answer only the status matters; a bigger body is cut off. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
+/** Refusals an operator can lift for a receiver of their own, by listing it. */
+const ALLOWABLE: ReadonlySet<BlockReason> = new Set<BlockReason>(['localhost', 'insecure_scheme', 'loopback', 'private', 'link_local', 'cgnat', 'reserved', 'documentation']);
+const ALLOW_HINT = ' (a receiver of your own there is allowed once its host:port is in webhooks.allowHosts)';
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
@@ -113,7 +117,8 @@ export class WebhookSender {
     try {
       target = checkTargetUrl(url, this.policy);
     } catch (error) {
-      throw new RefusedTargetError(isBlockedAddressError(error) ? error.message : 'Refused target');
+      if (!isBlockedAddressError(error)) throw new RefusedTargetError('Refused target');
+      throw new RefusedTargetError(ALLOWABLE.has(error.reason) ? `${error.message}${ALLOW_HINT}` : error.message);
     }
     const host = canonicalHost(target.hostname);
     const port = target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : Number(target.port);
@@ -127,7 +132,7 @@ export class WebhookSender {
     }
     for (const { address } of addresses) {
       const verdict = classifyAddress(address);
-      if (!verdict.allowed) throw new RefusedTargetError(new BlockedAddressError(verdict.reason, host, address).message);
+      if (!verdict.allowed) throw new RefusedTargetError(`${new BlockedAddressError(verdict.reason, host, address).message}${ALLOW_HINT}`);
     }
     return target;
   }

@@ -312,6 +312,23 @@ test('a target on a refused address, or plain http to a host not allowed, is rej
   assert.equal(allowed.statusCode, 201, allowed.body);
 });
 
+test('a loopback receiver on a port not in webhooks.allowHosts is refused for what it is, with the setting that allows it', async (t) => {
+  // The stack allows 127.0.0.1 on every port; this one allows a single port only.
+  const stack = await startWebhookStack(t, { allowHosts: ['127.0.0.1:9'] });
+  const id = 'video_69095b4ce0048190893a01510c0c98b0';
+  for (const url of ['http://127.0.0.1:8765/hook', 'https://127.0.0.1:8765/hook', 'http://localhost:8765/hook']) {
+    const answer = await registerWebhook(stack.app, id, { url });
+    assert.equal(answer.statusCode, 400, `${url}: ${answer.body}`);
+    const detail = String(json(answer).detail);
+    assert.match(detail, /loopback address|localhost names/, `${url}: ${detail}`);
+    assert.doesNotMatch(detail, /only https/, `${url}: ${detail}`);
+    assert.match(detail, /webhooks\.allowHosts/, `${url}: ${detail}`);
+  }
+  // A public host over plain http is still told to use https.
+  const plain = await registerWebhook(stack.app, id, { url: 'http://hooks.example/hook' });
+  assert.match(String(json(plain).detail), /only https/);
+});
+
 test('a target that resolves to a refused address at delivery gets no packet: blocked, logged and retried', async (t) => {
   let lookups = 0;
   const stack = await startWebhookStack(t, {
