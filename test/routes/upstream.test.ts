@@ -40,8 +40,12 @@ test('retries never run past the deadline: a backoff that would end past it is n
   const tight = await startStack(t, { env: { UPSTREAM_TIMEOUT_MS: '40' } });
   tight.vtrix.injectFault('task_slow500', { kind: 'status', status: 500 });
   const response = await tight.app.inject({ url: '/tasks/task_slow500' });
-  assert.equal(response.statusCode, 502);
-  assert.equal(json(response).code, 'upstream_error');
+  // The 500 as a 502; on a loaded machine the one call may itself outlast 40 ms (a 504).
+  // Either way, one call: no retry was started.
+  assert.ok(
+    (response.statusCode === 502 && json(response).code === 'upstream_error') || (response.statusCode === 504 && json(response).code === 'upstream_timeout'),
+    response.body,
+  );
   assert.equal(tight.vtrix.hits('task_slow500'), 1, 'no retry was started past the deadline');
   // The control: with a budget the schedule fits in, both retries are made.
   const roomy = await startStack(t, { env: { UPSTREAM_TIMEOUT_MS: '5000' } });

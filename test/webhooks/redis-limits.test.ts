@@ -61,9 +61,11 @@ test('at maxmemory (noeviction) a registration is 503, and Redis holds no more t
 
   await fillUntilRefused(admin);
   // Right at the limit, a write fits whenever a connection buffer has just been freed. Redis
-  // full for good: 200 KB more with the limit lifted for a moment, then the limit again.
+  // full for good: 1 MB more with the limit lifted for a moment, then the limit again. In
+  // small values: one big SET would count its own query buffer, which Redis frees a moment
+  // later, and then it would be under the limit again.
   await admin.config('SET', 'maxmemory', '0');
-  await admin.set('filler:over', 'x'.repeat(300 * 1024));
+  for (let index = 0; index < 32; index++) await admin.set(`filler:over:${index}`, 'x'.repeat(32 * 1024));
   await admin.config('SET', 'maxmemory', String(MAX_MEMORY));
   assert.ok((await usedMemory(admin)) > MAX_MEMORY, 'Redis is over its limit');
   await assert.rejects(admin.set('probe', 'plain'), /OOM command not allowed/, 'a plain SET is refused');
