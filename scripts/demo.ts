@@ -11,6 +11,7 @@
  * TASKGATE_ARCHIVE names one).
  */
 import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +72,10 @@ const archiveEnv: Record<string, string> = archiveFolder === undefined ? {} : { 
 let config: Config;
 try {
   // CORS for any origin: the browser demo page is served from an origin of its own.
-  config = loadConfig({ LOG_LEVEL: 'warn', HOST: '127.0.0.1', TASKGATE_CORS_ORIGINS: '*', ...archiveEnv, ...process.env, ...env });
+  // One process lives as long as its links, so it signs them with a secret of its own (no
+  // boot warning about one); replicas share the one they keep in Redis, as in production.
+  const linkSecret: Record<string, string> = fleetSize === undefined ? { TASKGATE_LINK_SECRET: randomBytes(32).toString('base64url') } : {};
+  config = loadConfig({ LOG_LEVEL: 'warn', HOST: '127.0.0.1', TASKGATE_CORS_ORIGINS: '*', ...linkSecret, ...archiveEnv, ...process.env, ...env });
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(`taskgate demo: invalid configuration: ${error.message}`);
@@ -107,7 +111,7 @@ async function listenOrExit(app: FastifyInstance, port: number, host: string): P
   try {
     await app.listen({ port, host });
   } catch (error) {
-    console.error(`taskgate demo: cannot listen on ${host}:${port} (${(error as NodeJS.ErrnoException).code}); try PORT=8081 npm run demo`);
+    console.error(`taskgate demo: cannot listen on ${host}:${port} (${(error as NodeJS.ErrnoException).code}); try PORT=${port + 10} npm run demo`);
     await closeAll();
     process.exit(1);
   }
@@ -149,7 +153,7 @@ if (fleetSize === undefined) {
   try {
     front = await startRoundRobin(replicaUrls, config.port, config.host);
   } catch (error) {
-    console.error(`taskgate demo: cannot listen on ${config.host}:${config.port} (${(error as NodeJS.ErrnoException).code}); try PORT=8081 npm run demo -- --fleet ${fleetSize}`);
+    console.error(`taskgate demo: cannot listen on ${config.host}:${config.port} (${(error as NodeJS.ErrnoException).code}); try PORT=${config.port + 10} npm run demo -- --fleet ${fleetSize}`);
     await closeAll();
     process.exit(1);
   }
