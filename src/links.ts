@@ -10,6 +10,7 @@
  * offline with a dictionary in seconds), and the expiry is signed as the canonical decimal
  * it is written in, so there is exactly one spelling of each token.
  */
+import { background } from './background.js';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { LinkSet } from '../schemas/links.js';
@@ -116,7 +117,7 @@ export interface LinkSignerOptions {
   clientKeys: readonly string[];
   /** In fleet mode, where the replicas' shared secret is kept. */
   store: Pick<TaskStore, 'shared' | 'sharedSecret'>;
-  log: Pick<FastifyBaseLogger, 'warn' | 'info'>;
+  log: Pick<FastifyBaseLogger, 'warn' | 'info' | 'error'>;
   /** How often to ask Redis again while it has not given the fleet's secret. */
   retryMs?: number;
 }
@@ -132,7 +133,7 @@ const RENEW_MS = 60 * 60 * 1000;
  * links work across replicas with no setting); else a random one of this process. A
  * replica that starts while Redis is unavailable signs with its own until Redis answers.
  */
-export async function startLinkSigner(options: LinkSignerOptions): Promise<{ signer: LinkSigner; stop(): void }> {
+export async function startLinkSigner(options: LinkSignerOptions): Promise<{ signer: LinkSigner; stop: () => void }> {
   const { secret, clientKeys, store, log } = options;
   if (secret !== undefined) return { signer: new LinkSigner(secret, clientKeys), stop: () => {} };
   if (!store.shared) {
@@ -148,17 +149,20 @@ export async function startLinkSigner(options: LinkSignerOptions): Promise<{ sig
   let stopped = false;
   const schedule = () => {
     if (stopped) return;
-    timer = setTimeout(() => void refresh(), held ? RENEW_MS : (options.retryMs ?? RETRY_MS));
+    timer = setTimeout(() => background(refresh(), log, 'links: reading the shared link secret failed'), held ? RENEW_MS : (options.retryMs ?? RETRY_MS));
     timer.unref();
   };
   const refresh = async () => {
-    const current = await store.sharedSecret(FLEET_SECRET_NAME);
-    if (current !== undefined) {
-      if (!held) log.info('browser links are now signed with the secret the replicas share in Redis');
-      held = true;
-      signer.adopt(current);
+    try {
+      const current = await store.sharedSecret(FLEET_SECRET_NAME);
+      if (current !== undefined) {
+        if (!held) log.info('browser links are now signed with the secret the replicas share in Redis');
+        held = true;
+        signer.adopt(current);
+      }
+    } finally {
+      schedule();
     }
-    schedule();
   };
   schedule();
   return {

@@ -5,6 +5,7 @@
  * renews, so when that replica dies the lease runs out and another replica's sweep takes
  * the task over. Both implementations run one contract test suite.
  */
+import { background } from '../background.js';
 import { Lease } from '../fleet/lease.js';
 import { UNAVAILABLE, type FleetRedis, type Subscription } from '../fleet/redis.js';
 
@@ -186,7 +187,7 @@ export class RedisCopyQueue implements CopyQueue {
   }
 
   announceStored(key: string): void {
-    void this.redis.publish(this.channel, `${this.replicaId}\n${key}`);
+    background(this.redis.publish(this.channel, `${this.replicaId}\n${key}`), this.redis.log, 'archive: announcing a stored copy failed');
   }
 
   onStored(listener: (key: string) => void): void {

@@ -9,7 +9,7 @@ import { LocalBudgetCounter, type BudgetCounter } from '../upstream/budget.js';
 import type { SharedError } from './single-flight.js';
 import type { AnswerCache, Observation, PollJoinOptions, PollMembership, SharedHit, StoreStats, TaskStore } from './store.js';
 
-export class LocalCache<V extends {}> implements AnswerCache<V> {
+export class LocalCache<V extends NonNullable<unknown>> implements AnswerCache<V> {
   private readonly entries: LRUCache<string, V>;
 
   constructor(maxEntries: number) {

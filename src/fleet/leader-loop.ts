@@ -8,6 +8,7 @@
  * leader again once it is back.
  */
 import { randomUUID } from 'node:crypto';
+import { background } from '../background.js';
 import { Lease } from './lease.js';
 import { UNAVAILABLE, type FleetRedis, type RedisChannel, type Subscription } from './redis.js';
 
@@ -77,7 +78,18 @@ class Member<M> implements LeaderMembership<M> {
     this.channel = context.redis.channel('leader', key);
     this.leaseMs = options.leaseMs ?? options.intervalMs * 2;
     this.subscription = context.redis.subscribe(this.channel, (raw) => this.receive(raw));
-    void this.step();
+    this.runStep();
+  }
+
+  /** One lease step (its Redis calls answer UNAVAILABLE rather than throw; anything else is logged). */
+  private runStep(): void {
+    background(this.step(), this.context.redis.log, 'fleet: a leader-loop step failed', { lease: this.leaseName });
+  }
+
+  private scheduleStep(ms: number): void {
+    this.timer = setTimeout(() => this.runStep(), ms);
+    // Like the in-process poll loops: never what keeps the process alive.
+    this.timer.unref();
   }
 
   publish(message: M): void {
@@ -89,7 +101,7 @@ class Member<M> implements LeaderMembership<M> {
     } catch {
       return;
     }
-    void this.context.redis.publish(this.channel, `${this.context.replicaId}\n${text}`);
+    background(this.context.redis.publish(this.channel, `${this.context.replicaId}\n${text}`), this.context.redis.log, 'fleet: publishing a loop message failed', { lease: this.leaseName });
   }
 
   leave(): void {
@@ -97,7 +109,7 @@ class Member<M> implements LeaderMembership<M> {
     this.left = true;
     clearTimeout(this.timer);
     this.subscription.unsubscribe();
-    if (this.token !== undefined) void this.context.lease.release(this.leaseName, this.token);
+    if (this.token !== undefined) this.release(this.token);
     this.token = undefined;
     this.onLeave(this);
   }
@@ -138,7 +150,7 @@ class Member<M> implements LeaderMembership<M> {
     if (this.token === undefined) {
       const attempt = await lease.attempt(this.leaseName, this.leaseMs);
       if (this.left) {
-        if (attempt !== UNAVAILABLE && attempt.acquired) void lease.release(this.leaseName, attempt.token);
+        if (attempt !== UNAVAILABLE && attempt.acquired) this.release(attempt.token);
         return;
       }
       if (attempt === UNAVAILABLE) {
@@ -154,10 +166,12 @@ class Member<M> implements LeaderMembership<M> {
     }
     // The first tick comes one interval after joining (the joiner has just read the state);
     // a takeover ticks at once, the dead leader's tick being overdue.
-    if (previous !== 'joining' && (this.role === 'leader' || this.role === 'local')) void this.tick();
-    this.timer = setTimeout(() => void this.step(), nextStepMs);
-    // Like the in-process poll loops: never what keeps the process alive.
-    this.timer.unref();
+    if (previous !== 'joining' && (this.role === 'leader' || this.role === 'local')) background(this.tick(), this.context.redis.log, 'fleet: a leader tick failed', { lease: this.leaseName });
+    this.scheduleStep(nextStepMs);
+  }
+
+  private release(token: string): void {
+    background(this.context.lease.release(this.leaseName, token), this.context.redis.log, 'fleet: releasing a lease failed', { lease: this.leaseName });
   }
 
   private async tick(): Promise<void> {

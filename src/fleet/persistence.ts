@@ -6,6 +6,7 @@
  * means Redis lost its data (it restarted without persistence, was flushed, or evicted
  * keys), which no setting can tell after the fact.
  */
+import { background } from '../background.js';
 import { randomUUID } from 'node:crypto';
 import { luaScript } from './lua.js';
 import { UNAVAILABLE, type FleetRedis } from './redis.js';
@@ -51,13 +52,17 @@ export class DataMarker {
   ) {}
 
   start(): void {
-    void this.check();
-    this.timer = setInterval(() => void this.check(), this.options.intervalMs);
+    this.checkInBackground();
+    this.timer = setInterval(() => this.checkInBackground(), this.options.intervalMs);
     this.timer.unref();
     // A restart of Redis is seen by the connection first: look at once when it is back.
     this.stopHealth = this.redis.addHealthListener((up) => {
-      if (up) void this.check();
+      if (up) this.checkInBackground();
     });
+  }
+
+  private checkInBackground(): void {
+    background(this.check(), this.redis.log, 'fleet: reading the data marker failed');
   }
 
   stop(): void {

@@ -6,6 +6,7 @@
  * UNAVAILABLE at once), so a request never waits on Redis for more than its command
  * timeout and never fails because of it.
  */
+import type { BackgroundLog } from '../background.js';
 import { z } from 'zod';
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import LocalStore from '@fastify/rate-limit/store/LocalStore.js';
@@ -40,10 +41,13 @@ function rateLimitClient(redis: FleetRedis): Record<string, unknown> {
       client[name] = (...args: unknown[]) => {
         const callback = args.pop() as Callback;
         const values = args.map(String);
-        void redis.evalScript(script, values.slice(0, definition.numberOfKeys), values.slice(definition.numberOfKeys)).then((reply) => {
-          if (reply === UNAVAILABLE) callback(new Error('Redis is unavailable'));
-          else callback(null, reply);
-        });
+        redis.evalScript(script, values.slice(0, definition.numberOfKeys), values.slice(definition.numberOfKeys)).then(
+          (reply) => {
+            if (reply === UNAVAILABLE) callback(new Error('Redis is unavailable'));
+            else callback(null, reply);
+          },
+          (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+        );
       };
     },
   };
@@ -78,6 +82,8 @@ function fleetRateLimitStore(redis: FleetRedis): FastifyRateLimitStoreCtor {
 export interface RedisStoreOptions {
   /** Called with the first known state of Redis, then once per transition. */
   onHealthChange: (up: boolean) => void;
+  /** Where the fleet's background work reports a failure. */
+  log?: BackgroundLog;
 }
 
 export class RedisTaskStore implements TaskStore {
@@ -94,7 +100,7 @@ export class RedisTaskStore implements TaskStore {
   static async create(config: Config, options: RedisStoreOptions): Promise<RedisTaskStore> {
     const { url, prefix, commandTimeoutMs, connectTimeoutMs } = config.redis;
     if (url === undefined) throw new Error('RedisTaskStore needs config.redis.url');
-    const redis = await FleetRedis.create({ url, prefix, commandTimeoutMs, connectTimeoutMs, onHealthChange: options.onHealthChange });
+    const redis = await FleetRedis.create({ url, prefix, commandTimeoutMs, connectTimeoutMs, onHealthChange: options.onHealthChange, log: options.log });
     return new RedisTaskStore(config, redis);
   }
 

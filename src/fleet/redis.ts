@@ -7,6 +7,7 @@
  * waits for it to return. Then the subscriptions are put back and Redis is *up* again.
  */
 import type { Redis, RedisOptions } from 'ioredis';
+import { STDERR_LOG, type BackgroundLog } from '../background.js';
 import type { LuaScript, NamedScript } from './lua.js';
 
 /** What a Redis call answers instead of throwing when Redis is down, slow or refused it. */
@@ -62,6 +63,8 @@ export interface FleetRedisOptions {
   probeMaxIntervalMs?: number;
   /** Called with the first known state, then once per transition (never after `close`). */
   onHealthChange?: (up: boolean) => void;
+  /** Where the fleet's background work (lease releases, publishes, probes) reports a failure. */
+  log?: BackgroundLog;
 }
 
 type Health = 'starting' | 'up' | 'down' | 'closed';
@@ -127,6 +130,8 @@ export function withoutFlags(lua: string): string {
 
 export class FleetRedis {
   readonly prefix: string;
+  /** The fleet parts' logger for work nobody awaits (src/background.ts). */
+  readonly log: BackgroundLog;
   private readonly commands: Redis;
   private readonly subscriber: Redis;
   private readonly probeMaxIntervalMs: number;
@@ -166,6 +171,7 @@ export class FleetRedis {
 
   private constructor(options: FleetRedisOptions, RedisClient: typeof Redis) {
     this.prefix = options.prefix;
+    this.log = options.log ?? STDERR_LOG;
     this.probeMaxIntervalMs = options.probeMaxIntervalMs ?? 1000;
     this.onHealthChange = options.onHealthChange;
     const connectTimeoutMs = options.connectTimeoutMs ?? 2000;

@@ -49,7 +49,7 @@ export async function findFirst(caches: readonly RemoteLayer[], key: string): Pr
   return cache.accept(key, text, ttl) ? index : -1;
 }
 
-export class SharedCache<V extends {}> implements RemoteLayer {
+export class SharedCache<V extends NonNullable<unknown>> implements RemoteLayer {
   readonly redis: FleetRedis;
   private readonly namespace: string;
   private readonly schema: z.ZodType<V>;

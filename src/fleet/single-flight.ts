@@ -7,6 +7,7 @@
  * expired), when its budget is close to running out, or when Redis is unavailable.
  * Errors travel as data and are re-created on the waiting side by the codec.
  */
+import { background } from '../background.js';
 import { z } from 'zod';
 import { Lease } from './lease.js';
 import { luaScript } from './lua.js';
@@ -146,7 +147,7 @@ export class FleetSingleFlight<V> {
 
   private async lead(key: string, token: string, call: FlightCall<V>): Promise<V> {
     const renewal = setInterval(
-      () => void this.lease.renew(this.leaseName(key), token, call.leaseMs),
+      () => background(this.lease.renew(this.leaseName(key), token, call.leaseMs), this.redis.log, 'fleet: renewing a flight lease failed'),
       Math.max(1, call.leaseMs * RENEW_EVERY_FRACTION),
     );
     renewal.unref();
@@ -158,13 +159,13 @@ export class FleetSingleFlight<V> {
       this.leadingCount--;
       clearInterval(renewal);
       const shared = this.safely(() => this.codec.encodeError(error));
-      void this.finish(key, token, shared === undefined ? undefined : { token, ok: false, error: shared });
+      background(this.finish(key, token, shared === undefined ? undefined : { token, ok: false, error: shared }), this.redis.log, 'fleet: publishing a failed flight failed');
       throw error;
     }
     this.leadingCount--;
     clearInterval(renewal);
     const encoded = this.safely(() => ({ data: this.codec.encodeValue(value) }));
-    void this.finish(key, token, encoded === undefined ? undefined : { token, ok: true, value: encoded.data });
+    background(this.finish(key, token, encoded === undefined ? undefined : { token, ok: true, value: encoded.data }), this.redis.log, 'fleet: publishing a flight\'s answer failed');
     return value;
   }
 

@@ -4,6 +4,7 @@
  * `providers.<name>.maxRequestsPerSecond`. While Redis is unavailable each replica counts
  * on its own, as a single gateway would.
  */
+import { background } from '../background.js';
 import { LocalBudgetCounter, type BudgetCounter } from '../upstream/budget.js';
 import { UNAVAILABLE, type FleetRedis } from './redis.js';
 
@@ -38,7 +39,7 @@ export class FleetBudgetCounter implements BudgetCounter {
   add(count: number): void {
     this.local.add(count);
     // Not awaited: a client's lookup never waits on the count.
-    if (this.redis.up) void this.redis.run((client) => client.eval(ADD, 1, this.key(), count, COUNTER_TTL_MS));
+    if (this.redis.up) background(this.redis.run((client) => client.eval(ADD, 1, this.key(), count, COUNTER_TTL_MS)), this.redis.log, 'fleet: counting upstream calls failed', { provider: this.provider });
   }
 
   async take(ceiling: number): Promise<boolean> {

@@ -4,6 +4,7 @@
  * replica (docs/fleet.md). Decorates `app.taskStore`; in fleet mode also logs
  * each change of Redis health once and exposes it, with the leases held, as metrics.
  */
+import { background } from '../background.js';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import type { Config } from '../settings/schema.js';
@@ -33,6 +34,7 @@ async function connectFleet(app: FastifyInstance, config: Config, metrics: Metri
   const redis = { address: redisAddress(config.redis.url!), prefix: config.redis.prefix };
   let known: boolean | undefined;
   const store = await RedisTaskStore.create(config, {
+    log: app.log,
     onHealthChange: (up) => {
       if (up) app.log.info({ redis }, known === undefined ? 'fleet mode: state shared through Redis' : 'Redis is back: fleet mode again');
       else app.log.warn({ redis }, 'Redis is unavailable: this replica answers on its own until it is back');
@@ -45,7 +47,7 @@ async function connectFleet(app: FastifyInstance, config: Config, metrics: Metri
   const checkVersion = () => {
     if (versionChecked) return;
     versionChecked = true;
-    void store.redis.serverVersion().then((version) => {
+    const warned = store.redis.serverVersion().then((version) => {
       if (version !== undefined && majorVersion(version) < 7) {
         app.log.warn(
           { redis, version },
@@ -53,6 +55,7 @@ async function connectFleet(app: FastifyInstance, config: Config, metrics: Metri
         );
       }
     });
+    background(warned, app.log, 'fleet: reading the Redis version failed', { redis });
   };
   if (store.redis.up) checkVersion();
   else store.redis.addHealthListener((up) => up && checkVersion());

@@ -15,6 +15,7 @@
  * (and its reuse window) says the real one. The count is per second, in this process or,
  * in fleet mode, in Redis for the whole fleet (src/fleet/upstream-budget.ts).
  */
+import { background, STDERR_LOG, type BackgroundLog } from '../background.js';
 
 /** Where a budget's requests are counted: this process, or the fleet. */
 export interface BudgetCounter {
@@ -58,6 +59,8 @@ export interface UpstreamBudgetOptions {
   /** The provider's connections: background polls use at most half of them at once. */
   connections: number;
   now?: () => number;
+  /** Where a failure of the granting loop is reported (a counter that threw). */
+  log?: BackgroundLog;
 }
 
 /** Gives a background poll's slot back once its call is done. */
@@ -121,7 +124,7 @@ export class UpstreamBudget {
         signal.addEventListener('abort', turn.onAbort, { once: true });
       }
       this.queue.add(turn);
-      void this.pump();
+      this.pump();
     });
   }
 
@@ -135,9 +138,14 @@ export class UpstreamBudget {
   }
 
   /** One pump at a time hands out turns while the budget and the slots allow. */
-  private async pump(): Promise<void> {
+  /** Grants turns while the budget allows, in the background; one loop at a time. */
+  private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
+    background(this.grantWhileAllowed(), this.options.log ?? STDERR_LOG, 'upstream budget: granting background polls failed');
+  }
+
+  private async grantWhileAllowed(): Promise<void> {
     try {
       while (this.queue.size > 0 && this.inFlight < this.maxInFlight) {
         if (!(await this.options.counter.take(this.backgroundPerSecond))) {
@@ -171,7 +179,7 @@ export class UpstreamBudget {
       if (released) return;
       released = true;
       this.inFlight--;
-      if (this.queue.size > 0) void this.pump();
+      if (this.queue.size > 0) this.pump();
     });
   }
 

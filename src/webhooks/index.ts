@@ -5,6 +5,7 @@
  * also watches that Redis keeps what it is given (src/fleet/persistence.ts). Decorates
  * `app.webhooks`: undefined when webhooks are off.
  */
+import { background } from '../background.js';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import type { Config } from '../settings/schema.js';
@@ -80,7 +81,7 @@ function watchDurability(app: FastifyInstance, redis: FleetRedis, metrics: Metri
   const checkOnce = () => {
     if (checked) return;
     checked = true;
-    void readPersistence(redis).then((persistence) => logPersistence(app, persistence));
+    background(readPersistence(redis).then((persistence) => logPersistence(app, persistence)), app.log, 'webhooks: reading Redis persistence failed');
   };
   const stopListening = redis.addHealthListener((up) => {
     if (up) checkOnce();

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
+import { STDERR_LOG } from '../../src/background.js';
 import { RedisTaskStore } from '../../src/fleet/redis-store.js';
 import { SHARED_SECRET_TTL_MS } from '../../src/fleet/shared-secret.js';
 import { LinkSigner, startLinkSigner } from '../../src/links.js';
@@ -14,7 +15,8 @@ import { adminClient, startRedis, waitFor, type TestRedis } from '../helpers/red
 
 const PREFIX = 'tg-links:';
 const KEYS = ['backend-key-of-the-app-1', 'backend-key-of-the-app-2'];
-const quiet = { warn: () => {}, info: () => {} };
+// Errors still reach stderr: a background failure in these tests is worth seeing.
+const quiet = { warn: () => {}, info: () => {}, error: STDERR_LOG.error };
 const closers: Array<() => Promise<void> | void> = [];
 const t = { after: (close: () => Promise<void> | void) => closers.push(close) };
 
@@ -43,7 +45,7 @@ test('replicas share one random secret kept in Redis, created once, with a TTL: 
   }));
   const [first, second, third] = await Promise.all(stores.map((store) => store.sharedSecret('link')));
   assert.equal(first?.length, 32);
-  assert.ok(first!.equals(second!) && first!.equals(third!), 'one secret for all');
+  assert.ok(first.equals(second!) && first.equals(third!), 'one secret for all');
   const admin = adminClient(t, server.url);
   const keys = await admin.keys(`${PREFIX}secret:*`);
   assert.deepEqual(keys, [`${PREFIX}secret:link`]);
@@ -67,7 +69,7 @@ test('a replica that starts while Redis is unavailable signs with its own secret
   let resumed = false;
   try {
     const warnings: string[] = [];
-    const started = await startLinkSigner({ secret: undefined, clientKeys: KEYS, store: late, log: { warn: (message: string) => warnings.push(message), info: () => {} }, retryMs: 50 });
+    const started = await startLinkSigner({ secret: undefined, clientKeys: KEYS, store: late, log: { warn: (message: string) => warnings.push(message), info: () => {}, error: STDERR_LOG.error }, retryMs: 50 });
     t.after(started.stop);
     assert.match(warnings.join('\n'), /Redis is unavailable/);
     const ownLink = started.signer.mint('task_fleet03', 300, 'key-1').token;
