@@ -97,9 +97,10 @@ const appDeps = {
 let redis: LocalRedis | undefined;
 let front: RoundRobinFront | undefined;
 const apps: FastifyInstance[] = [];
-let closePage: (() => Promise<void>) | undefined;
+/** What the browser page holds open, once it is started. */
+const opened: { close?: () => Promise<void> } = {};
 const closeAll = async () => {
-  await closePage?.();
+  await opened.close?.();
   await front?.close();
   await Promise.all(apps.map((app) => app.shutdown()));
   await redis?.stop();
@@ -214,7 +215,7 @@ const page = await startDemoPage({
     return `${pageProvider!.name}:${nativeId}`;
   },
 });
-closePage = page.close;
+opened.close = () => page.close();
 
 const rows: Array<[string, string]> = [
   [fleetSize === undefined ? 'gateway' : `gateway (round-robin over ${fleetSize} replicas)`, `${base}   (docs: ${base}/docs)`],
@@ -243,5 +244,11 @@ async function stop(signal: string) {
   await closeAll();
   process.exit(0);
 }
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('SIGTERM', () => void stop('SIGTERM'));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    stop(signal).catch((error: unknown) => {
+      console.error('the demo did not stop cleanly:', error);
+      process.exit(1);
+    });
+  });
+}

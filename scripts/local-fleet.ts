@@ -14,7 +14,7 @@ import { join } from 'node:path';
 export interface LocalRedis {
   url: string;
   pid: number;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 export function redisServerInstalled(): boolean {

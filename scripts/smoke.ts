@@ -190,7 +190,7 @@ try {
   if (exports !== 0) fail('tracing is off by default, yet something was exported');
   await smoke({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`, OTEL_BSP_SCHEDULE_DELAY: '100' });
   if (exports === 0) fail('tracing on: no trace export reached the collector');
-  console.log(`smoke: tracing on: ${exports} OTLP export(s) received`);
+  console.log(`smoke: tracing on: ${String(exports)} OTLP export(s) received`);
   await smokeFleet();
   const s3 = await startS3(undefined);
   try {

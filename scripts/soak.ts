@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   const simulators: Simulator[] = await Promise.all(
     PROVIDERS.map((provider) => startSimulator({ provider: provider.name, credentials: simulatorCredentialValues(provider.name, 'soak') })),
   );
-  const providerEnv: Record<string, string> = Object.assign({}, ...simulators.map((simulator) => simulator.env));
+  const providerEnv: Record<string, string> = Object.fromEntries(simulators.flatMap((simulator) => Object.entries(simulator.env)));
   const hotSimulator = simulators[0]!;
   const port = await freePort();
   let configDirectory: string | undefined;
@@ -212,7 +212,7 @@ async function main(): Promise<void> {
         else if (kind === 'weird') simulator.setTask(id, { timeline: [{ atMs: 0, status: 'in_progress', providerStatus: `weird_${index % 97}` }] });
         else {
           simulator.setTask(id, { timeline: [{ atMs: 0, status: 'succeeded' }] });
-          simulator.injectFault(id, { times: 3, ...kind } as Fault);
+          simulator.injectFault(id, { times: 3, ...kind });
         }
         path = `/tasks/${simulator.provider}:${id}${kind === 'wait' ? '?wait=1' : ''}`;
       }

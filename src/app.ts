@@ -99,7 +99,9 @@ function serverOptions(config: Config, deps: AppDeps): FastifyServerOptions {
     // front keeps it from loading Ajv and fast-json-stringify at start-up (BENCHMARKS.md, "Start-up").
     schemaController: { compilersFactory: ZOD_COMPILERS },
     return503OnClosing: false,
-    frameworkErrors: routerErrorHandler,
+    frameworkErrors: (error, request, reply) => {
+      routerErrorHandler(error, request, reply);
+    },
     ...nodeServerOptions(config.http),
     clientErrorHandler,
   };

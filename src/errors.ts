@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { PROBLEM_CATALOG, problemType, type Problem, type ProblemCode } from '../schemas/problem.js';
 
@@ -70,7 +70,9 @@ export function toGatewayError(error: unknown): GatewayError {
   if (isGatewayError(error)) return error;
   if (hasZodFastifySchemaValidationErrors(error)) {
     const context = error.validationContext ?? 'request';
-    const details = error.validation.map((issue) => describeIssue(issue.instancePath.replace(/^\//, '') || context, issue.message));
+    // The library's declaration of these issues reaches a fastify path its exports hide: typed here.
+    const issues: readonly FastifySchemaValidationError[] = error.validation;
+    const details = issues.map((issue) => describeIssue(issue.instancePath.replace(/^\//, '') || context, issue.message ?? 'is not valid'));
     // The contract gives a bad path id its own code; everything else is invalid_request.
     return new GatewayError(context === 'params' ? 'invalid_task_id' : 'invalid_request', {
       detail: `${details.join('; ')}.`.replace(/\.\.$/, '.'),

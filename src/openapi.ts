@@ -78,7 +78,7 @@ function convertResponse(input: TransformInput, response: OpenApiResponse): Open
   const content = Object.fromEntries(
     Object.entries(response.content).map(([mediaType, media]) => {
       if (!isZodSchema(media.schema)) return [mediaType, media];
-      const converted = jsonSchemaTransform({ ...input, schema: { response: { 200: media.schema } } } as TransformInput);
+      const converted = jsonSchemaTransform({ ...input, schema: { response: { 200: media.schema } } });
       return [mediaType, { ...media, schema: (converted.schema as { response: Record<string, unknown> }).response[200] }];
     }),
   );
@@ -98,10 +98,10 @@ export function transform(input: TransformInput): Transformed {
             response: Object.fromEntries(Object.entries(rawResponses).filter(([, response]) => !isOpenApiResponse(response))),
           },
         };
-  const result = jsonSchemaTransform(zodOnly as TransformInput);
+  const result = jsonSchemaTransform(zodOnly);
   const schema = result.schema as { response?: Record<string, unknown> } | undefined;
   if (schema && passThrough.length > 0) {
-    const converted = passThrough.map(([status, response]) => [status, convertResponse(input, response as OpenApiResponse)]);
+    const converted = passThrough.map(([status, response]): [string, OpenApiResponse] => [status, convertResponse(input, response as OpenApiResponse)]);
     schema.response = { ...Object.fromEntries(converted), ...schema.response };
   }
   if (schema?.response) {
@@ -155,11 +155,11 @@ function describeHeadOperations(document: OpenApiDocument): void {
     const head = structuredClone(operations['head']);
     // @fastify/swagger names a HEAD operation `<name>-head`; a HEAD route Fastify made from a
     // GET shares the GET's schema, name and summary.
-    const id = String(head['operationId'] ?? '').replace(/-head$/, '');
+    const id = (typeof head['operationId'] === 'string' ? head['operationId'] : '').replace(/-head$/, '');
     head['operationId'] = id;
     if (!id.startsWith('head')) {
       head['operationId'] = `head${id.startsWith('get') ? id.slice(3) : id.charAt(0).toUpperCase() + id.slice(1)}`;
-      head['summary'] = `${String(head['summary'] ?? '')} (headers only)`;
+      head['summary'] = `${typeof head['summary'] === 'string' ? head['summary'] : ''} (headers only)`;
     }
     for (const response of Object.values((head['responses'] ?? {}) as Record<string, Record<string, unknown>>)) delete response['content'];
     operations['head'] = head;

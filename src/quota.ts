@@ -147,7 +147,7 @@ export class WatchQuota {
 
   private async elsewhere(client: string): Promise<number> {
     if (this.sources.length === 0) return 0;
-    const counts = await Promise.all(this.sources.map((source) => source.heldBy(client)));
+    const counts = await Promise.all(this.sources.map((source) => Promise.resolve(source.heldBy(client))));
     return counts.reduce((sum, count) => sum + count, 0);
   }
 }

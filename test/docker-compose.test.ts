@@ -66,8 +66,8 @@ test('three gateway replicas built from the Dockerfile, plus Redis or Valkey and
   assert.equal(replicas.length, 3);
   for (const [name, service] of replicas) {
     assert.equal(service.build?.context, '.', name);
-    assert.ok(stages.has(service.build!.target), `${name} builds stage "${service.build?.target}", not one of ${[...stages].join(', ')}`);
-    assert.equal(service.build!.target, [...stages].at(-1), 'the runtime image is the last stage');
+    assert.ok(stages.has(service.build.target), `${name} builds stage "${service.build?.target}", not one of ${[...stages].join(', ')}`);
+    assert.equal(service.build.target, [...stages].at(-1), 'the runtime image is the last stage');
     assert.equal(service.command, undefined, "the image's own CMD (node as PID 1) runs the gateway");
   }
   const store = services.find(([, service]) => /^(valkey\/valkey|redis):/.test(service.image ?? ''));

@@ -71,7 +71,7 @@ async function runCached(settings: BenchSettings): Promise<CachedResult> {
           durationSeconds: settings.durationSeconds,
           cpuOf: [{ pid: server.pid, withChildren: false }],
         });
-        const result = results[key]!;
+        const result = results[key];
         settings.log(`  cached run ${run + 1}/${settings.runs} ${key}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, non-2xx ${result.non2xx}, errors ${result.errors}`);
       }
       perRun.push(results);

@@ -294,7 +294,7 @@ function contentDetails(content: ContentResult): string[] {
   for (const key of ['direct', 'nginx', 'gateway'] as const) {
     if (content.throughputMbps[key] === undefined) continue;
     lines.push(
-      `| ${names[key]} | ${formatSpread(content.throughputMbps[key]!, 0)} | ${formatSpread(content.cpuMsPerGb[key]!, 0)} | ${formatSpread(content.rangeP50Ms[key]!, 2)} | ${formatSpread(content.rangeP99Ms[key]!, 2)} |`,
+      `| ${names[key]} | ${formatSpread(content.throughputMbps[key], 0)} | ${formatSpread(content.cpuMsPerGb[key]!, 0)} | ${formatSpread(content.rangeP50Ms[key]!, 2)} | ${formatSpread(content.rangeP99Ms[key]!, 2)} |`,
     );
   }
   const perRun = (read: (run: ContentResult['perRun'][number]) => number) => content.perRun.map((run) => read(run).toFixed(2)).join(', ');

@@ -51,7 +51,7 @@ type Body = Record<string, unknown>;
 
 function toTask(id: string, raw: Body): string {
   const task = (typeof raw['data'] === 'object' && raw['data'] !== null ? raw['data'] : raw) as Body;
-  const word = String(task['status'] ?? '');
+  const word = typeof task['status'] === 'string' ? task['status'] : '';
   const status = STATUS[word.toLowerCase()] ?? 'in_progress';
   const progress = typeof task['progress'] === 'number' ? Math.round(task['progress'] <= 1 ? task['progress'] * 100 : task['progress']) : null;
   const url = typeof task['url'] === 'string' ? task['url'] : undefined;
@@ -105,7 +105,13 @@ async function listen(): Promise<{ url: string; close: () => Promise<void> }> {
   }
   const server = createServer((request, response) => {
     const url = request.url ?? '/';
-    void proxy(url.startsWith(PREFIX) ? url.slice(PREFIX.length) : '').then(([status, body]) => send(response, status, body));
+    proxy(url.startsWith(PREFIX) ? url.slice(PREFIX.length) : '').then(
+      ([status, body]) => send(response, status, body),
+      (error: unknown) => {
+        console.error(error);
+        response.destroy();
+      },
+    );
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -124,7 +130,16 @@ async function listen(): Promise<{ url: string; close: () => Promise<void> }> {
 const listening = await listen();
 process.stdout.write(`${JSON.stringify({ url: listening.url })}\n`);
 const stop = () => {
-  void listening.close().then(() => pool.close()).then(() => process.exit(0));
+  listening
+    .close()
+    .then(() => pool.close())
+    .then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
 };
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

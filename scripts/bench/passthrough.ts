@@ -253,7 +253,7 @@ function passDetails(pass: PassthroughResult): string[] {
   for (const key of ['direct', 'nginx', 'proxy', 'fastifyProxy', 'gateway'] as const) {
     if (pass.rps[key] === undefined) continue;
     lines.push(
-      `| ${names[key]} | ${formatSpread(pass.rps[key]!)} | ${formatSpread(pass.saturatedP99Ms[key]!, 2)} | ${formatSpread(pass.fixedP50Ms[key]!, 2)} | ${formatSpread(pass.fixedP99Ms[key]!, 2)} | ${key === 'direct' ? '-' : formatSpread(pass.cpuUsPerRequest[key]!, 0)} | ${formatSpread(pass.simulatorCpuUsPerRequest[key]!, 0)} |`,
+      `| ${names[key]} | ${formatSpread(pass.rps[key])} | ${formatSpread(pass.saturatedP99Ms[key]!, 2)} | ${formatSpread(pass.fixedP50Ms[key]!, 2)} | ${formatSpread(pass.fixedP99Ms[key]!, 2)} | ${key === 'direct' ? '-' : formatSpread(pass.cpuUsPerRequest[key]!, 0)} | ${formatSpread(pass.simulatorCpuUsPerRequest[key]!, 0)} |`,
     );
   }
   if ('skipped' in pass.nginx) lines.push('', `nginx: skipped (${pass.nginx.skipped}).`);

@@ -47,15 +47,15 @@ export function spawnProcess(options: SpawnOptions): Spawned {
   });
   running.add(child);
   let errorText = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => {
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
     errorText = (errorText + chunk).slice(-4000);
   });
   const jsonQueue: Record<string, unknown>[] = [];
   let onLine: (() => void) | undefined;
   let buffered = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
     buffered += chunk;
     let newline: number;
     while ((newline = buffered.indexOf('\n')) !== -1) {

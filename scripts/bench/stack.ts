@@ -23,7 +23,7 @@ export interface RunningProcess {
   url: string;
   pid: number;
   spawned: Spawned;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** One provider of the registry as its simulator runs for the bench. */
@@ -49,7 +49,7 @@ export interface Simulators {
   primary: SimulatedProvider;
   pid: number;
   spawned: Spawned;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 function nodeEntry(mode: RunMode, source: string): string[] {
@@ -298,7 +298,7 @@ export interface BenchSettings {
   gatewayNodeFlags: string[];
   /** Other node binaries the start-up scenario measures besides the bench's own (e.g. Node 24). */
   otherNodes: string[];
-  log(line: string): void;
+  log: (line: string) => void;
 }
 
 /** Turns a run's target list so no target is always measured first (drift, thermal, noise). */

@@ -308,7 +308,7 @@ function stormDetails(storms: StormResult[]): string[] {
       '|---|---|---|---|---|---|',
       ...followed.map(({ followed: result, ...storm }) => {
         const f = result!;
-        return `| ${describeCadence(storm as StormResult)} | ${f.followers} | ${round(f.newStates)} | ${round(f.lateness.p50)} / ${round(f.lateness.p99)} / ${round(f.lateness.max)} | ${f.missed} | ${f.asksPerCadence.toFixed(2)} |`;
+        return `| ${describeCadence(storm)} | ${f.followers} | ${round(f.newStates)} | ${round(f.lateness.p50)} / ${round(f.lateness.p99)} / ${round(f.lateness.max)} | ${f.missed} | ${f.asksPerCadence.toFixed(2)} |`;
       }),
       '',
     );

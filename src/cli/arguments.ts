@@ -208,7 +208,7 @@ function taskId(positionals: string[], command: CommandName): string {
 }
 
 /** Every option of every command, so a first loose pass can find the command word wherever it is. */
-const ALL_OPTIONS: Options = Object.assign({}, TOP_OPTIONS, ...Object.values(COMMAND_OPTIONS));
+const ALL_OPTIONS: Options = Object.values(COMMAND_OPTIONS).reduce<Options>((all, options) => ({ ...all, ...options }), { ...TOP_OPTIONS });
 
 export function parseInvocation(args: string[]): Invocation {
   // `taskgate --gateway URL wait id` works too: the first positional (not an option's value) is the command.

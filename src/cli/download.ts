@@ -65,7 +65,7 @@ export function recordPath(file: string): string {
 
 /** A name from the answer, as a plain file name: no directory part, no leading dots, no controls. */
 export function safeFileName(name: string): string | undefined {
-  const base = (name.split(/[/\\]/).at(-1) ?? '').replace(/[\u0000-\u001f\u007f]/g, '').trim().replace(/^\.+/, '');
+  const base = (name.split(/[/\\]/).at(-1) ?? '').replace(/\p{Cc}/gu, '').trim().replace(/^\.+/, '');
   return base === '' ? undefined : base.slice(0, 200);
 }
 

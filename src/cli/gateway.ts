@@ -210,7 +210,8 @@ export class GatewayClient {
   /** A failure to talk to the gateway at all (exit 4); aborts pass through for the caller to judge. */
   connectionFailure(error: unknown): unknown {
     if (isAbort(error) || error instanceof CliError) return error;
-    const code = String((error as { code?: unknown }).code ?? '');
+    const raw = (error as { code?: unknown }).code;
+    const code = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : '';
     const reason = code === '' ? (error as Error).message : code;
     const refused = code === 'ECONNREFUSED';
     const detail = refused

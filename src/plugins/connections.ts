@@ -80,7 +80,7 @@ function pendingResponse(socket: Socket): ServerResponse | undefined {
 /** Whether a socket is serving a request that has fully arrived and is not answered yet. */
 function hasRequestInProgress(socket: Socket): boolean {
   const response = pendingResponse(socket);
-  const request = (response as (ServerResponse & { req?: IncomingMessage }) | undefined)?.req;
+  const request = (response)?.req;
   return response !== undefined && request?.complete === true && !response.writableFinished;
 }
 

@@ -24,7 +24,7 @@ export const PROVIDERS = [vtrix, gravitex, openai, gemini, minimax, fal, replica
 
 export type ProviderName = (typeof PROVIDERS)[number]['name'];
 
-export const PROVIDER_NAMES = PROVIDERS.map((provider) => provider.name) as ProviderName[];
+export const PROVIDER_NAMES = PROVIDERS.map((provider): ProviderName => provider.name);
 
 const PROVIDERS_BY_NAME: ReadonlyMap<string, (typeof PROVIDERS)[number]> = new Map(PROVIDERS.map((provider) => [provider.name, provider]));
 

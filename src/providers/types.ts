@@ -139,7 +139,7 @@ export interface UpstreamCall {
 export interface ConnectContext {
   readonly settings: ProviderSettings & { readonly credentials: Readonly<Record<string, string>>; readonly baseUrl: string };
   /** Makes a secret learned at run time (a minted token, a key read from a file) redacted like the credentials. */
-  addSecret(secret: string): void;
+  addSecret: (secret: string) => void;
   /** A new call with a deadline of its own: for work outside a lookup (a token for a download). */
   newCall(): UpstreamCall;
 }
@@ -186,7 +186,7 @@ export interface ProviderDefinition<Name extends string = string> {
    * are asked at once and the one that has the task is remembered (a Kling id without its
    * action). Default: the id itself.
    */
-  expand?(nativeId: string): readonly string[];
+  expand?: (nativeId: string) => readonly string[];
   /** Throws a ConfigError (src/settings/errors.ts) when the settings cannot work (a credentials file that cannot be read): the boot stops with its message. */
   connect(context: ConnectContext): ProviderConnection;
 }

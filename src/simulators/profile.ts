@@ -135,7 +135,7 @@ export interface ProviderProfile {
   /** Path up to the task id of a one-GET provider, e.g. `/model/v1/generation/task/` (the default route). */
   readonly taskPathPrefix: string;
   readonly models: readonly string[];
-  owns(id: string): boolean;
+  owns: (id: string) => boolean;
   /** Provider touches on a default (not pinned) timeline, e.g. an odd status word. */
   decorateTimeline(variant: Variant, timeline: Phase[], id: string): Phase[];
   /** The body of a task call at one phase (`view`: which call, for a provider with several). */
@@ -172,7 +172,7 @@ export interface ProviderProfile {
    * for tools that make up tasks (the benchmarks): the id the gateway is asked for after
    * `<name>:`, and the id this simulator's stories are keyed by. Default: the seed itself.
    */
-  sampleId?(seed: string): string;
+  sampleId?: (seed: string) => string;
 }
 
 export function unixSeconds(milliseconds: number): number {

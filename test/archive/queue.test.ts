@@ -11,19 +11,19 @@ import { InProcessCopyQueue, RedisCopyQueue, type CopyQueue } from '../../src/ar
 import { connectReplicas, startRedis, waitFor, type TestRedis } from '../helpers/redis.js';
 
 let redis: TestRedis;
-const closers: Array<() => void> = [];
+const closers: Array<() => Promise<void> | void> = [];
 before(async () => {
   redis = await startRedis();
 });
 after(async () => {
-  for (const close of closers) close();
+  for (const close of closers) await close();
   await redis.stop();
 });
 
 let prefixes = 0;
 async function redisPair(): Promise<[RedisCopyQueue, RedisCopyQueue]> {
   const prefix = `tgqueue${++prefixes}:`;
-  const [first, second] = await connectReplicas({ after: (close) => void closers.push(close as () => void) }, { url: redis.url, prefix }, 2);
+  const [first, second] = await connectReplicas({ after: (close) => void closers.push(close) }, { url: redis.url, prefix }, 2);
   return [new RedisCopyQueue(first!, 'replica-a'), new RedisCopyQueue(second!, 'replica-b')];
 }
 

@@ -35,7 +35,7 @@ interface Setup {
   /** The request lines the gateway logged, in order (a request is logged once it is answered). */
   logged: LoggedRequest[];
   /** Content requests the gateway counted (when it started answering), by outcome. */
-  contentAnswers(outcome: string): Promise<number>;
+  contentAnswers: (outcome: string) => Promise<number>;
 }
 
 const PAGE = `<!doctype html>

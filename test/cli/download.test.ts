@@ -61,7 +61,11 @@ async function interruptedDownload(gateway: Gateway, id: string, file: string, b
   return runCli(['download', id, ...destination, '--gateway', gateway.url], {
     ...(cwd === undefined ? {} : { cwd }),
     started: (child) => {
-      void eventually(() => existsSync(`${file}.part`) && statSync(`${file}.part`).size >= bytes, 20_000).then(() => child.kill('SIGINT'));
+      eventually(() => existsSync(`${file}.part`) && statSync(`${file}.part`).size >= bytes, 20_000).then(
+        () => child.kill('SIGINT'),
+        // No partial file in time: stop the download anyway; the test's own assertions then fail.
+        () => child.kill('SIGKILL'),
+      );
     },
   });
 }

@@ -86,7 +86,7 @@ test('from a clone without a build: `npm run -s taskgate -- …` runs the source
     new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
       execFile('npm', ['run', '-s', 'taskgate', '--', ...args], { cwd: REPOSITORY, env: cliEnvironment() }, (error, stdout) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-        if (code === null) reject(error);
+        if (code === null) reject(error ?? new Error('npm ended without an exit code'));
         else resolve({ code, stdout });
       });
     });

@@ -297,7 +297,7 @@ describe('result streams held at once', () => {
       served = await request(`${base}/tasks/task_ct0303/content`, { dispatcher: agent });
     }
     assert.equal(served?.statusCode, 200);
-    assert.equal((await served!.body.arrayBuffer()).byteLength, VIDEO.size);
+    assert.equal((await served.body.arrayBuffer()).byteLength, VIDEO.size);
     await agent.close();
   });
 });

@@ -238,10 +238,6 @@ async function stillAnswering(tag: string): Promise<void> {
   }
 }
 
-function logLines(target: GatewayProcess, message: string): number {
-  return target.stdout().filter((line) => line.includes(message)).length;
-}
-
 test('Redis stopped (SIGSTOP) then resumed, killed then restarted: answers keep coming, taskgate_redis_up goes 0 then 1, each change logged once', async () => {
   assert.deepEqual(await redisUpEverywhere(1, 2000), [1, 1, 1]);
   fleet.redis.pause();

@@ -79,7 +79,7 @@ test('an error travels to the waiters with its code, detail, provider and Retry-
   assert.equal(count, 1);
   const errors = outcomes.map((outcome) => {
     assert.equal(outcome.status, 'rejected');
-    return (outcome as PromiseRejectedResult).reason as unknown;
+    return (outcome).reason as unknown;
   });
   assert.equal(errors.filter((error) => error === failure).length, 1, 'the holder gets the original error object');
   for (const error of errors) {

@@ -36,7 +36,7 @@ const PROVIDER_IDS = {
 const WIRE_FAULTS: FaultCase[] = [
   ...[500, 502, 503, 504].map((status) => ({
     name: `HTTP ${status}, every time`,
-    fault: { kind: 'status', status } as Fault,
+    fault: { kind: 'status' as const, status },
     status: 502,
     code: 'upstream_error',
     hits: 3,
@@ -64,7 +64,7 @@ function faultMatrix(provider: 'vtrix' | 'gravitex', stack: () => Stack) {
       const { app, [provider]: simulator } = stack();
       const id = PROVIDER_IDS[provider](`${index}x${Date.now().toString(36)}`);
       simulator.setTask(id, { timeline: DONE });
-      simulator.injectFault(id, { ...faultCase.fault, times: 100 } as Fault);
+      simulator.injectFault(id, { ...faultCase.fault, times: 100 });
       const response = await app.inject({ url: `/tasks/${provider}:${id}` });
       const problem = assertProblem(response, faultCase.status, faultCase.code, provider);
       assert.equal(simulator.hits(id), faultCase.hits, 'upstream attempts');
@@ -154,7 +154,7 @@ describe('time faults (UPSTREAM_TIMEOUT_MS=400)', () => {
     await Promise.all(
       cases.map(async ([simulator, id, fault]) => {
         simulator.setTask(id, { timeline: DONE });
-        simulator.injectFault(id, { ...fault, times: 10 } as Fault);
+        simulator.injectFault(id, { ...fault, times: 10 });
         const started = Date.now();
         const response = await app.inject({ url: `/tasks/${simulator.provider}:${id}` });
         assertProblem(response, 504, 'upstream_timeout', simulator.provider);
@@ -261,7 +261,7 @@ test('1,000 mixed faulty requests: every answer is a Task or a Problem, and the 
         else if (kind === 'weird') simulator.setTask(id, { timeline: [{ atMs: 0, status: 'in_progress', providerStatus: `weird_${index % 7}` }] });
         else {
           simulator.setTask(id, { timeline: DONE });
-          simulator.injectFault(id, { times: 3, ...kind } as Fault);
+          simulator.injectFault(id, { times: 3, ...kind });
         }
         path = `/tasks/${simulator.provider}:${id}`;
       }

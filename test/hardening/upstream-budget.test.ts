@@ -18,6 +18,11 @@ async function settle(): Promise<void> {
   for (let round = 0; round < 20; round++) await new Promise((resolve) => setImmediate(resolve));
 }
 
+/** A turn that is refused when it should have been granted: the rejection fails the test. */
+const failed = (error: unknown): never => {
+  throw error;
+};
+
 describe('UpstreamBudget', () => {
   test('hands background turns out at four fifths of the budget per second, in order; client requests go at once and leave less', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
@@ -25,7 +30,7 @@ describe('UpstreamBudget', () => {
     const budget = new UpstreamBudget({ perSecond: 10, counter, connections: 128 });
     assert.equal(budget.backgroundPerSecond, 8);
     const granted: number[] = [];
-    for (let index = 0; index < 20; index++) void budget.background().then((release) => (granted.push(index), release()));
+    for (let index = 0; index < 20; index++) budget.background().then((release) => (granted.push(index), release()), failed);
     await settle();
     assert.deepEqual(granted, [0, 1, 2, 3, 4, 5, 6, 7], 'the first 8, in order');
     assert.equal(budget.waiting, 12);
@@ -47,7 +52,7 @@ describe('UpstreamBudget', () => {
   test('background polls use at most half of the provider\'s connections at once', async () => {
     const budget = new UpstreamBudget({ perSecond: 1000, counter: new LocalBudgetCounter(), connections: 4 });
     const releases: BudgetRelease[] = [];
-    for (let index = 0; index < 5; index++) void budget.background().then((release) => releases.push(release));
+    for (let index = 0; index < 5; index++) budget.background().then((release) => releases.push(release), failed);
     await settle();
     assert.equal(releases.length, 2);
     releases[0]!();
@@ -63,7 +68,7 @@ describe('UpstreamBudget', () => {
   test('a poll that stops leaves the queue at once, and a thin budget spreads the watched tasks out', async () => {
     const budget = new UpstreamBudget({ perSecond: 50, counter: new LocalBudgetCounter(), connections: 2 });
     const held: BudgetRelease[] = [];
-    void budget.background().then((release) => held.push(release));
+    budget.background().then((release) => held.push(release), failed);
     await settle();
     const stop = new AbortController();
     const waiting = budget.background(stop.signal);

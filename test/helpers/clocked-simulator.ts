@@ -12,9 +12,9 @@ export interface ClockedSimulator {
   /** The simulator's "now", in epoch milliseconds; tests move it. */
   now: number;
   /** One status request; `key: null` sends no Authorization header at all. */
-  poll<Body>(id: string, key?: string | null): Promise<{ status: number; body: Body }>;
+  poll: <Body>(id: string, key?: string | null) => Promise<{ status: number; body: Body }>;
   /** Polls once at each offset (ms after `start`) and returns the bodies. */
-  pollAt<Body>(id: string, offsets: number[]): Promise<Body[]>;
+  pollAt: <Body>(id: string, offsets: number[]) => Promise<Body[]>;
 }
 
 export function useClockedSimulator(provider: ProviderName, apiKey: string, start: number): ClockedSimulator {

@@ -23,7 +23,7 @@ export interface TestRedis {
   /** Kills it if running, then starts a fresh (empty) server on the same port. */
   restart(): Promise<void>;
   /** Kills it and removes its directory. */
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 const HOST = '127.0.0.1';

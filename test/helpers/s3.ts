@@ -31,7 +31,7 @@ export interface TestS3 {
   requests(): readonly S3Request[];
   /** Whether a request like this arrives within `timeoutMs` (its line reaches this process a moment after it reached the store). */
   received(match: (request: S3Request) => boolean, timeoutMs?: number): Promise<boolean>;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 type Closable = { after(fn: () => Promise<void> | void): void };

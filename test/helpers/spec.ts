@@ -41,7 +41,7 @@ export class SpecValidator {
     this.ajv = new Ajv2020({ allErrors: true, strictSchema: false });
     // ajv-formats is CommonJS: under NodeNext its plugin is the module's `default`.
     formats.default(this.ajv);
-    this.ajv.addSchema(spec as object, SPEC_ID);
+    this.ajv.addSchema(spec, SPEC_ID);
   }
 
   static async load(): Promise<SpecValidator> {

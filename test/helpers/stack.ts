@@ -55,7 +55,7 @@ interface LaunchedSimulators {
   simulators: Simulators;
   /** The environment that points a gateway at them (keys and base URLs). */
   env: Record<string, string>;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 async function launchSimulators(options: SimulatorOptions): Promise<LaunchedSimulators> {

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isGatewayError } from '../../src/errors.js';
@@ -83,7 +84,7 @@ describe('toRfc3339', () => {
     const unusable = [undefined, null, 0, '0', -5, Number.NaN, Number.POSITIVE_INFINITY, 1e20, true, {}];
     const unparsable = ['', 'yesterday', '2026-02-31T00:00:00Z', '2026-04-10T24:00:00Z', '0000-01-01T00:00:00+01:00'];
     for (const value of [...unusable, ...unparsable]) {
-      assert.equal(toRfc3339(value), null, String(value));
+      assert.equal(toRfc3339(value), null, inspect(value));
     }
   });
 });
@@ -109,7 +110,7 @@ describe('toProgress', () => {
 
   it('gives null when progress is absent or not a number', () => {
     for (const value of [undefined, null, '', 'half', '30%%', Number.NaN, true, [], {}]) {
-      assert.equal(toProgress(value, 'percent'), null, String(value));
+      assert.equal(toProgress(value, 'percent'), null, inspect(value));
     }
   });
 });

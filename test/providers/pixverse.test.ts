@@ -106,7 +106,7 @@ describe('pixverse requests', () => {
     assert.equal(new Set(traceIds).size, 3);
     assert.deepEqual(sent.map((headers) => Object.keys(headers).sort().join()), Array(3).fill('ai-trace-id,api-key'));
     // Whatever else asks for the headers (a /content fetch from its origin) gets a trace id of its own too.
-    const more = await Promise.all([0, 1, 2, 3].map(() => connection.authorize(new URL(`${BASE_URL}/x`), call)));
+    const more = await Promise.all([0, 1, 2, 3].map(() => Promise.resolve(connection.authorize(new URL(`${BASE_URL}/x`), call))));
     assert.equal(new Set([...traceIds, ...more.map((headers) => headers['ai-trace-id'])]).size, 7);
   });
 

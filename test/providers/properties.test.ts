@@ -62,7 +62,7 @@ const prepared = await Promise.all(
   }),
 );
 const CREDENTIALS = new Map<string, Readonly<Record<string, string>> | undefined>(prepared.map(([name, made]) => [name, made?.values]));
-after(() => Promise.all(prepared.map(([, made]) => made?.close?.())));
+after(() => Promise.all(prepared.map(([, made]) => Promise.resolve(made?.close?.()))));
 
 /** The state a lookup gives when every call it makes is answered with `response`. */
 async function checkLookup(providerName: string, response: UpstreamResponse, nativeId?: string): Promise<void> {

@@ -131,7 +131,7 @@ describe('vertex definition', () => {
 
   it('claims operation names (order 51), and knows its ids by their form', () => {
     assert.deepEqual(vertex.idRules, [{ pattern: '^projects/[^/]+/locations/[^/]+/publishers/google/models/[^/]+/operations/[^/]+$', order: 51 }]);
-    const rule = new RegExp(vertex.idRules[0]!.pattern!);
+    const rule = new RegExp(vertex.idRules[0]!.pattern);
     for (const id of [NAME, 'projects/123456789012/locations/global/publishers/google/models/veo-3.1-generate-preview/operations/8417261923'])
       assert.ok(rule.test(id) && vertex.nativeIds.pattern.test(id), id);
     for (const id of [

@@ -21,7 +21,7 @@ import { json, PROVIDER_KEYS, startSimulators } from '../helpers/stack.js';
 
 const PUBLIC_URL = 'https://taskgate.example';
 const TASK_ID = 'cgt-20260410143205-r0ute';
-const KEY = PROVIDER_KEYS.ark!;
+const KEY = PROVIDER_KEYS.ark;
 const DONE = [{ atMs: 0, status: 'succeeded' as const }];
 /** Query parameters the CDN does not sign and ignores: a UTF-8 filename (视频 1+1/2.mp4) as a signed storage link carries it. */
 const UTF8_FILENAME_PARAMETERS = 'response-content-disposition=attachment%3B%20filename%2A%3DUTF-8%27%27%E8%A7%86%E9%A2%91%201%2B1%2F2.mp4&x-tos-meta=a+b%2Fc';

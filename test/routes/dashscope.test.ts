@@ -21,7 +21,7 @@ import type { RoutingRule } from '../../src/routing.js';
 import { json, PROVIDER_KEYS, startSimulators } from '../helpers/stack.js';
 
 const PUBLIC_URL = 'https://taskgate.example';
-const KEY = PROVIDER_KEYS.dashscope!;
+const KEY = PROVIDER_KEYS.dashscope;
 /** In the simulator's share of UUIDs (it has them by default), and not. */
 const OWNED_ID = 'd5c00006-3e1a-4f6b-9c2d-7a8e0b1c2d3e';
 const FOREIGN_ID = 'd5c00000-3e1a-4f6b-9c2d-7a8e0b1c2d3e';

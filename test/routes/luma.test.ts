@@ -22,13 +22,13 @@ import type { Phase } from '../../src/simulators/script.js';
 import { json, PROVIDER_KEYS, startSimulators } from '../helpers/stack.js';
 
 const PUBLIC_URL = 'https://taskgate.example';
-const KEY = PROVIDER_KEYS.luma!;
+const KEY = PROVIDER_KEYS.luma;
 const UUID_RULE = '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$';
 const DONE: Phase[] = [{ atMs: 0, status: 'succeeded' }];
 /** The other providers whose default rule is the UUID's (runway, dashscope once they are in the registry). */
 const OTHER_UUID_PROVIDERS = PROVIDERS.filter((provider) => provider.name !== 'luma' && provider.idRules.some((rule) => rule.pattern === UUID_RULE)).map(
-  (provider) => provider.name,
-) as ProviderName[];
+  (provider): ProviderName => provider.name,
+);
 
 const uuid = (index: number) => `${index.toString(16).padStart(8, '0')}-7b7a-4111-a43b-445b3a89c8ef`;
 const CANDIDATES = Array.from({ length: 64 }, (_, index) => uuid(index));

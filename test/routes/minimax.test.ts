@@ -20,7 +20,7 @@ const PUBLIC_URL = 'https://taskgate.example';
 const TASK_ID = '361799900000002';
 const DONE = [{ atMs: 0, status: 'succeeded' as const }];
 const RUNNING = [{ atMs: 0, status: 'in_progress' as const }];
-const MINIMAX_KEY = PROVIDER_KEYS.minimax!;
+const MINIMAX_KEY = PROVIDER_KEYS.minimax;
 
 async function stack(t: TestContext, env: Record<string, string> = {}) {
   const cdn = await startCdn();

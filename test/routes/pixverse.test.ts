@@ -17,7 +17,7 @@ import { request } from 'undici';
 import type { Task } from '../../schemas/task.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { PROVIDER_NAMES, type ProviderName } from '../../src/providers/index.js';
+import { PROVIDER_NAMES } from '../../src/providers/index.js';
 import { loggerOptions } from '../../src/server.js';
 import { startSimulator } from '../../src/simulators/index.js';
 import { loadAsset } from '../../src/simulators/media/assets.js';
@@ -26,7 +26,7 @@ import type { Phase } from '../../src/simulators/script.js';
 import { json, PROVIDER_KEYS, startStack, type StackOptions } from '../helpers/stack.js';
 
 const PUBLIC_URL = 'https://taskgate.example';
-const KEY = PROVIDER_KEYS.pixverse!;
+const KEY = PROVIDER_KEYS.pixverse;
 /** A video id of PixVerse's form, one per test (15 digits: the simulator's own). */
 const videoId = (index: number) => `3154000000${index.toString().padStart(5, '0')}`;
 const path = (id: string) => `/tasks/${id}`;
@@ -35,7 +35,7 @@ const DONE: Phase[] = [{ atMs: 0, status: 'succeeded' }];
 const RUNNING: Phase[] = [{ atMs: 0, status: 'in_progress' }];
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 /** The other providers of numeric ids in the registry (vidu once it is there). */
-const OTHER_NUMERIC = PROVIDER_NAMES.filter((name) => ['kling', 'minimax', 'vidu'].includes(name)) as ProviderName[];
+const OTHER_NUMERIC = PROVIDER_NAMES.filter((name) => ['kling', 'minimax', 'vidu'].includes(name));
 
 /** Every simulator and the gateway; a running task is asked again at every request (no reuse window). */
 function stack(t: TestContext, options: StackOptions = {}) {

@@ -14,7 +14,7 @@ import { request } from 'undici';
 import type { Task } from '../../schemas/task.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { PROVIDERS, type ProviderName } from '../../src/providers/index.js';
+import { PROVIDERS } from '../../src/providers/index.js';
 import { FAILURE_MESSAGES } from '../../src/providers/vidu/map.js';
 import { CREATED } from '../../src/providers/vidu/simulator.js';
 import { loggerOptions } from '../../src/server.js';
@@ -25,7 +25,7 @@ import type { Phase } from '../../src/simulators/script.js';
 import { json, PROVIDER_KEYS, startStack, type StackOptions } from '../helpers/stack.js';
 
 const PUBLIC_URL = 'https://taskgate.example';
-const KEY = PROVIDER_KEYS.vidu!;
+const KEY = PROVIDER_KEYS.vidu;
 /** A task id of Vidu's form, one per test. */
 const taskId = (index: number) => `81234567890123${String(index).padStart(4, '0')}`;
 const path = (id: string) => `/tasks/${encodeURIComponent(id)}`;
@@ -34,7 +34,7 @@ const DONE: Phase[] = [{ atMs: 0, status: 'succeeded' }];
 
 /** The other providers a bare numeric id is asked of (kling and minimax, and any that joins them). */
 const NUMERIC_PEERS = PROVIDERS.filter((provider) => provider.name !== 'vidu' && provider.idRules.some((rule) => rule.pattern === '^\\d{10,19}$')).map(
-  (provider) => provider.name as ProviderName,
+  (provider) => provider.name,
 );
 
 /** Every simulator and the gateway; a running task is asked again at every request (no reuse window). */

@@ -27,7 +27,7 @@ describe('ark simulator', () => {
   const { poll, pollAt } = clocked;
   const get = async (path: string, headers: Record<string, string> = { authorization: `Bearer ${KEY}` }) => {
     const response = await request(`${clocked.simulator.url}${path}`, { headers });
-    return { status: response.statusCode, headers: response.headers, body: (await response.body.json()) as unknown };
+    return { status: response.statusCode, headers: response.headers, body: (await response.body.json()) };
   };
 
   it("refuses a missing, wrong or non-Bearer key with Ark's 401 AuthenticationError", async () => {

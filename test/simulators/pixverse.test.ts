@@ -12,7 +12,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { request } from 'undici';
 import { pixverse } from '../../src/providers/pixverse/index.js';
 import { profile, RATE_LIMITED_BODY, REMEMBERED_TRACE_IDS } from '../../src/providers/pixverse/simulator.js';
-import { describeTask, startSimulator, type Phase, type SimCredentials, type Simulator } from '../../src/simulators/index.js';
+import { describeTask, startSimulator, type Phase, type Simulator } from '../../src/simulators/index.js';
 import type { SimRequest } from '../../src/simulators/profile.js';
 
 const KEY = 'pv-test-simulator-key';
@@ -138,8 +138,8 @@ describe('pixverse simulator', () => {
   });
 
   it(`remembers the last ${REMEMBERED_TRACE_IDS} trace ids of each simulator`, async () => {
-    const credentials = (await profile.credentials!({ apiKey: KEY }, 'http://127.0.0.1:9')) as SimCredentials;
-    const other = (await profile.credentials!({ apiKey: KEY }, 'http://127.0.0.1:9')) as SimCredentials;
+    const credentials = (await profile.credentials!({ apiKey: KEY }, 'http://127.0.0.1:9'));
+    const other = (await profile.credentials!({ apiKey: KEY }, 'http://127.0.0.1:9'));
     const call = (traceId: string): SimRequest => ({ method: 'GET', path: `/openapi/v2/video/result/${ID}`, query: new URLSearchParams(), headers: { 'api-key': KEY, 'ai-trace-id': traceId }, body: '' });
     const first = randomUUID();
     const second = randomUUID();

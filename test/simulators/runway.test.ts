@@ -123,7 +123,7 @@ describe('runway simulator', () => {
     assert.equal(done.status, 'SUCCEEDED');
     assert.deepEqual(Object.keys(done).sort(), ['createdAt', 'id', 'output', 'status']);
     assert.equal(done.output?.length, 1);
-    const link = new URL(done.output![0]!);
+    const link = new URL(done.output[0]!);
     assert.equal(`${link.origin}${link.pathname}`, `${simulator.url}/files/${ID}.webm`);
     assert.match(link.searchParams.get('_jwt') ?? '', /^[A-Za-z0-9_-]{43}$/, 'a signed query, as Runway links carry');
     const file = await request(link.href);

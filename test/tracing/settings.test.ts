@@ -11,7 +11,7 @@ import { type EnabledTracingConfig } from '../../src/tracing/settings.js';
 function enabled(env: Record<string, string>): EnabledTracingConfig {
   const { tracing } = loadConfig(env);
   assert.equal(tracing.enabled, true);
-  return tracing as EnabledTracingConfig;
+  return tracing;
 }
 
 test('off by default, and off with an endpoint when disabled or exporting to none', () => {

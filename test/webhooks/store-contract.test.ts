@@ -252,7 +252,7 @@ for (const implementation of IMPLEMENTATIONS) {
       assert.equal(await store.activeCount(ALICE), 2, 'one with an event pending, one watched');
       const [message] = await store.claimDue(10, LEASE_MS, ANY_TARGET);
       assert.equal(message?.webhookId, subscription.id);
-      await store.finishAttempt(message!, delivery(message!, 200), { kind: 'done' });
+      await store.finishAttempt(message, delivery(message, 200), { kind: 'done' });
       assert.equal(await store.activeCount(ALICE), 1);
       assert.equal(await store.activeCount(BOB), 0);
     });
@@ -340,7 +340,7 @@ for (const implementation of IMPLEMENTATIONS) {
       const stats = await store.queueStats();
       assert.equal(stats?.depth, 2);
       assert.equal(stats?.oldestCreatedAt, Math.min(...messages.map((message) => message.createdAt)));
-      await store.releaseMessages([retried!]);
+      await store.releaseMessages([retried]);
       const [again] = await store.claimDue(10, LEASE_MS, ANY_TARGET);
       assert.equal(again?.id, soon.id);
       assert.equal(again?.attempt, 2, 'the released attempt was not counted');
@@ -390,7 +390,7 @@ for (const implementation of IMPLEMENTATIONS) {
       assert.deepEqual(recorded, { outcome: 'recorded', claimed: [] });
       const [due] = await store.claimDue(10, LEASE_MS, ANY_TARGET);
       assert.equal(due?.id, update.id);
-      await store.finishAttempt(due!, delivery(due!, 200), { kind: 'done' });
+      await store.finishAttempt(due, delivery(due, 200), { kind: 'done' });
 
       const reloaded = await store.reloadWatch(claim);
       assert.ok(reloaded !== undefined && reloaded !== 'unavailable');

@@ -39,7 +39,7 @@ export function parseNativeId(nativeId: string): FalRequestRef {
 }
 
 /** The result keys that hold files, in the order outputs are listed, and the type each implies. */
-const FILE_KEYS: ReadonlyArray<readonly [keyof FalResult, OutputType]> = [
+const FILE_KEYS: ReadonlyArray<readonly ['video' | 'videos' | 'image' | 'images' | 'audio' | 'audio_file', OutputType]> = [
   ['video', 'video'],
   ['videos', 'video'],
   ['image', 'image'],

@@ -21,7 +21,7 @@ import {
   type SimRequest,
 } from '../../simulators/profile.js';
 import type { Phase, PhaseStatus, Variant } from '../../simulators/script.js';
-import { defaultOutcome, draw, pick } from '../../simulators/timeline.js';
+import { defaultOutcome, pick } from '../../simulators/timeline.js';
 import { openrouter } from './index.js';
 import { EXPIRED_WORD, OPENROUTER_NAME } from './map.js';
 
