@@ -16,7 +16,7 @@ import type { Metrics } from '../src/metrics.js';
 import type { ClientQuota } from '../src/quota.js';
 import type { TaskSnapshot } from '../src/tasks/render.js';
 import type { TaskService } from '../src/tasks/service.js';
-import type { TraceSpan, Tracer } from '../src/tracing/tracer.js';
+import type { TraceSpan, Tracer } from '../src/tracing/api.js';
 import { LinkTokenQuerySchema } from '../schemas/links.js';
 import { TaskParamsSchema } from '../schemas/params.js';
 import type { TaskOutput } from '../schemas/task.js';
@@ -33,8 +33,8 @@ export interface ContentRoutesOptions {
   metrics: Metrics;
   /** `content.maxStreamsPerClient`: the streams one client holds at once. */
   streams: ClientQuota;
-  /** When tracing is on: a span per transfer, from the first upstream request to the last byte. */
-  tracer?: Tracer;
+  /** A span per transfer, from the first upstream request to the last byte (the no-op tracer when tracing is off). */
+  tracer: Tracer;
 }
 
 const ContentQuerySchema = LinkTokenQuerySchema.extend({
@@ -144,7 +144,7 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
     }
   }
 
-  function send(reply: FastifyReply, snapshot: TaskSnapshot, index: number, upstream: ContentUpstream, download: boolean, transfer: TraceSpan | undefined) {
+  function send(reply: FastifyReply, snapshot: TaskSnapshot, index: number, upstream: ContentUpstream, download: boolean, transfer: TraceSpan) {
     const output = snapshot.state.outputs[index]!;
     const contentType = upstream.headers['content-type'];
     // Bytes from elsewhere are served from our origin: anything but media is a download, never a page.
@@ -160,10 +160,10 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
       .header('referrer-policy', 'no-referrer');
     const provider = snapshot.client.name;
     metrics.onContentRequest(provider, String(upstream.statusCode));
-    transfer?.setAttributes({ 'http.response.status_code': upstream.statusCode });
+    transfer.setAttributes({ 'http.response.status_code': upstream.statusCode });
     const { body } = upstream;
     if (body === null) {
-      transfer?.end();
+      transfer.end();
       return reply.send();
     }
     // The bytes go from the upstream socket into the client's answer with nothing in between:
@@ -173,8 +173,8 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
     body.sendTo(reply.raw, (bytes, complete) => {
       metrics.onContentBytes(provider, bytes);
       // Not complete: the client left, or the file's origin went silent, before the last byte.
-      transfer?.setAttributes({ 'taskgate.content.bytes': bytes, 'taskgate.content.complete': complete });
-      transfer?.end();
+      transfer.setAttributes({ 'taskgate.content.bytes': bytes, 'taskgate.content.complete': complete });
+      transfer.end();
     });
     return reply;
   }
@@ -230,19 +230,19 @@ const contentRoutes: FastifyPluginAsyncZod<ContentRoutesOptions> = async (app, {
         });
       }
       const fetch = { method, ...rangeOf(request.headers.range, request.headers['if-range']), answer: reply.raw };
-      const transfer = tracer?.startSpan('taskgate.content', {
+      const transfer = tracer.startSpan('taskgate.content', {
         kind: 'client',
         attributes: { 'taskgate.provider': snapshot.client.name, 'taskgate.content.output': index, 'http.request.method': method, 'taskgate.content.range': fetch.range },
       });
       try {
         const open = () => openOutput(snapshot, index, fetch);
-        const opened = await (tracer === undefined || transfer === undefined ? open() : tracer.withSpan(transfer, open));
+        const opened = await tracer.withSpan(transfer, open);
         const download = request.query.download === '1' || request.query.download === 'true';
         return send(reply, opened.snapshot, index, opened.upstream, download, transfer);
       } catch (error) {
         if (isGatewayError(error)) metrics.onContentRequest(snapshot.client.name, error.code);
-        transfer?.recordError(error);
-        transfer?.end();
+        transfer.recordError(error);
+        transfer.end();
         throw error;
       }
     },

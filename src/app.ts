@@ -28,7 +28,8 @@ import { SecretRedactor } from './redact.js';
 import type { ProviderDefinition } from './providers/types.js';
 import { TaskService } from './tasks/service.js';
 import webhooks from './webhooks/index.js';
-import { startTracing, type Tracer } from './tracing/tracer.js';
+import type { Tracer } from './tracing/api.js';
+import { startTracing } from './tracing/tracer.js';
 import { validatorCompiler } from './validation.js';
 import { VERSION } from './version.js';
 import operationRoutes from '../routes/operations.js';
@@ -66,8 +67,8 @@ export function buildClients(
   config: Config,
   providers: readonly ProviderDefinition[],
   observer: ProviderClientObserver,
-  dispatcher?: Dispatcher,
-  tracer?: Tracer,
+  dispatcher: Dispatcher | undefined,
+  tracer: Tracer,
   /** Where each provider's upstream budget is counted (the fleet's, in fleet mode). */
   budgetCounter?: (provider: string) => BudgetCounter,
 ): Map<string, ProviderClient> {
@@ -111,9 +112,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.setSerializerCompiler(serializerCompiler);
 
   const metrics = deps.metrics ?? new Metrics();
-  // Undefined unless OTEL_* turn tracing on; then the spans below are made, else none.
+  // The no-op tracer unless OTEL_* turn tracing on; then the spans below are exported.
   const tracing = await startTracing(config.tracing, { serviceVersion: VERSION, log: app.log });
-  const tracer = tracing?.tracer;
+  const { tracer } = tracing;
   await app.register(fleet, { config, metrics });
   const clients = buildClients(config, deps.providers ?? PROVIDERS, upstreamObserver(app, metrics), deps.dispatcher, tracer, (provider) =>
     app.taskStore.budgetCounter(provider),

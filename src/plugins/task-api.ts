@@ -20,7 +20,7 @@ import { MemoryReclaim, type MemoryReclaimOptions } from '../memory.js';
 import { ClientQuota } from '../quota.js';
 import type { TaskService } from '../tasks/service.js';
 import type { Webhooks } from '../webhooks/index.js';
-import type { Tracer } from '../tracing/tracer.js';
+import type { Tracer } from '../tracing/api.js';
 import batchRoutes from '../../routes/batch.js';
 import contentRoutes from '../../routes/content.js';
 import eventRoutes from '../../routes/events.js';
@@ -53,7 +53,7 @@ export interface TaskApiOptions {
   store: TaskStore;
   /** Undefined: webhooks are off (their routes answer 503). */
   webhooks: Webhooks | undefined;
-  tracer?: Tracer;
+  tracer: Tracer;
   /** The gateway's version, as its MCP server reports it. */
   version: string;
   /** When memory is given back after a burst (tests make the burst small and the wait short). */

@@ -11,7 +11,7 @@ import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
 import { ClientQuota, WatchQuota } from '../quota.js';
 import { Router } from '../routing.js';
-import type { Tracer } from '../tracing/tracer.js';
+import type { Tracer } from '../tracing/api.js';
 import { isTerminal } from '../../schemas/task.js';
 import { TaskLookup } from './lookup.js';
 import { TaskRenderer, type RenderedTask, type TaskSnapshot, type ViewContext } from './render.js';
@@ -61,7 +61,7 @@ export class TaskService {
   /** The waits and SSE streams held here, by client. */
   readonly watches: ClientQuota;
 
-  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore, tracer?: Tracer, archive?: ArchiveHooks) {
+  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore, tracer: Tracer, archive?: ArchiveHooks) {
     this.router = new Router(config.routes, new Map([...clients].map(([name, client]) => [name, client.definition])));
     this.lookup = new TaskLookup(config, clients, metrics, store, tracer, archive);
     this.renderer = new TaskRenderer(archive !== undefined);
