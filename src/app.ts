@@ -10,6 +10,7 @@ import type { Config } from './settings/schema.js';
 import { createArchive, type Archive } from './archive/index.js';
 import type { ResolveHostname } from './content/address-guard.js';
 import { ContentProxy } from './content/proxy.js';
+import { ContentService } from './content/service.js';
 import { Metrics } from './metrics.js';
 import connections, { clientErrorHandler, nodeServerOptions } from './plugins/connections.js';
 import cors from './plugins/cors.js';
@@ -125,6 +126,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     providerOrigins: [...clients.values()].flatMap((client) => client.origins),
     resolveHostname: deps.resolveHostname,
     connections: config.content.connections,
+    metrics,
+    tracer,
   });
   const archive = await createArchive(config, { content, clients, taskStore: app.taskStore, registry: metrics.registry, log: app.log, now: deps.archiveClock });
   const service = new TaskService(config, clients, metrics, app.taskStore, tracer, archive);
@@ -163,7 +166,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   await app.register(docs, { version: VERSION });
   await app.register(cors, { origins: config.corsOrigins });
-  await app.register(taskApi, { config, service, content, archive, metrics, store: app.taskStore, tracer, webhooks: app.webhooks, version: VERSION, reclaim: deps.reclaim });
+  const results = new ContentService({ tasks: service, proxy: content, archive, metrics });
+  await app.register(taskApi, { config, service, content: results, metrics, store: app.taskStore, webhooks: app.webhooks, version: VERSION, reclaim: deps.reclaim });
   await app.register(operationRoutes, { clients, metrics });
   await app.register(problemRoutes);
   return app;

@@ -41,7 +41,7 @@ function isNotFound(error: unknown): error is GatewayError {
 }
 
 /** The provider's cadence, or the one this answer set (OpenAI's poll-after header). */
-export function cadenceOf(client: ProviderClient, state: TaskState): number {
+export function cadenceOf(client: Pick<ProviderClient, 'pollIntervalMs'>, state: TaskState): number {
   return state.cadenceMs ?? client.pollIntervalMs;
 }
 
@@ -49,7 +49,7 @@ export function cadenceOf(client: ProviderClient, state: TaskState): number {
  * Milliseconds until the provider's cadence has passed since the answer was fetched: when
  * asking again can bring something new. Between 0 and the cadence.
  */
-export function refreshInMs(client: ProviderClient, observation: Observation, now: number): number {
+export function refreshInMs(client: Pick<ProviderClient, 'pollIntervalMs'>, observation: Observation, now: number): number {
   const cadence = cadenceOf(client, observation.state);
   return Math.min(cadence, Math.max(0, observation.fetchedAt + cadence - now));
 }

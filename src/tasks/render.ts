@@ -32,7 +32,8 @@ export interface RenderedTask {
 export interface TaskSnapshot {
   /** The id as the client asked for it. */
   id: string;
-  client: ProviderClient;
+  /** The provider's name in the registry (src/providers/index.ts). */
+  provider: string;
   /** The id as the provider knows it (what goes into its URL). */
   nativeId: string;
   state: TaskState;
@@ -91,14 +92,17 @@ function clientUrl(snapshot: TaskSnapshot, outputs: readonly TaskOutput[], conte
   return primary === -1 ? state.url : (outputs[primary]?.url ?? null);
 }
 
+/** What a rendering needs of a provider: its poll cadence (`poll_after_ms`). */
+export type CadenceOf = (provider: string) => Pick<ProviderClient, 'pollIntervalMs'>;
+
 /** `archiveOn`: the result archive is on (TASKGATE_ARCHIVE), so every result URL is the gateway's. */
-export function toTask(snapshot: TaskSnapshot, context: ViewContext, archiveOn = false): Task {
-  const { id, client, state, archived } = snapshot;
+export function toTask(snapshot: TaskSnapshot, context: ViewContext, providers: CadenceOf, archiveOn = false): Task {
+  const { id, provider, state, archived } = snapshot;
   const outputs = clientOutputs(snapshot, context, archiveOn);
   const succeeded = state.status === 'succeeded';
   return {
     id,
-    provider: client.name,
+    provider,
     provider_task_id: state.provider_task_id,
     status: state.status,
     provider_status: state.provider_status,
@@ -109,7 +113,7 @@ export function toTask(snapshot: TaskSnapshot, context: ViewContext, archiveOn =
     model: state.model,
     created_at: state.created_at,
     completed_at: state.completed_at,
-    poll_after_ms: isTerminal(state.status) ? null : cadenceOf(client, state),
+    poll_after_ms: isTerminal(state.status) ? null : cadenceOf(providers(provider), state),
     content_url: succeeded ? contentUrl(context, id) : null,
     expires_at: archived === undefined ? state.expires_at : archived.expiresAt,
     archived_at: archived?.at ?? null,
@@ -119,8 +123,8 @@ export function toTask(snapshot: TaskSnapshot, context: ViewContext, archiveOn =
 /** Renderings kept per state; more than this many ids/origins/tokens for one state is unusual. */
 const MAX_RENDERINGS_PER_STATE = 8;
 
-function renderOnce(snapshot: TaskSnapshot, context: ViewContext, archiveOn: boolean): Rendering {
-  const task = toTask(snapshot, context, archiveOn);
+function renderOnce(snapshot: TaskSnapshot, context: ViewContext, providers: CadenceOf, archiveOn: boolean): Rendering {
+  const task = toTask(snapshot, context, providers, archiveOn);
   const json = serializeTask(task);
   if (task.poll_after_ms === null) return { task, json, etag: etagOf(json) };
   // JSON escapes every quote inside a string value, so the key's text appears once: as the key.
@@ -133,24 +137,28 @@ export class TaskRenderer {
   private readonly renderings = new WeakMap<TaskState, Map<string, Rendering>>();
 
   /** `archiveOn`: the result archive is on, so a succeeded task's files are all given as gateway URLs. */
-  constructor(private readonly archiveOn = false) {}
+  constructor(
+    private readonly providers: CadenceOf,
+    private readonly archiveOn = false,
+  ) {}
 
   render(snapshot: TaskSnapshot, context: ViewContext, now: number = Date.now()): RenderedTask {
     const rendered = this.rendering(snapshot, context);
     if (rendered.head === undefined || rendered.tail === undefined) return rendered;
-    const cadence = cadenceOf(snapshot.client, snapshot.state);
-    const countdown = Math.min(cadence, Math.ceil(refreshInMs(snapshot.client, snapshot, now) / COUNTDOWN_STEP_MS) * COUNTDOWN_STEP_MS);
+    const provider = this.providers(snapshot.provider);
+    const cadence = cadenceOf(provider, snapshot.state);
+    const countdown = Math.min(cadence, Math.ceil(refreshInMs(provider, snapshot, now) / COUNTDOWN_STEP_MS) * COUNTDOWN_STEP_MS);
     if (countdown === cadence) return rendered;
     return { task: rendered.task, json: `${rendered.head}${countdown}${rendered.tail}`, etag: rendered.etag };
   }
 
   private rendering(snapshot: TaskSnapshot, context: ViewContext): Rendering {
     // An archived copy of a state renders differently (archived_at, expires_at) from the state itself.
-    const key = `${snapshot.client.name}\n${snapshot.id}\n${context.origin}\n${context.token ?? ''}\n${snapshot.archived?.at ?? ''}`;
+    const key = `${snapshot.provider}\n${snapshot.id}\n${context.origin}\n${context.token ?? ''}\n${snapshot.archived?.at ?? ''}`;
     let known = this.renderings.get(snapshot.state);
     const cached = known?.get(key);
     if (cached !== undefined) return cached;
-    const rendered = renderOnce(snapshot, context, this.archiveOn);
+    const rendered = renderOnce(snapshot, context, this.providers, this.archiveOn);
     if (known === undefined) {
       known = new Map();
       this.renderings.set(snapshot.state, known);

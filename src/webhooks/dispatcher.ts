@@ -172,7 +172,7 @@ export class WebhookDispatcher {
     const messages = terminal ? eventsOf(subscription, undefined, baseline).map((event) => this.message(subscription, event, snapshot, now)) : [];
     const outcome = await this.options.store.register({
       subscription,
-      provider: snapshot.client.name,
+      provider: snapshot.provider,
       nativeId: snapshot.nativeId,
       baseline,
       terminal,
@@ -380,7 +380,7 @@ export class WebhookDispatcher {
     const before = owned.claim.baseline;
     const after = baselineOf(observation.state);
     const terminal = isTerminal(after.status);
-    const snapshot = { client: owned.client, nativeId: owned.claim.nativeId, state: observation.state, fetchedAt: observation.fetchedAt };
+    const snapshot = { provider: owned.client.name, nativeId: owned.claim.nativeId, state: observation.state, fetchedAt: observation.fetchedAt };
     const messages: NewMessage[] = [];
     for (const subscription of owned.claim.subscriptions) {
       for (const event of eventsOf(subscription, before, after)) messages.push(this.message(subscription, event, { ...snapshot, id: subscription.taskId }, now));
@@ -419,7 +419,7 @@ export class WebhookDispatcher {
     return {
       id: newMessageId(),
       webhookId: subscription.id,
-      taskKey: taskKeyOf(snapshot.client.name, snapshot.nativeId),
+      taskKey: taskKeyOf(snapshot.provider, snapshot.nativeId),
       event,
       url: subscription.url,
       target: targetOf(subscription.url),
