@@ -19,6 +19,7 @@ import type { Tracer } from '../tracing/api.js';
 import { traceCachedLookup, traceLookup, type LookupSource } from '../tracing/lookup-span.js';
 import { isTerminal } from '../../schemas/task.js';
 
+/** An Observation with where it was found (src/tasks/render.ts lists every shape of a task). */
 export interface Located {
   client: ProviderClient;
   /** The id as the provider knows it (what goes into its URL). */

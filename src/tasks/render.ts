@@ -4,9 +4,25 @@
  * one place that renders a task, for GET, long-poll, SSE and batch alike; a cached state
  * is the same object, so each (state, id, origin, token) is rendered once, and a reused
  * running task only has its `poll_after_ms` countdown written into that rendering.
+ *
+ * The shapes of a task, from a provider's answer to the client's JSON:
+ *
+ *   TaskDraft     what a provider's mapper makes of its answers (src/providers/types.ts,
+ *                 filled in by src/providers/normalize.ts)
+ *   TaskState     the draft with its status mapped and the Task invariants checked: the task
+ *                 as its provider reported it (src/providers/types.ts)
+ *   Observation   a TaskState and when it arrived (and the archive's copy, once made): what
+ *                 the caches hold and countdowns are measured from (src/fleet/store.ts)
+ *   Located       an Observation with the ProviderClient and native id that answered it: a
+ *                 lookup's result, inside src/tasks/ only (src/tasks/lookup.ts)
+ *   TaskSnapshot  an Observation with the id the client asked by, and its provider's name:
+ *                 what routes, the watcher and webhooks hold (here)
+ *   RenderedTask  a TaskSnapshot rendered for one origin and link token: the Task, its JSON
+ *                 and its ETag (here)
+ *   Task          the public JSON, the contract (schemas/task.ts)
  */
 import { hash } from 'node:crypto';
-import type { ArchivedCopy } from '../fleet/store.js';
+import type { Observation } from '../fleet/store.js';
 import type { ProviderClient } from '../providers/client.js';
 import type { TaskState } from '../providers/types.js';
 import { isTerminal, serializeTask, type Task, type TaskOutput } from '../../schemas/task.js';
@@ -28,19 +44,17 @@ export interface RenderedTask {
   etag: string;
 }
 
-/** A task as the routes and the watcher know it: which id it was asked by, where it lives. */
-export interface TaskSnapshot {
+/**
+ * A task as the routes and the watcher know it: an Observation (its state, when it arrived;
+ * reused answers are older than their request), which id it was asked by, where it lives.
+ */
+export interface TaskSnapshot extends Observation {
   /** The id as the client asked for it. */
   id: string;
   /** The provider's name in the registry (src/providers/index.ts). */
   provider: string;
   /** The id as the provider knows it (what goes into its URL). */
   nativeId: string;
-  state: TaskState;
-  /** Epoch ms when the provider's answer arrived (reused answers are older than their request). */
-  fetchedAt: number;
-  /** Set once the result archive holds every output. */
-  archived?: ArchivedCopy;
 }
 
 /**
