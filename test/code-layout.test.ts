@@ -1,6 +1,7 @@
 /**
  * The layout rules the code keeps: no import cycle among the gateway's own modules (src/,
- * routes/, schemas/). The import graph is read straight from the sources: every
+ * routes/, schemas/), and no source file over ~450 lines outside the simulators unless its
+ * first comment says why. The import graph is read straight from the sources: every
  * relative `import … from`, `export … from`, bare `import '…'` and `import('…')`, with
  * `.js` resolved to the `.ts` beside it. `import type` counts like any other import: it is
  * erased at run time, but a cycle of types still ties two modules into one (neither can be
@@ -15,6 +16,9 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCE_FOLDERS = ['src', 'routes', 'schemas'];
+const MAX_LINES = 450;
+/** Simulators are test fixtures that happen to run as servers: their size follows the providers they imitate. */
+const SIZE_EXEMPT = [/^src\/simulators\//, /^src\/providers\/[^/]+\/simulator\.ts$/];
 
 const STATIC_IMPORT = /^(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]/gm;
 const BARE_IMPORT = /^import\s*['"]([^'"]+)['"]/gm;
@@ -74,6 +78,13 @@ function importGraph(): Map<string, string[]> {
   return graph;
 }
 
+/** The text of a file's first comment (a block comment or a run of line comments), or ''. */
+function firstComment(text: string): string {
+  const block = /^\s*\/\*([\s\S]*?)\*\//.exec(text);
+  if (block !== null) return block[1]!;
+  return /^(?:\s*\/\/.*\n)+/.exec(text)?.[0] ?? '';
+}
+
 test('the walker sees every kind of import, type imports and dynamic ones included', () => {
   const text = [
     "import type { Tracer } from './api.js';",
@@ -112,4 +123,16 @@ test('no import cycle among src/, routes/ and schemas/', () => {
   assert.ok((graph.get('src/app.ts')?.length ?? 0) > 10, 'the walker follows imports');
   const cycles = cyclesOf(graph).map((cycle) => cycle.join(' → '));
   assert.deepEqual(cycles, [], `import cycles:\n${cycles.join('\n')}`);
+});
+
+test(`no source file over ${MAX_LINES} lines outside the simulators, unless its first comment says why`, () => {
+  const oversized: string[] = [];
+  for (const file of sourceFiles(ROOT, SOURCE_FOLDERS)) {
+    if (SIZE_EXEMPT.some((pattern) => pattern.test(file))) continue;
+    const text = readFileSync(join(ROOT, file), 'utf8');
+    const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+    // The reason is stated in so many words: "Longer than 450 lines: …".
+    if (lines > MAX_LINES && !/Longer than \d+ lines: \S/.test(firstComment(text))) oversized.push(`${file} (${lines} lines)`);
+  }
+  assert.deepEqual(oversized, []);
 });
