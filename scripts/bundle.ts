@@ -98,7 +98,7 @@ await build({
       name: 'archive-s3-apart',
       setup(plugin) {
         plugin.onResolve({ filter: /^\.\/s3-store\.js$/ }, (args) =>
-          args.importer.endsWith(join('src', 'archive', 'store.ts')) ? { path: './archive-s3.mjs', external: true } : undefined,
+          args.importer.endsWith(join('src', 'archive', 'open-store.ts')) ? { path: './archive-s3.mjs', external: true } : undefined,
         );
       },
     },

@@ -10,6 +10,7 @@ import type { Config } from './settings/schema.js';
 import { createArchive, type Archive } from './archive/index.js';
 import type { ResolveHostname } from './content/address-guard.js';
 import { ContentProxy } from './content/proxy.js';
+import { ContentService } from './content/service.js';
 import { Metrics } from './metrics.js';
 import connections, { clientErrorHandler, nodeServerOptions } from './plugins/connections.js';
 import cors from './plugins/cors.js';
@@ -28,7 +29,8 @@ import { SecretRedactor } from './redact.js';
 import type { ProviderDefinition } from './providers/types.js';
 import { TaskService } from './tasks/service.js';
 import webhooks from './webhooks/index.js';
-import { startTracing, type Tracer } from './tracing/tracer.js';
+import type { Tracer } from './tracing/api.js';
+import { startTracing } from './tracing/tracer.js';
 import { validatorCompiler } from './validation.js';
 import { VERSION } from './version.js';
 import operationRoutes from '../routes/operations.js';
@@ -66,8 +68,8 @@ export function buildClients(
   config: Config,
   providers: readonly ProviderDefinition[],
   observer: ProviderClientObserver,
-  dispatcher?: Dispatcher,
-  tracer?: Tracer,
+  dispatcher: Dispatcher | undefined,
+  tracer: Tracer,
   /** Where each provider's upstream budget is counted (the fleet's, in fleet mode). */
   budgetCounter?: (provider: string) => BudgetCounter,
 ): Map<string, ProviderClient> {
@@ -113,9 +115,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.setSerializerCompiler(serializerCompiler);
 
   const metrics = deps.metrics ?? new Metrics();
-  // Undefined unless OTEL_* turn tracing on; then the spans below are made, else none.
+  // The no-op tracer unless OTEL_* turn tracing on; then the spans below are exported.
   const tracing = await startTracing(config.tracing, { serviceVersion: VERSION, log: app.log });
-  const tracer = tracing?.tracer;
+  const { tracer } = tracing;
   await app.register(fleet, { config, metrics });
   const clients = buildClients(config, deps.providers ?? PROVIDERS, upstreamObserver(app, metrics), deps.dispatcher, tracer, (provider) =>
     app.taskStore.budgetCounter(provider),
@@ -126,6 +128,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     providerOrigins: [...clients.values()].flatMap((client) => client.origins),
     resolveHostname: deps.resolveHostname,
     connections: config.content.connections,
+    metrics,
+    tracer,
   });
   const archive = await createArchive(config, { content, clients, taskStore: app.taskStore, registry: metrics.registry, log: app.log, now: deps.archiveClock });
   const service = new TaskService(config, clients, metrics, app.taskStore, tracer, archive);
@@ -164,7 +168,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   await app.register(docs, { version: VERSION });
   await app.register(cors, { origins: config.corsOrigins });
-  await app.register(taskApi, { config, service, content, archive, metrics, store: app.taskStore, tracer, webhooks: app.webhooks, version: VERSION, reclaim: deps.reclaim });
+  const results = new ContentService({ tasks: service, proxy: content, archive, metrics });
+  await app.register(taskApi, { config, service, content: results, metrics, store: app.taskStore, webhooks: app.webhooks, version: VERSION, reclaim: deps.reclaim });
   await app.register(operationRoutes, { clients, metrics });
   await app.register(problemRoutes);
   return app;

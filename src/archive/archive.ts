@@ -15,7 +15,6 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
-import { LRUCache } from 'lru-cache';
 import { background } from '../background.js';
 import { storedContent } from '../content/bytes.js';
 import type { ContentFetch, ContentProxy, ContentUpstream } from '../content/proxy.js';
@@ -27,6 +26,7 @@ import { fileKey, indexKey, INDEX_PREFIX, parseIndexKey, recordKey, taskFolder }
 import type { ArchiveMetrics } from './metrics.js';
 import type { CopyQueue } from './queue.js';
 import { expiresAtOf, isComplete, keptObservation, parseRecord, type ArchiveRecord, type FileOutcome } from './record.js';
+import { ArchiveRecords } from './records.js';
 import { retentionMs, type ArchiveSettings } from './settings.js';
 import type { ArchiveStore } from './store.js';
 
@@ -62,16 +62,6 @@ export interface ArchiveOptions {
 
 /** Failures that mean the provider has forgotten the task or cannot answer for it now. */
 const RECOVERABLE: ReadonlySet<ProblemCode> = new Set(['task_not_found', 'upstream_error', 'upstream_timeout', 'provider_unavailable']);
-/** "No record" is remembered this long, so unknown ids cost the store one read per window. */
-const NO_RECORD_MS = 30_000;
-/** A record is read again after this long at most (another replica may have copied the task again since). */
-const RECORD_MS = 10 * 60 * 1000;
-/** A lookup never waits longer than this for the store: past it, it answers as if there were no archive. */
-const READ_DEADLINE_MS = 2000;
-const RECORDS_KEPT = 10_000;
-
-type RecordLookup = ArchiveRecord | 'none';
-
 class Slots {
   private used = 0;
   private readonly waiting: Array<() => void> = [];
@@ -91,12 +81,6 @@ class Slots {
   }
 }
 
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | 'late'> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}
-
 function splitKey(key: string): { provider: string; nativeId: string } | undefined {
   const colon = key.indexOf(':');
   return colon <= 0 ? undefined : { provider: key.slice(0, colon), nativeId: key.slice(colon + 1) };
@@ -114,8 +98,7 @@ interface CopyJob {
 
 export class Archive implements ArchiveHooks {
   readonly description: string;
-  private readonly records = new LRUCache<string, RecordLookup>({ max: RECORDS_KEPT, ttl: RECORD_MS });
-  private readonly reading = new Map<string, Promise<RecordLookup | undefined>>();
+  private readonly records: ArchiveRecords;
   private readonly running = new Map<string, Promise<void>>();
   private readonly slots: Slots;
   private readonly maxJobs: number;
@@ -135,6 +118,7 @@ export class Archive implements ArchiveHooks {
     this.maxJobs = options.settings.concurrency * 4;
     this.retention = retentionMs(options.settings);
     this.now = options.now ?? Date.now;
+    this.records = new ArchiveRecords({ store: options.store, log: options.log, retention: this.retention, now: this.now });
     for (const name of options.clients.keys()) options.metrics.provider(name);
   }
 
@@ -170,7 +154,7 @@ export class Archive implements ArchiveHooks {
   async observed(client: ProviderClient, nativeId: string, observation: Observation): Promise<Observation> {
     const { state } = observation;
     if (state.status !== 'succeeded') return observation;
-    const record = await this.recordOf(client.name, nativeId);
+    const record = await this.records.of(client.name, nativeId);
     // The kept task, complete or whenever the provider says the files are gone; else the provider's answer (its URLs are fresh).
     if (record !== undefined && (isComplete(record) || state.filesRemoved === true)) return keptObservation(record, observation.fetchedAt, this.retention);
     if (record === undefined && state.filesRemoved !== true) this.notice(client, nativeId, observation);
@@ -179,14 +163,14 @@ export class Archive implements ArchiveHooks {
 
   async recover(client: ProviderClient, nativeId: string, error: unknown): Promise<Observation> {
     if (!(error instanceof GatewayError) || !RECOVERABLE.has(error.code)) throw error;
-    const record = await this.recordOf(client.name, nativeId);
+    const record = await this.records.of(client.name, nativeId);
     if (record === undefined) throw error;
     return keptObservation(record, this.now(), this.retention);
   }
 
   /** Output `index` of the task from the store, for `/content`; undefined when the archive does not hold it. */
   async openFile(provider: string, nativeId: string, index: number, fetch: ContentFetch): Promise<ContentUpstream | undefined> {
-    const record = await this.recordOf(provider, nativeId);
+    const record = await this.records.of(provider, nativeId);
     const file = record?.files[index];
     if (file?.outcome !== 'stored') return undefined;
     const held = {
@@ -201,47 +185,9 @@ export class Archive implements ArchiveHooks {
       if (error instanceof GatewayError) throw error;
       // The store failed (or retention deleted the file meanwhile): the provider may still have it.
       this.options.log.warn({ err: error, provider, key: file.key }, 'archive: a stored file could not be read; asking the provider');
-      this.records.delete(taskFolder(provider, nativeId));
+      this.records.forget(taskFolder(provider, nativeId));
       return undefined;
     }
-  }
-
-  /**
-   * The task's record, while it is within its retention: from memory, else one read of the
-   * store (shared by concurrent callers, bounded by a deadline); undefined when there is none.
-   */
-  private async recordOf(provider: string, nativeId: string): Promise<ArchiveRecord | undefined> {
-    const folder = taskFolder(provider, nativeId);
-    let known = this.records.get(folder);
-    if (known === undefined) {
-      let pending = this.reading.get(folder);
-      if (pending === undefined) {
-        pending = this.readRecord(provider, nativeId).then(
-          (record) => {
-            const found: RecordLookup = record ?? 'none';
-            this.records.set(folder, found, found === 'none' ? { ttl: NO_RECORD_MS } : undefined);
-            return found;
-          },
-          (error: unknown) => {
-            this.options.log.warn({ err: error, provider }, 'archive: a record could not be read');
-            return undefined;
-          },
-        );
-        pending.finally(() => this.reading.delete(folder)).catch(() => {});
-        this.reading.set(folder, pending);
-      }
-      const read = await withDeadline(pending, READ_DEADLINE_MS);
-      known = read === 'late' ? undefined : read;
-    }
-    if (known === undefined || known === 'none') return undefined;
-    const expiresAt = expiresAtOf(known, this.retention);
-    return expiresAt !== undefined && expiresAt <= this.now() ? undefined : known;
-  }
-
-  private async readRecord(provider: string, nativeId: string): Promise<ArchiveRecord | undefined> {
-    const bytes = await this.options.store.read(recordKey(provider, nativeId));
-    const record = bytes === undefined ? undefined : parseRecord(bytes);
-    return record?.provider === provider && record.nativeId === nativeId ? record : undefined;
   }
 
   /** Queues a succeeded task and starts its copy here when there is room (else a sweep starts it). */
@@ -294,10 +240,10 @@ export class Archive implements ArchiveHooks {
     try {
       // Another replica may have finished it (a takeover, or a task seen again): its record says so.
       // One past its retention (not swept yet) does not count: the task is copied anew, as if first seen now.
-      const existing = await this.readRecord(client.name, nativeId);
+      const existing = await this.records.read(client.name, nativeId);
       const expiresAt = existing === undefined ? undefined : expiresAtOf(existing, this.retention);
       if (existing !== undefined && (expiresAt === undefined || expiresAt > this.now())) {
-        this.records.set(taskFolder(client.name, nativeId), existing);
+        this.records.remember(existing);
         await queue.remove(key);
         this.publish(key, existing);
         return;
@@ -320,7 +266,7 @@ export class Archive implements ArchiveHooks {
       // The index first: a record is never without the marker that gets it deleted.
       await store.write(indexKey(storedAt, client.name, nativeId), Readable.from([]), 'application/octet-stream');
       await store.write(recordKey(client.name, nativeId), Readable.from([Buffer.from(JSON.stringify(record))]), 'application/json');
-      this.records.set(taskFolder(client.name, nativeId), record);
+      this.records.remember(record);
       await queue.remove(key);
       this.publish(key, record);
       const stored = files.filter((file) => file.outcome === 'stored').length;
@@ -420,10 +366,10 @@ export class Archive implements ArchiveHooks {
   private learnStored(key: string): void {
     const parts = splitKey(key);
     if (parts === undefined) return;
-    this.records.delete(taskFolder(parts.provider, parts.nativeId));
+    this.records.forget(taskFolder(parts.provider, parts.nativeId));
     const held = this.options.taskStore.terminal.peekLocal(key);
     if (held === undefined || held.archived !== undefined) return;
-    const annotate = this.recordOf(parts.provider, parts.nativeId).then((record) => {
+    const annotate = this.records.of(parts.provider, parts.nativeId).then((record) => {
       if (record !== undefined && isComplete(record)) this.options.taskStore.terminal.hold(key, keptObservation(record, held.fetchedAt, this.retention), this.options.terminalTtlMs);
     });
     background(annotate, this.options.log, 'archive: reading a record another replica wrote failed');
@@ -452,7 +398,7 @@ export class Archive implements ArchiveHooks {
         // The record last: until it goes, a failed sweep is found again by its marker.
         await store.delete(keys.filter((key) => !key.endsWith('/task.json')));
         await store.delete(keys.filter((key) => key.endsWith('/task.json')));
-        this.records.delete(entry.folder);
+        this.records.forget(entry.folder);
       }
       await store.delete([marker]);
       if (expired) {

@@ -14,7 +14,7 @@ import type { Config } from '../settings/schema.js';
 import { Archive } from './archive.js';
 import { ArchiveMetrics } from './metrics.js';
 import { InProcessCopyQueue, RedisCopyQueue, type CopyQueue } from './queue.js';
-import { openArchiveStore } from './store.js';
+import { openArchiveStore } from './open-store.js';
 
 export { Archive, type ArchiveHooks, type TaskSource } from './archive.js';
 

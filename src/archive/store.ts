@@ -2,10 +2,10 @@
  * Where the archive keeps bytes: one small interface, two implementations (a folder,
  * src/archive/file-store.ts, and S3-compatible object storage, src/archive/s3-store.ts),
  * run by one contract test suite. Keys are `/`-separated relative names; each store maps
- * them onto its own namespace (a folder, a bucket and prefix).
+ * them onto its own namespace (a folder, a bucket and prefix). Imports no implementation:
+ * src/archive/open-store.ts picks one.
  */
 import type { Readable } from 'node:stream';
-import type { ArchiveLocation, ArchiveSettings } from './settings.js';
 
 /** Both ends inclusive, as in `Content-Range`. */
 export interface StoredRange {
@@ -30,15 +30,4 @@ export interface ArchiveStore {
   /** Deletes these keys; a key that is not there is no error. */
   delete(keys: readonly string[]): Promise<void>;
   close(): Promise<void>;
-}
-
-/** Opens the store the settings name; an S3 store loads the AWS SDK only then. */
-export async function openArchiveStore(location: ArchiveLocation, settings: ArchiveSettings): Promise<ArchiveStore> {
-  if (location.kind === 'file') {
-    const { FileArchiveStore } = await import('./file-store.js');
-    return FileArchiveStore.open(location.directory);
-  }
-  // Its own bundle in production (scripts/bundle.ts): a gateway without an S3 archive never parses the SDK.
-  const { S3ArchiveStore } = await import('./s3-store.js');
-  return new S3ArchiveStore(location, settings);
 }

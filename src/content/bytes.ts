@@ -107,11 +107,11 @@ function plan(provider: string, file: HeldFile, fetch: Pick<ContentFetch, 'metho
   }
   if (range === undefined) {
     headers['content-length'] = String(file.size);
-    return { statusCode: 200, headers, range };
+    return { statusCode: 200 as const, headers, range };
   }
   headers['content-length'] = String(range.last - range.first + 1);
   headers['content-range'] = `bytes ${range.first}-${range.last}/${file.size}`;
-  return { statusCode: 206, headers, range };
+  return { statusCode: 206 as const, headers, range };
 }
 
 /** The answer for `bytes` of this type, for the client's method, range and validator. */

@@ -3,13 +3,16 @@
  * HTTP ranges passed both ways, bytes streamed (never buffered), the provider key only
  * to the provider's own origin, redirects followed (3 hops, each re-checked), and every
  * fetch through the address guard, on pools of its own so downloads never starve status
- * calls.
+ * calls. A transfer to a client is counted and traced here too, from its opening to its
+ * last byte.
  */
 import type { Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
 import { pathAsWritten } from '../uri.js';
 import type { ProviderClient } from '../providers/client.js';
+import type { SpanAttributes, Tracer } from '../tracing/api.js';
 import {
   checkTargetUrl,
   createGuardedAgent,
@@ -29,6 +32,10 @@ export interface ContentProxyOptions {
   /** Tests may resolve names themselves; by default the system resolver. */
   resolveHostname?: ResolveHostname;
   connections?: number;
+  /** Each transfer's outcome and bytes, per provider. */
+  metrics: Pick<Metrics, 'onContentRequest' | 'onContentBytes'>;
+  /** A `taskgate.content` span per transfer (the no-op tracer when tracing is off). */
+  tracer: Tracer;
 }
 
 export interface ContentFetch {
@@ -56,11 +63,20 @@ export interface ContentBody {
 }
 
 export interface ContentUpstream {
-  statusCode: number;
+  /** Any other answer is thrown as a problem. */
+  statusCode: 200 | 206;
   /** The upstream headers worth passing back (lower-case names). */
   headers: Record<string, string>;
   /** The body still to come; null for HEAD and for answers without a body. */
   body: ContentBody | null;
+}
+
+/** A result file on its way to a client: the transfer's span and counts end with its body. */
+export interface ContentTransfer {
+  statusCode: ContentUpstream['statusCode'];
+  headers: Record<string, string>;
+  /** Sends the body into the client's answer, its headers already written; null: nothing to send (HEAD). */
+  body: { sendTo(sink: Writable): void } | null;
 }
 
 const MAX_REDIRECTS = 3;
@@ -261,6 +277,40 @@ export class ContentProxy {
       }
       return this.answer(client, target, response, fetch);
     }
+  }
+
+  /**
+   * One transfer to a client: `open` (whichever source serves the file) runs in a
+   * `taskgate.content` span that lasts until the last byte is sent; the outcome (the
+   * status, or the problem's code) and the bytes sent are counted per provider.
+   */
+  async transfer(provider: string, attributes: SpanAttributes, open: () => Promise<ContentUpstream>): Promise<ContentTransfer> {
+    const { metrics, tracer } = this.options;
+    const span = tracer.startSpan('taskgate.content', { kind: 'client', attributes });
+    let upstream: ContentUpstream;
+    try {
+      upstream = await tracer.withSpan(span, open);
+    } catch (error) {
+      if (isGatewayError(error)) metrics.onContentRequest(provider, error.code);
+      span.recordError(error);
+      span.end();
+      throw error;
+    }
+    const { statusCode, headers, body } = upstream;
+    metrics.onContentRequest(provider, String(statusCode));
+    span.setAttributes({ 'http.response.status_code': statusCode });
+    if (body === null) {
+      span.end();
+      return { statusCode, headers, body: null };
+    }
+    const sendTo = (sink: Writable) =>
+      body.sendTo(sink, (bytes, complete) => {
+        metrics.onContentBytes(provider, bytes);
+        // Not complete: the client left, or the file's origin went silent, before the last byte.
+        span.setAttributes({ 'taskgate.content.bytes': bytes, 'taskgate.content.complete': complete });
+        span.end();
+      });
+    return { statusCode, headers, body: { sendTo } };
   }
 
   close(): Promise<void> {

@@ -4,11 +4,16 @@
  * a request. Every command has a short timeout and there is no offline queue; after one
  * failure Redis is *down*: calls answer UNAVAILABLE at once (callers fall back to their
  * in-process behaviour) while a background PING probe, backing off to about a second,
- * waits for it to return. Then the subscriptions are put back and Redis is *up* again.
+ * waits for it to return. Then the subscriptions are put back (src/fleet/redis-channels.ts)
+ * and Redis is *up* again.
  */
 import type { Redis, RedisOptions } from 'ioredis';
 import { STDERR_LOG, type BackgroundLog } from '../background.js';
 import type { LuaScript, NamedScript } from './lua.js';
+import { RedisChannels, type MessageListener, type Subscription } from './redis-channels.js';
+import { isReplyError, TIMED_OUT, withinDeadline } from './redis-deadline.js';
+
+export type { MessageListener, Subscription } from './redis-channels.js';
 
 /** What a Redis call answers instead of throwing when Redis is down, slow or refused it. */
 export const UNAVAILABLE: unique symbol = Symbol('redis unavailable');
@@ -26,8 +31,6 @@ export function toPx(milliseconds: number): number {
   return Math.max(1, Math.ceil(milliseconds));
 }
 
-export type MessageListener = (message: string) => void;
-
 export interface RunOptions {
   /** Replaces the command deadline, for work that is not on a request's hot path and must not give up early. */
   timeoutMs?: number;
@@ -39,16 +42,6 @@ export interface RunOptions {
 }
 
 type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
-
-export interface Subscription {
-  /**
-   * True once Redis confirmed the SUBSCRIBE; false when Redis is down or refused it (the
-   * channel is then subscribed again when Redis comes back).
-   */
-  readonly ready: Promise<boolean>;
-  /** Removes this listener; the last one to leave unsubscribes the channel. */
-  unsubscribe(): void;
-}
 
 export interface FleetRedisOptions {
   /** `redis://…` or `rediss://…` (TLS). */
@@ -69,54 +62,7 @@ export interface FleetRedisOptions {
 
 type Health = 'starting' | 'up' | 'down' | 'closed';
 
-interface ChannelState {
-  listeners: Set<MessageListener>;
-  ready: Promise<boolean>;
-}
-
 const FIRST_PROBE_DELAY_MS = 50;
-
-function isReplyError(error: unknown): boolean {
-  // Redis answered (WRONGTYPE, NOSCRIPT, OOM…): the connection is fine, only this call failed.
-  return error instanceof Error && error.name === 'ReplyError';
-}
-
-const TIMED_OUT: unique symbol = Symbol('timed out');
-
-/**
- * `work`'s outcome, or TIMED_OUT when no reply came within `ms` and one more I/O phase.
- * A timer that fires late because this process was busy then lets a reply that is already
- * in the socket be read first (setImmediate runs after the I/O phase), so only Redis's own
- * silence counts as a timeout, not this process's event-loop lag.
- */
-function withinDeadline<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const timer = setTimeout(
-      () =>
-        setImmediate(() => {
-          if (settled) return;
-          settled = true;
-          resolve(TIMED_OUT);
-        }),
-      ms,
-    );
-    work.then(
-      (value) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
 
 /** The major number of a `redis_version` (7 of `7.0.15`). */
 export function majorVersion(version: string): number {
@@ -152,9 +98,7 @@ export class FleetRedis {
   private startupTimer: NodeJS.Timeout | undefined;
   private probing = false;
   private confirming = false;
-  private readonly channels = new Map<string, ChannelState>();
-  /** Channels the subscriber connection holds at Redis, as far as its replies told us. */
-  private readonly subscribedAtRedis = new Set<string>();
+  private readonly channels: RedisChannels;
   private settle: (() => void) | undefined;
   private readonly settled: Promise<void>;
 
@@ -191,18 +135,24 @@ export class FleetRedis {
     this.settled = new Promise((resolve) => (this.settle = resolve));
     this.commands = new RedisClient(options.url, connectionOptions);
     this.subscriber = new RedisClient(options.url, connectionOptions);
+    this.channels = new RedisChannels(this.subscriber, {
+      up: () => this.up,
+      commandTimeoutMs: this.commandTimeoutMs,
+      timedOut: () => this.confirmDown(),
+      failed: () => this.markDown(),
+    });
     for (const connection of [this.commands, this.subscriber]) {
       // Without a listener ioredis would throw connection errors at the process; health covers them.
       connection.on('error', () => {});
       connection.on('close', () => {
-        if (connection === this.subscriber) this.subscribedAtRedis.clear();
+        if (connection === this.subscriber) this.channels.disconnected();
         if (this.health === 'up') this.markDown();
       });
       connection.on('ready', () => {
         if (this.health === 'starting' || this.health === 'down') this.probeSoon(0);
       });
     }
-    this.subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
+    this.subscriber.on('message', (channel: string, message: string) => this.channels.dispatch(channel, message));
     this.startupTimer = setTimeout(() => {
       if (this.health === 'starting') this.markDown();
     }, connectTimeoutMs);
@@ -215,7 +165,7 @@ export class FleetRedis {
 
   /** Distinct channels this process listens on (one Redis SUBSCRIBE each, however many listeners). */
   get subscriptionCount(): number {
-    return this.channels.size;
+    return this.channels.count;
   }
 
   key(...parts: string[]): RedisKey {
@@ -291,26 +241,7 @@ export class FleetRedis {
   }
 
   subscribe(channel: RedisChannel, listener: MessageListener): Subscription {
-    let state = this.channels.get(channel);
-    if (state === undefined) {
-      state = { listeners: new Set(), ready: this.up ? this.sendSubscribe([channel]) : Promise.resolve(false) };
-      this.channels.set(channel, state);
-    }
-    const active = state;
-    active.listeners.add(listener);
-    let removed = false;
-    return {
-      ready: active.ready,
-      unsubscribe: () => {
-        if (removed) return;
-        removed = true;
-        active.listeners.delete(listener);
-        if (active.listeners.size > 0 || this.channels.get(channel) !== active) return;
-        this.channels.delete(channel);
-        // While down the channel stays at Redis; the probe drops it when Redis is back.
-        if (this.up) void this.sendUnsubscribe([channel]);
-      },
-    };
+    return this.channels.subscribe(channel, listener);
   }
 
   /** Disconnects both connections at once (no QUIT: a stopped Redis would never answer it). */
@@ -323,48 +254,6 @@ export class FleetRedis {
     this.commands.disconnect();
     this.subscriber.disconnect();
     this.settle?.();
-  }
-
-  private dispatch(channel: string, message: string): void {
-    const state = this.channels.get(channel);
-    if (state === undefined) return;
-    for (const listener of [...state.listeners]) {
-      try {
-        listener(message);
-      } catch {
-        // A throwing listener must not starve the others of the message.
-      }
-    }
-  }
-
-  private sendSubscribe(channels: string[]): Promise<boolean> {
-    return this.onSubscriber(this.subscriber.subscribe(...channels), () => {
-      for (const channel of channels) this.subscribedAtRedis.add(channel);
-    });
-  }
-
-  private sendUnsubscribe(channels: string[]): Promise<boolean> {
-    return this.onSubscriber(this.subscriber.unsubscribe(...channels), () => {
-      for (const channel of channels) if (!this.channels.has(channel)) this.subscribedAtRedis.delete(channel);
-    });
-  }
-
-  /** A (un)subscribe with the command deadline: true once Redis confirmed it. */
-  private onSubscriber(work: Promise<unknown>, confirmed: () => void): Promise<boolean> {
-    return withinDeadline(work, this.commandTimeoutMs).then(
-      (reply) => {
-        if (reply === TIMED_OUT) {
-          this.confirmDown();
-          return false;
-        }
-        confirmed();
-        return true;
-      },
-      (error: unknown) => {
-        if (!isReplyError(error)) this.markDown();
-        return false;
-      },
-    );
   }
 
   private report(up: boolean): void {
@@ -412,14 +301,7 @@ export class FleetRedis {
     clearTimeout(this.startupTimer);
     this.health = 'up';
     this.probeDelayMs = FIRST_PROBE_DELAY_MS;
-    // Channels that gained their first listener, or lost their last, while the probe ran.
-    const missing = [...this.channels.keys()].filter((channel) => !this.subscribedAtRedis.has(channel));
-    if (missing.length > 0) {
-      const ready = this.sendSubscribe(missing);
-      for (const channel of missing) this.channels.get(channel)!.ready = ready;
-    }
-    const stale = [...this.subscribedAtRedis].filter((channel) => !this.channels.has(channel));
-    if (stale.length > 0) void this.sendUnsubscribe(stale);
+    this.channels.resync();
     this.report(true);
   }
 
@@ -455,22 +337,7 @@ export class FleetRedis {
     if (this.commands.status !== 'ready' || this.subscriber.status !== 'ready') return false;
     try {
       await Promise.all([this.commands.ping(), this.subscriber.ping()]);
-      const stale = [...this.subscribedAtRedis].filter((channel) => !this.channels.has(channel));
-      if (stale.length > 0) {
-        await this.subscriber.unsubscribe(...stale);
-        for (const channel of stale) this.subscribedAtRedis.delete(channel);
-      }
-      const wanted = [...this.channels.keys()];
-      if (wanted.length > 0) {
-        const subscribed = this.subscriber.subscribe(...wanted);
-        const ready = subscribed.then(
-          () => true,
-          () => false,
-        );
-        for (const channel of wanted) this.channels.get(channel)!.ready = ready;
-        await subscribed;
-        for (const channel of wanted) this.subscribedAtRedis.add(channel);
-      }
+      await this.channels.reconcile();
       return true;
     } catch {
       return false;

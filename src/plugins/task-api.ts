@@ -10,8 +10,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
 import fastifyRateLimit from '@fastify/rate-limit';
 import { ClientKeys, FailedAuthThrottle } from '../auth.js';
 import type { Config } from '../settings/schema.js';
-import type { Archive } from '../archive/index.js';
-import type { ContentProxy } from '../content/proxy.js';
+import type { ContentService } from '../content/service.js';
 import { GatewayError } from '../errors.js';
 import type { TaskStore } from '../fleet/store.js';
 import { startLinkSigner } from '../links.js';
@@ -20,7 +19,6 @@ import { MemoryReclaim, type MemoryReclaimOptions } from '../memory.js';
 import { ClientQuota } from '../quota.js';
 import type { TaskService } from '../tasks/service.js';
 import type { Webhooks } from '../webhooks/index.js';
-import type { Tracer } from '../tracing/tracer.js';
 import batchRoutes from '../../routes/batch.js';
 import contentRoutes from '../../routes/content.js';
 import eventRoutes from '../../routes/events.js';
@@ -45,15 +43,12 @@ declare module 'fastify' {
 export interface TaskApiOptions {
   config: Config;
   service: TaskService;
-  content: ContentProxy;
-  /** Undefined when the result archive is off. */
-  archive: Archive | undefined;
+  content: ContentService;
   metrics: Metrics;
   /** Decides where rate-limit counts live: this process, or the fleet. */
   store: TaskStore;
   /** Undefined: webhooks are off (their routes answer 503). */
   webhooks: Webhooks | undefined;
-  tracer?: Tracer;
   /** The gateway's version, as its MCP server reports it. */
   version: string;
   /** When memory is given back after a burst (tests make the burst small and the wait short). */
@@ -109,7 +104,7 @@ async function registerRateLimit(api: FastifyInstance, perMinute: number, store:
   });
 }
 
-const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, archive, metrics, store, tracer, webhooks, version, reclaim }) => {
+const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, service, content, metrics, store, webhooks, version, reclaim }) => {
   const clientKeys = new ClientKeys(config.apiKeys);
   const { signer: links, stop: stopLinkSigner } = await startLinkSigner({ secret: config.linkSecret, clientKeys: config.apiKeys, store, log: api.log });
   api.addHook('onClose', (_instance, done) => {
@@ -175,7 +170,7 @@ const taskApi: FastifyPluginAsync<TaskApiOptions> = async (api, { config, servic
     memory.stop();
     done();
   });
-  await api.register(contentRoutes, { service, content, archive, metrics, streams, tracer });
+  await api.register(contentRoutes, { content, streams });
   await api.register(linkRoutes, { service, views, links });
   await api.register(webhookRoutes, { service, views, webhooks });
   await api.register(mcpRoutes, { service, views, links, version });

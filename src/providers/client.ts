@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici';
 import { GatewayError, type ProblemCode } from '../errors.js';
 import type { SecretRedactor } from '../redact.js';
 import type { Config, ProviderConfig } from '../settings/schema.js';
-import type { Tracer } from '../tracing/tracer.js';
+import type { Tracer } from '../tracing/api.js';
 import { LocalBudgetCounter, UpstreamBudget, type BudgetCounter } from '../upstream/budget.js';
 import { CircuitBreaker, type CircuitState } from '../upstream/breaker.js';
 import { UpstreamClient, type UpstreamObserver } from '../upstream/client.js';
@@ -31,7 +31,7 @@ export interface ProviderClientOptions {
   redactor: SecretRedactor;
   observer?: ProviderClientObserver;
   dispatcher?: Dispatcher;
-  tracer?: Tracer;
+  tracer: Tracer;
   /** Where the upstream budget is counted (the fleet's, in fleet mode); default: this process. */
   budgetCounter?: BudgetCounter;
 }

@@ -5,12 +5,8 @@
  * size cap, the breaker, spans and redaction; a provider owns its URLs, its credentials'
  * use and the meaning of its answers.
  *
- * Shapes of a task on its way to the client, in order:
- *   TaskDraft    what a provider's mapper makes of its answers (src/providers/normalize.ts)
- *   TaskState    the draft with its status mapped and the Task invariants checked
- *   Observation  a TaskState and when it was fetched (src/fleet/store.ts): what is cached
- *   TaskSnapshot an observation with the id it was asked by and its provider (src/tasks/render.ts)
- *   Task         the public JSON (schemas/task.ts), rendered for one request's origin and token
+ * TaskDraft and TaskState are the first shapes of a task on its way to the client; the
+ * whole sequence, TaskDraft to Task, is described at the top of src/tasks/render.ts.
  */
 import type { Task, TaskOutput, TaskStatus } from '../../schemas/task.js';
 import type { UpstreamResponse } from '../upstream/types.js';

@@ -15,10 +15,11 @@ import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
 import type { TaskState } from '../providers/types.js';
 import type { Candidate, Route } from '../routing.js';
-import { traceLookup, type LookupSource } from '../tracing/lookup-span.js';
-import type { Tracer } from '../tracing/tracer.js';
+import type { Tracer } from '../tracing/api.js';
+import { traceCachedLookup, traceLookup, type LookupSource } from '../tracing/lookup-span.js';
 import { isTerminal } from '../../schemas/task.js';
 
+/** An Observation with where it was found (src/tasks/render.ts lists every shape of a task). */
 export interface Located {
   client: ProviderClient;
   /** The id as the provider knows it (what goes into its URL). */
@@ -41,7 +42,7 @@ function isNotFound(error: unknown): error is GatewayError {
 }
 
 /** The provider's cadence, or the one this answer set (OpenAI's poll-after header). */
-export function cadenceOf(client: ProviderClient, state: TaskState): number {
+export function cadenceOf(client: Pick<ProviderClient, 'pollIntervalMs'>, state: TaskState): number {
   return state.cadenceMs ?? client.pollIntervalMs;
 }
 
@@ -49,7 +50,7 @@ export function cadenceOf(client: ProviderClient, state: TaskState): number {
  * Milliseconds until the provider's cadence has passed since the answer was fetched: when
  * asking again can bring something new. Between 0 and the cadence.
  */
-export function refreshInMs(client: ProviderClient, observation: Observation, now: number): number {
+export function refreshInMs(client: Pick<ProviderClient, 'pollIntervalMs'>, observation: Observation, now: number): number {
   const cadence = cadenceOf(client, observation.state);
   return Math.min(cadence, Math.max(0, observation.fetchedAt + cadence - now));
 }
@@ -62,8 +63,8 @@ export class TaskLookup {
     private readonly clients: ReadonlyMap<string, ProviderClient>,
     private readonly metrics: Metrics,
     private readonly store: TaskStore,
-    /** When tracing is on: a span per fetch saying how it was answered. */
-    private readonly tracer?: Tracer,
+    /** A span per fetch saying how it was answered (the no-op tracer when tracing is off). */
+    private readonly tracer: Tracer,
     /** When the result archive is on: it sees every fresh answer, and answers for tasks their provider forgot. */
     private readonly archive?: ArchiveHooks,
   ) {}
@@ -79,16 +80,16 @@ export class TaskLookup {
   /**
    * What locate() would find in this process's terminal cache, without a promise;
    * undefined when it is not there (the hot path of a finished task). The caller falls
-   * back to locate(), which also asks the fleet's layer. With tracing on the answer goes
-   * the whole way, so its lookup span says where it came from.
+   * back to locate(), which also asks the fleet's layer.
    */
   cachedTerminal(id: string, route: Route): Located | undefined {
-    if (this.tracer !== undefined) return undefined;
     const known = this.knownCandidate(id, route);
     const client = known === undefined ? undefined : this.clients.get(known.provider);
     if (known === undefined || client === undefined) return undefined;
     const observation = this.localTerminal(`${client.name}:${known.nativeId}`);
-    return observation === undefined ? undefined : { client, nativeId: known.nativeId, observation };
+    if (observation === undefined) return undefined;
+    traceCachedLookup(this.tracer, client.name, known.nativeId);
+    return { client, nativeId: known.nativeId, observation };
   }
 
   /** The route's one candidate, or the one this process remembers having the task; undefined: ask around. */
@@ -113,29 +114,26 @@ export class TaskLookup {
    * (`background`) that needs a new call waits for its turn in the provider's budget first.
    */
   fetch(client: ProviderClient, nativeId: string, background?: BackgroundFetch): Promise<Observation> {
-    const found =
-      this.tracer === undefined
-        ? this.fetchOnce(client, nativeId, background)
-        : traceLookup(this.tracer, client.name, nativeId, (answeredBy) => this.fetchOnce(client, nativeId, background, answeredBy));
+    const found = traceLookup(this.tracer, client.name, nativeId, (answeredBy) => this.fetchOnce(client, nativeId, background, answeredBy));
     const { archive } = this;
     return archive === undefined ? found : found.catch((error: unknown) => archive.recover(client, nativeId, error));
   }
 
   /** fetch() itself; `answeredBy` hears how (a cache, another call in flight, or a new call). */
-  private fetchOnce(client: ProviderClient, nativeId: string, background?: BackgroundFetch, answeredBy?: (source: LookupSource) => void): Promise<Observation> {
+  private fetchOnce(client: ProviderClient, nativeId: string, background: BackgroundFetch | undefined, answeredBy: (source: LookupSource) => void): Promise<Observation> {
     const key = `${client.name}:${nativeId}`;
     const known = this.fromLocal(key, answeredBy) ?? this.joinInFlight(key, answeredBy);
     if (known !== undefined) return known;
     if (background !== undefined) return this.loadInTurn(client, nativeId, key, background, answeredBy);
-    answeredBy?.('upstream');
+    answeredBy('upstream');
     return this.startCall(client, nativeId, key);
   }
 
-  private joinInFlight(key: string, answeredBy?: (source: LookupSource) => void): Promise<Observation> | undefined {
+  private joinInFlight(key: string, answeredBy: (source: LookupSource) => void): Promise<Observation> | undefined {
     const pending = this.inFlight.get(key);
     if (pending === undefined) return undefined;
     this.metrics.coalesced.inc();
-    answeredBy?.('coalesced');
+    answeredBy('coalesced');
     return pending;
   }
 
@@ -150,12 +148,12 @@ export class TaskLookup {
    * client's lookup meanwhile makes its own call at once; and when one did, its answer
    * serves the poll too.
    */
-  private async loadInTurn(client: ProviderClient, nativeId: string, key: string, background: BackgroundFetch, answeredBy?: (source: LookupSource) => void): Promise<Observation> {
+  private async loadInTurn(client: ProviderClient, nativeId: string, key: string, background: BackgroundFetch, answeredBy: (source: LookupSource) => void): Promise<Observation> {
     const release = await client.budget.background(background.signal);
     try {
       const known = this.fromLocal(key, answeredBy) ?? this.joinInFlight(key, answeredBy);
       if (known !== undefined) return await known;
-      answeredBy?.('upstream');
+      answeredBy('upstream');
       return await this.startCall(client, nativeId, key, background);
     } finally {
       release();

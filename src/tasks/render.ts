@@ -4,9 +4,25 @@
  * one place that renders a task, for GET, long-poll, SSE and batch alike; a cached state
  * is the same object, so each (state, id, origin, token) is rendered once, and a reused
  * running task only has its `poll_after_ms` countdown written into that rendering.
+ *
+ * The shapes of a task, from a provider's answer to the client's JSON:
+ *
+ *   TaskDraft     what a provider's mapper makes of its answers (src/providers/types.ts,
+ *                 filled in by src/providers/normalize.ts)
+ *   TaskState     the draft with its status mapped and the Task invariants checked: the task
+ *                 as its provider reported it (src/providers/types.ts)
+ *   Observation   a TaskState and when it arrived (and the archive's copy, once made): what
+ *                 the caches hold and countdowns are measured from (src/fleet/store.ts)
+ *   Located       an Observation with the ProviderClient and native id that answered it: a
+ *                 lookup's result, inside src/tasks/ only (src/tasks/lookup.ts)
+ *   TaskSnapshot  an Observation with the id the client asked by, and its provider's name:
+ *                 what routes, the watcher and webhooks hold (here)
+ *   RenderedTask  a TaskSnapshot rendered for one origin and link token: the Task, its JSON
+ *                 and its ETag (here)
+ *   Task          the public JSON, the contract (schemas/task.ts)
  */
 import { hash } from 'node:crypto';
-import type { ArchivedCopy } from '../fleet/store.js';
+import type { Observation } from '../fleet/store.js';
 import type { ProviderClient } from '../providers/client.js';
 import type { TaskState } from '../providers/types.js';
 import { isTerminal, serializeTask, type Task, type TaskOutput } from '../../schemas/task.js';
@@ -28,18 +44,17 @@ export interface RenderedTask {
   etag: string;
 }
 
-/** A task as the routes and the watcher know it: which id it was asked by, where it lives. */
-export interface TaskSnapshot {
+/**
+ * A task as the routes and the watcher know it: an Observation (its state, when it arrived;
+ * reused answers are older than their request), which id it was asked by, where it lives.
+ */
+export interface TaskSnapshot extends Observation {
   /** The id as the client asked for it. */
   id: string;
-  client: ProviderClient;
+  /** The provider's name in the registry (src/providers/index.ts). */
+  provider: string;
   /** The id as the provider knows it (what goes into its URL). */
   nativeId: string;
-  state: TaskState;
-  /** Epoch ms when the provider's answer arrived (reused answers are older than their request). */
-  fetchedAt: number;
-  /** Set once the result archive holds every output. */
-  archived?: ArchivedCopy;
 }
 
 /**
@@ -91,14 +106,17 @@ function clientUrl(snapshot: TaskSnapshot, outputs: readonly TaskOutput[], conte
   return primary === -1 ? state.url : (outputs[primary]?.url ?? null);
 }
 
+/** What a rendering needs of a provider: its poll cadence (`poll_after_ms`). */
+export type CadenceOf = (provider: string) => Pick<ProviderClient, 'pollIntervalMs'>;
+
 /** `archiveOn`: the result archive is on (TASKGATE_ARCHIVE), so every result URL is the gateway's. */
-export function toTask(snapshot: TaskSnapshot, context: ViewContext, archiveOn = false): Task {
-  const { id, client, state, archived } = snapshot;
+export function toTask(snapshot: TaskSnapshot, context: ViewContext, providers: CadenceOf, archiveOn = false): Task {
+  const { id, provider, state, archived } = snapshot;
   const outputs = clientOutputs(snapshot, context, archiveOn);
   const succeeded = state.status === 'succeeded';
   return {
     id,
-    provider: client.name,
+    provider,
     provider_task_id: state.provider_task_id,
     status: state.status,
     provider_status: state.provider_status,
@@ -109,7 +127,7 @@ export function toTask(snapshot: TaskSnapshot, context: ViewContext, archiveOn =
     model: state.model,
     created_at: state.created_at,
     completed_at: state.completed_at,
-    poll_after_ms: isTerminal(state.status) ? null : cadenceOf(client, state),
+    poll_after_ms: isTerminal(state.status) ? null : cadenceOf(providers(provider), state),
     content_url: succeeded ? contentUrl(context, id) : null,
     expires_at: archived === undefined ? state.expires_at : archived.expiresAt,
     archived_at: archived?.at ?? null,
@@ -119,8 +137,8 @@ export function toTask(snapshot: TaskSnapshot, context: ViewContext, archiveOn =
 /** Renderings kept per state; more than this many ids/origins/tokens for one state is unusual. */
 const MAX_RENDERINGS_PER_STATE = 8;
 
-function renderOnce(snapshot: TaskSnapshot, context: ViewContext, archiveOn: boolean): Rendering {
-  const task = toTask(snapshot, context, archiveOn);
+function renderOnce(snapshot: TaskSnapshot, context: ViewContext, providers: CadenceOf, archiveOn: boolean): Rendering {
+  const task = toTask(snapshot, context, providers, archiveOn);
   const json = serializeTask(task);
   if (task.poll_after_ms === null) return { task, json, etag: etagOf(json) };
   // JSON escapes every quote inside a string value, so the key's text appears once: as the key.
@@ -133,24 +151,28 @@ export class TaskRenderer {
   private readonly renderings = new WeakMap<TaskState, Map<string, Rendering>>();
 
   /** `archiveOn`: the result archive is on, so a succeeded task's files are all given as gateway URLs. */
-  constructor(private readonly archiveOn = false) {}
+  constructor(
+    private readonly providers: CadenceOf,
+    private readonly archiveOn = false,
+  ) {}
 
   render(snapshot: TaskSnapshot, context: ViewContext, now: number = Date.now()): RenderedTask {
     const rendered = this.rendering(snapshot, context);
     if (rendered.head === undefined || rendered.tail === undefined) return rendered;
-    const cadence = cadenceOf(snapshot.client, snapshot.state);
-    const countdown = Math.min(cadence, Math.ceil(refreshInMs(snapshot.client, snapshot, now) / COUNTDOWN_STEP_MS) * COUNTDOWN_STEP_MS);
+    const provider = this.providers(snapshot.provider);
+    const cadence = cadenceOf(provider, snapshot.state);
+    const countdown = Math.min(cadence, Math.ceil(refreshInMs(provider, snapshot, now) / COUNTDOWN_STEP_MS) * COUNTDOWN_STEP_MS);
     if (countdown === cadence) return rendered;
     return { task: rendered.task, json: `${rendered.head}${countdown}${rendered.tail}`, etag: rendered.etag };
   }
 
   private rendering(snapshot: TaskSnapshot, context: ViewContext): Rendering {
     // An archived copy of a state renders differently (archived_at, expires_at) from the state itself.
-    const key = `${snapshot.client.name}\n${snapshot.id}\n${context.origin}\n${context.token ?? ''}\n${snapshot.archived?.at ?? ''}`;
+    const key = `${snapshot.provider}\n${snapshot.id}\n${context.origin}\n${context.token ?? ''}\n${snapshot.archived?.at ?? ''}`;
     let known = this.renderings.get(snapshot.state);
     const cached = known?.get(key);
     if (cached !== undefined) return cached;
-    const rendered = renderOnce(snapshot, context, this.archiveOn);
+    const rendered = renderOnce(snapshot, context, this.providers, this.archiveOn);
     if (known === undefined) {
       known = new Map();
       this.renderings.set(snapshot.state, known);

@@ -11,7 +11,7 @@ import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
 import { ClientQuota, WatchQuota } from '../quota.js';
 import { Router } from '../routing.js';
-import type { Tracer } from '../tracing/tracer.js';
+import type { Tracer } from '../tracing/api.js';
 import { isTerminal } from '../../schemas/task.js';
 import { TaskLookup } from './lookup.js';
 import { TaskRenderer, type RenderedTask, type TaskSnapshot, type ViewContext } from './render.js';
@@ -39,7 +39,7 @@ export interface TaskStream {
 }
 
 function snapshotOf(id: string, client: ProviderClient, nativeId: string, observation: Observation): TaskSnapshot {
-  const snapshot: TaskSnapshot = { id, client, nativeId, state: observation.state, fetchedAt: observation.fetchedAt };
+  const snapshot: TaskSnapshot = { id, provider: client.name, nativeId, state: observation.state, fetchedAt: observation.fetchedAt };
   if (observation.archived !== undefined) snapshot.archived = observation.archived;
   return snapshot;
 }
@@ -61,10 +61,10 @@ export class TaskService {
   /** The waits and SSE streams held here, by client. */
   readonly watches: ClientQuota;
 
-  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore, tracer?: Tracer, archive?: ArchiveHooks) {
+  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore, tracer: Tracer, archive?: ArchiveHooks) {
     this.router = new Router(config.routes, new Map([...clients].map(([name, client]) => [name, client.definition])));
     this.lookup = new TaskLookup(config, clients, metrics, store, tracer, archive);
-    this.renderer = new TaskRenderer(archive !== undefined);
+    this.renderer = new TaskRenderer((provider) => this.lookup.client(provider), archive !== undefined);
     this.watcher = new TaskWatcher(this.lookup, store, metrics, config.waiters.max, tracer);
     this.watches = new ClientQuota({ perClient: config.limits.watchesPerClient, what: 'watched tasks', setting: 'limits.watchesPerClient' });
     this.watchQuota = new WatchQuota(this.watches);
@@ -91,7 +91,8 @@ export class TaskService {
    * turn every request for it into a provider call.
    */
   async refreshTask(snapshot: TaskSnapshot): Promise<TaskSnapshot> {
-    const { client, nativeId } = snapshot;
+    const client = this.lookup.client(snapshot.provider);
+    const { nativeId } = snapshot;
     const key = `${client.name}:${nativeId}`;
     let refresh = this.refreshes.get(key);
     if (refresh === undefined) {

@@ -14,7 +14,7 @@ import { decodeGatewayError, encodeGatewayError } from '../fleet/gateway-errors.
 import type { Observation, PollMembership, PollMessage, TaskStore } from '../fleet/store.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
-import type { Tracer } from '../tracing/tracer.js';
+import type { Tracer } from '../tracing/api.js';
 import { isTerminal } from '../../schemas/task.js';
 import { cadenceOf, refreshInMs, type TaskLookup } from './lookup.js';
 
@@ -60,7 +60,7 @@ class PollLoop {
     private readonly onStop: (loop: PollLoop) => void,
     /** Watched tasks of this loop's provider polled here, now. */
     private readonly pollers: () => number,
-    private readonly tracer?: Tracer,
+    private readonly tracer: Tracer,
   ) {
     this.nextPollAt = this.refreshAt(latest);
     this.membership = store.join(`${client.name}:${nativeId}`, {
@@ -109,7 +109,7 @@ class PollLoop {
     let message: PollMessage;
     try {
       const fetch = () => this.lookup.fetch(this.client, this.nativeId, { signal: inProgress.signal, pollers: this.pollers });
-      const observation = await (this.tracer === undefined ? fetch() : this.traced(this.tracer, fetch));
+      const observation = await this.traced(fetch);
       this.failures = 0;
       message = { observation };
     } catch (error) {
@@ -137,9 +137,9 @@ class PollLoop {
   }
 
   /** Each poll is a trace of its own: the loop outlives the request that started it. */
-  private traced(tracer: Tracer, fetch: () => Promise<Observation>): Promise<Observation> {
+  private traced(fetch: () => Promise<Observation>): Promise<Observation> {
     const attributes = { 'taskgate.provider': this.client.name, 'taskgate.poll.waiters': this.listeners.size, 'taskgate.poll.failures': this.failures };
-    return tracer.inSpan('taskgate.poll', { root: true, attributes }, fetch);
+    return this.tracer.inSpan('taskgate.poll', { root: true, attributes }, fetch);
   }
 
   /** What the polling replica found (this one's own findings included). */
@@ -176,7 +176,7 @@ export class TaskWatcher {
     private readonly store: TaskStore,
     private readonly metrics: Metrics,
     private readonly maxWaiters: number,
-    private readonly tracer?: Tracer,
+    private readonly tracer: Tracer,
   ) {}
 
   get waiters(): number {

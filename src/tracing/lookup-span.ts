@@ -4,12 +4,17 @@
  * link to the lookup that made that call (whose trace holds the attempts).
  */
 import { createHash } from 'node:crypto';
-import type { TraceSpan, Tracer } from './tracer.js';
+import type { SpanOptions, TraceSpan, Tracer } from './api.js';
 
 export type LookupSource = 'terminal_cache' | 'fresh_cache' | 'coalesced' | 'upstream';
 
 /** The span of the lookup that made each upstream call in flight, found again by the call's promise. */
 const callers = new WeakMap<Promise<unknown>, TraceSpan>();
+
+const LOOKUP_SPAN: SpanOptions = {};
+
+/** A source nobody listens to: tracing off, or a span the sampler dropped. */
+const unheard = (): void => {};
 
 /** A short one-way digest: the same task can be followed across traces without its id in them. */
 export function taskIdHash(nativeId: string): string {
@@ -26,8 +31,9 @@ export function traceLookup<T>(
   nativeId: string,
   lookup: (answeredBy: (source: LookupSource) => void) => Promise<T>,
 ): Promise<T> {
-  const attributes = { 'taskgate.provider': provider, 'taskgate.task.id_hash': taskIdHash(nativeId) };
-  return tracer.inSpan('taskgate.lookup', { attributes }, (span) => {
+  return tracer.inSpan('taskgate.lookup', LOOKUP_SPAN, (span) => {
+    if (!span.isRecording()) return lookup(unheard);
+    span.setAttributes({ 'taskgate.provider': provider, 'taskgate.task.id_hash': taskIdHash(nativeId) });
     let source: LookupSource | undefined;
     const answer = lookup((how) => {
       source = how;
@@ -38,4 +44,16 @@ export function traceLookup<T>(
     if (caller !== undefined) span.link(caller);
     return answer;
   });
+}
+
+/**
+ * The span of a lookup answered at once from this process's terminal cache (the hot path of
+ * a finished task, src/tasks/lookup.ts's cachedTerminal): started and ended on the spot.
+ */
+export function traceCachedLookup(tracer: Tracer, provider: string, nativeId: string): void {
+  const span = tracer.startSpan('taskgate.lookup', LOOKUP_SPAN);
+  if (span.isRecording()) {
+    span.setAttributes({ 'taskgate.provider': provider, 'taskgate.task.id_hash': taskIdHash(nativeId), 'taskgate.lookup.source': 'terminal_cache' });
+  }
+  span.end();
 }

@@ -26,8 +26,10 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import type { FastifyBaseLogger, FastifyPluginCallback, FastifyRequest } from 'fastify';
+import type { GatewayError } from '../errors.js';
+import type { SpanKind, SpanOptions, TraceSpan, Tracer, TracingContext } from './api.js';
+import type { SdkTracing, TraceLogFields } from './requests.js';
 import type { EnabledTracingConfig } from './settings.js';
-import type { SpanKind, SpanOptions, TraceLogFields, TraceSpan, Tracer, Tracing, TracingContext } from './tracer.js';
 
 /** Probes and scrapes every few seconds would drown the traces worth reading. */
 const UNTRACED_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
@@ -42,7 +44,14 @@ const SPAN_KINDS: Record<SpanKind, OtelSpanKind> = {
 class OtelSpan implements TraceSpan {
   private ended = false;
 
-  constructor(readonly span: Span) {}
+  constructor(
+    readonly span: Span,
+    private readonly isGatewayError: (error: unknown) => error is GatewayError,
+  ) {}
+
+  isRecording(): boolean {
+    return this.span.isRecording();
+  }
 
   setAttributes(attributes: SpanOptions['attributes'] & object): void {
     this.span.setAttributes(attributes);
@@ -54,14 +63,14 @@ class OtelSpan implements TraceSpan {
   }
 
   recordError(error: unknown): void {
-    const candidate = error as { name?: unknown; code?: unknown; detail?: unknown; status?: unknown } | null;
-    if (candidate?.name !== 'GatewayError' || typeof candidate.code !== 'string') {
-      this.fail(typeof candidate?.name === 'string' ? candidate.name : 'error');
+    if (!this.isGatewayError(error)) {
+      const name = (error as { name?: unknown } | null)?.name;
+      this.fail(typeof name === 'string' ? name : 'error');
       return;
     }
     // A GatewayError's detail is written for clients: no key, no upstream body.
-    if (typeof candidate.status === 'number' && candidate.status < 500) this.span.setAttribute('taskgate.problem', candidate.code);
-    else this.fail(candidate.code, typeof candidate.detail === 'string' ? candidate.detail : undefined);
+    if (error.status < 500) this.span.setAttribute('taskgate.problem', error.code);
+    else this.fail(error.code, error.detail);
   }
 
   link(other: TraceSpan): void {
@@ -96,11 +105,15 @@ const serverSpanStatus: SpanProcessor = {
 };
 
 class OtelTracer implements Tracer {
-  constructor(private readonly tracer: ReturnType<TracerProvider['getTracer']>) {}
+  constructor(
+    private readonly tracer: ReturnType<TracerProvider['getTracer']>,
+    private readonly isGatewayError: TracingContext['isGatewayError'],
+  ) {}
 
   startSpan(name: string, options: SpanOptions = {}): TraceSpan {
     return new OtelSpan(
       this.tracer.startSpan(name, { kind: SPAN_KINDS[options.kind ?? 'internal'], attributes: options.attributes, root: options.root }, context.active()),
+      this.isGatewayError,
     );
   }
 
@@ -198,7 +211,7 @@ function describeRequest(span: Span, request: FastifyRequest): void {
   });
 }
 
-export function createTracing(config: EnabledTracingConfig, { serviceVersion, log }: TracingContext): Tracing {
+export function createTracing(config: EnabledTracingConfig, { serviceVersion, log, isGatewayError }: TracingContext): SdkTracing {
   installGlobals(log);
   const provider = new TracerProvider({
     resource: defaultResource().merge(
@@ -231,7 +244,7 @@ export function createTracing(config: EnabledTracingConfig, { serviceVersion, lo
   instrumentation.setTracerProvider(provider);
 
   return {
-    tracer: new OtelTracer(provider.getTracer('taskgate', serviceVersion)),
+    tracer: new OtelTracer(provider.getTracer('taskgate', serviceVersion), isGatewayError),
     serverSpans: instrumentation.plugin() as FastifyPluginCallback,
     withRequest<T>(request: FastifyRequest, work: () => T): T {
       const active = request.opentelemetry().context;

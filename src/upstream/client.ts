@@ -8,7 +8,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
 import type { UpstreamCall, UpstreamRequest } from '../providers/types.js';
-import type { TraceSpan, Tracer } from '../tracing/tracer.js';
+import type { TraceSpan, Tracer } from '../tracing/api.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { UpstreamResponse } from './types.js';
 
@@ -25,8 +25,8 @@ export interface UpstreamClientOptions {
   retries: number;
   connections: number;
   observer?: UpstreamObserver;
-  /** When tracing is on: a client span per attempt. */
-  tracer?: Tracer;
+  /** A client span per attempt (the no-op tracer when tracing is off). */
+  tracer: Tracer;
   /** Tests and benchmarks may pass their own dispatcher; otherwise an Agent (a pool per origin) is made. */
   dispatcher?: Dispatcher;
 }
@@ -253,7 +253,7 @@ export class UpstreamClient {
       const attempted = credentials === undefined ? request : { ...request, headers: { ...request.headers, ...(await credentials()) } };
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw this.timeoutError();
-      const span = tracer?.startSpan(`${request.method} ${request.template}`, {
+      const span = tracer.startSpan(`${request.method} ${request.template}`, {
         kind: 'client',
         attributes: {
           'http.request.method': request.method,
@@ -357,13 +357,14 @@ export class UpstreamClient {
   }
 
   /** Reports an attempt's outcome (a status code, timeout, connection_error, oversized) and ends its span. */
-  private attempted(span: TraceSpan | undefined, outcome: string, seconds: number): void {
+  private attempted(span: TraceSpan, outcome: string, seconds: number): void {
     this.options.observer?.onAttempt(this.provider, outcome, seconds);
-    if (span === undefined) return;
-    const status = Number(outcome);
-    span.setAttributes({ 'taskgate.upstream.outcome': outcome, 'http.response.status_code': Number.isNaN(status) ? undefined : status });
-    // HTTP client semantic conventions: a 4xx or 5xx answer, or none at all, is a failed attempt.
-    if (Number.isNaN(status) || status >= 400) span.fail(outcome);
+    if (span.isRecording()) {
+      const status = Number(outcome);
+      span.setAttributes({ 'taskgate.upstream.outcome': outcome, 'http.response.status_code': Number.isNaN(status) ? undefined : status });
+      // HTTP client semantic conventions: a 4xx or 5xx answer, or none at all, is a failed attempt.
+      if (Number.isNaN(status) || status >= 400) span.fail(outcome);
+    }
     span.end();
   }
 

@@ -6,7 +6,7 @@
  * or progress once, with its events, against the store, and makes the attempts it claims
  * (a lease per attempt, so one process makes each). A change's first attempts are claimed
  * in the same step that records it and sent at once; retries and the work of a process
- * that died are found by the sweep.
+ * that died are found by the sweep. The attempts themselves are src/webhooks/deliveries.ts's.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { GatewayError, toGatewayError, type ProblemCode } from '../errors.js';
@@ -18,27 +18,23 @@ import type { TaskSnapshot } from '../tasks/render.js';
 import type { TaskService } from '../tasks/service.js';
 import { isTerminal } from '../../schemas/task.js';
 import { MAX_WEBHOOKS_PER_TASK } from '../../schemas/webhooks.js';
+import { WebhookDeliveries } from './deliveries.js';
 import {
   eventsOf,
   newMessageId,
   newWebhookId,
-  retryAt,
   sameBaseline,
   targetOf,
   taskKeyOf,
   WATCH_WINDOW_MS,
-  type AttemptNext,
   type Baseline,
   type Change,
-  type ClaimedMessage,
   type NewMessage,
   type Subscription,
-  type TargetBudget,
   type WatchClaim,
-  type WebhookDelivery,
   type WebhookEvent,
 } from './model.js';
-import { RefusedTargetError, type AttemptResult, type WebhookSender } from './sender.js';
+import { RefusedTargetError, type WebhookSender } from './sender.js';
 import type { WebhookStore } from './store.js';
 
 export interface WebhookDispatcherOptions {
@@ -74,8 +70,6 @@ const WATCH_CLAIMS_PER_SWEEP = 200;
 const WATCH_RETRY_AFTER_MS = 30_000;
 /** After a transient error starting a watch. */
 const WATCH_RESTART_AFTER_MS = 5000;
-/** On shutdown, attempts in flight get this long to finish before they are handed back. */
-const CLOSE_WAIT_MS = 2000;
 const NOT_RECOVERABLE: ReadonlySet<ProblemCode> = new Set(['upstream_auth_failed', 'provider_not_configured']);
 
 interface OwnedWatch {
@@ -90,35 +84,17 @@ interface OwnedWatch {
   stopped: boolean;
 }
 
-interface InFlight {
-  message: ClaimedMessage;
-  controller: AbortController;
-  done: Promise<void>;
-}
-
-interface UnfinishedAttempt {
-  message: ClaimedMessage;
-  delivery: WebhookDelivery;
-  next: AttemptNext;
-  /** Past this its claim has lapsed and another attempt will be made anyway. */
-  giveUpAt: number;
-}
-
 function baselineOf(state: TaskState): Baseline {
   return { status: state.status, progress: state.progress };
 }
 
 export class WebhookDispatcher {
   private readonly owned = new Map<string, OwnedWatch>();
-  private readonly inFlight = new Set<InFlight>();
-  /** Deliveries in flight by receiver origin: a receiver that hangs holds only its own share of the slots. */
-  private readonly inFlightByTarget = new Map<string, number>();
-  private unfinished: UnfinishedAttempt[] = [];
+  private readonly deliveries: WebhookDeliveries;
   private timer: NodeJS.Timeout | undefined;
   private kicked = false;
   private sweeping = false;
   private sweepAgain = false;
-  private backlog = false;
   private closed = false;
   private lastRenewAt = 0;
   private readonly messageLeaseMs: number;
@@ -126,6 +102,18 @@ export class WebhookDispatcher {
   constructor(private readonly options: WebhookDispatcherOptions) {
     // Long enough for the attempt (its whole timeout) and for settling it afterwards.
     this.messageLeaseMs = options.timeoutMs + 10_000;
+    const { store, sender, metrics, retryDelaysMs, concurrency, perTargetConcurrency, log } = options;
+    this.deliveries = new WebhookDeliveries({
+      store,
+      sender,
+      metrics,
+      retryDelaysMs,
+      concurrency,
+      perTargetConcurrency,
+      log,
+      messageLeaseMs: this.messageLeaseMs,
+      onSlotFreed: () => this.kick(),
+    });
   }
 
   get watchedTasks(): number {
@@ -172,7 +160,7 @@ export class WebhookDispatcher {
     const messages = terminal ? eventsOf(subscription, undefined, baseline).map((event) => this.message(subscription, event, snapshot, now)) : [];
     const outcome = await this.options.store.register({
       subscription,
-      provider: snapshot.client.name,
+      provider: snapshot.provider,
       nativeId: snapshot.nativeId,
       baseline,
       terminal,
@@ -221,14 +209,7 @@ export class WebhookDispatcher {
     for (const owned of [...this.owned.values()]) this.drop(owned);
     // Another process may take the tasks over at once rather than after the lease.
     await this.options.store.releaseWatches(claims, 0);
-    const running = [...this.inFlight];
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
-    await Promise.race([Promise.all(running.map((entry) => entry.done)), waited]);
-    clearTimeout(timer);
-    for (const entry of this.inFlight) entry.controller.abort();
-    await Promise.all([...this.inFlight].map((entry) => entry.done));
-    await this.settleUnfinished();
+    await this.deliveries.close();
     await this.options.sender.close();
   }
 
@@ -240,7 +221,7 @@ export class WebhookDispatcher {
     }
     this.sweeping = true;
     try {
-      await this.settleUnfinished();
+      await this.deliveries.settleUnfinished();
       await this.renewWatches();
       const now = Date.now();
       for (const owned of [...this.owned.values()]) {
@@ -250,11 +231,11 @@ export class WebhookDispatcher {
       const claims = await this.options.store.claimWatches(WATCH_CLAIMS_PER_SWEEP, WATCH_LEASE_MS);
       if (claims.length === WATCH_CLAIMS_PER_SWEEP) this.sweepAgain = true;
       for (const claim of claims) void this.startWatching(claim);
-      const free = this.options.concurrency - this.inFlight.size;
+      const { free } = this.deliveries;
       if (free > 0 && !this.closed) {
-        const due = await this.options.store.claimDue(free, this.messageLeaseMs, this.targetBudget());
-        this.backlog = due.length === free;
-        for (const message of due) this.deliver(message);
+        const due = await this.options.store.claimDue(free, this.messageLeaseMs, this.deliveries.budget());
+        this.deliveries.backlog = due.length === free;
+        for (const message of due) this.deliveries.deliver(message);
       }
     } catch (error) {
       this.options.log.error({ err: error }, 'webhook sweep failed');
@@ -347,9 +328,9 @@ export class WebhookDispatcher {
       const result = await this.options.store.recordChange(owned.claim, change);
       if (result.outcome === 'recorded') {
         owned.claim = { ...owned.claim, baseline: after, subscriptions: terminal ? [] : owned.claim.subscriptions };
-        for (const message of result.claimed) this.deliver(message);
+        for (const message of result.claimed) this.deliveries.deliver(message);
         // No free slot for some: the next attempt to finish starts a sweep that claims them.
-        if (result.claimed.length < change.messages.length) this.backlog = true;
+        if (result.claimed.length < change.messages.length) this.deliveries.backlog = true;
         if (terminal) this.drop(owned);
         return;
       }
@@ -380,14 +361,14 @@ export class WebhookDispatcher {
     const before = owned.claim.baseline;
     const after = baselineOf(observation.state);
     const terminal = isTerminal(after.status);
-    const snapshot = { client: owned.client, nativeId: owned.claim.nativeId, state: observation.state, fetchedAt: observation.fetchedAt };
+    const snapshot = { provider: owned.client.name, nativeId: owned.claim.nativeId, state: observation.state, fetchedAt: observation.fetchedAt };
     const messages: NewMessage[] = [];
     for (const subscription of owned.claim.subscriptions) {
       for (const event of eventsOf(subscription, before, after)) messages.push(this.message(subscription, event, { ...snapshot, id: subscription.taskId }, now));
     }
     // Those that a free slot and their receiver's share allow come first: they are claimed with the change and sent at once.
-    const free = this.closed ? 0 : Math.max(0, this.options.concurrency - this.inFlight.size);
-    const budget = this.targetBudget();
+    const free = this.closed ? 0 : this.deliveries.free;
+    const budget = this.deliveries.budget();
     const taken = new Map<string, number>();
     const sendNow: NewMessage[] = [];
     const later: NewMessage[] = [];
@@ -409,17 +390,13 @@ export class WebhookDispatcher {
     };
   }
 
-  private targetBudget(): TargetBudget {
-    return { perTarget: this.options.perTargetConcurrency, busy: Object.fromEntries(this.inFlightByTarget) };
-  }
-
   /** The event's body: `{type, timestamp, data}`, `data` the Task as GET renders it for the registering request's origin. */
   private message(subscription: Subscription, event: WebhookEvent, snapshot: TaskSnapshot, now: number): NewMessage {
     const task = this.options.service.render(snapshot, { origin: subscription.origin }).json;
     return {
       id: newMessageId(),
       webhookId: subscription.id,
-      taskKey: taskKeyOf(snapshot.client.name, snapshot.nativeId),
+      taskKey: taskKeyOf(snapshot.provider, snapshot.nativeId),
       event,
       url: subscription.url,
       target: targetOf(subscription.url),
@@ -448,65 +425,5 @@ export class WebhookDispatcher {
   private async stopWatching(owned: OwnedWatch, reason: 'expired' | 'task_not_found'): Promise<void> {
     this.drop(owned);
     await this.options.store.finishWatch(owned.claim, reason);
-  }
-
-  private deliver(message: ClaimedMessage): void {
-    const controller = new AbortController();
-    const entry: InFlight = { message, controller, done: Promise.resolve() };
-    this.inFlight.add(entry);
-    this.inFlightByTarget.set(message.target, (this.inFlightByTarget.get(message.target) ?? 0) + 1);
-    entry.done = this.attempt(message, controller.signal)
-      .catch((error: unknown) => this.options.log.error({ err: error, webhookId: message.webhookId }, 'webhook attempt failed unexpectedly'))
-      .finally(() => {
-        this.inFlight.delete(entry);
-        const held = this.inFlightByTarget.get(message.target) ?? 1;
-        if (held > 1) this.inFlightByTarget.set(message.target, held - 1);
-        else this.inFlightByTarget.delete(message.target);
-        // A receiver that had its whole share may have more due, which the last claim left.
-        if (this.backlog || held >= this.options.perTargetConcurrency) this.kick();
-      });
-  }
-
-  private async attempt(message: ClaimedMessage, signal: AbortSignal): Promise<void> {
-    const result = await this.options.sender.send(message, signal);
-    if (signal.aborted && this.closed) {
-      // Cut by the shutdown: handed back uncounted, for another process (or the next start) to make.
-      await this.options.store.releaseMessages([message]);
-      return;
-    }
-    const now = Date.now();
-    const next = this.nextAfter(message, result, now);
-    this.options.metrics.webhookDeliveries.inc({ outcome: result.outcome });
-    if (next.kind === 'abandoned') this.options.metrics.webhookDeliveries.inc({ outcome: 'abandoned' });
-    const delivery: WebhookDelivery = {
-      event: message.event,
-      webhook_id: message.id,
-      attempt: message.attempt,
-      at: new Date(now).toISOString(),
-      status_code: result.statusCode,
-      error: next.kind === 'abandoned' ? [result.error ?? `HTTP ${result.statusCode}`, 'given up: 24 h of retries passed'].join('; ') : result.error,
-      next_attempt_at: next.kind === 'retry' ? new Date(next.at).toISOString() : null,
-    };
-    if (!(await this.options.store.finishAttempt(message, delivery, next))) {
-      this.unfinished.push({ message, delivery, next, giveUpAt: now + this.messageLeaseMs });
-    }
-  }
-
-  private nextAfter(message: ClaimedMessage, result: AttemptResult, now: number): AttemptNext {
-    if (result.outcome === 'delivered') return { kind: 'done' };
-    if (result.outcome === 'gone') return { kind: 'gone' };
-    const at = retryAt(this.options.retryDelaysMs, message.attempt, message.createdAt, now);
-    return at === undefined ? { kind: 'abandoned' } : { kind: 'retry', at };
-  }
-
-  /** Attempts whose outcome could not be stored (Redis was down): stored now, while their claim lasts. */
-  private async settleUnfinished(): Promise<void> {
-    if (this.unfinished.length === 0) return;
-    const now = Date.now();
-    const waiting = this.unfinished.filter((entry) => entry.giveUpAt > now);
-    this.unfinished = [];
-    for (const entry of waiting) {
-      if (!(await this.options.store.finishAttempt(entry.message, entry.delivery, entry.next))) this.unfinished.push(entry);
-    }
   }
 }

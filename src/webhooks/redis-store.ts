@@ -17,24 +17,21 @@
  * `webhook:client:<client>:active` (by expiry) and `…:ended` (by when each ended) of
  * `<webhook id>:<task>` entries, so its cap is two counts and its oldest ended webhook
  * the first entry. Scripts address keys they derive from ids they read, so this store
- * wants one Redis (or a primary with replicas), not a cluster.
+ * wants one Redis (or a primary with replicas), not a cluster. The scripts' argument
+ * tables and reply schemas are in src/webhooks/redis-scripts.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { GatewayError } from '../errors.js';
-import { luaScript, type LuaScript } from '../fleet/lua.js';
+import type { LuaScript } from '../fleet/lua.js';
 import { UNAVAILABLE, type FleetRedis, type RedisKey } from '../fleet/redis.js';
-import { WEBHOOK_EVENTS, WebhookDeliverySchema } from '../../schemas/webhooks.js';
-import { TASK_STATUSES } from '../../schemas/task.js';
+import { WebhookDeliverySchema } from '../../schemas/webhooks.js';
 import { MAX_ENDED_PER_TASK, MAX_LOG_ENTRIES, RETENTION_MS, getsNewEvents, taskKeyOf } from './model.js';
 import type {
   AttemptNext,
-  Baseline,
   Change,
   ChangeOutcome,
   ClaimedMessage,
   EndReason,
-  NewMessage,
   RegisterOutcome,
   Registration,
   Subscription,
@@ -42,128 +39,11 @@ import type {
   WatchClaim,
   WebhookDelivery,
 } from './model.js';
+import { BaselineSchema, hashOf, MessageMetaSchema, messageFields, parseJson, SCRIPTS, SubscriptionSchema, type ScriptContext } from './redis-scripts.js';
 import type { QueueStats, WebhookStore } from './store.js';
 
 /** The deadline of one webhook step while Redis is up (a dead Redis answers UNAVAILABLE at once); below ioredis's own 1-s backstop. */
 const COMMAND_TIMEOUT_MS = 900;
-
-const SubscriptionSchema: z.ZodType<Subscription> = z.object({
-  id: z.string(),
-  taskId: z.string(),
-  url: z.string(),
-  events: z.array(z.enum(WEBHOOK_EVENTS)),
-  createdAt: z.number(),
-  origin: z.string(),
-  client: z.string(),
-  state: z.enum(['active', 'ended']),
-  endedReason: z.enum(['finished', 'gone', 'deleted', 'expired', 'task_not_found']).optional(),
-  final: z.boolean(),
-  pending: z.number(),
-});
-const BaselineSchema: z.ZodType<Baseline> = z.object({ status: z.enum(TASK_STATUSES), progress: z.number().nullable() });
-const MessageMetaSchema = z.object({
-  id: z.string(),
-  webhookId: z.string(),
-  taskKey: z.string(),
-  event: z.enum(WEBHOOK_EVENTS),
-  url: z.string(),
-  target: z.string(),
-  createdAt: z.number(),
-});
-
-type MessageFields = { id: string; meta: string; body: string; createdAt: number; target: string };
-
-/** Where things are and what time it is, for every script that may end or forget a webhook (helpers.lua). */
-interface ScriptContext {
-  active: RedisKey;
-  watching: RedisKey;
-  duePrefix: string;
-  dueTargets: RedisKey;
-  pending: RedisKey;
-  clientPrefix: string;
-  logPrefix: string;
-  taskPrefix: string;
-  now: number;
-  retention: number;
-  keepEnded: number;
-}
-
-const SCRIPTS = {
-  register: luaScript<{
-    ctx: ScriptContext;
-    webhook: Subscription;
-    taskKey: string;
-    maxPerTask: number;
-    maxInAll: number;
-    maxPerClient: number;
-    baseline: string;
-    provider: string;
-    nativeId: string;
-    watchUntil: number;
-    terminal: boolean;
-    messages: MessageFields[];
-  }>('webhooks', 'register', 'helpers'),
-  list: luaScript<{ logPrefix: string; client: string }>('webhooks', 'list'),
-  end: luaScript<{ ctx: ScriptContext; taskKeys: string[]; webhookId: string; client: string; reason: EndReason }>('webhooks', 'end', 'helpers'),
-  claimWatches: luaScript<{ now: number; leaseMs: number; limit: number; token: string; taskPrefix: string }>('webhooks', 'claim-watches'),
-  reloadWatch: luaScript<{ token: string }>('webhooks', 'reload-watch'),
-  renewWatches: luaScript<{ leaseUntil: number; token: string; taskPrefix: string; taskKeys: string[] }>('webhooks', 'renew-watches'),
-  releaseWatches: luaScript<{ claimableAt: number; token: string; taskPrefix: string; taskKeys: string[] }>('webhooks', 'release-watches'),
-  recordChange: luaScript<{
-    ctx: ScriptContext;
-    token: string;
-    version: string;
-    baseline: string;
-    terminal: boolean;
-    claimMax: number;
-    leaseMs: number;
-    taskKey: string;
-    messageToken: string;
-    finals: string[];
-    messages: Array<MessageFields & { webhookId: string }>;
-  }>('webhooks', 'record-change', 'helpers'),
-  finishWatch: luaScript<{ ctx: ScriptContext; token: string; taskKey: string; reason: EndReason }>('webhooks', 'finish-watch', 'helpers'),
-  claimDue: luaScript<{
-    ctx: ScriptContext;
-    leaseMs: number;
-    limit: number;
-    busyCount: number;
-    perTarget: number;
-    busy: Readonly<Record<string, number>>;
-    token: string;
-    messagePrefix: string;
-  }>('webhooks', 'claim-due', 'helpers'),
-  finishAttempt: luaScript<{
-    ctx: ScriptContext;
-    token: string;
-    delivery: string;
-    next: AttemptNext['kind'];
-    retryAt: number;
-    messageId: string;
-    webhookId: string;
-    taskKey: string;
-    target: string;
-    logMax: number;
-  }>('webhooks', 'finish-attempt', 'helpers'),
-  releaseMessages: luaScript<{ ctx: ScriptContext; messagePrefix: string; messages: Array<{ token: string; id: string; target: string }> }>('webhooks', 'release-messages', 'helpers'),
-  queueStats: luaScript('webhooks', 'queue-stats'),
-};
-
-function parseJson(text: unknown): unknown {
-  if (typeof text !== 'string') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function hashOf(flat: unknown): Map<string, string> {
-  const map = new Map<string, string>();
-  if (!Array.isArray(flat)) return map;
-  for (let index = 0; index + 1 < flat.length; index += 2) map.set(String(flat[index]), String(flat[index + 1]));
-  return map;
-}
 
 function unavailable(): GatewayError {
   return new GatewayError('service_unavailable', { retryAfter: 5, detail: 'Webhooks are kept in Redis, and Redis is unavailable right now; retry shortly.' });
@@ -454,13 +334,4 @@ export class RedisWebhookStore implements WebhookStore {
       subscriptions,
     };
   }
-}
-
-function metaOf(message: NewMessage) {
-  return { id: message.id, webhookId: message.webhookId, taskKey: message.taskKey, event: message.event, url: message.url, target: message.target, createdAt: message.createdAt };
-}
-
-/** A message as the scripts store it: its meta as JSON text, kept verbatim. */
-function messageFields(message: NewMessage): MessageFields {
-  return { id: message.id, meta: JSON.stringify(metaOf(message)), body: message.body, createdAt: message.createdAt, target: message.target };
 }

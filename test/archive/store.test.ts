@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { archiveSettingsSchema } from '../../src/archive/settings.js';
-import { openArchiveStore, type ArchiveStore } from '../../src/archive/store.js';
+import { openArchiveStore } from '../../src/archive/open-store.js';
+import type { ArchiveStore } from '../../src/archive/store.js';
 import { syntheticAsset, syntheticBytes } from '../../src/simulators/media/synthetic.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
 

@@ -7,8 +7,11 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, test, type TestContext } from 'node:test';
+import Fastify from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { NOOP_TRACER } from '../../src/tracing/api.js';
+import { startTracing } from '../../src/tracing/tracer.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { startSimulators } from '../helpers/stack.js';
 
@@ -63,6 +66,38 @@ for (const [name, env] of [
     assert.equal(receiver.exports.length, 0);
   });
 }
+
+test('tracing off hands out the no-op tracer: one inert span, the work run as it is, nothing hooked', async () => {
+  const app = Fastify();
+  const tracing = await startTracing(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SDK_DISABLED: 'true' }).tracing, {
+    serviceVersion: 'test',
+    log: app.log,
+  });
+  assert.equal(tracing.tracer, NOOP_TRACER);
+  const span = tracing.tracer.startSpan('taskgate.lookup', { attributes: { 'taskgate.provider': 'vtrix' } });
+  assert.equal(tracing.tracer.startSpan('taskgate.poll', { root: true }), span, 'one span object for every call');
+  assert.equal(span.isRecording(), false);
+  const work = Promise.resolve('answer');
+  assert.equal(
+    tracing.tracer.inSpan('taskgate.lookup', {}, () => work),
+    work,
+    "the work's own promise, not a wrapper",
+  );
+  assert.equal(
+    tracing.tracer.withSpan(span, () => 'ran'),
+    'ran',
+  );
+  await tracing.instrument(app);
+  const handlers: unknown[] = [];
+  app.addHook('onRoute', (route) => void handlers.push(route.handler));
+  const handler = () => 'ok';
+  app.get('/probe', handler);
+  await app.ready();
+  assert.equal(handlers[0], handler, 'the route keeps its own handler: nothing wraps it in a trace');
+  assert.equal(app.hasDecorator('opentelemetry') || app.hasRequestDecorator('opentelemetry'), false);
+  await app.close();
+  assert.deepEqual(loadedTelemetryModules(), []);
+});
 
 test('the same requests with the endpoint alone load the SDK and export their spans', async (t) => {
   const lines = await serveSomeRequests(t, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
