@@ -24,6 +24,8 @@ export default tseslint.config(
         },
       ],
       '@typescript-eslint/no-misused-promises': 'error',
+      // Passing a rejection on unchanged (a deadline wrapper, a retry) keeps its reason as it was.
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       // Async functions without an await are a deliberate interface shape here (a sync
       // implementation of an async contract, a Fastify async plugin).

@@ -132,7 +132,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     tracer,
   });
   const archive = await createArchive(config, { content, clients, taskStore: app.taskStore, registry: metrics.registry, log: app.log, now: deps.archiveClock });
-  const service = new TaskService(config, clients, metrics, app.taskStore, tracer, archive);
+  const service = new TaskService(config, clients, metrics, app.taskStore, tracer, app.log, archive);
   archive?.attach({
     fetch: (client, nativeId) => service.lookup.fetch(client, nativeId),
     refresh: async (client, nativeId) => {

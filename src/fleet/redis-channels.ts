@@ -4,6 +4,7 @@
  * the channels Redis holds kept equal to those with listeners across outages (what went
  * missing or stale while Redis was down is put right when it is back).
  */
+import { background, type BackgroundLog } from '../background.js';
 import type { Redis } from 'ioredis';
 import { isReplyError, TIMED_OUT, withinDeadline } from './redis-deadline.js';
 
@@ -42,6 +43,7 @@ export class RedisChannels {
   constructor(
     private readonly subscriber: Redis,
     private readonly health: ChannelHealth,
+    private readonly log: BackgroundLog,
   ) {}
 
   /** Distinct channels with listeners here. */
@@ -67,7 +69,7 @@ export class RedisChannels {
         if (active.listeners.size > 0 || this.channels.get(channel) !== active) return;
         this.channels.delete(channel);
         // While down the channel stays at Redis; the probe drops it when Redis is back.
-        if (this.health.up()) void this.sendUnsubscribe([channel]);
+        if (this.health.up()) this.unsubscribeInBackground([channel]);
       },
     };
   }
@@ -125,7 +127,12 @@ export class RedisChannels {
       for (const channel of missing) this.channels.get(channel)!.ready = ready;
     }
     const stale = [...this.subscribedAtRedis].filter((channel) => !this.channels.has(channel));
-    if (stale.length > 0) void this.sendUnsubscribe(stale);
+    if (stale.length > 0) this.unsubscribeInBackground(stale);
+  }
+
+  /** Nobody waits for an UNSUBSCRIBE: its outcome only updates what Redis is known to hold. */
+  private unsubscribeInBackground(channels: string[]): void {
+    background(this.sendUnsubscribe(channels), this.log, 'fleet: unsubscribing from Redis failed');
   }
 
   private sendSubscribe(channels: string[]): Promise<boolean> {

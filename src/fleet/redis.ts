@@ -8,7 +8,7 @@
  * and Redis is *up* again.
  */
 import type { Redis, RedisOptions } from 'ioredis';
-import { STDERR_LOG, type BackgroundLog } from '../background.js';
+import { background, STDERR_LOG, type BackgroundLog } from '../background.js';
 import type { LuaScript, NamedScript } from './lua.js';
 import { RedisChannels, type MessageListener, type Subscription } from './redis-channels.js';
 import { isReplyError, TIMED_OUT, withinDeadline } from './redis-deadline.js';
@@ -140,7 +140,7 @@ export class FleetRedis {
       commandTimeoutMs: this.commandTimeoutMs,
       timedOut: () => this.confirmDown(),
       failed: () => this.markDown(),
-    });
+    }, this.log);
     for (const connection of [this.commands, this.subscriber]) {
       // Without a listener ioredis would throw connection errors at the process; health covers them.
       connection.on('error', () => {});
@@ -307,7 +307,7 @@ export class FleetRedis {
 
   private probeSoon(delayMs: number): void {
     clearTimeout(this.probeTimer);
-    this.probeTimer = setTimeout(() => void this.probe(), delayMs);
+    this.probeTimer = setTimeout(() => background(this.probe(), this.log, 'fleet: probing Redis failed'), delayMs);
     this.probeTimer.unref();
   }
 

@@ -6,6 +6,7 @@
  * concurrently with the winner remembered. Where all that is kept is the TaskStore's
  * business: this process, or the fleet (src/fleet/store.ts).
  */
+import { background, type BackgroundLog } from '../background.js';
 import type { Config } from '../settings/schema.js';
 import type { ArchiveHooks } from '../archive/archive.js';
 import { GatewayError } from '../errors.js';
@@ -65,6 +66,8 @@ export class TaskLookup {
     private readonly store: TaskStore,
     /** A span per fetch saying how it was answered (the no-op tracer when tracing is off). */
     private readonly tracer: Tracer,
+    /** Where the shared writes nobody waits for report a failure (they are not expected to fail). */
+    readonly log: BackgroundLog,
     /** When the result archive is on: it sees every fresh answer, and answers for tasks their provider forgot. */
     private readonly archive?: ArchiveHooks,
   ) {}
@@ -265,10 +268,10 @@ export class TaskLookup {
     // Not awaited: a shared write is sent before the flight's outcome, so no replica sees one without the other.
     if (isTerminal(state.status)) {
       const ttlMs = this.terminalTtl(state, observation.fetchedAt);
-      if (ttlMs > 0) void this.store.terminal.set(key, observation, ttlMs);
+      if (ttlMs > 0) this.share(this.store.terminal.set(key, observation, ttlMs));
     } else {
       const reuseMs = this.reuseMs(client, state);
-      if (reuseMs > 0) void this.store.fresh.set(key, observation, reuseMs);
+      if (reuseMs > 0) this.share(this.store.fresh.set(key, observation, reuseMs));
     }
     return observation;
   }
@@ -296,7 +299,12 @@ export class TaskLookup {
     const shared = encodeGatewayError(error);
     if (windowMs <= 0 || shared === undefined) return;
     if (where === 'here') this.store.notFound.hold(key, shared, windowMs);
-    else void this.store.notFound.set(key, shared, windowMs);
+    else this.share(this.store.notFound.set(key, shared, windowMs));
+  }
+
+  /** A write to the shared caches, not awaited: a lookup never waits on the fleet's copy. */
+  private share(write: Promise<void>): void {
+    background(write, this.log, 'lookup: writing a shared cache entry failed');
   }
 
   /** The provider's client by name (a webhook remembers where its task lives). */
@@ -327,17 +335,18 @@ export class TaskLookup {
         (error: unknown) => ({ error }),
       ),
     );
-    let failure: unknown;
+    // Boxed: a thrown value may be anything, even undefined.
+    let failure: { error: unknown } | undefined;
     for (const pending of probes) {
       const outcome = await pending;
       if ('found' in outcome) {
         const { client, nativeId } = outcome.found;
-        void this.store.routes.set(id, `${client.name}:${nativeId}`, this.config.cache.routeMemoTtlMs);
+        this.share(this.store.routes.set(id, `${client.name}:${nativeId}`, this.config.cache.routeMemoTtlMs));
         return outcome.found;
       }
-      if (!isNotFound(outcome.error) && failure === undefined) failure = outcome.error;
+      if (!isNotFound(outcome.error) && failure === undefined) failure = { error: outcome.error };
     }
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined) throw failure.error;
     const asked = [...new Set(candidates.map(({ client }) => client.name))];
     throw new GatewayError('task_not_found', {
       provider: asked.length === 1 ? asked[0] : undefined,

@@ -2,6 +2,7 @@
  * What the routes call: route an id, look the task up, optionally wait on it or follow
  * it, and render what was found.
  */
+import type { BackgroundLog } from '../background.js';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../settings/schema.js';
 import type { ArchiveHooks } from '../archive/archive.js';
@@ -61,9 +62,9 @@ export class TaskService {
   /** The waits and SSE streams held here, by client. */
   readonly watches: ClientQuota;
 
-  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore, tracer: Tracer, archive?: ArchiveHooks) {
+  constructor(config: Config, clients: ReadonlyMap<string, ProviderClient>, metrics: Metrics, store: TaskStore, tracer: Tracer, log: BackgroundLog, archive?: ArchiveHooks) {
     this.router = new Router(config.routes, new Map([...clients].map(([name, client]) => [name, client.definition])));
-    this.lookup = new TaskLookup(config, clients, metrics, store, tracer, archive);
+    this.lookup = new TaskLookup(config, clients, metrics, store, tracer, log, archive);
     this.renderer = new TaskRenderer((provider) => this.lookup.client(provider), archive !== undefined);
     this.watcher = new TaskWatcher(this.lookup, store, metrics, config.waiters.max, tracer);
     this.watches = new ClientQuota({ perClient: config.limits.watchesPerClient, what: 'watched tasks', setting: 'limits.watchesPerClient' });

@@ -9,6 +9,7 @@
  * A loop stops when the task is terminal, when a permanent error arrives, or when its last
  * listener leaves.
  */
+import { background } from '../background.js';
 import { GatewayError, toGatewayError, type ProblemCode } from '../errors.js';
 import { decodeGatewayError, encodeGatewayError } from '../fleet/gateway-errors.js';
 import type { Observation, PollMembership, PollMessage, TaskStore } from '../fleet/store.js';
@@ -90,7 +91,7 @@ class PollLoop {
   private arm(): void {
     clearTimeout(this.timer);
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.poll(), Math.max(0, this.nextPollAt - Date.now()));
+    this.timer = setTimeout(() => background(this.poll(), this.lookup.log, 'poll loop: a poll failed', { provider: this.client.name }), Math.max(0, this.nextPollAt - Date.now()));
     // Poll loops never keep the process alive on their own; shutdown drains waiters first.
     this.timer.unref();
   }

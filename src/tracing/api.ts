@@ -79,7 +79,7 @@ export interface TracingContext {
    * src/errors.ts's type guard, handed to the SDK rather than imported by it: the SDK is a
    * bundle of its own, whose copy of the GatewayError class no thrown error would be an instance of.
    */
-  isGatewayError(error: unknown): error is GatewayError;
+  isGatewayError: (error: unknown) => error is GatewayError;
 }
 
 /** The one span of the no-op tracer: every call on it does nothing. */

@@ -25,7 +25,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
-import type { FastifyBaseLogger, FastifyPluginCallback, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { GatewayError } from '../errors.js';
 import type { SpanKind, SpanOptions, TraceSpan, Tracer, TracingContext } from './api.js';
 import type { SdkTracing, TraceLogFields } from './requests.js';
@@ -245,7 +245,7 @@ export function createTracing(config: EnabledTracingConfig, { serviceVersion, lo
 
   return {
     tracer: new OtelTracer(provider.getTracer('taskgate', serviceVersion), isGatewayError),
-    serverSpans: instrumentation.plugin() as FastifyPluginCallback,
+    serverSpans: instrumentation.plugin(),
     withRequest<T>(request: FastifyRequest, work: () => T): T {
       const active = request.opentelemetry().context;
       return active === null ? work() : context.with(active, work);

@@ -9,6 +9,7 @@
  * that died are found by the sweep. The attempts themselves are src/webhooks/deliveries.ts's.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import { background } from '../background.js';
 import { GatewayError, toGatewayError, type ProblemCode } from '../errors.js';
 import type { Observation } from '../fleet/store.js';
 import type { Metrics } from '../metrics.js';
@@ -121,7 +122,7 @@ export class WebhookDispatcher {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.sweep(), SWEEP_MS);
+    this.timer = setInterval(() => this.sweepInBackground(), SWEEP_MS);
     this.timer.unref();
     this.kick();
   }
@@ -197,7 +198,7 @@ export class WebhookDispatcher {
     this.kicked = true;
     setImmediate(() => {
       this.kicked = false;
-      void this.sweep();
+      this.sweepInBackground();
     });
   }
 
@@ -213,6 +214,11 @@ export class WebhookDispatcher {
     await this.options.sender.close();
   }
 
+  /** A sweep nobody waits for (it logs its own failures; background() catches the rest). */
+  private sweepInBackground(): void {
+    background(this.sweep(), this.options.log, 'webhook sweep failed');
+  }
+
   private async sweep(): Promise<void> {
     if (this.closed) return;
     if (this.sweeping) {
@@ -225,12 +231,12 @@ export class WebhookDispatcher {
       await this.renewWatches();
       const now = Date.now();
       for (const owned of [...this.owned.values()]) {
-        if (now > owned.claim.watchUntil) void this.stopWatching(owned, 'expired');
+        if (now > owned.claim.watchUntil) background(this.stopWatching(owned, 'expired'), this.options.log, 'webhooks: ending an expired watch failed');
         else if (owned.dirty) this.observeAgain(owned);
       }
       const claims = await this.options.store.claimWatches(WATCH_CLAIMS_PER_SWEEP, WATCH_LEASE_MS);
       if (claims.length === WATCH_CLAIMS_PER_SWEEP) this.sweepAgain = true;
-      for (const claim of claims) void this.startWatching(claim);
+      for (const claim of claims) background(this.startWatching(claim), this.options.log, 'webhooks: starting a watch failed', { provider: claim.provider });
       const { free } = this.deliveries;
       if (free > 0 && !this.closed) {
         const due = await this.options.store.claimDue(free, this.messageLeaseMs, this.deliveries.budget());
@@ -292,7 +298,7 @@ export class WebhookDispatcher {
         if ('observation' in event) {
           if (event.final !== true) this.observe(owned, event.observation);
         } else if (event.permanent) {
-          void this.onWatchError(owned, event.error, true);
+          background(this.onWatchError(owned, event.error, true), this.options.log, 'webhooks: handling a watch error failed');
         }
       });
     }
