@@ -121,6 +121,18 @@ test('no file of the repository points outside it: code, tests, scripts, deploy 
   assert.deepEqual(found, []);
 });
 
+// The rule holds from here on; older subjects are history and stay as they were written.
+const SUBJECT_RULE_SINCE = '2026-12-07T11:45:00Z';
+const SUBJECT_MAX = 72;
+
+test(`commit subjects since ${SUBJECT_RULE_SINCE} are at most ${SUBJECT_MAX} characters`, () => {
+  const subjects = execFileSync('git', ['log', `--since=${SUBJECT_RULE_SINCE}`, '--format=%h %s'], { cwd: REPO_ROOT, encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => line !== '');
+  const long = subjects.filter((line) => line.slice(line.indexOf(' ') + 1).length > SUBJECT_MAX);
+  assert.deepEqual(long, []);
+});
+
 test("configuration.md's sample TASKGATE_CONFIG file has no repeated key and boots the gateway's config", () => {
   const page = text(join(REPO_ROOT, 'docs/configuration.md'));
   const section = page.slice(page.indexOf('## The config file'));
