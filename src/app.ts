@@ -29,7 +29,7 @@ import type { ProviderDefinition } from './providers/types.js';
 import { TaskService } from './tasks/service.js';
 import webhooks from './webhooks/index.js';
 import { startTracing, type Tracer } from './tracing/tracer.js';
-import { validatorCompiler } from './validation.js';
+import { validatorCompiler } from './fast/validation.js';
 import { VERSION } from './version.js';
 import operationRoutes from '../routes/operations.js';
 import problemRoutes from '../routes/problems.js';
