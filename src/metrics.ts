@@ -1,8 +1,9 @@
 /**
  * Prometheus metrics, one registry per app so tests can build many apps side by side.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreStats } from './fleet/store.js';
+import { LocalCounts, LocalHistogram, type CounterSeries, type HistogramSeries } from './fast/local-metrics.js';
 import type { CircuitState } from './upstream/breaker.js';
 import type { ProviderClientObserver } from './providers/client.js';
 
@@ -27,32 +28,40 @@ export type CircuitReader = () => CircuitState;
 
 export class Metrics implements ProviderClientObserver {
   readonly registry = new Registry();
-  readonly httpRequests = new Counter({
-    name: 'taskgate_http_requests_total',
-    help: 'HTTP requests answered, by route and status code',
-    labelNames: ['method', 'route', 'status'] as const,
-    registers: [this.registry],
-  });
-  readonly httpDuration = new Histogram({
+  // What every request or upstream call counts is counted locally (src/fast/local-metrics.ts)
+  // and handed to the registry when it is read.
+  private readonly httpRequestCounts = new LocalCounts<'method' | 'route' | 'status'>();
+  readonly httpRequests = this.httpRequestCounts.attach(
+    new Counter({
+      name: 'taskgate_http_requests_total',
+      help: 'HTTP requests answered, by route and status code',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [this.registry],
+      collect: () => this.httpRequestCounts.flush(),
+    }),
+  );
+  readonly httpDuration = new LocalHistogram({
     name: 'taskgate_http_request_duration_seconds',
     help: 'Time to answer HTTP requests (long-poll and SSE excluded)',
     labelNames: ['route'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-    registers: [this.registry],
-  });
-  readonly upstreamRequests = new Counter({
-    name: 'taskgate_upstream_requests_total',
-    help: 'Upstream HTTP attempts, by provider and outcome (status code, timeout, connection_error, oversized)',
-    labelNames: ['provider', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly upstreamDuration = new Histogram({
+  }).register(this.registry);
+  private readonly upstreamCounts = new LocalCounts<'provider' | 'outcome'>();
+  readonly upstreamRequests = this.upstreamCounts.attach(
+    new Counter({
+      name: 'taskgate_upstream_requests_total',
+      help: 'Upstream HTTP attempts, by provider and outcome (status code, timeout, connection_error, oversized)',
+      labelNames: ['provider', 'outcome'] as const,
+      registers: [this.registry],
+      collect: () => this.upstreamCounts.flush(),
+    }),
+  );
+  readonly upstreamDuration = new LocalHistogram({
     name: 'taskgate_upstream_request_duration_seconds',
     help: 'Latency of upstream HTTP attempts',
     labelNames: ['provider'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  }).register(this.registry);
   readonly upstreamRetries = new Counter({
     name: 'taskgate_upstream_retries_total',
     help: 'Upstream attempts retried, by provider and reason',
@@ -86,17 +95,25 @@ export class Metrics implements ProviderClientObserver {
     labelNames: ['provider', 'status'] as const,
     registers: [this.registry],
   });
-  readonly cacheLookups = new Counter({
-    name: 'taskgate_cache_lookups_total',
-    help: 'Task cache lookups, by cache (terminal, fresh, not_found) and result (hit, miss)',
-    labelNames: ['cache', 'result'] as const,
-    registers: [this.registry],
-  });
-  readonly coalescedRequests = new Counter({
-    name: 'taskgate_coalesced_requests_total',
-    help: 'Lookups that joined an upstream call already in flight for the same task',
-    registers: [this.registry],
-  });
+  private readonly cacheCounts = new LocalCounts<'cache' | 'result'>();
+  readonly cacheLookups = this.cacheCounts.attach(
+    new Counter({
+      name: 'taskgate_cache_lookups_total',
+      help: 'Task cache lookups, by cache (terminal, fresh, not_found) and result (hit, miss)',
+      labelNames: ['cache', 'result'] as const,
+      registers: [this.registry],
+      collect: () => this.cacheCounts.flush(),
+    }),
+  );
+  private readonly coalescedCounts = new LocalCounts<never>();
+  readonly coalescedRequests = this.coalescedCounts.attach(
+    new Counter({
+      name: 'taskgate_coalesced_requests_total',
+      help: 'Lookups that joined an upstream call already in flight for the same task',
+      registers: [this.registry],
+      collect: () => this.coalescedCounts.flush(),
+    }),
+  );
   readonly activeWaiters = new Gauge({
     name: 'taskgate_active_waiters',
     help: 'Listeners of a task\'s poll loop: waiting clients (wait, sse) and tasks watched for their webhooks (webhook)',
@@ -164,11 +181,15 @@ export class Metrics implements ProviderClientObserver {
     registers: [this.registry],
   });
   private readonly unknownStatusLabels = new Set<string>();
-  readonly terminalHit = this.cacheLookups.labels({ cache: 'terminal', result: 'hit' });
-  readonly freshHit = this.cacheLookups.labels({ cache: 'fresh', result: 'hit' });
-  readonly cacheMiss = this.cacheLookups.labels({ cache: 'terminal', result: 'miss' });
-  readonly notFoundHit = this.cacheLookups.labels({ cache: 'not_found', result: 'hit' });
-  readonly coalesced = this.coalescedRequests;
+  readonly terminalHit = this.cacheCounts.series('terminal hit', { cache: 'terminal', result: 'hit' });
+  readonly freshHit = this.cacheCounts.series('fresh hit', { cache: 'fresh', result: 'hit' });
+  readonly cacheMiss = this.cacheCounts.series('terminal miss', { cache: 'terminal', result: 'miss' });
+  readonly notFoundHit = this.cacheCounts.series('not_found hit', { cache: 'not_found', result: 'hit' });
+  readonly coalesced = this.coalescedCounts.series('', {});
+  /** The HTTP series of each route: its latency histogram, and its counters by method and status. */
+  private readonly httpSeries = new Map<string, { timer: HistogramSeries<'route'>; counters: Map<string, Map<number, CounterSeries<'method' | 'route' | 'status'>>> }>();
+  /** The upstream series of each provider, by outcome. */
+  private readonly attemptSeries = new Map<string, { timer: HistogramSeries<'provider'>; outcomes: Map<string, CounterSeries<'provider' | 'outcome'>> }>();
 
   /** prom-client's process and runtime metrics are started at the first scrape, not at boot (BENCHMARKS.md, "Start-up"). */
   private processMetricsPending: boolean;
@@ -188,8 +209,24 @@ export class Metrics implements ProviderClientObserver {
 
   /** Counts an answered request (and its latency unless it was held: SSE, long-poll). */
   onHttpResponse(method: string, route: string, status: number, seconds: number | undefined): void {
-    this.httpRequests.inc({ method, route, status });
-    if (seconds !== undefined) this.httpDuration.observe({ route }, seconds);
+    let byRoute = this.httpSeries.get(route);
+    if (byRoute === undefined) {
+      byRoute = { timer: this.httpDuration.series(route, { route }), counters: new Map() };
+      this.httpSeries.set(route, byRoute);
+    }
+    // Found without building a key or a label object: the route and method strings are the same objects every time.
+    let byStatus = byRoute.counters.get(method);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      byRoute.counters.set(method, byStatus);
+    }
+    let counter = byStatus.get(status);
+    if (counter === undefined) {
+      counter = this.httpRequestCounts.series(`${method} ${status} ${route}`, { method, route, status });
+      byStatus.set(status, counter);
+    }
+    counter.inc();
+    if (seconds !== undefined) byRoute.timer.observe(seconds);
   }
 
   onContentRequest(provider: string, outcome: string): void {
@@ -268,8 +305,18 @@ export class Metrics implements ProviderClientObserver {
   }
 
   onAttempt(provider: string, outcome: string, seconds: number): void {
-    this.upstreamRequests.inc({ provider, outcome });
-    this.upstreamDuration.observe({ provider }, seconds);
+    let series = this.attemptSeries.get(provider);
+    if (series === undefined) {
+      series = { timer: this.upstreamDuration.series(provider, { provider }), outcomes: new Map() };
+      this.attemptSeries.set(provider, series);
+    }
+    let counter = series.outcomes.get(outcome);
+    if (counter === undefined) {
+      counter = this.upstreamCounts.series(`${provider} ${outcome}`, { provider, outcome });
+      series.outcomes.set(outcome, counter);
+    }
+    counter.inc();
+    series.timer.observe(seconds);
   }
 
   onRetry(provider: string, reason: string): void {
