@@ -20,7 +20,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY routes ./routes
 COPY schemas ./schemas
-COPY scripts/bundle.ts scripts/bundle-undici.cjs scripts/cli-bundle.ts scripts/runtime-deps.ts ./scripts/
+COPY scripts/bundle.ts scripts/cli-bundle.ts scripts/runtime-deps.ts ./scripts/
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime

@@ -29,11 +29,11 @@ export const EXTERNAL_PACKAGES = ['@fastify/swagger-ui'];
  * (on Node 24 `node:http` then loads Node's own undici and `node:crypto` its WebCrypto:
  * ~130 ms of a ~450 ms start-up, BENCHMARKS.md "Start-up"). `require` reads only what is used.
  */
-/** The gateway's `undici` imports resolve to the parts it uses (scripts/bundle-undici.cjs says why). */
+/** The gateway's `undici` imports resolve to the parts it uses (src/fast/undici-core.cjs says why). */
 const undiciCore: Plugin = {
   name: 'undici-core',
   setup(plugin) {
-    const core = fileURLToPath(new URL('./bundle-undici.cjs', import.meta.url));
+    const core = fileURLToPath(new URL('../src/fast/undici-core.cjs', import.meta.url));
     plugin.onResolve({ filter: /^undici$/ }, (args) => (args.importer.includes('/node_modules/') ? undefined : { path: core }));
   },
 };

@@ -31,7 +31,7 @@ import { TaskService } from './tasks/service.js';
 import webhooks from './webhooks/index.js';
 import type { Tracer } from './tracing/api.js';
 import { startTracing } from './tracing/tracer.js';
-import { validatorCompiler } from './validation.js';
+import { validatorCompiler } from './fast/validation.js';
 import { VERSION } from './version.js';
 import operationRoutes from '../routes/operations.js';
 import problemRoutes from '../routes/problems.js';

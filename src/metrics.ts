@@ -3,7 +3,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreStats } from './fleet/store.js';
-import { LocalCounts, LocalHistogram, type CounterSeries, type HistogramSeries } from './local-metrics.js';
+import { LocalCounts, LocalHistogram, type CounterSeries, type HistogramSeries } from './fast/local-metrics.js';
 import type { CircuitState } from './upstream/breaker.js';
 import type { ProviderClientObserver } from './providers/client.js';
 
@@ -28,7 +28,7 @@ export type CircuitReader = () => CircuitState;
 
 export class Metrics implements ProviderClientObserver {
   readonly registry = new Registry();
-  // What every request or upstream call counts is counted locally (src/local-metrics.ts)
+  // What every request or upstream call counts is counted locally (src/fast/local-metrics.ts)
   // and handed to the registry when it is read.
   private readonly httpRequestCounts = new LocalCounts<'method' | 'route' | 'status'>();
   readonly httpRequests = this.httpRequestCounts.attach(

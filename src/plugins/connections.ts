@@ -14,10 +14,8 @@
  *   progress: idle keep-alive ones, and stalled ones still sending headers or a body;
  *   closeAfterAnswers() makes every answer from then on the last of its connection.
  *
- * Both go through Node's own keep-alive decision (`response.shouldKeepAlive`, read when
- * the headers are written) and its record of the request a socket is serving, rather than
- * a hook on every answer: a request whose body has arrived and that is answered while the
- * gateway runs costs nothing here (profiled: BENCHMARKS.md).
+ * Both say `Connection: close` on the answer (Node then ends the connection after it); the
+ * answer a socket is serving is the register's (set when a request begins).
  */
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
@@ -72,18 +70,6 @@ export function nodeServerOptions(http: HttpSettings): {
   return { http: node, requestTimeout: http.requestTimeoutMs, keepAliveTimeout: http.keepAliveTimeoutMs, connectionTimeout: 0 };
 }
 
-/** The request being served on a socket (Node's own field: it is what Node itself checks). */
-function pendingResponse(socket: Socket): ServerResponse | undefined {
-  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
-}
-
-/** Whether a socket is serving a request that has fully arrived and is not answered yet. */
-function hasRequestInProgress(socket: Socket): boolean {
-  const response = pendingResponse(socket);
-  const request = (response)?.req;
-  return response !== undefined && request?.complete === true && !response.writableFinished;
-}
-
 /** Whether a body follows the headers (Node has not read any of it when the request is handed over). */
 function declaresBody(request: IncomingMessage): boolean {
   const length = request.headers['content-length'];
@@ -91,9 +77,8 @@ function declaresBody(request: IncomingMessage): boolean {
 }
 
 /** Writes a problem to a connection nothing was answered on yet, then ends it. */
-function cutConnection(socket: Socket, error: GatewayError): void {
+function cutConnection(socket: Socket, response: ServerResponse | undefined, error: GatewayError): void {
   if (socket.destroyed) return;
-  const response = pendingResponse(socket);
   if (socket.writable && response?.headersSent !== true) socket.write(rawProblemResponse(error));
   socket.destroySoon();
 }
@@ -121,12 +106,14 @@ export function clientErrorHandler(this: FastifyInstance, error: Error & { code?
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const reason = cutReason(error.code);
   this.metrics.cutConnections.inc({ reason });
-  cutConnection(socket, CUT_ANSWERS[reason]());
+  cutConnection(socket, this.connections?.pendingResponse(socket), CUT_ANSWERS[reason]());
 }
 
 /** Every open client connection, and how the answers on them end. */
 export class ConnectionRegister {
   private readonly open = new Set<Socket>();
+  /** The answer of the last request begun on each open socket. */
+  private readonly responses = new Map<Socket, ServerResponse>();
   private lastRefusalLog = 0;
   private lastAnswers = false;
 
@@ -156,28 +143,25 @@ export class ConnectionRegister {
       this.metrics.openConnections.set(this.open.size);
       socket.once('close', () => {
         this.open.delete(socket);
+        this.responses.delete(socket);
         this.metrics.openConnections.set(this.open.size);
       });
       for (const listener of nodeListeners) listener.call(server, socket);
     });
   }
 
-  /** What a request needs before it is served (onRequest): only one that has a body to come, or any once shutdown began. */
+  /** What a request needs before it is served (onRequest): its answer on record; a body deadline for one with a body to come; `Connection: close` once shutdown began. */
   begin(request: IncomingMessage, response: ServerResponse): void {
+    this.responses.set(request.socket, response);
     if (this.lastAnswers) {
-      response.shouldKeepAlive = false;
+      response.setHeader('connection', 'close');
       return;
     }
-    if (!declaresBody(request)) return;
-    // Answered before its body has been read: close rather than read the rest of it first.
-    const keepAlive = response.shouldKeepAlive;
-    response.shouldKeepAlive = false;
-    const watched = !BODYLESS_METHODS.has(request.method ?? 'GET');
-    if (watched) this.watchBody(request);
+    if (!declaresBody(request) || BODYLESS_METHODS.has(request.method ?? 'GET')) return;
+    this.watchBody(request);
     request.once('end', () => {
-      if (!this.lastAnswers && !response.headersSent) response.shouldKeepAlive = keepAlive;
       // After an answer Node has set the keep-alive timeout on the same socket: leave that one.
-      if (watched && !response.writableFinished) request.socket.setTimeout(0);
+      if (!response.writableFinished) request.socket.setTimeout(0);
     });
   }
 
@@ -188,9 +172,9 @@ export class ConnectionRegister {
   closeAfterAnswers(): void {
     this.lastAnswers = true;
     for (const socket of this.open) {
-      const response = pendingResponse(socket);
-      if (response === undefined || response.writableFinished) continue;
-      if (!response.headersSent) response.shouldKeepAlive = false;
+      const response = this.pendingResponse(socket);
+      if (response === undefined) continue;
+      if (!response.headersSent) response.setHeader('connection', 'close');
       else response.once('finish', () => socket.end());
     }
   }
@@ -205,7 +189,7 @@ export class ConnectionRegister {
    * were closed.
    */
   async closeIdle(): Promise<number> {
-    const quiet = [...this.open].filter((socket) => !hasRequestInProgress(socket));
+    const quiet = [...this.open].filter((socket) => !this.hasRequestInProgress(socket));
     const outcomes = await Promise.all(quiet.map((socket) => this.closeIfQuiet(socket)));
     return outcomes.filter(Boolean).length;
   }
@@ -222,14 +206,25 @@ export class ConnectionRegister {
       const onData = () => done(false);
       const onClose = () => done(false);
       const timer = setTimeout(() => {
-        if (socket.destroyed || hasRequestInProgress(socket) || socket.bytesRead !== bytesRead) return done(false);
-        if (pendingResponse(socket) === undefined) socket.end();
+        if (socket.destroyed || this.hasRequestInProgress(socket) || socket.bytesRead !== bytesRead) return done(false);
+        if (this.pendingResponse(socket) === undefined) socket.end();
         else socket.destroy();
         done(true);
       }, IDLE_LINGER_MS);
       socket.on('data', onData);
       socket.once('close', onClose);
     });
+  }
+
+  /** The answer a socket is serving: begun and not finished (none between keep-alive requests). */
+  pendingResponse(socket: Socket): ServerResponse | undefined {
+    const response = this.responses.get(socket);
+    return response === undefined || response.writableFinished ? undefined : response;
+  }
+
+  /** Whether a socket is serving a request that has fully arrived and is not answered yet. */
+  private hasRequestInProgress(socket: Socket): boolean {
+    return this.pendingResponse(socket)?.req.complete === true;
   }
 
   /** Closes every connection, requests in progress included (the shutdown grace is over). */
@@ -246,7 +241,7 @@ export class ConnectionRegister {
   private watchBody(request: IncomingMessage): void {
     request.setTimeout(this.settings.bodyIdleTimeoutMs, () => {
       this.metrics.cutConnections.inc({ reason: 'body_idle' });
-      cutConnection(request.socket, CUT_ANSWERS.body_idle());
+      cutConnection(request.socket, this.pendingResponse(request.socket), CUT_ANSWERS.body_idle());
     });
   }
 
@@ -283,6 +278,11 @@ const connections: FastifyPluginCallback<ConnectionsOptions> = (app, { http, met
   register.attach(app.server);
   app.decorate('connections', register);
 
+  // Answered before its body has been read: close rather than read the rest of it first.
+  app.addHook('onSend', (request, reply, payload, next) => {
+    if (request.raw.complete !== true && request.raw.socket instanceof Socket && declaresBody(request.raw)) void reply.header('connection', 'close');
+    next(null, payload);
+  });
   app.addHook('onRequest', (request, reply, next) => {
     // `inject()` requests have no real socket: nothing to register or time.
     if (request.raw.socket instanceof Socket) register.begin(request.raw, reply.raw);

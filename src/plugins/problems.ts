@@ -14,43 +14,74 @@ declare module 'fastify' {
   }
 }
 
-interface KnownPath {
-  pattern: RegExp;
-  methods: Set<string>;
-  badUrlCode: ProblemCode | undefined;
+/**
+ * Whether the router's match for a path is the route `url`: its parameters, written into
+ * `url`, give the path back (the router says whether a route serves a path; this says which).
+ */
+function isMatchOf(url: string, params: Record<string, string | undefined>, segments: readonly string[]): boolean {
+  const parts = url.split('/');
+  for (let index = 0; index < parts.length; index++) {
+    const part = parts[index]!;
+    if (part === '*') return params['*'] === segments.slice(index).join('/');
+    const expected = part.startsWith(':') ? params[part.slice(1).replace(/\(.*$/, '')] : part;
+    if (expected !== segments[index]) return false;
+  }
+  return parts.length === segments.length;
 }
 
-/** Path patterns of the registered routes, so an unknown method on a known path is a 405. */
+function decodedSegments(path: string): string[] {
+  return path.split('/').map((segment) => {
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      return segment;
+    }
+  });
+}
+
+/** The registered routes, for an `Allow` list; which of them serve a path is the router's answer (`findRoute`). */
 class RouteTable {
-  private readonly paths = new Map<string, KnownPath>();
+  /** Each route path with its methods, in registration order (the order of an `Allow` list). */
+  private readonly routes = new Map<string, string[]>();
+  /** Routes that choose the problem code of a URL the router rejects, as path patterns. */
+  private readonly badUrlPatterns: Array<{ pattern: RegExp; code: ProblemCode }> = [];
+
+  constructor(private readonly app: FastifyInstance) {}
 
   add(url: string, methods: string | string[], badUrlCode: ProblemCode | undefined): void {
     // @fastify/cors adds `OPTIONS *` for preflights: it must not make every path "known".
     if (url === '*' || url === '/*') return;
-    let entry = this.paths.get(url);
-    if (entry === undefined) {
-      const source = url
-        .split('/')
-        .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-        .join('/');
-      entry = { pattern: new RegExp(`^${source}$`), methods: new Set(), badUrlCode };
-      this.paths.set(url, entry);
-    }
-    entry.badUrlCode ??= badUrlCode;
-    for (const method of Array.isArray(methods) ? methods : [methods]) entry.methods.add(method);
+    const known = this.routes.get(url) ?? [];
+    this.routes.set(url, known);
+    for (const method of Array.isArray(methods) ? methods : [methods]) if (!known.includes(method)) known.push(method);
+    if (badUrlCode === undefined) return;
+    const source = url
+      .split('/')
+      .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    this.badUrlPatterns.push({ pattern: new RegExp(`^${source}$`), code: badUrlCode });
   }
 
   allowed(path: string): string[] {
-    const methods = new Set<string>();
-    for (const { pattern, methods: known } of this.paths.values()) {
-      if (pattern.test(path)) for (const method of known) methods.add(method);
+    const segments = decodedSegments(path);
+    const allowed: string[] = [];
+    for (const [url, methods] of this.routes) {
+      for (const method of methods) {
+        if (allowed.includes(method)) continue;
+        const match = this.app.findRoute({ method: method, url: path });
+        if (match !== null && isMatchOf(url, match.params, segments)) allowed.push(method);
+      }
     }
-    return [...methods];
+    return allowed;
   }
 
+  /**
+   * The router cannot name the route of a URL it rejects (its `findRoute` answers an
+   * undecodable or over-long one with its own error handler): the patterns of the routes
+   * that chose a code do.
+   */
   badUrlCode(path: string): ProblemCode | undefined {
-    for (const { pattern, badUrlCode } of this.paths.values()) if (badUrlCode !== undefined && pattern.test(path)) return badUrlCode;
-    return undefined;
+    return this.badUrlPatterns.find(({ pattern }) => pattern.test(path))?.code;
   }
 }
 
@@ -81,7 +112,7 @@ export function allowedMethods(server: FastifyInstance, path: string): string[] 
 }
 
 const problems: FastifyPluginCallback = (app, _options, done) => {
-  const table = new RouteTable();
+  const table = new RouteTable(app);
   tables.set(app, table);
   app.addHook('onRoute', (route) => table.add(route.url, route.method, route.config?.badUrlCode));
 

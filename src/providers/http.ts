@@ -8,7 +8,6 @@ import type { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import { parseRetryAfter } from '../upstream/retry-after.js';
 import type { UpstreamResponse } from '../upstream/types.js';
-import { fastParse } from './fast-parse.js';
 
 /** Provider-specific: does this non-2xx answer mean "no such task"? Must not throw. */
 export type NotFoundPredicate = (response: UpstreamResponse) => boolean;
@@ -127,9 +126,6 @@ export function parseJsonBody(response: UpstreamResponse, provider: string): unk
 export function readTaskBody<Body>(response: UpstreamResponse, options: TaskBodyOptions<Body>): Body {
   if (!isSuccessStatus(response.statusCode)) throw classifyHttpError(response, options);
   const json = parseJsonBody(response, options.provider);
-  // The common bodies are decided without zod; zod has the last word (and the issues) otherwise.
-  const fast = fastParse(options.schema, json);
-  if (fast?.ok === true) return fast.value as Body;
   const parsed = options.schema.safeParse(json);
   if (!parsed.success) {
     throw new GatewayError('upstream_invalid_response', {

@@ -126,6 +126,21 @@ test('a keyless, wrong-key or compressed upload is answered at once and its conn
   );
 });
 
+test('an upload whose body has arrived before its answer keeps its connection alive', async (t) => {
+  const { port } = await gatewayWithDeadlines(t, { TASKGATE_API_KEYS: CLIENT_KEY });
+  const connection = await connectRaw(port);
+  t.after(() => connection.socket.destroy());
+  const body = JSON.stringify({ ids: ['vtrix:task_keep01'] });
+  const upload = ['POST /tasks/batch HTTP/1.1', 'Host: gateway', `Authorization: Bearer ${CLIENT_KEY}`, 'Content-Type: application/json', `Content-Length: ${body.length}`, '', body].join('\r\n');
+  connection.send(upload);
+  const first = await waitFor(() => connection.received(), (raw) => raw.includes('\r\n\r\n'), 3000);
+  assert.equal(parseRawAnswer(first).headers.connection, 'keep-alive');
+  // The same connection serves the next request.
+  connection.send('GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n');
+  const both = await waitFor(() => connection.received(), (raw) => raw.split('HTTP/1.1 ').length === 3, 3000);
+  assert.match(both.slice(first.length), /^HTTP\/1\.1 200 /);
+});
+
 test('past http.maxConnections a new connection gets a 503 problem, counted, while a keep-alive connection keeps working', async (t) => {
   const { env } = await startSimulators(t);
   const maxConnections = 20;

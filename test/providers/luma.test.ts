@@ -9,7 +9,6 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { GatewayError } from '../../src/errors.js';
-import { fastParse } from '../../src/providers/fast-parse.js';
 import { PROVIDERS } from '../../src/providers/index.js';
 import { luma } from '../../src/providers/luma/index.js';
 import { detailText, generationRequest } from '../../src/providers/luma/map.js';
@@ -362,15 +361,12 @@ describe('luma errors', () => {
 });
 
 describe('luma schema', () => {
-  it('the fast check and zod agree on every recorded body', () => {
+  it('accepts every recorded body', () => {
     const names = readdirSync(FIXTURES).filter((name) => name.endsWith('.json'));
     assert.equal(names.length, 16);
     for (const name of names) {
       const body = JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8')) as unknown;
-      const parsed = GenerationSchema.safeParse(body);
-      assert.ok(parsed.success, name);
-      const fast = fastParse(GenerationSchema, body);
-      if (fast !== undefined) assert.deepEqual(fast, { ok: true, value: parsed.data }, name);
+      assert.ok(GenerationSchema.safeParse(body).success, name);
     }
   });
 });

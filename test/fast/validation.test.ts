@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js';
 import { validatorCompiler as zodValidatorCompiler } from 'fastify-type-provider-zod';
+import fc from 'fast-check';
 import { z } from 'zod';
-import { LinkTokenQuerySchema } from '../schemas/links.js';
-import { TaskParamsSchema, TaskRequestHeadersSchema, WaitQuerySchema } from '../schemas/params.js';
-import { validatorCompiler } from '../src/validation.js';
+import { LinkTokenQuerySchema } from '../../schemas/links.js';
+import { TaskParamsSchema, TaskRequestHeadersSchema, WaitQuerySchema } from '../../schemas/params.js';
+import { validatorCompiler } from '../../src/fast/validation.js';
 
 type Part = 'params' | 'querystring' | 'headers' | 'body';
 
@@ -61,5 +62,23 @@ describe('the routes validator compiler', () => {
     const { ours, zods } = compilers(TaskRequestHeadersSchema, 'headers');
     assert.deepEqual(ours(withArray), zods(withArray));
     assert.ok((ours(withArray) as { error?: unknown }).error !== undefined);
+  });
+
+  it('gives zod\'s answers on generated ids, queries and headers', () => {
+    const query = WaitQuerySchema.extend(LinkTokenQuerySchema.shape);
+    const text = fc.oneof(fc.string({ maxLength: 12 }), fc.stringMatching(/^[a-z]{1,6}:[A-Za-z0-9_./-]{0,20}$/), fc.constantFrom('', 'x'.repeat(513), 'a//b', 'ü'));
+    fc.assert(
+      fc.property(
+        text,
+        fc.dictionary(fc.constantFrom('wait', 'token', 'other'), fc.string({ maxLength: 4 }), { maxKeys: 2 }),
+        fc.dictionary(fc.constantFrom('host', 'accept', 'prefer', 'if-none-match', 'x-request-id'), fc.string({ maxLength: 10 }), { maxKeys: 4 }),
+        (id, search, headers) => {
+          assertSame(TaskParamsSchema, 'params', { id });
+          assertSame(query, 'querystring', search);
+          assertSame(TaskRequestHeadersSchema, 'headers', headers);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

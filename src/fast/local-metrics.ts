@@ -1,3 +1,4 @@
+// Counts requests outside prom-client and registers itself into it as a `Metric`; buys 0.6 µs of 41 µs per cached request (1.5%, compare.ts --rate 2000, 2026-12-07).
 /**
  * Metrics counted on the request path without prom-client: a per-request `inc()` or
  * `observe()` in prom-client validates and hashes its labels every time (profiled: a few

@@ -1,3 +1,4 @@
+// Reads zod's internal `_zod.def` to skip zod for task ids, empty queries and absent headers; buys 1.3 µs of 34 µs per cached request (3.8%, compare.ts --rate 2000, 2026-12-07).
 /**
  * The routes' validator compiler: fastify-type-provider-zod's (the same checks, the same
  * errors), with two shortcuts that give the same answers for less work per request
