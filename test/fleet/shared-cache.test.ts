@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { FleetRedis } from '../../src/fleet/redis.js';
 import { SharedCache } from '../../src/fleet/shared-cache.js';
 import { adminClient, connectReplicas, startRedis, waitFor, type TestRedis } from '../helpers/redis.js';
+import { busyFor } from '../helpers/busy.js';
 
 const EntrySchema = z.object({ status: z.enum(['queued', 'succeeded']), url: z.string().nullable() });
 type Entry = z.infer<typeof EntrySchema>;
@@ -110,4 +111,13 @@ test('Redis unavailable: get is a miss at once, set still fills the local layer'
     server.resume();
   }
   assert.ok(await waitFor(() => redis!.up, 4000));
+});
+
+test('a value held locally is gone once its time to live has passed, even while the event loop is busy', async (t) => {
+  const [replica] = await connectReplicas(t, { url: server.url, prefix: 'tg-cache-busy:' }, 1);
+  const cache = cacheOn(replica!);
+  await cache.set('vtrix:busy', SUCCEEDED, 50);
+  assert.deepEqual(cache.peekLocal('vtrix:busy'), SUCCEEDED);
+  busyFor(80);
+  assert.equal(cache.peekLocal('vtrix:busy'), undefined);
 });
