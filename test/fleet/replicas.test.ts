@@ -157,11 +157,17 @@ test('waiters of one task on 3 replicas: one poll loop fleet-wide, one Redis sub
     assert.equal(await metric(target, 'taskgate_active_waiters', { kind: 'wait' }), 4);
   }
   // Every key any replica wrote (caches, memo, leases, rate-limit counters) is under the prefix and expires.
-  const keys = await keysUnder(admin, fleet.prefix);
-  assert.equal(await admin.dbsize(), keys.length, 'a key outside the prefix');
-  for (const kind of ['cache:terminal:', 'cache:fresh:', 'cache:not-found:', 'cache:route:', 'lease:leader:', 'rate-limit:']) {
-    assert.ok(keys.some((key) => key.startsWith(fleet.prefix + kind)), `no ${kind} key`);
+  // A running task's fresh entry lives one cadence and the next poll writes the next one a
+  // moment after it expired: the kinds are looked for over one cadence of scans, not one.
+  const kinds = ['cache:terminal:', 'cache:fresh:', 'cache:not-found:', 'cache:route:', 'lease:leader:', 'rate-limit:'];
+  const seen = new Set<string>();
+  let keys: string[] = [];
+  for (const until = Date.now() + CADENCE_MS; seen.size < kinds.length && Date.now() < until; await sleep(50)) {
+    keys = await keysUnder(admin, fleet.prefix);
+    for (const kind of kinds) if (keys.some((key) => key.startsWith(fleet.prefix + kind))) seen.add(kind);
   }
+  assert.deepEqual(kinds.filter((kind) => !seen.has(kind)), [], 'kinds of key never seen');
+  assert.equal(await admin.dbsize(), keys.length, 'a key outside the prefix');
   const ttls = await Promise.all(keys.map((key) => admin.pttl(key)));
   // -1: no expiry; -2 would only mean it expired since the SCAN.
   assert.deepEqual(keys.filter((_, index) => ttls[index] === -1), [], 'keys without a TTL');
