@@ -8,8 +8,10 @@
  *   runs on the machine then weighs on both alike, so the CPU µs per request of the two is
  *   the steadiest comparison a shared 2-core machine gives;
  * - `--path startup`: the two builds started one after the other, `--legs` times each
- *   (order swapped every leg), process start to the first 200 on /healthz; `--node PATH`
- *   runs both on another Node (e.g. the Node 24 of .ci/run, with its compile cache).
+ *   (order swapped every leg), process start to the first 200 on /healthz.
+ *
+ * `--node PATH` runs both gateways on another Node, in every mode (e.g. the Node 24 of
+ * .ci/run, or a wrapper script that adds `--cpu-prof` to profile both under the same load).
  *
  *   node --import tsx scripts/bench/compare.ts --before OLD/taskgate.mjs [--after dist/taskgate.mjs]
  *     [--path cached|passthrough|startup] [--legs 6] [--seconds 4] [--connections 32] [--rate N] [--node PATH]
@@ -71,7 +73,7 @@ if (values.path === 'startup') {
 const builds: Build[] = [];
 try {
   for (const [name, entry] of [['before', values.before], ['after', values.after]] as const) {
-    builds.push({ name, gateway: await startGateway({ mode: 'dist', simulators, entry }), rps: [], cpuUs: [] });
+    builds.push({ name, gateway: await startGateway({ mode: 'dist', simulators, entry, nodeBinary: values.node }), rps: [], cpuUs: [] });
   }
   const provider = simulators.primary;
   const passthrough = values.path === 'passthrough';
