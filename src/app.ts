@@ -101,9 +101,7 @@ function serverOptions(config: Config, deps: AppDeps): FastifyServerOptions {
     // front keeps it from loading Ajv and fast-json-stringify at start-up (BENCHMARKS.md, "Start-up").
     schemaController: { compilersFactory: ZOD_COMPILERS },
     return503OnClosing: false,
-    frameworkErrors: (error, request, reply) => {
-      routerErrorHandler(error, request, reply);
-    },
+    frameworkErrors: routerErrorHandler,
     ...nodeServerOptions(config.http),
     clientErrorHandler,
   };

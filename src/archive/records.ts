@@ -5,7 +5,8 @@
  * record past its retention reads as none.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { expiringCache } from '../expiring-cache.js';
 import { recordKey, taskFolder } from './keys.js';
 import { expiresAtOf, parseRecord, type ArchiveRecord } from './record.js';
 import type { ArchiveStore } from './store.js';
@@ -35,7 +36,7 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | 'late'> {
 }
 
 export class ArchiveRecords {
-  private readonly records = new LRUCache<string, RecordLookup>({ max: RECORDS_KEPT, ttl: RECORD_MS });
+  private readonly records: LRUCache<string, RecordLookup> = expiringCache({ max: RECORDS_KEPT, ttl: RECORD_MS });
   private readonly reading = new Map<string, Promise<RecordLookup | undefined>>();
 
   constructor(private readonly options: ArchiveRecordsOptions) {}

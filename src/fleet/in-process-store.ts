@@ -3,25 +3,19 @@
  * single flight left to the lookup's own in-process map, and poll loops that are always
  * this process's to run.
  */
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { expiringCache } from '../expiring-cache.js';
 import type { Config } from '../settings/schema.js';
 import { LocalBudgetCounter, type BudgetCounter } from '../upstream/budget.js';
 import type { SharedError } from './single-flight.js';
 import type { AnswerCache, Observation, PollJoinOptions, PollMembership, SharedHit, StoreStats, TaskStore } from './store.js';
-
-/**
- * lru-cache's clock, read afresh on every lookup. Its default keeps one reading until a 1 ms
- * timer clears it, and a busy event loop fires that timer late: an answer then outlives its
- * time to live by the lag (a running task reused past its cadence, `poll_after_ms` 0).
- */
-export const ENTRY_CLOCK_RESOLUTION = 0;
 
 export class LocalCache<V extends NonNullable<unknown>> implements AnswerCache<V> {
   private readonly entries: LRUCache<string, V>;
 
   constructor(maxEntries: number) {
     // ttlAutopurge off: an expired entry is dropped when it is next read or evicted, with no timer per entry.
-    this.entries = new LRUCache({ max: maxEntries, ttl: 1, ttlAutopurge: false, ttlResolution: ENTRY_CLOCK_RESOLUTION });
+    this.entries = expiringCache({ max: maxEntries, ttl: 1, ttlAutopurge: false });
   }
 
   get localSize(): number {

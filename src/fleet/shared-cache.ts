@@ -5,8 +5,8 @@
  * entries are not invalidated when another replica overwrites a key, so this suits values
  * that never change once written (terminal tasks, routing memos) or that live briefly.
  */
-import { ENTRY_CLOCK_RESOLUTION } from './in-process-store.js';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { expiringCache } from '../expiring-cache.js';
 import type { z } from 'zod';
 import { luaScript } from './lua.js';
 import { toPx, UNAVAILABLE, type FleetRedis, type RedisKey } from './redis.js';
@@ -60,7 +60,7 @@ export class SharedCache<V extends NonNullable<unknown>> implements RemoteLayer 
     this.redis = options.redis;
     this.namespace = options.namespace;
     this.schema = options.schema;
-    this.local = new LRUCache({ max: options.maxEntries, ttlResolution: ENTRY_CLOCK_RESOLUTION });
+    this.local = expiringCache({ max: options.maxEntries });
   }
 
   get localSize(): number {

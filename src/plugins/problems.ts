@@ -68,7 +68,7 @@ class RouteTable {
     for (const [url, methods] of this.routes) {
       for (const method of methods) {
         if (allowed.includes(method)) continue;
-        const match = this.app.findRoute({ method: method, url: path });
+        const match = this.app.findRoute({ method, url: path });
         if (match !== null && isMatchOf(url, match.params, segments)) allowed.push(method);
       }
     }
@@ -92,11 +92,12 @@ const tables = new WeakMap<FastifyInstance, RouteTable>();
  * router rejects is a 400 whose code the matching route chose (`invalid_task_id` for a
  * task route), else `invalid_request`.
  */
-export function routerErrorHandler(error: Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function routerErrorHandler(error: Error, request: FastifyRequest, reply: FastifyReply): void {
   // Undecodable escapes would keep the path from matching any route pattern.
   const path = (request.url.split('?')[0] ?? '/').replace(/%(?![0-9A-Fa-f]{2})/g, '%25');
   const code = tables.get(request.server)?.badUrlCode(path) ?? 'invalid_request';
-  return sendProblem(
+  // Fastify's frameworkErrors expects nothing back: the reply is sent, not returned.
+  sendProblem(
     request,
     reply,
     new GatewayError(code, {

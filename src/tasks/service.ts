@@ -3,7 +3,8 @@
  * it, and render what was found.
  */
 import type { BackgroundLog } from '../background.js';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { expiringCache } from '../expiring-cache.js';
 import type { Config } from '../settings/schema.js';
 import type { ArchiveHooks } from '../archive/archive.js';
 import type { GatewayError } from '../errors.js';
@@ -70,7 +71,7 @@ export class TaskService {
     this.watches = new ClientQuota({ perClient: config.limits.watchesPerClient, what: 'watched tasks', setting: 'limits.watchesPerClient' });
     this.watchQuota = new WatchQuota(this.watches);
     this.refreshWindowMs = config.cache.notFoundMs;
-    this.refreshes = new LRUCache({ max: config.cache.terminalMaxEntries, ttl: Math.max(1, this.refreshWindowMs), ttlAutopurge: false });
+    this.refreshes = expiringCache({ max: config.cache.terminalMaxEntries, ttl: Math.max(1, this.refreshWindowMs), ttlAutopurge: false });
   }
 
   async getTask(id: string): Promise<TaskSnapshot> {

@@ -137,8 +137,7 @@ export class UpstreamBudget {
     return Math.ceil((pollers * 1000) / this.backgroundPerSecond + this.averageWaitMs);
   }
 
-  /** One pump at a time hands out turns while the budget and the slots allow. */
-  /** Grants turns while the budget allows, in the background; one loop at a time. */
+  /** One pump at a time hands out turns, in the background, while the budget and the slots allow. */
   private pump(): void {
     if (this.pumping) return;
     this.pumping = true;

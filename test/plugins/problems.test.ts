@@ -8,12 +8,7 @@ import Fastify from 'fastify';
 import problems, { allowedMethods, routerErrorHandler } from '../../src/plugins/problems.js';
 
 async function appWithRoutes() {
-  const app = Fastify({
-    frameworkErrors: (error, request, reply) => {
-      routerErrorHandler(error, request, reply);
-    },
-    routerOptions: { maxParamLength: 20 },
-  });
+  const app = Fastify({ frameworkErrors: routerErrorHandler, routerOptions: { maxParamLength: 20 } });
   await app.register(problems);
   app.get('/items/:id(^\\d+)', async () => ({ ok: true }));
   app.put('/items/:id(^\\d+)', async () => ({ ok: true }));
