@@ -111,16 +111,19 @@ const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, options
       const askedAt = Date.now();
       const { id } = request.params;
       const wait = resolveWait(request.query.wait, request.headers.prefer);
+      const route = service.router.resolve(id);
       if (wait.seconds === 0) {
         // A finished task this replica holds is answered at once, without a promise or a closure (the hot path).
-        const cached = service.cachedTask(id);
+        const cached = service.cachedTask(id, route);
         if (cached !== undefined) {
           answer(request, reply, wait, cached, askedAt);
           return;
         }
       }
       const pending =
-        wait.seconds > 0 ? service.waitForTask(id, { waitMs: wait.seconds * 1000, signal: clientGone(reply), client: clientOf(request) }) : service.getTask(id);
+        wait.seconds > 0
+          ? service.waitForTask(id, { waitMs: wait.seconds * 1000, signal: clientGone(reply), client: clientOf(request) }, route)
+          : service.getTask(id, route);
       return pending.then((snapshot) => {
         answer(request, reply, wait, snapshot, askedAt);
       });

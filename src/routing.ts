@@ -114,24 +114,32 @@ export class Router {
   /** Validates the id and returns where to look for it; throws the contract's 400/404. */
   resolve(id: string): Route {
     validateTaskId(id);
-    const route = this.routes.get(id, this.route);
+    // A qualified id is routed in a few steps, fewer than remembering it takes; the rule
+    // table's scan is what the memo saves.
+    const colon = id.indexOf(':');
+    const route = colon === -1 ? this.routes.get(id, this.route) : this.qualified(id, colon);
     // A new error per request: an error object carries its request's fate (cause, stack).
     if ('code' in route) throw new GatewayError(route.code, { detail: route.detail });
     return route;
   }
 
-  private readonly route = (id: string): Route | Refusal => {
-    const colon = id.indexOf(':');
-    if (colon !== -1) {
-      // An id containing ":" is always qualified.
-      const name = id.slice(0, colon);
-      const nativeId = id.slice(colon + 1);
-      if (!this.providers.has(name)) {
-        return { code: 'no_provider_for_task_id', detail: `No provider is named "${name}"; the providers are ${[...this.providers.keys()].join(', ')}.` };
-      }
-      if (nativeId.length === 0) return { code: 'invalid_task_id', detail: 'The task id after "provider:" is empty.' };
-      return this.toRoute([name], nativeId, true);
+  /** An id containing ":" is always qualified: `provider:nativeId`. */
+  private qualified(id: string, colon: number): Route | Refusal {
+    const name = id.slice(0, colon);
+    const provider = this.providers.get(name);
+    if (provider === undefined) {
+      return { code: 'no_provider_for_task_id', detail: `No provider is named "${name}"; the providers are ${[...this.providers.keys()].join(', ')}.` };
     }
+    const nativeId = id.slice(colon + 1);
+    if (nativeId.length === 0) return { code: 'invalid_task_id', detail: 'The task id after "provider:" is empty.' };
+    if (provider.expand === undefined && provider.nativeIds.pattern.test(nativeId)) {
+      return { candidates: [{ provider: name, nativeId }], nativeId, qualified: true };
+    }
+    return this.toRoute([name], nativeId, true);
+  }
+
+  /** An unqualified id, by the rule table. */
+  private readonly route = (id: string): Route | Refusal => {
     const names = this.rules.find((rule) => rule.matches(id))?.providers;
     if (names === undefined) {
       return { code: 'no_provider_for_task_id', detail: 'No routing rule matches this id; qualify it as "<provider>:<id>".' };
@@ -141,15 +149,19 @@ export class Router {
 
   /** The candidates of the providers whose id form the native id has; a 400 naming the forms when none has it. */
   private toRoute(names: readonly string[], nativeId: string, qualified: boolean): Route | Refusal {
-    const known = names.map((name) => this.providers.get(name)).filter((provider) => provider !== undefined);
-    const fitting = known.filter((provider) => provider.nativeIds.pattern.test(nativeId));
-    if (fitting.length === 0) {
-      const forms = known.map(({ name, nativeIds }) => `a ${name} task id is ${nativeIds.description}, e.g. ${nativeIds.example}`).join('; ');
-      return { code: 'invalid_task_id', detail: `The id does not have the form its provider uses: ${forms}.` };
+    const candidates: Candidate[] = [];
+    for (const name of names) {
+      const provider = this.providers.get(name);
+      if (provider === undefined || !provider.nativeIds.pattern.test(nativeId)) continue;
+      if (provider.expand === undefined) candidates.push({ provider: name, nativeId });
+      else for (const expanded of provider.expand(nativeId)) candidates.push({ provider: name, nativeId: expanded });
     }
-    const candidates = fitting.flatMap((provider) =>
-      (provider.expand?.(nativeId) ?? [nativeId]).map((candidate) => ({ provider: provider.name, nativeId: candidate })),
-    );
-    return { candidates, nativeId, qualified };
+    if (candidates.length > 0) return { candidates, nativeId, qualified };
+    const forms = names
+      .map((name) => this.providers.get(name))
+      .filter((provider) => provider !== undefined)
+      .map(({ name, nativeIds }) => `a ${name} task id is ${nativeIds.description}, e.g. ${nativeIds.example}`)
+      .join('; ');
+    return { code: 'invalid_task_id', detail: `The id does not have the form its provider uses: ${forms}.` };
   }
 }

@@ -12,7 +12,7 @@ import type { Observation, TaskStore } from '../fleet/store.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
 import { ClientQuota, WatchQuota } from '../quota.js';
-import { Router } from '../routing.js';
+import { Router, type Route } from '../routing.js';
 import type { Tracer } from '../tracing/api.js';
 import { isTerminal } from '../../schemas/task.js';
 import { TaskLookup } from './lookup.js';
@@ -74,14 +74,15 @@ export class TaskService {
     this.refreshes = expiringCache({ max: config.cache.terminalMaxEntries, ttl: Math.max(1, this.refreshWindowMs), ttlAutopurge: false });
   }
 
-  async getTask(id: string): Promise<TaskSnapshot> {
-    const { client, nativeId, observation } = await this.lookup.locate(id, this.router.resolve(id));
+  /** The task, wherever it is found; `route` when the caller has already resolved the id. */
+  async getTask(id: string, route: Route = this.router.resolve(id)): Promise<TaskSnapshot> {
+    const { client, nativeId, observation } = await this.lookup.locate(id, route);
     return snapshotOf(id, client, nativeId, observation);
   }
 
   /** The task from this replica's terminal cache, without a promise, when it is there. */
-  cachedTask(id: string): TaskSnapshot | undefined {
-    const located = this.lookup.cachedTerminal(id, this.router.resolve(id));
+  cachedTask(id: string, route: Route = this.router.resolve(id)): TaskSnapshot | undefined {
+    const located = this.lookup.cachedTerminal(id, route);
     return located === undefined ? undefined : snapshotOf(id, located.client, located.nativeId, located.observation);
   }
 
@@ -109,8 +110,8 @@ export class TaskService {
   }
 
   /** Long-poll: the task once it is terminal, or its latest state after `waitMs`. */
-  async waitForTask(id: string, options: WaitOptions): Promise<TaskSnapshot> {
-    const { client, nativeId, observation } = await this.lookup.locate(id, this.router.resolve(id));
+  async waitForTask(id: string, options: WaitOptions, route: Route = this.router.resolve(id)): Promise<TaskSnapshot> {
+    const { client, nativeId, observation } = await this.lookup.locate(id, route);
     // A request that reached this point after shutdown began gets the latest state now.
     if (options.waitMs <= 0 || isTerminal(observation.state.status) || this.watcher.draining) return snapshotOf(id, client, nativeId, observation);
     const release = await this.watchQuota.hold(options.client, { endsAt: Date.now() + options.waitMs });
