@@ -226,18 +226,22 @@ export class TaskLookup {
     return hit === undefined ? undefined : this.fromLocal(key);
   }
 
-  private async load(client: ProviderClient, nativeId: string, key: string, background?: BackgroundFetch): Promise<Observation> {
-    if (this.store.shared) {
-      const shared = await this.fromShared(key);
-      if (shared !== undefined) return shared;
-    }
+  private load(client: ProviderClient, nativeId: string, key: string, background?: BackgroundFetch): Promise<Observation> {
+    // This process's own flight is the one in `inFlight`: nothing more to hold or to learn.
+    return this.store.shared ? this.loadShared(client, nativeId, key, background) : this.call(client, nativeId, key, background);
+  }
+
+  /** load() in the fleet: the shared layer first, then a call under the fleet's single flight. */
+  private async loadShared(client: ProviderClient, nativeId: string, key: string, background?: BackgroundFetch): Promise<Observation> {
+    const shared = await this.fromShared(key);
+    if (shared !== undefined) return shared;
     try {
       const observation = await this.store.singleFlight(key, this.config.upstreamTimeoutMs, () => this.call(client, nativeId, key, background));
       // Another replica may have made the call: keep its answer here too.
-      if (this.store.shared) this.learn(client, nativeId, observation);
+      this.learn(client, nativeId, observation);
       return observation;
     } catch (error) {
-      if (this.store.shared && isNotFound(error)) this.rememberNotFound(key, error, 'here');
+      if (isNotFound(error)) this.rememberNotFound(key, error, 'here');
       throw error;
     }
   }
