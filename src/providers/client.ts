@@ -12,7 +12,7 @@ import { LocalBudgetCounter, UpstreamBudget, type BudgetCounter } from '../upstr
 import { CircuitBreaker, type CircuitState } from '../upstream/breaker.js';
 import { UpstreamClient, type UpstreamObserver } from '../upstream/client.js';
 import { finalizeTask, StatusTable } from './normalize.js';
-import type { InlineContent, ProviderConnection, ProviderDefinition, StateOutput, TaskState, UpstreamCall } from './types.js';
+import type { InlineContent, ProviderConnection, ProviderDefinition, RequestTarget, StateOutput, TaskState, UpstreamCall } from './types.js';
 
 /** Outcomes that say the provider itself is unwell, as opposed to an answer about the task. */
 const CIRCUIT_FAILURES: ReadonlySet<ProblemCode> = new Set(['upstream_error', 'upstream_timeout']);
@@ -169,12 +169,17 @@ export class ProviderClient {
       // it. The state's text comes from the bodies, the native id and the base URL: when none
       // of them can hold one (the usual case), there is nothing to walk.
       let mayHoldSecret = this.baseUrlHoldsSecret || this.redactor.mayHold(nativeId);
-      const call = this.counted(
-        upstream.call(this.authorize, (response) => {
+      // Every request of a lookup spends from the budget, but one already paid for (a background turn's first).
+      let prepaid = options.background === true ? 1 : 0;
+      const call = upstream.call(this.authorize, {
+        onRequest: () => {
+          if (prepaid > 0) prepaid--;
+          else this.budget.spend();
+        },
+        onResponse: (response) => {
           mayHoldSecret ||= this.redactor.mayHold(response.body);
-        }),
-        options.background === true ? 1 : 0,
-      );
+        },
+      });
       const draft = await connection.lookup(nativeId, call);
       const finished = this.markPrivate(finalizeTask(this.name, this.statuses, draft));
       const state = mayHoldSecret ? this.redactor.value(finished) : finished;
@@ -189,21 +194,6 @@ export class ProviderClient {
       else this.breaker.recordSuccess();
       throw this.redacted(error);
     }
-  }
-
-  /** Every request of a lookup spends from the budget, but those already paid for (a background turn's first). */
-  private counted(call: UpstreamCall, prepaid: number): UpstreamCall {
-    let paid = prepaid;
-    return {
-      request: (request) => {
-        if (paid > 0) paid--;
-        else this.budget.spend();
-        return call.request(request);
-      },
-      get remainingMs() {
-        return call.remainingMs;
-      },
-    };
   }
 
   close(): Promise<void> {
@@ -221,7 +211,7 @@ export class ProviderClient {
   }
 
   /** The provider's credentials, only towards its own origins. */
-  private readonly authorize = (url: URL, call: UpstreamCall): Record<string, string> | Promise<Record<string, string>> => {
+  private readonly authorize = (url: RequestTarget, call: UpstreamCall): Record<string, string> | Promise<Record<string, string>> => {
     if (this.connection === undefined || !this.origins.includes(url.origin)) return {};
     return this.connection.authorize(url, call);
   };

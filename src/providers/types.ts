@@ -119,6 +119,9 @@ export interface UpstreamRequest {
   maxBodyBytes?: number;
 }
 
+/** Where a request goes (a URL has both): its origin, and the whole URL. */
+export type RequestTarget = Pick<URL, 'origin' | 'href'>;
+
 /**
  * The handle a lookup makes its calls through: one deadline over all of them, each with
  * the retries, the size cap and a span of its own. A request resolves with the final
@@ -153,7 +156,7 @@ export interface ProviderConnection {
    * origins): called per request, so a token can be minted, cached and refreshed. `call`
    * is the call the request belongs to, for a token that must be fetched first.
    */
-  authorize(url: URL, call: UpstreamCall): Record<string, string> | Promise<Record<string, string>>;
+  authorize(url: RequestTarget, call: UpstreamCall): Record<string, string> | Promise<Record<string, string>>;
   /** The task's state: makes its calls through `call`; throws GatewayErrors for what is not a task. */
   lookup(nativeId: string, call: UpstreamCall): Promise<TaskDraft>;
   /** The bytes of a private output whose `url` is not http(s) (inline media), fetched anew. */

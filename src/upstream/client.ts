@@ -5,11 +5,12 @@
  * errors, 5xx and short 429s. It only speaks HTTP; what an answer means, and which
  * credentials a request carries, is the provider's business.
  */
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, Pool, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
-import type { UpstreamCall, UpstreamRequest } from '../providers/types.js';
-import type { TraceSpan, Tracer } from '../tracing/api.js';
+import type { RequestTarget, UpstreamCall, UpstreamRequest } from '../providers/types.js';
+import type { SpanOptions, TraceSpan, Tracer } from '../tracing/api.js';
 import { parseRetryAfter } from './retry-after.js';
+import { BodyCollector } from './body-collector.js';
 import type { UpstreamResponse } from './types.js';
 
 export interface UpstreamObserver {
@@ -32,7 +33,15 @@ export interface UpstreamClientOptions {
 }
 
 /** Headers for a request, with the provider's credentials when it carries them. */
-export type Authorize = (url: URL, call: UpstreamCall) => Record<string, string> | Promise<Record<string, string>>;
+export type Authorize = (url: RequestTarget, call: UpstreamCall) => Record<string, string> | Promise<Record<string, string>>;
+
+/** What the maker of a call hears of it. */
+export interface CallHooks {
+  /** Before each request made through the call (not before its retries). */
+  onRequest?(): void;
+  /** Every final answer (the redaction's first look). */
+  onResponse?(response: UpstreamResponse): void;
+}
 
 /** One request as it goes on the wire. */
 interface WireRequest {
@@ -40,6 +49,8 @@ interface WireRequest {
   origin: string;
   /** Path and query. */
   path: string;
+  /** What `authorize` is told of where it goes. */
+  target: RequestTarget;
   headers: Record<string, string>;
   body: string | undefined;
   maxBodyBytes: number;
@@ -48,6 +59,19 @@ interface WireRequest {
   serverAddress: string;
   serverPort: number;
 }
+
+const PLAIN_PATH = /^\/(?!\/)[\w\-.~!$&'()*+,;=:@%/]*$/;
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
+
+/**
+ * Is this path written as a URL would write it (characters a URL keeps as they are, no
+ * dot segment it would resolve, no query)? Then it is sent as it is, without parsing a
+ * URL for it: the usual request.
+ */
+export function isPlainPath(path: string): boolean {
+  return PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path);
+}
+const CLIENT_SPAN: SpanOptions = { kind: 'client' };
 
 const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
 const CONNECTION_ERRORS = new Set([
@@ -70,8 +94,9 @@ const BACKOFF_BASE_MS = 100;
 const UNDICI_TIMER_SLACK_MS = 1000;
 const BACKOFF_CAP_MS = 1000;
 
-class DeadlineExceeded extends Error {
-  readonly code = 'TASKGATE_DEADLINE';
+/** The port a URL reaches, written or not. */
+function portOf(url: URL): number {
+  return Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -81,141 +106,66 @@ function errorCode(error: unknown): string | undefined {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function oversizedError(message: string): Error {
-  const error = new Error(message) as Error & { code: string };
-  error.code = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
-  return error;
-}
-
-/**
- * An undici dispatch handler that settles one promise with the whole response, or an
- * error. Its own timer holds the attempt to `deadlineMs` from dispatch, headers and body
- * together: undici's headers/body timeouts tick coarsely (~0.5 s) and the body timeout
- * only bounds the gap between chunks, so a slow drip or a hang needs this.
- */
-class BodyCollector implements Dispatcher.DispatchHandler {
-  private statusCode = 0;
-  private headers: UpstreamResponse['headers'] = {};
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-  private readonly timer: NodeJS.Timeout;
-  private controller: Dispatcher.DispatchController | undefined;
-  private settled = false;
-
+/** The handle of one lookup (UpstreamClient.call). */
+class LookupCall implements UpstreamCall {
   constructor(
-    private readonly maxBodyBytes: number,
-    deadlineMs: number,
-    private readonly resolve: (response: UpstreamResponse) => void,
-    private readonly reject: (error: unknown) => void,
-  ) {
-    this.timer = setTimeout(() => this.expire(), deadlineMs);
+    private readonly client: UpstreamClient,
+    readonly authorize: Authorize,
+    readonly hooks: CallHooks | undefined,
+    readonly deadline: number,
+  ) {}
+
+  request(request: UpstreamRequest): Promise<UpstreamResponse> {
+    this.hooks?.onRequest?.();
+    return this.client.send(request, this);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    // Still queued in the pool when the deadline passed: never send it.
-    if (this.settled) controller.abort(new DeadlineExceeded('deadline'));
-  }
-
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
-    this.statusCode = statusCode;
-    this.headers = headers;
-    if (Number(headers['content-length']) > this.maxBodyBytes) controller.abort(oversizedError('declared body too large'));
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.size += chunk.length;
-    if (this.size > this.maxBodyBytes) {
-      controller.abort(oversizedError('body too large'));
-      return;
-    }
-    this.chunks.push(chunk);
-  }
-
-  onResponseEnd(): void {
-    if (this.settled) return;
-    this.settled = true;
-    clearTimeout(this.timer);
-    this.resolve({ statusCode: this.statusCode, headers: this.headers, body: decodeUtf8(this.chunks, this.size) });
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    if (this.settled) return;
-    this.settled = true;
-    clearTimeout(this.timer);
-    this.reject(error);
-  }
-
-  private expire(): void {
-    if (this.controller !== undefined) {
-      this.controller.abort(new DeadlineExceeded('deadline'));
-      return;
-    }
-    this.settled = true;
-    this.reject(new DeadlineExceeded('deadline'));
+  get remainingMs(): number {
+    return Math.max(0, this.deadline - Date.now());
   }
 }
 
-/** UTF-8 text of the chunks without a leading byte order mark, as undici's `body.text()` gives it. */
-function decodeUtf8(chunks: Buffer[], length: number): string {
-  if (chunks.length === 0 || length === 0) return '';
-  const buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
-  const start = buffer.length > 2 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf ? 3 : 0;
-  return buffer.toString('utf8', start);
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown }).then === 'function';
 }
 
 export class UpstreamClient {
   readonly provider: string;
-  private readonly dispatcher: Dispatcher;
+  /** The base URL's pool (its origin is where nearly every request goes), and the rest of the origins'. */
+  private readonly pool: Dispatcher;
+  private elsewhere: Dispatcher | undefined;
   private readonly ownsDispatcher: boolean;
-  private readonly base: URL;
+  /** The base URL's origin, host name and port (kept: a URL computes them anew on every read). */
+  private readonly baseOrigin: string;
+  private readonly baseHostname: string;
+  private readonly serverPort: number;
   private readonly pathPrefix: string;
   private readonly options: UpstreamClientOptions;
 
   constructor(options: UpstreamClientOptions) {
     this.options = options;
     this.provider = options.provider;
-    this.base = new URL(options.baseUrl);
+    const base = new URL(options.baseUrl);
     // A base URL may carry a path (a provider behind a gateway prefix): keep it.
-    this.pathPrefix = this.base.pathname.replace(/\/+$/, '');
+    this.pathPrefix = base.pathname.replace(/\/+$/, '');
+    this.baseOrigin = base.origin;
+    this.baseHostname = base.hostname;
+    this.serverPort = portOf(base);
     this.ownsDispatcher = options.dispatcher === undefined;
-    this.dispatcher =
-      options.dispatcher ??
-      new Agent({
-        connections: options.connections,
-        keepAliveTimeout: 30_000,
-        keepAliveMaxTimeout: 600_000,
-        connect: { timeout: Math.min(options.timeoutMs, 10_000) },
-      });
+    this.pool = options.dispatcher ?? new Pool(this.baseOrigin, this.poolOptions());
+    this.elsewhere = options.dispatcher;
   }
 
   /**
    * A handle for one lookup: every request made through it shares one deadline,
-   * `UPSTREAM_TIMEOUT_MS` from now, and carries the headers `authorize` gives it;
-   * `inspect` sees every final answer (the redaction's first look).
+   * `UPSTREAM_TIMEOUT_MS` from now, and carries the headers `authorize` gives it.
    */
-  call(authorize: Authorize, inspect?: (response: UpstreamResponse) => void): UpstreamCall {
-    const deadline = Date.now() + this.options.timeoutMs;
-    const handle: UpstreamCall = {
-      request: async (request) => {
-        const wire = this.toWire(request);
-        // Credentials are asked for every attempt: a retry gets what a new request would (a new trace id, a fresh token).
-        const credentials = request.auth === false ? undefined : () => authorize(wire.url, handle);
-        const response = await this.send(wire, deadline, credentials);
-        inspect?.(response);
-        return response;
-      },
-      get remainingMs() {
-        return Math.max(0, deadline - Date.now());
-      },
-    };
-    return handle;
+  call(authorize: Authorize, hooks?: CallHooks): UpstreamCall {
+    return new LookupCall(this, authorize, hooks, Date.now() + this.options.timeoutMs);
   }
 
-  private toWire(request: UpstreamRequest): WireRequest & { url: URL } {
-    const absolute = /^https?:\/\//.test(request.path);
-    const url = absolute ? new URL(request.path) : new URL(this.pathPrefix + request.path, this.base.origin);
-    for (const [name, value] of Object.entries(request.query ?? {})) url.searchParams.set(name, value);
+
+  private toWire(request: UpstreamRequest): WireRequest {
     const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
     let body: string | undefined;
     if (request.json !== undefined) {
@@ -225,37 +175,82 @@ export class UpstreamClient {
       body = new URLSearchParams(request.form).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
+    const method = request.method ?? 'GET';
+    const maxBodyBytes = request.maxBodyBytes ?? this.options.maxBodyBytes;
+    if (request.query === undefined && isPlainPath(request.path)) {
+      // On the base URL's origin, as a URL would write it: no URL to parse.
+      const origin = this.baseOrigin;
+      const path = this.pathPrefix + request.path;
+      return {
+        method,
+        origin,
+        path,
+        target: { origin, href: origin + path },
+        headers,
+        body,
+        maxBodyBytes,
+        template: this.pathPrefix + request.template,
+        serverAddress: this.baseHostname,
+        serverPort: this.serverPort,
+      };
+    }
+    const absolute = /^https?:\/\//.test(request.path);
+    const url = absolute ? new URL(request.path) : new URL(this.pathPrefix + request.path, this.baseOrigin);
+    for (const [name, value] of Object.entries(request.query ?? {})) url.searchParams.set(name, value);
     return {
-      url,
-      method: request.method ?? 'GET',
+      method,
       origin: url.origin,
       path: `${url.pathname}${url.search}`,
+      target: url,
       headers,
       body,
-      maxBodyBytes: request.maxBodyBytes ?? this.options.maxBodyBytes,
+      maxBodyBytes,
       template: absolute ? request.template : this.pathPrefix + request.template,
       serverAddress: url.hostname,
-      serverPort: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+      serverPort: portOf(url),
     };
   }
 
+  private poolOptions(): Pool.Options {
+    return {
+      connections: this.options.connections,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      connect: { timeout: Math.min(this.options.timeoutMs, 10_000) },
+    };
+  }
+
+  /** Where a request to `origin` goes: the base URL's pool, or a pool per other origin (made when first needed). */
+  private dispatcherFor(origin: string): Dispatcher {
+    if (origin === this.baseOrigin) return this.pool;
+    this.elsewhere ??= new Agent(this.poolOptions());
+    return this.elsewhere;
+  }
+
   /**
-   * One request with its retries; resolves with the final answer or throws a GatewayError.
-   * Only the provider's own credentials go upstream (`credentials`, made per attempt):
-   * client headers are never forwarded.
+   * A request of `call` (LookupCall.request) with its retries; resolves with the final
+   * answer or throws a GatewayError. Only the provider's own credentials go upstream,
+   * asked for every attempt (a retry gets what a new request would: a new trace id, a
+   * fresh token): client headers are never forwarded.
    */
-  private async send(request: WireRequest, deadline: number, credentials?: () => Record<string, string> | Promise<Record<string, string>>): Promise<UpstreamResponse> {
+  async send(upstreamRequest: UpstreamRequest, call: LookupCall): Promise<UpstreamResponse> {
     const { retries, observer, tracer } = this.options;
+    const request = this.toWire(upstreamRequest);
+    const { deadline } = call;
     /** Why the attempt about to be made is a retry. */
     let retryReason: string | undefined;
     for (let attempt = 0; ; attempt++) {
-      // A credentials error (a token endpoint refusing us) is the answer as it is, not a retry.
-      const attempted = credentials === undefined ? request : { ...request, headers: { ...request.headers, ...(await credentials()) } };
+      let headers = request.headers;
+      if (upstreamRequest.auth !== false) {
+        // A credentials error (a token endpoint refusing us) is the answer as it is, not a retry.
+        const given = call.authorize(request.target, call);
+        headers = { ...headers, ...(isPromise(given) ? await given : given) };
+      }
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw this.timeoutError();
-      const span = tracer.startSpan(`${request.method} ${request.template}`, {
-        kind: 'client',
-        attributes: {
+      const span = tracer.startSpan(`${request.method} ${request.template}`, CLIENT_SPAN);
+      if (span.isRecording()) {
+        span.setAttributes({
           'http.request.method': request.method,
           'server.address': request.serverAddress,
           'server.port': request.serverPort,
@@ -264,12 +259,12 @@ export class UpstreamClient {
           'taskgate.upstream.attempt': attempt + 1,
           'http.request.resend_count': attempt === 0 ? undefined : attempt,
           'taskgate.upstream.retry_reason': retryReason,
-        },
-      });
+        });
+      }
       const started = performance.now();
       let outcome: UpstreamResponse | { error: unknown };
       try {
-        outcome = await this.attempt(attempted, remaining);
+        outcome = await this.attempt(request, headers, remaining);
       } catch (error) {
         outcome = { error };
       }
@@ -318,12 +313,13 @@ export class UpstreamClient {
           continue;
         }
       }
+      call.hooks?.onResponse?.(outcome);
       return outcome;
     }
   }
 
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    if (this.ownsDispatcher) await Promise.all([this.pool.close(), this.elsewhere?.close()]);
   }
 
   /**
@@ -332,16 +328,16 @@ export class UpstreamClient {
    * always read whole. Limits: headers/body timeouts, the declared and the streamed size
    * cap, and the deadline for a slow drip.
    */
-  private attempt(request: WireRequest, remainingMs: number): Promise<UpstreamResponse> {
+  private attempt(request: WireRequest, headers: Record<string, string>, remainingMs: number): Promise<UpstreamResponse> {
     return new Promise<UpstreamResponse>((resolve, reject) => {
       const collector = new BodyCollector(request.maxBodyBytes, remainingMs, resolve, reject);
       try {
-        this.dispatcher.dispatch(
+        this.dispatcherFor(request.origin).dispatch(
           {
             origin: request.origin,
             path: request.path,
             method: request.method,
-            headers: request.headers,
+            headers,
             body: request.body,
             // undici's own timers tick coarsely and can fire early by most of a tick: the
             // collector's timer holds the deadline, these only back it up a tick later.
