@@ -16,9 +16,15 @@ const MAX_LEARNED_SECRETS = 256;
 /** Shorter text is too common to cut out of answers (and no credential is this short). */
 const MIN_SECRET_LENGTH = 4;
 
+/** One search for any of the secrets (a text is searched once, not once per secret). */
+function anyOf(secrets: readonly string[]): RegExp | undefined {
+  return secrets.length === 0 ? undefined : new RegExp(secrets.map((secret) => secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
+}
+
 export class SecretRedactor {
   /** Longest first, so a key that contains another is cut out whole. */
   private secrets: readonly string[];
+  private anySecret: RegExp | undefined;
   private readonly configured: ReadonlySet<string>;
   /** Learned at run time (minted tokens, keys read from files), oldest first. */
   private readonly learned: string[] = [];
@@ -26,6 +32,7 @@ export class SecretRedactor {
   constructor(secrets: Iterable<string | undefined>) {
     this.configured = new Set([...secrets].filter((secret): secret is string => secret !== undefined && secret !== ''));
     this.secrets = [...this.configured].sort((left, right) => right.length - left.length);
+    this.anySecret = anyOf(this.secrets);
   }
 
   /** Every client key, every secret credential of every provider, and the S3 archive's secret key and session token. */
@@ -44,6 +51,7 @@ export class SecretRedactor {
     this.learned.push(secret);
     if (this.learned.length > MAX_LEARNED_SECRETS) this.learned.shift();
     this.secrets = [...this.configured, ...this.learned].sort((left, right) => right.length - left.length);
+    this.anySecret = anyOf(this.secrets);
   }
 
   /**
@@ -51,10 +59,8 @@ export class SecretRedactor {
    * escape sequence (JSON's `\u0073…` could spell one): then walking the parse is no use.
    */
   mayHold(text: string): boolean {
-    if (this.secrets.length === 0) return false;
-    if (text.includes('\\')) return true;
-    for (const secret of this.secrets) if (text.includes(secret)) return true;
-    return false;
+    if (this.anySecret === undefined) return false;
+    return text.includes('\\') || this.anySecret.test(text);
   }
 
   text(value: string): string {
