@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -157,19 +158,34 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** A free port whose next one is free too: the demo serves its browser page on PORT + 1. */
+/** Where `listen(0)` hands ports out from (Linux's default when the kernel does not say). */
+function ephemeralPortsFrom(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+function isFreePort(port: number): Promise<boolean> {
+  const server = net.createServer();
+  return new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port whose next one is free too (the demo serves its browser page on PORT + 1),
+ * below the range `listen(0)` hands out: the demo opens a dozen ports of that range (its
+ * simulators, Redis, the replicas) before it binds PORT, and none of them may be PORT.
+ */
 export async function freePortPair(): Promise<number> {
+  const bottom = 10_000;
+  const top = Math.max(bottom + 1000, ephemeralPortsFrom() - 2);
   for (;;) {
-    const port = await freePort();
-    const next = net.createServer();
-    const free = await new Promise<boolean>((resolve) => {
-      next.once('error', () => resolve(false));
-      next.listen(port + 1, '127.0.0.1', () => resolve(true));
-    });
-    if (free) {
-      await new Promise<void>((resolve) => next.close(() => resolve()));
-      return port;
-    }
+    const port = bottom + Math.floor(Math.random() * (top - bottom));
+    if ((await isFreePort(port)) && (await isFreePort(port + 1))) return port;
   }
 }
 
