@@ -158,11 +158,13 @@ interface PageApi {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('a page on another origin follows a task to the end, plays and seeks its video through the gateway, with no key in the page', async (t) => {
+  // First, so it is closed first (after-hooks run in the order they were added): a request the
+  // page still holds open (the stalled file) would otherwise keep the gateway's close waiting.
+  const browser = await launchBrowser(t);
   const { gateway, app, cdn, simulators, logged, contentAnswers } = await setUp(t);
   const id = 'task_browser01';
   pinVtrix(simulators, id);
 
-  const browser = await launchBrowser(t);
   const page = await browser.newPage();
   const authorizations: string[] = [];
   page.on('request', (sent) => {
@@ -216,10 +218,10 @@ test('a page on another origin follows a task to the end, plays and seeks its vi
 });
 
 test('a cached answer is not reused for a request without the key (Vary: Authorization)', async (t) => {
+  const browser = await launchBrowser(t);
   const { gateway, app, simulators, logged } = await setUp(t);
   const id = 'task_browser02';
   simulators.vtrix.setTask(id, { variant: 'model', timeline: [{ atMs: 0, status: 'succeeded' }] });
-  const browser = await launchBrowser(t);
   const page = await browser.newPage();
   await page.goto(app);
   const url = `${gateway}/tasks/${id}`;
