@@ -147,6 +147,9 @@ test('the gateway\'s own polling never opens a provider\'s circuit; client looku
   assert.ok(await eventually(() => vtrix.hits('task_budfail1') + vtrix.hits('task_budfail2') >= failing + 12, 5000), 'the loops kept polling');
   assert.equal(client.circuitState, 'closed', 'background failures do not count');
   await Promise.all(waits);
+  // A client lookup that joins a poll still in flight shares its answer, and a background
+  // failure stays uncounted: the control starts once the loops and their calls are done.
+  assert.ok(await eventually(() => app.taskService.watcher.pollLoops === 0 && app.taskService.lookup.sizes.inFlight === 0, 5000));
   // The control: two failed client lookups open it.
   for (const id of ['task_budfail1', 'task_budfail2']) assert.equal((await app.inject({ url: `/tasks/${id}` })).statusCode, 502);
   assert.equal(client.circuitState, 'open');
