@@ -11,9 +11,10 @@
  * `--paired N` loads both builds into one process instead and alternates N pairs of rounds
  * between them (before, after, after, before, …): a machine whose speed drifts within
  * seconds (a noisy host) slows both sides of a pair alike, and the median of the pairs'
- * ratios is the figure to read. The two gateways share one heap and its collector.
+ * ratios is the figure to read. The two gateways share one heap and its collector. Pairs of
+ * 2,000 requests (`--round`) vary by about ±8% here: 300 pairs put the median within ~1%.
  *
- *   node --import tsx scripts/bench/in-process.ts --before DIR [--after .] [--path passthrough|cached] [--runs 4 | --paired 30] [--node PATH]
+ *   node --import tsx scripts/bench/in-process.ts --before DIR [--after .] [--path passthrough|cached] [--runs 4 | --paired 300 [--round 2000]] [--node PATH]
  */
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '4' },
     node: { type: 'string', default: process.execPath },
     paired: { type: 'string' },
+    round: { type: 'string', default: '2000' },
   },
 });
 if (values.before === undefined) throw new Error('--before DIR (a checkout with node_modules) is required');
@@ -65,7 +67,7 @@ async function bundle(checkout: string): Promise<string> {
 /** The paired mode's one process: both harnesses set up, warmed, then driven round by round in turn. */
 const PAIRED_DRIVER = `
 const [before, after] = await Promise.all(JSON.parse(process.env.HARNESS_BUNDLES).map(async (url) => (await import(url)).setUpHarness()));
-const PER_ROUND = 8000;
+const PER_ROUND = Number(process.env.HARNESS_ROUND);
 for (const harness of [before, after, before, after]) await harness.round(PER_ROUND);
 const rounds = [[], []];
 for (let pair = 0; pair < Number(process.env.HARNESS_PAIRS); pair++) {
@@ -85,14 +87,14 @@ try {
   const env = { ...process.env, HARNESS_PATH: values.path };
   if (values.paired !== undefined) {
     const output = execFileSync(values.node, ['--input-type=module', '-e', PAIRED_DRIVER], {
-      env: { ...env, HARNESS_BUNDLES: JSON.stringify(builds.map((entry) => pathToFileURL(entry.bundle).href)), HARNESS_PAIRS: values.paired },
+      env: { ...env, HARNESS_BUNDLES: JSON.stringify(builds.map((entry) => pathToFileURL(entry.bundle).href)), HARNESS_PAIRS: values.paired, HARNESS_ROUND: values.round },
       encoding: 'utf8',
       maxBuffer: 16 << 20,
     });
     const rounds = JSON.parse(output.trim().split('\n').at(-1)!) as [number[], number[]];
     const ratios = rounds[1].map((after, index) => after / rounds[0][index]!);
     for (const [index, entry] of builds.entries()) entry.medians.push(...rounds[index]!);
-    console.log(`after/before per pair: ${ratios.map((ratio) => ratio.toFixed(3)).join(', ')}`);
+    if (ratios.length <= 60) console.log(`after/before per pair: ${ratios.map((ratio) => ratio.toFixed(3)).join(', ')}`);
     const sorted = [...ratios].sort((x, y) => x - y);
     const quartile = (q: number) => sorted[Math.floor(q * (sorted.length - 1))]!;
     console.log(`${values.path}: median ratio ${median(ratios).toFixed(3)} (quartiles ${quartile(0.25).toFixed(3)}-${quartile(0.75).toFixed(3)}, ${ratios.length} pairs)`);
