@@ -10,7 +10,8 @@ import type { Config, ProviderConfig } from '../settings/schema.js';
 import type { Tracer } from '../tracing/api.js';
 import { LocalBudgetCounter, UpstreamBudget, type BudgetCounter } from '../upstream/budget.js';
 import { CircuitBreaker, type CircuitState } from '../upstream/breaker.js';
-import { UpstreamClient, type UpstreamObserver } from '../upstream/client.js';
+import { UpstreamClient, type CallHooks, type UpstreamObserver } from '../upstream/client.js';
+import type { UpstreamResponse } from '../upstream/types.js';
 import { finalizeTask, StatusTable } from './normalize.js';
 import type { InlineContent, ProviderConnection, ProviderDefinition, RequestTarget, StateOutput, TaskState, UpstreamCall } from './types.js';
 
@@ -47,6 +48,26 @@ export interface FetchOptions {
 
 function originOf(url: string | undefined): string | undefined {
   return url === undefined || !URL.canParse(url) ? undefined : new URL(url).origin;
+}
+
+/** What a lookup's calls tell its client: each request is spent from the budget, each answer is looked at for secrets. */
+class LookupHooks implements CallHooks {
+  constructor(
+    private readonly budget: UpstreamBudget,
+    private readonly redactor: SecretRedactor,
+    /** A background turn's first request was paid for when the turn was given. */
+    private prepaid: boolean,
+    public mayHoldSecret: boolean,
+  ) {}
+
+  onRequest(): void {
+    if (this.prepaid) this.prepaid = false;
+    else this.budget.spend();
+  }
+
+  onResponse(response: UpstreamResponse): void {
+    this.mayHoldSecret ||= this.redactor.mayHold(response.body);
+  }
 }
 
 export class ProviderClient {
@@ -168,22 +189,12 @@ export class ProviderClient {
       // Upstream text may echo a secret back: redacted before an answer, a log or a metric sees
       // it. The state's text comes from the bodies, the native id and the base URL: when none
       // of them can hold one (the usual case), there is nothing to walk.
-      let mayHoldSecret = this.baseUrlHoldsSecret || this.redactor.mayHold(nativeId);
-      // Every request of a lookup spends from the budget, but one already paid for (a background turn's first).
-      let prepaid = options.background === true ? 1 : 0;
-      const call = upstream.call(this.authorize, {
-        onRequest: () => {
-          if (prepaid > 0) prepaid--;
-          else this.budget.spend();
-        },
-        onResponse: (response) => {
-          mayHoldSecret ||= this.redactor.mayHold(response.body);
-        },
-      });
-      const draft = await connection.lookup(nativeId, call);
+      const hooks = new LookupHooks(this.budget, this.redactor, options.background === true, this.baseUrlHoldsSecret || this.redactor.mayHold(nativeId));
+      const draft = await connection.lookup(nativeId, upstream.call(this.authorize, hooks));
       const finished = this.markPrivate(finalizeTask(this.name, this.statuses, draft));
-      const state = mayHoldSecret ? this.redactor.value(finished) : finished;
-      if (this.statuses.known(state.provider_status) === undefined && draft.status === undefined) {
+      const state = hooks.mayHoldSecret ? this.redactor.value(finished) : finished;
+      // A word outside the table comes out as in_progress: only then is it worth a second look.
+      if (draft.status === undefined && state.status === 'in_progress' && this.statuses.known(state.provider_status) === undefined) {
         this.observer?.onUnknownStatus(this.name, state.provider_status);
       }
       if (recorded) this.breaker.recordSuccess();

@@ -38,13 +38,13 @@ export class StatusTable {
 
   constructor(words: StatusWords) {
     for (const [status, list] of Object.entries(words) as Array<[TaskStatus, readonly string[]]>) {
-      for (const word of list) this.byWord.set(word.toLowerCase(), status);
+      for (const word of list) this.byWord.set(word.trim().toLowerCase(), status);
     }
   }
 
-  /** The status of a word in the table, if it is in it. */
+  /** The status of a word in the table, if it is in it (a word sent as the table has it is found without a copy). */
   known(word: string): TaskStatus | undefined {
-    return this.byWord.get(word.trim().toLowerCase());
+    return this.byWord.get(word) ?? this.byWord.get(word.trim().toLowerCase());
   }
 
   /** A word outside the table means the task is still running. */

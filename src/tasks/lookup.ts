@@ -11,7 +11,7 @@ import type { Config } from '../settings/schema.js';
 import type { ArchiveHooks } from '../archive/archive.js';
 import { GatewayError } from '../errors.js';
 import { decodeGatewayError, encodeGatewayError } from '../fleet/gateway-errors.js';
-import type { Observation, TaskStore } from '../fleet/store.js';
+import type { AnswerCache, Observation, TaskStore } from '../fleet/store.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderClient } from '../providers/client.js';
 import type { TaskState } from '../providers/types.js';
@@ -272,10 +272,10 @@ export class TaskLookup {
     // Not awaited: a shared write is sent before the flight's outcome, so no replica sees one without the other.
     if (isTerminal(state.status)) {
       const ttlMs = this.terminalTtl(state, observation.fetchedAt);
-      if (ttlMs > 0) this.share(this.store.terminal.set(key, observation, ttlMs));
+      if (ttlMs > 0) this.keep(this.store.terminal, key, observation, ttlMs);
     } else {
       const reuseMs = this.reuseMs(client, state);
-      if (reuseMs > 0) this.share(this.store.fresh.set(key, observation, reuseMs));
+      if (reuseMs > 0) this.keep(this.store.fresh, key, observation, reuseMs);
     }
     return observation;
   }
@@ -304,6 +304,12 @@ export class TaskLookup {
     if (windowMs <= 0 || shared === undefined) return;
     if (where === 'here') this.store.notFound.hold(key, shared, windowMs);
     else this.share(this.store.notFound.set(key, shared, windowMs));
+  }
+
+  /** Keeps an answer here, and in the fleet's layer too when there is one (not awaited). */
+  private keep(cache: AnswerCache<Observation>, key: string, observation: Observation, ttlMs: number): void {
+    if (this.store.shared) this.share(cache.set(key, observation, ttlMs));
+    else cache.hold(key, observation, ttlMs);
   }
 
   /** A write to the shared caches, not awaited: a lookup never waits on the fleet's copy. */

@@ -32,7 +32,10 @@ export interface UpstreamClientOptions {
   dispatcher?: Dispatcher;
 }
 
-/** Headers for a request, with the provider's credentials when it carries them. */
+/**
+ * Headers for a request, with the provider's credentials when it carries them. An object
+ * returned is never changed afterwards (the same one may be returned every time).
+ */
 export type Authorize = (url: RequestTarget, call: UpstreamCall) => Record<string, string> | Promise<Record<string, string>>;
 
 /** What the maker of a call hears of it. */
@@ -51,7 +54,7 @@ interface WireRequest {
   path: string;
   /** What `authorize` is told of where it goes. */
   target: RequestTarget;
-  headers: Record<string, string>;
+  headers: Readonly<Record<string, string>>;
   body: string | undefined;
   maxBodyBytes: number;
   /** The span's name and `url.template`. */
@@ -72,6 +75,8 @@ export function isPlainPath(path: string): boolean {
   return PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path);
 }
 const CLIENT_SPAN: SpanOptions = { kind: 'client' };
+/** The headers of a request that names none: shared, never written to. */
+const ACCEPT_JSON: Readonly<Record<string, string>> = Object.freeze({ accept: 'application/json' });
 
 const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
 const CONNECTION_ERRORS = new Set([
@@ -141,6 +146,7 @@ export class UpstreamClient {
   private readonly serverPort: number;
   private readonly pathPrefix: string;
   private readonly options: UpstreamClientOptions;
+  private lastMerge: { headers: Readonly<Record<string, string>>; credentials: Record<string, string>; merged: Record<string, string> } | undefined;
 
   constructor(options: UpstreamClientOptions) {
     this.options = options;
@@ -166,14 +172,14 @@ export class UpstreamClient {
 
 
   private toWire(request: UpstreamRequest): WireRequest {
-    const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
+    let headers = request.headers === undefined ? ACCEPT_JSON : { ...ACCEPT_JSON, ...request.headers };
     let body: string | undefined;
     if (request.json !== undefined) {
       body = JSON.stringify(request.json);
-      headers['content-type'] = 'application/json';
+      headers = { ...headers, 'content-type': 'application/json' };
     } else if (request.form !== undefined) {
       body = new URLSearchParams(request.form).toString();
-      headers['content-type'] = 'application/x-www-form-urlencoded';
+      headers = { ...headers, 'content-type': 'application/x-www-form-urlencoded' };
     }
     const method = request.method ?? 'GET';
     const maxBodyBytes = request.maxBodyBytes ?? this.options.maxBodyBytes;
@@ -244,7 +250,7 @@ export class UpstreamClient {
       if (upstreamRequest.auth !== false) {
         // A credentials error (a token endpoint refusing us) is the answer as it is, not a retry.
         const given = call.authorize(request.target, call);
-        headers = { ...headers, ...(isPromise(given) ? await given : given) };
+        headers = this.withCredentials(headers, isPromise(given) ? await given : given);
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw this.timeoutError();
@@ -316,6 +322,18 @@ export class UpstreamClient {
       call.hooks?.onResponse?.(outcome);
       return outcome;
     }
+  }
+
+  /**
+   * A request's headers with the credentials' over them. A provider whose credentials never
+   * change gives the same object every time (the default Bearer key): the last merge is kept.
+   */
+  private withCredentials(headers: Readonly<Record<string, string>>, credentials: Record<string, string>): Record<string, string> {
+    const last = this.lastMerge;
+    if (last !== undefined && last.headers === headers && last.credentials === credentials) return last.merged;
+    const merged = { ...headers, ...credentials };
+    this.lastMerge = { headers, credentials, merged };
+    return merged;
   }
 
   async close(): Promise<void> {
