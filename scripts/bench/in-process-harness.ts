@@ -8,7 +8,8 @@
  * JavaScript differs between two builds measured this way.
  *
  * Environment: HARNESS_PATH `passthrough` (a new id of a running task per request) or
- * `cached` (one succeeded task, from the terminal cache). Prints one JSON line.
+ * `cached` (one succeeded task, from the terminal cache). Run alone (HARNESS_ALONE=1) it
+ * prints one JSON line of its rounds; the paired mode imports `setUpHarness` instead.
  */
 import { Pool, type Dispatcher } from 'undici';
 import { buildApp } from '../../src/app.js';
