@@ -87,8 +87,6 @@ export function isTerminal(status: TaskStatus): boolean {
   return TERMINAL_STATUSES.has(status);
 }
 
-const TASK_FIELDS = Object.keys(TaskSchema.shape) as ReadonlyArray<keyof Task>;
-
 /**
  * A Task as JSON: the schema's fields, in its order, and nothing else the object carries.
  * Not re-validated: every Task is built from a state that finalizeTask already checked,
@@ -96,7 +94,25 @@ const TASK_FIELDS = Object.keys(TaskSchema.shape) as ReadonlyArray<keyof Task>;
  * (profiled: re-parsing every 200 cost more than the rest of the cached path).
  */
 export function serializeTask(task: Task): string {
-  const fields: Partial<Record<keyof Task, unknown>> = {};
-  for (const field of TASK_FIELDS) fields[field] = task[field];
+  // A literal in the schema's order (a test holds it to TaskSchema's shape): copying field by
+  // field into an empty object cost half as much again as the stringify itself.
+  const fields: Record<keyof Task, unknown> = {
+    id: task.id,
+    provider: task.provider,
+    provider_task_id: task.provider_task_id,
+    status: task.status,
+    provider_status: task.provider_status,
+    progress: task.progress,
+    url: task.url,
+    outputs: task.outputs,
+    error: task.error,
+    model: task.model,
+    created_at: task.created_at,
+    completed_at: task.completed_at,
+    poll_after_ms: task.poll_after_ms,
+    content_url: task.content_url,
+    expires_at: task.expires_at,
+    archived_at: task.archived_at,
+  };
   return JSON.stringify(fields);
 }

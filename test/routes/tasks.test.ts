@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { PROVIDERS } from '../../src/providers/index.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { TaskSchema } from '../../schemas/task.js';
+import { serializeTask, TaskSchema, type Task } from '../../schemas/task.js';
 import { json, startStack } from '../helpers/stack.js';
 
 const DONE = [{ atMs: 0, status: 'succeeded' as const }];
@@ -198,4 +198,30 @@ test('during the shutdown delay /readyz is 503 while /tasks keeps answering', as
   assert.equal(task.statusCode, 200);
   assert.equal(json(task).status, 'succeeded');
   await stopping;
+});
+
+test("a Task's JSON has the schema's fields, in the schema's order, and nothing else the object carries", () => {
+  const task: Task = TaskSchema.parse({
+    archived_at: null,
+    expires_at: '2026-12-08T00:00:00.000Z',
+    content_url: 'https://gw.example/tasks/task_abc001/content',
+    poll_after_ms: null,
+    completed_at: '2026-12-07T00:01:00.000Z',
+    created_at: '2026-12-07T00:00:00.000Z',
+    model: 'v1',
+    error: null,
+    outputs: [{ type: 'video', url: 'https://cdn.example/v.mp4' }],
+    url: 'https://cdn.example/v.mp4',
+    progress: 100,
+    provider_status: 'completed',
+    status: 'succeeded',
+    provider_task_id: 'task_abc001',
+    provider: 'vtrix',
+    id: 'task_abc001',
+  });
+  // Fields in reverse order, and one the schema does not have (a state's private mark, say).
+  const reversed = { ...Object.fromEntries(Object.entries(task).reverse()), filesRemoved: true } as unknown as Task;
+  const written = serializeTask(reversed);
+  assert.deepEqual(Object.keys(JSON.parse(written) as object), Object.keys(TaskSchema.shape));
+  assert.deepEqual(TaskSchema.strict().parse(JSON.parse(written)), task);
 });
