@@ -12,7 +12,8 @@
  * between them (before, after, after, before, …): a machine whose speed drifts within
  * seconds (a noisy host) slows both sides of a pair alike, and the median of the pairs'
  * ratios is the figure to read. The two gateways share one heap and its collector. Pairs of
- * 2,000 requests (`--round`) vary by about ±8% here: 300 pairs put the median within ~1%.
+ * 2,000 requests (`--round`) vary by about ±8% here, and each process run has its own luck
+ * (code layout, collector timing): two runs of one pair differ by up to 3%. Take three.
  *
  *   node --import tsx scripts/bench/in-process.ts --before DIR [--after .] [--path passthrough|cached] [--runs 4 | --paired 300 [--round 2000]] [--node PATH]
  */
