@@ -5,12 +5,33 @@
  */
 import { chmod } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 const ENTRY = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 
 /** Bundled CommonJS dependencies (undici) still call require(). */
 export const REQUIRE_SHIM = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
+
+const SOURCE = fileURLToPath(new URL('../src/', import.meta.url));
+
+/**
+ * The gateway's own modules do nothing when imported but define things, so the CLI bundle
+ * may leave out whatever the CLI does not use of them: it takes its environment from
+ * src/config.ts (the one reader of process.env) without the server's settings, schemas
+ * and provider registry behind that module's other exports.
+ */
+const SOURCE_WITHOUT_SIDE_EFFECTS: Plugin = {
+  name: 'source-without-side-effects',
+  setup(bundle) {
+    const again = Symbol('resolved by esbuild itself');
+    bundle.onResolve({ filter: /^\.\.?\// }, async (args) => {
+      if (args.pluginData === again) return undefined;
+      const { kind, importer, resolveDir } = args;
+      const resolved = await bundle.resolve(args.path, { kind, importer, resolveDir, pluginData: again });
+      return resolved.path.startsWith(SOURCE) ? { ...resolved, sideEffects: false } : resolved;
+    });
+  },
+};
 
 export async function bundleCli(outfile: string): Promise<void> {
   await build({
@@ -25,6 +46,7 @@ export async function bundleCli(outfile: string): Promise<void> {
     minifyWhitespace: true,
     minifySyntax: true,
     logLevel: 'warning',
+    plugins: [SOURCE_WITHOUT_SIDE_EFFECTS],
   });
   // Runnable as ./dist/taskgate-cli.mjs too, not only through npm's bin link.
   await chmod(outfile, 0o755);

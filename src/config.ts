@@ -18,6 +18,14 @@ import { TRACING_ENV_SETTINGS } from './tracing/settings.js';
 
 export { ConfigError } from './settings/errors.js';
 
+/**
+ * The process's environment, read here and nowhere else: the server's entry hands it to
+ * loadConfig, the CLI's to readCliEnvironment; everything past the entries gets parsed values.
+ */
+export function processEnvironment(): Readonly<Record<string, string | undefined>> {
+  return process.env;
+}
+
 const asList = (text: string): string[] =>
   text
     .split(',')

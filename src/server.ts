@@ -7,7 +7,7 @@
 import { pathToFileURL } from 'node:url';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, processEnvironment } from './config.js';
 import type { Config } from './settings/schema.js';
 import { LogSink } from './log-sink.js';
 import { Metrics } from './metrics.js';
@@ -99,7 +99,7 @@ export async function startServer(config: Config) {
  */
 export async function main(): Promise<void> {
   try {
-    await startServer(loadConfig(process.env));
+    await startServer(loadConfig(processEnvironment()));
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`taskgate: invalid configuration: ${error.message}\n`);

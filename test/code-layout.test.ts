@@ -136,3 +136,8 @@ test(`no source file over ${MAX_LINES} lines outside the simulators, unless its 
   }
   assert.deepEqual(oversized, []);
 });
+
+test('the process environment is read in src/config.ts only: every other module is handed parsed values', () => {
+  const readers = sourceFiles(ROOT, SOURCE_FOLDERS).filter((file) => /\bprocess\.env\b/.test(readFileSync(join(ROOT, file), 'utf8')));
+  assert.deepEqual(readers, ['src/config.ts']);
+});

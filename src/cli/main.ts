@@ -1,11 +1,12 @@
 /**
  * The `taskgate` command line's entry: `node dist/taskgate-cli.mjs` once built, or
  * `npm run -s taskgate -- …` from a clone. It is its own program, not the server: like
- * src/server.ts for the server, this entry reads its process's environment once
- * (TASKGATE_URL, TASKGATE_API_KEY, NO_COLOR) and passes it in.
+ * src/server.ts for the server, this entry parses its process's environment once
+ * (TASKGATE_URL, TASKGATE_API_KEY, NO_COLOR; src/config.ts hands it over) and passes it in.
  */
 import { parseInvocation } from './arguments.js';
 import { runCommand, type Terminal } from './commands.js';
+import { processEnvironment } from '../config.js';
 import { readCliEnvironment } from './environment.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 import { painter } from './format.js';
@@ -17,7 +18,7 @@ function redact(text: string, apiKey: string | undefined): string {
 }
 
 async function main(): Promise<ExitCode> {
-  const environment = readCliEnvironment(process.env);
+  const environment = readCliEnvironment(processEnvironment());
   // `taskgate status … | head -1`: a reader that stops early is not an error of ours.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
