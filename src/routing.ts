@@ -126,15 +126,11 @@ export class Router {
   /** An id containing ":" is always qualified: `provider:nativeId`. */
   private qualified(id: string, colon: number): Route | Refusal {
     const name = id.slice(0, colon);
-    const provider = this.providers.get(name);
-    if (provider === undefined) {
+    if (!this.providers.has(name)) {
       return { code: 'no_provider_for_task_id', detail: `No provider is named "${name}"; the providers are ${[...this.providers.keys()].join(', ')}.` };
     }
     const nativeId = id.slice(colon + 1);
     if (nativeId.length === 0) return { code: 'invalid_task_id', detail: 'The task id after "provider:" is empty.' };
-    if (provider.expand === undefined && provider.nativeIds.pattern.test(nativeId)) {
-      return { candidates: [{ provider: name, nativeId }], nativeId, qualified: true };
-    }
     return this.toRoute([name], nativeId, true);
   }
 
