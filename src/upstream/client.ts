@@ -46,21 +46,25 @@ export interface CallHooks {
   onResponse?(response: UpstreamResponse): void;
 }
 
-/** One request as it goes on the wire. */
-interface WireRequest {
-  method: 'GET' | 'POST';
+/** Where one request goes. */
+interface Destination {
   origin: string;
   /** Path and query. */
   path: string;
   /** What `authorize` is told of where it goes. */
   target: RequestTarget;
-  headers: Readonly<Record<string, string>>;
-  body: string | undefined;
-  maxBodyBytes: number;
   /** The span's name and `url.template`. */
   template: string;
   serverAddress: string;
   serverPort: number;
+}
+
+/** One request as it goes on the wire. */
+interface WireRequest extends Destination {
+  method: 'GET' | 'POST';
+  headers: Readonly<Record<string, string>>;
+  body: string | undefined;
+  maxBodyBytes: number;
 }
 
 const PLAIN_PATH = /^\/(?!\/)[\w\-.~!$&'()*+,;=:@%/]*$/;
@@ -181,40 +185,24 @@ export class UpstreamClient {
       body = new URLSearchParams(request.form).toString();
       headers = { ...headers, 'content-type': 'application/x-www-form-urlencoded' };
     }
-    const method = request.method ?? 'GET';
     const maxBodyBytes = request.maxBodyBytes ?? this.options.maxBodyBytes;
+    return { method: request.method ?? 'GET', headers, body, maxBodyBytes, ...this.destination(request) };
+  }
+
+  /** Where a request goes: the base origin with the path as written, or through a URL (another origin, a query, a path a URL would rewrite). */
+  private destination(request: UpstreamRequest): Destination {
     if (request.query === undefined && isPlainPath(request.path)) {
       // On the base URL's origin, as a URL would write it: no URL to parse.
       const origin = this.baseOrigin;
       const path = this.pathPrefix + request.path;
-      return {
-        method,
-        origin,
-        path,
-        target: { origin, href: origin + path },
-        headers,
-        body,
-        maxBodyBytes,
-        template: this.pathPrefix + request.template,
-        serverAddress: this.baseHostname,
-        serverPort: this.serverPort,
-      };
+      const template = this.pathPrefix + request.template;
+      return { origin, path, target: { origin, href: origin + path }, template, serverAddress: this.baseHostname, serverPort: this.serverPort };
     }
     const absolute = /^https?:\/\//.test(request.path);
     const url = absolute ? new URL(request.path) : new URL(this.pathPrefix + request.path, this.baseOrigin);
     for (const [name, value] of Object.entries(request.query ?? {})) url.searchParams.set(name, value);
-    return {
-      method,
-      origin: url.origin,
-      path: `${url.pathname}${url.search}`,
-      target: url,
-      headers,
-      body,
-      maxBodyBytes,
-      template: absolute ? request.template : this.pathPrefix + request.template,
-      serverAddress: url.hostname,
-      serverPort: portOf(url),
-    };
+    const template = absolute ? request.template : this.pathPrefix + request.template;
+    return { origin: url.origin, path: `${url.pathname}${url.search}`, target: url, template, serverAddress: url.hostname, serverPort: portOf(url) };
   }
 
   private poolOptions(): Pool.Options {
