@@ -2,8 +2,9 @@
  * A provider's TaskState as the client sees it: the Task (with gateway URLs for the
  * outputs that need our key, `content_url`, `poll_after_ms`), its JSON and its ETag. The
  * one place that renders a task, for GET, long-poll, SSE and batch alike; a cached state
- * is the same object, so each (state, id, origin, token) is rendered once, and a reused
- * running task only has its `poll_after_ms` countdown written into that rendering.
+ * is the same object, so each (state, id, origin, token) asked for again and again is
+ * rendered twice at most, and a reused running task only has its `poll_after_ms` countdown
+ * written into that rendering.
  *
  * The shapes of a task, from a provider's answer to the client's JSON:
  *
@@ -149,6 +150,13 @@ function renderOnce(snapshot: TaskSnapshot, context: ViewContext, providers: Cad
 
 export class TaskRenderer {
   private readonly renderings = new WeakMap<TaskState, Map<string, Rendering>>();
+  /**
+   * States rendered once. Most are never rendered again (a new answer, for the one client
+   * that asked): their renderings are kept only from the second time on, so a state's JSON
+   * is not held for as long as the caches hold the state (3% of a pass-through request's
+   * CPU went to the collector for that; BENCHMARKS.md).
+   */
+  private readonly seen = new WeakSet<TaskState>();
 
   /** `archiveOn`: the result archive is on, so a succeeded task's files are all given as gateway URLs. */
   constructor(
@@ -173,6 +181,10 @@ export class TaskRenderer {
     const cached = known?.get(key);
     if (cached !== undefined) return cached;
     const rendered = renderOnce(snapshot, context, this.providers, this.archiveOn);
+    if (known === undefined && !this.seen.has(snapshot.state)) {
+      this.seen.add(snapshot.state);
+      return rendered;
+    }
     if (known === undefined) {
       known = new Map();
       this.renderings.set(snapshot.state, known);
