@@ -99,13 +99,14 @@ try {
     const sorted = [...ratios].sort((x, y) => x - y);
     const quartile = (q: number) => sorted[Math.floor(q * (sorted.length - 1))]!;
     console.log(`${values.path}: median ratio ${median(ratios).toFixed(3)} (quartiles ${quartile(0.25).toFixed(3)}-${quartile(0.75).toFixed(3)}, ${ratios.length} pairs)`);
-  }
-  for (let run = 0; run < (values.paired === undefined ? runs : 0); run++) {
-    for (const entry of run % 2 === 0 ? builds : [...builds].reverse()) {
-      const output = execFileSync(values.node, [entry.bundle], { cwd: entry.checkout, env: { ...env, HARNESS_ALONE: '1' }, encoding: 'utf8' });
-      const { cpuUs } = JSON.parse(output.trim().split('\n').at(-1)!) as { cpuUs: number[] };
-      entry.medians.push(median(cpuUs));
-      console.log(`${entry.name}: ${median(cpuUs).toFixed(2)} µs CPU/request (rounds ${cpuUs.map((us) => us.toFixed(1)).join(', ')})`);
+  } else {
+    for (let run = 0; run < runs; run++) {
+      for (const entry of run % 2 === 0 ? builds : [...builds].reverse()) {
+        const output = execFileSync(values.node, [entry.bundle], { cwd: entry.checkout, env: { ...env, HARNESS_ALONE: '1' }, encoding: 'utf8' });
+        const { cpuUs } = JSON.parse(output.trim().split('\n').at(-1)!) as { cpuUs: number[] };
+        entry.medians.push(median(cpuUs));
+        console.log(`${entry.name}: ${median(cpuUs).toFixed(2)} µs CPU/request (rounds ${cpuUs.map((us) => us.toFixed(1)).join(', ')})`);
+      }
     }
   }
   const [before, after] = builds as [(typeof builds)[0], (typeof builds)[0]];

@@ -181,11 +181,11 @@ export class TaskRenderer {
     const cached = known?.get(key);
     if (cached !== undefined) return cached;
     const rendered = renderOnce(snapshot, context, this.providers, this.archiveOn);
-    if (known === undefined && !this.seen.has(snapshot.state)) {
-      this.seen.add(snapshot.state);
-      return rendered;
-    }
     if (known === undefined) {
+      if (!this.seen.has(snapshot.state)) {
+        this.seen.add(snapshot.state);
+        return rendered;
+      }
       known = new Map();
       this.renderings.set(snapshot.state, known);
     } else if (known.size >= MAX_RENDERINGS_PER_STATE) {

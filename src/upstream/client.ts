@@ -60,8 +60,9 @@ interface Destination {
 }
 
 /** One request as it goes on the wire. */
-interface WireRequest extends Destination {
+interface WireRequest {
   method: 'GET' | 'POST';
+  to: Destination;
   headers: Readonly<Record<string, string>>;
   body: string | undefined;
   maxBodyBytes: number;
@@ -186,7 +187,7 @@ export class UpstreamClient {
       headers = { ...headers, 'content-type': 'application/x-www-form-urlencoded' };
     }
     const maxBodyBytes = request.maxBodyBytes ?? this.options.maxBodyBytes;
-    return { method: request.method ?? 'GET', headers, body, maxBodyBytes, ...this.destination(request) };
+    return { method: request.method ?? 'GET', to: this.destination(request), headers, body, maxBodyBytes };
   }
 
   /** Where a request goes: the base origin with the path as written, or through a URL (another origin, a query, a path a URL would rewrite). */
@@ -237,18 +238,18 @@ export class UpstreamClient {
       let headers = request.headers;
       if (upstreamRequest.auth !== false) {
         // A credentials error (a token endpoint refusing us) is the answer as it is, not a retry.
-        const given = call.authorize(request.target, call);
+        const given = call.authorize(request.to.target, call);
         headers = this.withCredentials(headers, isPromise(given) ? await given : given);
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw this.timeoutError();
-      const span = tracer.startSpan(`${request.method} ${request.template}`, CLIENT_SPAN);
+      const span = tracer.startSpan(`${request.method} ${request.to.template}`, CLIENT_SPAN);
       if (span.isRecording()) {
         span.setAttributes({
           'http.request.method': request.method,
-          'server.address': request.serverAddress,
-          'server.port': request.serverPort,
-          'url.template': request.template,
+          'server.address': request.to.serverAddress,
+          'server.port': request.to.serverPort,
+          'url.template': request.to.template,
           'taskgate.provider': this.provider,
           'taskgate.upstream.attempt': attempt + 1,
           'http.request.resend_count': attempt === 0 ? undefined : attempt,
@@ -338,10 +339,10 @@ export class UpstreamClient {
     return new Promise<UpstreamResponse>((resolve, reject) => {
       const collector = new BodyCollector(request.maxBodyBytes, remainingMs, resolve, reject);
       try {
-        this.dispatcherFor(request.origin).dispatch(
+        this.dispatcherFor(request.to.origin).dispatch(
           {
-            origin: request.origin,
-            path: request.path,
+            origin: request.to.origin,
+            path: request.to.path,
             method: request.method,
             headers,
             body: request.body,
